@@ -1,0 +1,311 @@
+"""The SDK's exception tree.
+
+One root, :class:`CodexManagerError`, with two main branches:
+
+- :class:`TransportError` when no usable HTTP answer arrived (connect failure, timeout,
+  broken protocol);
+- :class:`APIStatusError` when the server answered with a status the called method does not
+  treat as a result; one subclass per status family, each carrying the status code, the
+  parsed body, the operation id, the method and the URL.
+
+Other modules (stream, remote skills) derive their own errors from :class:`CodexManagerError`.
+No exception message ever contains request headers, so tokens cannot leak through them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from codex_manager.json_types import JSONObject, JSONValue
+
+ResponseBody = JSONValue
+"""A parsed response body: decoded JSON, or the raw text when the body was not JSON."""
+
+
+class CodexManagerError(Exception):
+    """Root of every error raised by the SDK."""
+
+
+class ConfigError(CodexManagerError, ValueError):
+    """A configuration value (argument, environment variable, profile key) is malformed.
+
+    The message names the variable or key, and the value when it is not a secret.
+    """
+
+
+class UnknownOperationError(CodexManagerError, ValueError):
+    """An operation id passed to the SDK (e.g. to a hook) is not one of the server's."""
+
+
+class TransportError(CodexManagerError):
+    """No usable HTTP answer: the request failed below the HTTP status level.
+
+    Attributes:
+        operation_id: The OpenAPI operation id of the call (``""`` when not known).
+        method: HTTP method.
+        url: Request URL.
+    """
+
+    def __init__(self, message: str, *, operation_id: str = "", method: str = "", url: str = ""):
+        super().__init__(message)
+        self.operation_id = operation_id
+        self.method = method
+        self.url = url
+
+
+class ConnectError(TransportError):
+    """The connection could not be established (refused, DNS failure, connect timeout).
+
+    The request never reached the server, so retrying it is always safe.
+    """
+
+
+class RequestTimeoutError(TransportError):
+    """The server did not answer (read/write/pool timeout) within the configured timeout."""
+
+
+class ProtocolError(TransportError):
+    """The connection broke or the peer spoke invalid HTTP."""
+
+
+def _summary(body: ResponseBody) -> str:
+    """A short, secret-free description of an error body for exception messages."""
+    if isinstance(body, dict):
+        parts = [
+            f"{key}={body[key]!r}"
+            for key in ("status", "code", "message", "error")
+            if isinstance(body.get(key), str)
+        ]
+        if parts:
+            return ", ".join(parts)
+    text = body if isinstance(body, str) else repr(body)
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+class APIStatusError(CodexManagerError):
+    """The server answered with an HTTP status the called method reports as an error.
+
+    Attributes:
+        status_code: HTTP status code.
+        body: Parsed JSON body (or raw text when it was not JSON).
+        operation_id: The OpenAPI operation id of the call.
+        method: HTTP method.
+        url: Request URL.
+    """
+
+    status_family: ClassVar[str] = "unexpected status"
+
+    def __init__(
+        self,
+        status_code: int,
+        body: ResponseBody,
+        *,
+        operation_id: str,
+        method: str,
+        url: str,
+        message: str | None = None,
+    ):
+        self.status_code = status_code
+        self.body = body
+        self.operation_id = operation_id
+        self.method = method
+        self.url = url
+        super().__init__(
+            message
+            or f"{operation_id}: {method} {url} answered {status_code} "
+            f"({self.status_family}): {_summary(body)}"
+        )
+
+    @property
+    def body_object(self) -> JSONObject:
+        """The body if it is a JSON object, else an empty dict."""
+        return self.body if isinstance(self.body, dict) else {}
+
+    @property
+    def code(self) -> str | None:
+        """The body's ``code`` field (e.g. ``"invalid_request"``, ``"system_session"``)."""
+        code = self.body_object.get("code")
+        return code if isinstance(code, str) else None
+
+
+class BadRequestError(APIStatusError):
+    """400: the request failed validation; :attr:`issues` lists the server's findings."""
+
+    status_family = "bad request"
+
+    @property
+    def issues(self) -> list[JSONObject]:
+        """The validation issues (zod issue objects) of a 400 ``invalid_request`` body."""
+        issues = self.body_object.get("issues")
+        if not isinstance(issues, list):
+            return []
+        return [issue for issue in issues if isinstance(issue, dict)]
+
+
+class AuthenticationError(APIStatusError):
+    """401: credentials are missing or invalid (also codex ``auth_required``)."""
+
+    status_family = "authentication required"
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: not allowed; on session routes usually a system-owned session (``system_session``)."""
+
+    status_family = "permission denied"
+
+
+class NotFoundError(APIStatusError):
+    """404: the session, request, project or route does not exist."""
+
+    status_family = "not found"
+
+
+class ConflictError(APIStatusError):
+    """409: the resource is in a conflicting state (in flight, no active turn, ...)."""
+
+    status_family = "conflict"
+
+
+class GoneError(APIStatusError):
+    """410: the session was permanently deleted; :attr:`body` is the deleted-session payload."""
+
+    status_family = "gone"
+
+
+class LockedError(APIStatusError):
+    """423: the settings scope is locked (``Managed by harness configuration``)."""
+
+    status_family = "locked"
+
+
+class RateLimitError(APIStatusError):
+    """429: too many requests; retried automatically by the default retry policy."""
+
+    status_family = "rate limited"
+
+
+class ServerError(APIStatusError):
+    """5xx: the server or codex app-server failed (500, 501 not supported, 503, 504, ...)."""
+
+    status_family = "server error"
+
+
+class UnexpectedResponseError(CodexManagerError):
+    """The server's answer does not have the documented shape.
+
+    For example a 200 answer to a tool-call response without ``"status": "ok"``, or a
+    body that is not JSON. Never treated as success.
+
+    Attributes:
+        status_code: HTTP status code.
+        body: Parsed JSON body (or raw text).
+        operation_id: The OpenAPI operation id of the call.
+        method: HTTP method.
+        url: Request URL.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        *,
+        status_code: int,
+        body: ResponseBody,
+        operation_id: str,
+        method: str,
+        url: str,
+    ):
+        self.reason = reason
+        self.status_code = status_code
+        self.body = body
+        self.operation_id = operation_id
+        self.method = method
+        self.url = url
+        super().__init__(
+            f"{operation_id}: {method} {url} answered {status_code} with an unexpected body "
+            f"({reason}): {_summary(body)}"
+        )
+
+
+class TurnWaitTimeoutError(CodexManagerError, TimeoutError):
+    """A turn did not finish before the wait deadline.
+
+    Attributes:
+        session_id: The session polled.
+        turn_id: The turn waited for.
+        timeout: The deadline in seconds.
+        last_status: The turn status seen last (``None`` if the turn never appeared).
+        last_seen: Secret-free description of what the last poll showed.
+    """
+
+    def __init__(
+        self,
+        *,
+        session_id: str,
+        turn_id: str,
+        timeout: float,
+        last_status: str | None,
+        last_seen: str,
+    ):
+        self.session_id = session_id
+        self.turn_id = turn_id
+        self.timeout = timeout
+        self.last_status = last_status
+        self.last_seen = last_seen
+        super().__init__(
+            f"turn {turn_id!r} of session {session_id!r} did not finish within {timeout:g} s; "
+            f"last seen: {last_seen}"
+        )
+
+
+_STATUS_CLASSES: Mapping[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    409: ConflictError,
+    410: GoneError,
+    423: LockedError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status_code: int) -> type[APIStatusError]:
+    """The :class:`APIStatusError` subclass for an HTTP status code."""
+    if status_code >= 500:
+        return ServerError
+    return _STATUS_CLASSES.get(status_code, APIStatusError)
+
+
+def api_status_error(
+    status_code: int, body: ResponseBody, *, operation_id: str, method: str, url: str
+) -> APIStatusError:
+    """Build the exception matching ``status_code``."""
+    cls = status_error_class(status_code)
+    return cls(status_code, body, operation_id=operation_id, method=method, url=url)
+
+
+__all__ = [
+    "APIStatusError",
+    "AuthenticationError",
+    "BadRequestError",
+    "CodexManagerError",
+    "ConfigError",
+    "ConflictError",
+    "ConnectError",
+    "GoneError",
+    "LockedError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "ProtocolError",
+    "RateLimitError",
+    "RequestTimeoutError",
+    "ResponseBody",
+    "ServerError",
+    "TransportError",
+    "TurnWaitTimeoutError",
+    "UnexpectedResponseError",
+    "UnknownOperationError",
+    "api_status_error",
+    "status_error_class",
+]
