@@ -1,0 +1,142 @@
+"""The harness side: start the bench server process, set up runs, run a client process per run."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import msgspec
+
+from bench.clients.common import ClientResult, ClientSpec, HandlerKind, StreamMode
+from bench.server import RunConfig, RunCreated, RunResults
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def child_env() -> dict[str, str]:
+    """Environment for child processes: the project root importable, no proxy detours."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
+    )
+    for key in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        env.pop(key, None)
+    env["NO_PROXY"] = "127.0.0.1,localhost"
+    return env
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """One client run: what the client said and what the server measured."""
+
+    client: ClientResult
+    server: RunResults
+
+
+class BenchServerProcess:
+    """``python -m bench.server`` in a child process, so its CPU never shares the client's GIL."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[str] | None = None
+        self.base_url = ""
+
+    def __enter__(self) -> BenchServerProcess:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "bench.server"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=child_env(),
+            cwd=PROJECT_ROOT,
+        )
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline().strip()
+        if not line.startswith("BENCH_SERVER_PORT="):
+            self._proc.kill()
+            raise RuntimeError(f"bench server did not start (said {line!r})")
+        self.base_url = f"http://127.0.0.1:{line.split('=', 1)[1]}"
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+    def _request(self, method: str, path: str, body: bytes | None = None) -> bytes:
+        req = urllib.request.Request(f"{self.base_url}{path}", data=body, method=method)
+        req.add_header("content-type", "application/json")
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(req, timeout=120) as response:
+            data: bytes = response.read()
+            return data
+
+    def create_run(self, config: RunConfig) -> RunCreated:
+        """Set up a run; emission starts when its sockets connect."""
+        data = self._request("POST", "/bench/runs", msgspec.json.encode(config))
+        return msgspec.json.decode(data, type=RunCreated)
+
+    def results(self, run_id: int, wait_s: float = 0.0) -> RunResults:
+        """The server's measurements for ``run_id`` (waiting up to ``wait_s`` for completion)."""
+        data = self._request("GET", f"/bench/runs/{run_id}/results?wait={wait_s}")
+        return msgspec.json.decode(data, type=RunResults)
+
+    def measure(
+        self,
+        client: str,
+        config: RunConfig,
+        *,
+        stream_mode: StreamMode,
+        handler: HandlerKind,
+        timeout_s: float,
+    ) -> Measured:
+        """Run ``client`` in a fresh process against a new run of ``config``."""
+        created = self.create_run(config)
+        spec = ClientSpec(
+            client=client,
+            base_url=self.base_url,
+            thread_ids=created.thread_ids,
+            stream_mode=stream_mode,
+            handler=handler,
+            expected_calls=config.sessions * config.calls_per_session,
+            timeout_s=timeout_s,
+        )
+        result = run_client_process(spec, timeout_s + 30.0)
+        wait = 2.0 if result.status == "ok" else 0.0
+        return Measured(client=result, server=self.results(created.run_id, wait_s=wait))
+
+
+def run_client_process(spec: ClientSpec, hard_timeout_s: float) -> ClientResult:
+    """Run ``python -m bench.clients.runner`` for ``spec``; a crash becomes an error result."""
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "bench.clients.runner", msgspec.json.encode(spec).decode()],
+            capture_output=True,
+            text=True,
+            env=child_env(),
+            cwd=PROJECT_ROOT,
+            timeout=hard_timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return ClientResult(status="timeout", reason=f"client process exceeded {hard_timeout_s}s")
+    lines = proc.stdout.strip().splitlines()
+    if lines:
+        try:
+            return msgspec.json.decode(lines[-1].encode(), type=ClientResult)
+        except msgspec.DecodeError:
+            pass
+    tail = (proc.stderr or proc.stdout)[-800:]
+    return ClientResult(status="error", reason=f"client exited {proc.returncode}: {tail}")
