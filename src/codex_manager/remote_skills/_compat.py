@@ -1,0 +1,79 @@
+"""Annotation rewriting for pydantic on Python 3.11.
+
+Pydantic refuses ``typing.TypedDict`` classes before Python 3.12 (it needs the
+``typing_extensions`` flavour). Users naturally write ``typing.TypedDict``, so their annotations
+are rewritten into equivalent ``typing_extensions.TypedDict`` classes before synthesis, keeping
+field types, required keys and the docstring.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+import typing
+from typing import Annotated, Literal, Union, get_args, get_origin
+
+import typing_extensions
+
+__all__ = ["pydantic_compatible"]
+
+_NEEDS_REWRITE = sys.version_info < (3, 12)
+_cache: dict[int, object] = {}
+
+
+def _is_stdlib_typeddict(annotation: object) -> bool:
+    return (
+        isinstance(annotation, type)
+        and typing_extensions.is_typeddict(annotation)
+        and type(annotation).__module__ == "typing"
+    )
+
+
+def _rebuild_typeddict(cls: type) -> object:
+    cached = _cache.get(id(cls))
+    if cached is not None:
+        return cached
+    hints = typing.get_type_hints(cls, include_extras=True)
+    optional: frozenset[str] = getattr(cls, "__optional_keys__", frozenset())
+    fields: dict[str, object] = {}
+    for key, hint in hints.items():
+        while get_origin(hint) in (typing.Required, typing.NotRequired):
+            hint = get_args(hint)[0]
+        converted = pydantic_compatible(hint)
+        wrapper = typing_extensions.NotRequired if key in optional else typing_extensions.Required
+        fields[key] = wrapper[converted]
+    # The functional TypedDict form with runtime-computed fields is beyond static typing.
+    make_typeddict: typing.Callable[[str, dict[str, object]], type] = getattr(  # noqa: B009
+        typing_extensions, "TypedDict"
+    )
+    rebuilt = make_typeddict(cls.__name__, fields)
+    rebuilt.__doc__ = cls.__doc__
+    rebuilt.__module__ = cls.__module__
+    _cache[id(cls)] = rebuilt
+    return rebuilt
+
+
+def pydantic_compatible(annotation: object) -> object:
+    """``annotation`` with every ``typing.TypedDict`` replaced by a pydantic-usable twin."""
+    if not _NEEDS_REWRITE:
+        return annotation
+    if _is_stdlib_typeddict(annotation):
+        return _rebuild_typeddict(typing.cast(type, annotation))
+    origin = get_origin(annotation)
+    args = get_args(annotation)
+    if origin is None or not args or origin is Literal:
+        return annotation
+    if origin is Annotated:
+        base, *metadata = args
+        return Annotated[(pydantic_compatible(base), *metadata)]
+    converted = tuple(pydantic_compatible(arg) for arg in args)
+    if converted == args:
+        return annotation
+    if origin is Union or origin is types.UnionType:
+        return Union[converted]  # noqa: UP007 - runtime construction from a tuple
+    if isinstance(annotation, types.GenericAlias):
+        return types.GenericAlias(origin, converted)
+    copy_with = getattr(annotation, "copy_with", None)
+    if copy_with is not None:
+        return copy_with(converted)
+    return annotation

@@ -1,0 +1,128 @@
+"""Turning a handler's return value into the content items Codex reads.
+
+Rules, in order:
+
+- :class:`TextContent` / :class:`ImageContent` objects, wire-shaped dicts
+  (``{"type": "inputText", "text": ...}`` / ``{"type": "inputImage", "imageUrl": ...}``) and
+  lists made only of those pass through as content items;
+- ``str`` becomes one text item, unchanged;
+- anything else (dicts, lists, numbers, ``None``, dataclasses, pydantic models, enums, dates)
+  becomes one text item holding its JSON text.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, TypeAlias, TypedDict
+
+import pydantic_core
+
+__all__ = [
+    "ContentItem",
+    "ImageContent",
+    "InputImageItem",
+    "InputTextItem",
+    "ResultConversionError",
+    "TextContent",
+    "to_content_items",
+]
+
+
+class InputTextItem(TypedDict):
+    """Wire form of a text content item."""
+
+    type: Literal["inputText"]
+    text: str
+
+
+class InputImageItem(TypedDict):
+    """Wire form of an image content item (an ``http(s)`` URL or a ``data:`` URL)."""
+
+    type: Literal["inputImage"]
+    imageUrl: str
+
+
+ContentItem: TypeAlias = InputTextItem | InputImageItem
+"""One content item of a tool answer, as sent to codex-manager."""
+
+
+@dataclass(frozen=True, slots=True)
+class TextContent:
+    """Explicit text content returned by a handler."""
+
+    text: str
+    """The text the model reads."""
+
+    def to_item(self) -> InputTextItem:
+        """The wire form."""
+        return {"type": "inputText", "text": self.text}
+
+
+@dataclass(frozen=True, slots=True)
+class ImageContent:
+    """Explicit image content returned by a handler: a URL or a ``data:`` URL."""
+
+    image_url: str
+    """Where the image is, or the image itself as a ``data:`` URL."""
+
+    def __post_init__(self) -> None:
+        if not self.image_url.strip():
+            raise ValueError("image_url must be a non-empty string")
+
+    @classmethod
+    def from_bytes(cls, data: bytes, mime_type: str = "image/png") -> ImageContent:
+        """An image given as raw bytes, sent as a base64 ``data:`` URL."""
+        encoded = base64.b64encode(data).decode("ascii")
+        return cls(f"data:{mime_type};base64,{encoded}")
+
+    def to_item(self) -> InputImageItem:
+        """The wire form."""
+        return {"type": "inputImage", "imageUrl": self.image_url}
+
+
+class ResultConversionError(TypeError):
+    """A handler's return value cannot be turned into content items (not JSON-serialisable)."""
+
+
+def _as_item(value: object) -> ContentItem | None:
+    if isinstance(value, TextContent | ImageContent):
+        return value.to_item()
+    if isinstance(value, Mapping):
+        kind = value.get("type")
+        keys = set(value.keys())
+        if kind == "inputText" and keys == {"type", "text"} and isinstance(value["text"], str):
+            return {"type": "inputText", "text": value["text"]}
+        if (
+            kind == "inputImage"
+            and keys == {"type", "imageUrl"}
+            and isinstance(value["imageUrl"], str)
+            and value["imageUrl"].strip()
+        ):
+            return {"type": "inputImage", "imageUrl": value["imageUrl"]}
+    return None
+
+
+def to_content_items(value: object) -> list[ContentItem]:
+    """Convert a handler's return value into content items (see the module rules).
+
+    Raises:
+        ResultConversionError: the value is not JSON-serialisable.
+    """
+    if isinstance(value, str):
+        return [{"type": "inputText", "text": value}]
+    single = _as_item(value)
+    if single is not None:
+        return [single]
+    if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray) and value:
+        items = [_as_item(element) for element in value]
+        if all(item is not None for item in items):
+            return [item for item in items if item is not None]
+    try:
+        text = pydantic_core.to_json(value).decode("utf-8")
+    except pydantic_core.PydanticSerializationError as exc:
+        raise ResultConversionError(
+            f"the return value ({type(value).__name__}) is not JSON-serialisable: {exc}"
+        ) from exc
+    return [{"type": "inputText", "text": text}]

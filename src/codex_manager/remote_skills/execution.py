@@ -1,0 +1,229 @@
+"""Running one call locally: look the skill up, validate, run the handler, convert the result.
+
+Every outcome is an answer for the model; nothing here raises for a bad call. The kinds of
+failure stay distinct in :class:`LocalOutcome.error_kind`: invalid arguments (the handler was not
+run), a handler exception, a timeout, a result that cannot be converted, an unknown tool, or a
+tool that was unregistered after the session was created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import functools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal, cast
+
+from codex_manager.remote_skills.calls import SkillAnswer, ToolCall
+from codex_manager.remote_skills.content import ResultConversionError, to_content_items
+from codex_manager.remote_skills.context import SkillContext
+from codex_manager.remote_skills.registry import MissingSkill, SkillRegistry
+from codex_manager.remote_skills.skill import RemoteSkill
+from codex_manager.remote_skills.validation import ArgumentProblem, normalize_arguments
+
+__all__ = [
+    "DEFAULT_TIMEOUT_SECONDS",
+    "ErrorKind",
+    "ExecutionSettings",
+    "LocalOutcome",
+    "PreparedCall",
+    "execute_async",
+    "execute_sync",
+    "prepare_call",
+]
+
+DEFAULT_TIMEOUT_SECONDS = 300.0
+"""Default per-call handler timeout: generous, since tools may do real work."""
+
+ErrorKind = Literal[
+    "invalid_arguments",
+    "handler_error",
+    "timeout",
+    "result_conversion",
+    "unknown_tool",
+    "unavailable",
+]
+"""Why a call did not produce a handler result."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionSettings:
+    """Registry-wide execution options."""
+
+    default_timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS
+    """Timeout for skills without their own; ``None`` disables it."""
+    mask_errors: bool = False
+    """Hide exception details from the model (the text then says only that the tool failed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LocalOutcome:
+    """The result of running one call locally."""
+
+    answer: SkillAnswer
+    """What the model will read."""
+    handled: bool
+    """True when the handler ran and returned a converted result."""
+    error: str | None
+    """Failure description (full detail, even when masked for the model)."""
+    error_kind: ErrorKind | None
+    """Which failure, or ``None`` on success."""
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedCall:
+    """A call ready to run: skill found, arguments bound."""
+
+    skill: RemoteSkill
+    args: list[object]
+    kwargs: dict[str, object]
+    timeout: float | None
+
+
+def prepare_call(
+    registry: SkillRegistry, call: ToolCall, session_id: str | None, settings: ExecutionSettings
+) -> PreparedCall | LocalOutcome:
+    """Find the skill and validate the arguments, or produce the failure answer."""
+    found = registry.lookup(call.tool)
+    if isinstance(found, MissingSkill):
+        text = found.text(call.tool)
+        return LocalOutcome(SkillAnswer.failure(text), False, text, found.kind)
+    skill = found
+    arguments = normalize_arguments(call.arguments)
+    bound = (
+        arguments if isinstance(arguments, ArgumentProblem) else skill.validator.validate(arguments)
+    )
+    if isinstance(bound, ArgumentProblem):
+        text = bound.text(skill.name)
+        return LocalOutcome(SkillAnswer.failure(text), False, text, "invalid_arguments")
+    context = SkillContext(
+        skill_name=skill.name,
+        session_id=session_id,
+        thread_id=call.thread_id,
+        turn_id=call.turn_id,
+        call_id=call.call_id,
+        request_id=call.request_id,
+    )
+    args, kwargs = skill.plan.call_arguments(bound.values, bound.extras, context)
+    timeout = (
+        skill.timeout_seconds
+        if skill.timeout_seconds is not None
+        else settings.default_timeout_seconds
+    )
+    return PreparedCall(skill, args, kwargs, timeout)
+
+
+def _finish(skill: RemoteSkill, value: object) -> LocalOutcome:
+    try:
+        items = to_content_items(value)
+    except ResultConversionError as exc:
+        text = f"Tool {skill.name!r} returned a result that cannot be sent: {exc}"
+        return LocalOutcome(SkillAnswer.failure(text), False, text, "result_conversion")
+    return LocalOutcome(SkillAnswer(True, tuple(items)), True, None, None)
+
+
+def _failed(skill: RemoteSkill, exc: BaseException, settings: ExecutionSettings) -> LocalOutcome:
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if settings.mask_errors:
+        shown = f"Tool {skill.name!r} failed. (Details are hidden by the client application.)"
+    else:
+        shown = f"Tool {skill.name!r} failed: {detail}"
+    return LocalOutcome(SkillAnswer.failure(shown), False, detail, "handler_error")
+
+
+def _timed_out(skill: RemoteSkill, timeout: float | None) -> LocalOutcome:
+    text = f"Tool {skill.name!r} did not finish within {timeout:g} seconds and was abandoned."
+    return LocalOutcome(SkillAnswer.failure(text), False, text, "timeout")
+
+
+class _ExpiredError(Exception):
+    """The skill's own deadline passed (as opposed to a TimeoutError raised by the handler)."""
+
+
+def _run_coroutine_to_end(prepared: PreparedCall) -> object:
+    async def run() -> object:
+        deadline = asyncio.timeout(prepared.timeout)
+        try:
+            async with deadline:
+                return await cast(
+                    Awaitable[object], prepared.skill.handler(*prepared.args, **prepared.kwargs)
+                )
+        except TimeoutError:
+            if deadline.expired():
+                raise _ExpiredError from None
+            raise
+
+    # A fresh loop in the worker thread: the handler is cancelled cleanly at its deadline.
+    return asyncio.run(run())
+
+
+def execute_sync(
+    prepared: PreparedCall,
+    settings: ExecutionSettings,
+    executor: concurrent.futures.Executor,
+) -> LocalOutcome:
+    """Run a prepared call from synchronous code.
+
+    The handler runs on ``executor`` so its timeout can be enforced (a sync handler that times
+    out keeps its worker thread until it returns; Python cannot stop a thread). Async handlers
+    get their own event loop in that worker.
+    """
+    skill = prepared.skill
+    if skill.is_async:
+        target: Callable[[], object] = functools.partial(_run_coroutine_to_end, prepared)
+    else:
+        target = functools.partial(skill.handler, *prepared.args, **prepared.kwargs)
+    context = contextvars.copy_context()
+    future = executor.submit(context.run, target)
+    # Async handlers enforce their deadline inside their own loop (so they are cancelled).
+    wait = None if skill.is_async else prepared.timeout
+    try:
+        value = future.result(timeout=wait)
+    except _ExpiredError:
+        return _timed_out(skill, prepared.timeout)
+    except TimeoutError as exc:
+        if future.done():  # the handler itself raised TimeoutError: that is its own failure
+            return _failed(skill, exc, settings)
+        future.cancel()
+        return _timed_out(skill, prepared.timeout)
+    except Exception as exc:
+        return _failed(skill, exc, settings)
+    return _finish(skill, value)
+
+
+async def execute_async(
+    prepared: PreparedCall,
+    settings: ExecutionSettings,
+    executor: concurrent.futures.Executor | None,
+) -> LocalOutcome:
+    """Run a prepared call on the event loop (async handlers) or in a worker thread (sync ones)."""
+    skill = prepared.skill
+    deadline = asyncio.timeout(prepared.timeout)
+    try:
+        async with deadline:
+            if skill.is_async:
+                value = await cast(
+                    Awaitable[object], skill.handler(*prepared.args, **prepared.kwargs)
+                )
+            else:
+                loop = asyncio.get_running_loop()
+                context = contextvars.copy_context()
+                call = functools.partial(
+                    context.run, skill.handler, *prepared.args, **prepared.kwargs
+                )
+                value = await loop.run_in_executor(executor, call)
+    except TimeoutError as exc:
+        if deadline.expired():
+            return _timed_out(skill, prepared.timeout)
+        return _failed(skill, exc, settings)
+    except Exception as exc:
+        return _failed(skill, exc, settings)
+    return _finish(skill, value)
+
+
+def elapsed_since(start: float) -> float:
+    """Seconds since ``start`` (a :func:`time.perf_counter` value)."""
+    return time.perf_counter() - start

@@ -1,0 +1,463 @@
+"""Tool schemas: synthesis from a handler's signature and docstring, and checks on explicit ones.
+
+Synthesis follows the convention shared by FastMCP, pydantic-ai, openai-agents and the Anthropic
+SDK: a pydantic model is built with :func:`pydantic.create_model` (one field per parameter,
+required when the parameter has no default), its JSON Schema becomes ``inputSchema``, and the same
+model later validates and converts the arguments. Parameter descriptions come from
+``Annotated[..., Field(description=...)]`` first, then from the docstring (Google, NumPy or
+Sphinx, parsed by :mod:`docstring_parser`). The return annotation and the docstring's
+``Returns:`` text form the *output contract*, which is shown to the model in the instruction
+text and never merged into ``inputSchema``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
+
+import docstring_parser
+import jsonschema_rs
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from pydantic.json_schema import GenerateJsonSchema
+
+from codex_manager.json_types import JSONObject
+from codex_manager.remote_skills._compat import pydantic_compatible
+from codex_manager.remote_skills.context import SkillContext
+from codex_manager.remote_skills.errors import SkillRegistrationError
+
+__all__ = [
+    "PERMISSIVE_OBJECT_SCHEMA",
+    "CallPlan",
+    "OutputContract",
+    "ParameterSlot",
+    "SynthesizedSkill",
+    "check_explicit_input_schema",
+    "check_json_schema",
+    "check_output_schema",
+    "synthesize",
+]
+
+PERMISSIVE_OBJECT_SCHEMA: JSONObject = {"type": "object", "properties": {}}
+"""The schema used when nothing can be inferred: any object of arguments."""
+
+
+@dataclass(frozen=True, slots=True)
+class OutputContract:
+    """What a skill returns, as shown to the model (never part of ``inputSchema``)."""
+
+    schema: JSONObject | None
+    """JSON Schema of the return value, when the return annotation yields one."""
+    description: str | None
+    """The docstring's ``Returns:`` text, or the annotation's name when no schema exists."""
+
+    def render(self) -> str:
+        """One line of text describing the result, for the instruction text."""
+        parts: list[str] = []
+        if self.description:
+            parts.append(self.description.strip())
+        if self.schema is not None:
+            parts.append("schema " + json.dumps(self.schema, sort_keys=True, separators=(",", ":")))
+        return "; ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterSlot:
+    """How one JSON argument reaches one handler parameter."""
+
+    name: str
+    """The parameter name, which is also the JSON property name."""
+    positional: bool
+    """True for positional-only parameters, which are passed by position."""
+    field_name: str
+    """Internal pydantic field name (``p0``, ``p1``, ...); avoids clashes with model attributes."""
+    has_default: bool
+    """Whether the parameter may be omitted."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallPlan:
+    """How validated arguments are turned into a call of the handler."""
+
+    slots: tuple[ParameterSlot, ...]
+    """Regular parameters, in declaration order."""
+    context_parameter: str | None
+    """Name of the parameter that receives the :class:`SkillContext`, if any."""
+    context_positional: bool
+    """Whether the context parameter is positional-only."""
+    var_keyword: str | None
+    """Name of the ``**kwargs`` parameter, if any: extra JSON properties go there."""
+
+    def call_arguments(
+        self,
+        values: Mapping[str, object],
+        extras: Mapping[str, object],
+        context: SkillContext,
+    ) -> tuple[list[object], dict[str, object]]:
+        """Split argument values into ``(args, kwargs)`` for the handler.
+
+        A positional-only context parameter is always the first parameter (checked at
+        registration), so it goes first in ``args``.
+        """
+        positional: list[object] = []
+        keyword: dict[str, object] = {}
+        if self.context_parameter is not None:
+            if self.context_positional:
+                positional.append(context)
+            else:
+                keyword[self.context_parameter] = context
+        for slot in self.slots:
+            if slot.name not in values:
+                continue
+            if slot.positional:
+                positional.append(values[slot.name])
+            else:
+                keyword[slot.name] = values[slot.name]
+        keyword.update(extras)
+        return positional, keyword
+
+
+@dataclass(frozen=True, slots=True)
+class SynthesizedSkill:
+    """Everything registration learns from a handler."""
+
+    description: str | None
+    """Docstring summary (and body), or ``None`` when the handler has no docstring."""
+    input_schema: JSONObject
+    """Synthesized ``inputSchema`` (only used when no explicit schema was given)."""
+    arguments_model: type[BaseModel] | None
+    """Pydantic model validating and converting arguments; ``None`` with an explicit schema."""
+    var_keyword_adapter: TypeAdapter[dict[str, Any]] | None
+    """Validator for the values collected by ``**kwargs``, when the handler has one."""
+    plan: CallPlan
+    """How to call the handler with validated values."""
+    output: OutputContract | None
+    """The output contract, when the handler declares one."""
+
+
+class _NoFieldTitles(GenerateJsonSchema):
+    """Pydantic's generator without the per-field ``title`` noise (the model sees descriptions)."""
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+
+def _is_context_annotation(annotation: object) -> bool:
+    if annotation is SkillContext:
+        return True
+    if isinstance(annotation, str):  # unresolved (only tolerated with an explicit schema)
+        return annotation.replace(" ", "") in {"SkillContext", "SkillContext|None"}
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _is_context_annotation(get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        members = [arg for arg in get_args(annotation) if arg is not type(None)]
+        return len(members) == 1 and members[0] is SkillContext
+    return False
+
+
+def _docstring(handler: Callable[..., object]) -> docstring_parser.Docstring | None:
+    text = inspect.getdoc(handler)
+    if not text:
+        return None
+    try:
+        return docstring_parser.parse(text)
+    except docstring_parser.ParseError:
+        # A docstring the parser cannot read still gives a description, just no per-field docs.
+        return docstring_parser.Docstring()
+
+
+def _describe(doc: docstring_parser.Docstring | None, raw: str | None) -> str | None:
+    if doc is None:
+        return None
+    pieces = [p.strip() for p in (doc.short_description, doc.long_description) if p and p.strip()]
+    if pieces:
+        return "\n\n".join(pieces)
+    if raw and not doc.params and doc.returns is None:
+        return raw.strip() or None
+    return None
+
+
+def _param_docs(doc: docstring_parser.Docstring | None) -> dict[str, str]:
+    if doc is None:
+        return {}
+    found: dict[str, str] = {}
+    for param in doc.params:
+        if param.description:
+            found[param.arg_name.lstrip("*")] = param.description.strip()
+    return found
+
+
+def _signature(
+    name: str, handler: Callable[..., object], *, annotations_needed: bool
+) -> inspect.Signature:
+    """The handler's signature with string annotations evaluated.
+
+    Names are looked up in the handler's module globals and its closure variables. When they
+    cannot be resolved and an explicit schema makes them unnecessary, the raw signature is used.
+    """
+    try:
+        closure = inspect.getclosurevars(handler).nonlocals if inspect.isfunction(handler) else {}
+        return inspect.signature(handler, eval_str=True, locals=dict(closure))
+    except (NameError, SyntaxError, TypeError) as exc:
+        if not annotations_needed:
+            try:
+                return inspect.signature(handler)
+            except (TypeError, ValueError):
+                pass
+        raise SkillRegistrationError(
+            name,
+            f"cannot read the handler's signature or resolve its annotations ({exc}); "
+            "define the annotated types at module level or pass input_schema=...",
+        ) from exc
+    except ValueError as exc:
+        raise SkillRegistrationError(
+            name, f"the handler has no readable signature ({exc})"
+        ) from exc
+
+
+def _with_description(annotation: object, description: str | None, alias: str) -> object:
+    """``Annotated`` form of ``annotation`` carrying the alias and a fallback description.
+
+    The docstring description is placed *before* the user's own metadata so that an explicit
+    ``Field(description=...)`` wins (later metadata overrides earlier).
+    """
+    if get_origin(annotation) is Annotated:
+        base, *metadata = get_args(annotation)
+    else:
+        base, metadata = annotation, []
+    extras: list[object] = []
+    if description:
+        extras.append(Field(description=description))
+    extras.extend(metadata)
+    extras.append(Field(alias=alias))
+    return Annotated[(base, *extras)]
+
+
+def _plan(name: str, signature: inspect.Signature) -> tuple[CallPlan, list[inspect.Parameter]]:
+    slots: list[ParameterSlot] = []
+    data_params: list[inspect.Parameter] = []
+    context_parameter: str | None = None
+    context_positional = False
+    var_keyword: str | None = None
+    for index, param in enumerate(signature.parameters.values()):
+        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+            raise SkillRegistrationError(
+                name,
+                f"parameter *{param.name} cannot be expressed as a named JSON argument; "
+                "use a list parameter instead",
+            )
+        if _is_context_annotation(param.annotation):
+            if context_parameter is not None:
+                raise SkillRegistrationError(name, "only one SkillContext parameter is allowed")
+            if param.kind is inspect.Parameter.POSITIONAL_ONLY and index != 0:
+                raise SkillRegistrationError(name, "a positional-only SkillContext must come first")
+            context_parameter = param.name
+            context_positional = param.kind is inspect.Parameter.POSITIONAL_ONLY
+            continue
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            var_keyword = param.name
+            continue
+        slots.append(
+            ParameterSlot(
+                name=param.name,
+                positional=param.kind is inspect.Parameter.POSITIONAL_ONLY,
+                field_name=f"p{len(slots)}",
+                has_default=param.default is not inspect.Parameter.empty,
+            )
+        )
+        data_params.append(param)
+    plan = CallPlan(
+        slots=tuple(slots),
+        context_parameter=context_parameter,
+        context_positional=context_positional,
+        var_keyword=var_keyword,
+    )
+    return plan, data_params
+
+
+def _inline_refs(schema: JSONObject) -> JSONObject:
+    """Inline ``$ref``s (Codex converts schemas for the model and handles plain ones best)."""
+    if "$defs" not in schema:
+        return schema
+    inlined: JSONObject = jsonschema_rs.dereference(schema)
+    text = json.dumps({k: v for k, v in inlined.items() if k != "$defs"})
+    if '"$ref"' in text:
+        return schema  # recursive types keep their $defs so the $refs stay resolvable
+    inlined.pop("$defs", None)
+    return inlined
+
+
+def _json_schema_of(adapter_type: object) -> JSONObject | None:
+    try:
+        adapter: TypeAdapter[object] = TypeAdapter(cast(type[object], adapter_type))
+        produced = adapter.json_schema(schema_generator=_NoFieldTitles)
+    except Exception:
+        # Types without a JSON Schema (arbitrary classes, content-item objects) are described
+        # by name instead; the output contract is documentation, not validation.
+        return None
+    return _inline_refs(cast(JSONObject, produced))
+
+
+def _output_contract(
+    signature: inspect.Signature, doc: docstring_parser.Docstring | None
+) -> OutputContract | None:
+    annotation = signature.return_annotation
+    returns_text = (
+        doc.returns.description.strip() if doc and doc.returns and doc.returns.description else None
+    )
+    if annotation is inspect.Signature.empty or annotation is None or annotation is type(None):
+        return OutputContract(schema=None, description=returns_text) if returns_text else None
+    schema = _json_schema_of(pydantic_compatible(annotation))
+    if schema is None:
+        label = getattr(annotation, "__name__", None) or repr(annotation)
+        text = f"{returns_text} ({label})" if returns_text else label
+        return OutputContract(schema=None, description=text)
+    schema.pop("title", None)
+    return OutputContract(schema=schema, description=returns_text)
+
+
+def _build_model(
+    name: str,
+    params: list[inspect.Parameter],
+    plan: CallPlan,
+    docs: Mapping[str, str],
+    var_keyword_annotation: object,
+) -> tuple[type[BaseModel], JSONObject, TypeAdapter[dict[str, Any]] | None]:
+    fields: dict[str, Any] = {}
+    for slot, param in zip(plan.slots, params, strict=True):
+        annotation: object = (
+            Any
+            if param.annotation is inspect.Parameter.empty
+            else pydantic_compatible(param.annotation)
+        )
+        default: object = ... if param.default is inspect.Parameter.empty else param.default
+        fields[slot.field_name] = (
+            _with_description(annotation, docs.get(param.name), param.name),
+            default,
+        )
+    extra: Literal["allow", "forbid"] = "allow" if plan.var_keyword is not None else "forbid"
+    try:
+        model = create_model(
+            f"{name}_arguments",
+            __config__=ConfigDict(
+                extra=extra, arbitrary_types_allowed=False, validate_default=False
+            ),
+            **fields,
+        )
+        schema = cast(
+            JSONObject, model.model_json_schema(by_alias=True, schema_generator=_NoFieldTitles)
+        )
+    except Exception as exc:
+        raise SkillRegistrationError(
+            name,
+            f"cannot build a JSON Schema from the handler's parameters ({exc}); "
+            "use JSON-compatible annotations or pass input_schema=...",
+        ) from exc
+    schema.pop("title", None)
+    schema.setdefault("properties", {})
+    adapter: TypeAdapter[dict[str, Any]] | None = None
+    if plan.var_keyword is not None:
+        if var_keyword_annotation is inspect.Parameter.empty:
+            schema["additionalProperties"] = True
+        else:
+            var_keyword_annotation = pydantic_compatible(var_keyword_annotation)
+            value_schema = _json_schema_of(var_keyword_annotation)
+            schema["additionalProperties"] = value_schema if value_schema is not None else True
+            adapter = TypeAdapter(dict[str, var_keyword_annotation])  # type: ignore[valid-type]  # runtime type
+    return model, _inline_refs(schema), adapter
+
+
+def synthesize(
+    name: str,
+    handler: Callable[..., object],
+    *,
+    explicit_schema: bool,
+) -> SynthesizedSkill:
+    """Read a handler's signature and docstring.
+
+    With ``explicit_schema`` the argument model is not built (the explicit schema validates),
+    but the call plan, description and output contract still come from the handler.
+
+    Raises:
+        SkillRegistrationError: the signature cannot be expressed as a tool (``*args``, types
+            without a JSON Schema when no explicit schema is given, unresolvable annotations).
+    """
+    signature = _signature(name, handler, annotations_needed=not explicit_schema)
+    raw_doc = inspect.getdoc(handler)
+    doc = _docstring(handler)
+    plan, params = _plan(name, signature)
+    output = _output_contract(signature, doc)
+    description = _describe(doc, raw_doc)
+    if explicit_schema:
+        return SynthesizedSkill(
+            description, dict(PERMISSIVE_OBJECT_SCHEMA), None, None, plan, output
+        )
+    var_kw_annotation: object = inspect.Parameter.empty
+    if plan.var_keyword is not None:
+        var_kw_annotation = signature.parameters[plan.var_keyword].annotation
+    model, schema, adapter = _build_model(name, params, plan, _param_docs(doc), var_kw_annotation)
+    check_json_schema(name, schema, what="synthesized inputSchema")
+    return SynthesizedSkill(description, schema, model, adapter, plan, output)
+
+
+def _json_text(name: str, value: object, what: str) -> str:
+    try:
+        return json.dumps(value, allow_nan=False, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise SkillRegistrationError(name, f"{what} is not JSON-serialisable ({exc})") from exc
+
+
+def check_json_schema(name: str, schema: JSONObject, *, what: str) -> jsonschema_rs.Validator:
+    """Check that ``schema`` is valid JSON Schema and compile a validator for it."""
+    try:
+        jsonschema_rs.meta.validate(schema)
+        return jsonschema_rs.validator_for(schema)
+    except jsonschema_rs.ValidationError as exc:
+        path = "/".join(str(p) for p in exc.instance_path) or "(top level)"
+        raise SkillRegistrationError(
+            name, f"{what} is not a valid JSON Schema at {path}: {exc.message}"
+        ) from exc
+    except (ValueError, jsonschema_rs.ReferencingError) as exc:
+        raise SkillRegistrationError(name, f"{what} cannot be compiled: {exc}") from exc
+
+
+def check_explicit_input_schema(
+    name: str, schema: object
+) -> tuple[JSONObject, jsonschema_rs.Validator]:
+    """Accept an explicit ``input_schema`` as given, or refuse it with a clear error.
+
+    Codex needs an object schema (arguments are a JSON object), serialisable as JSON and valid
+    JSON Schema. The returned copy has exactly the same content: nothing is added or removed.
+    """
+    if not isinstance(schema, Mapping):
+        raise SkillRegistrationError(
+            name, f"input_schema must be a JSON object (a dict), not {type(schema).__name__}"
+        )
+    _json_text(name, schema, "input_schema")
+    # A deep copy with the same content and key order: later changes to the caller's dict
+    # cannot alter the registered schema.
+    copied = cast(JSONObject, json.loads(json.dumps(schema, allow_nan=False)))
+    declared = copied.get("type")
+    if declared != "object":
+        raise SkillRegistrationError(
+            name,
+            'input_schema must describe an object at the top level ("type": "object"); '
+            f"got type {json.dumps(declared)}",
+        )
+    validator = check_json_schema(name, copied, what="input_schema")
+    return copied, validator
+
+
+def check_output_schema(name: str, schema: object) -> JSONObject:
+    """Accept an explicit ``output_schema`` (any valid JSON Schema object) unaltered."""
+    if not isinstance(schema, Mapping):
+        raise SkillRegistrationError(
+            name, f"output_schema must be a JSON object (a dict), not {type(schema).__name__}"
+        )
+    copied = cast(JSONObject, json.loads(_json_text(name, schema, "output_schema")))
+    check_json_schema(name, copied, what="output_schema")
+    return copied

@@ -1,0 +1,188 @@
+"""Delivering an answer: ``POST /api/tool-calls/{requestId}/response`` with skill-level retries.
+
+The loop owns the retries (the client call itself is made with retries disabled so the two
+never multiply):
+
+- 200 ``ok``: delivered;
+- 404 ``not_found`` and 409 ``in_flight``: *idempotent completions* (already answered, expired,
+  or another answer being delivered): nothing more to do, reported with ``idempotent=True``;
+- 500 ``error`` (the server put the call back to pending), transport failures and other 5xx:
+  retried, waiting ``retry_delay_seconds * attempt`` between attempts (linear; ``0`` retries at
+  once, without sleeping);
+- anything else (other 4xx, a 200 without ``status: ok``): terminal failure, never success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from codex_manager.errors import (
+    APIStatusError,
+    CodexManagerError,
+    ServerError,
+    TransportError,
+)
+from codex_manager.outcomes import (
+    ToolCallAccepted,
+    ToolCallInFlight,
+    ToolCallNotFound,
+    ToolCallResponseOutcome,
+    ToolCallSubmitFailed,
+)
+
+__all__ = [
+    "DEFAULT_MAX_SUBMIT_ATTEMPTS",
+    "DEFAULT_RETRY_DELAY_SECONDS",
+    "SubmissionPolicy",
+    "SubmissionResult",
+    "SubmissionStatus",
+    "submit_async",
+    "submit_sync",
+]
+
+DEFAULT_MAX_SUBMIT_ATTEMPTS = 3
+"""Attempts per answer, the first included."""
+DEFAULT_RETRY_DELAY_SECONDS = 0.05
+"""Base delay between attempts; the n-th retry waits n times this."""
+
+SubmissionStatus = Literal["accepted", "not_found", "in_flight", "failed", "not_submitted"]
+"""How delivery ended: ``accepted`` (200), ``not_found`` (404) / ``in_flight`` (409) (idempotent
+completions), ``failed`` (gave up or terminal error), ``not_submitted`` (nothing was sent)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionPolicy:
+    """How hard to try delivering one answer."""
+
+    max_attempts: int = DEFAULT_MAX_SUBMIT_ATTEMPTS
+    """Total attempts, at least 1."""
+    retry_delay_seconds: float = DEFAULT_RETRY_DELAY_SECONDS
+    """Linear backoff step in seconds; ``0`` means immediate retries."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
+            raise ValueError(
+                f"max_submit_attempts must be an integer >= 1 (got {self.max_attempts!r})"
+            )
+        delay = self.retry_delay_seconds
+        if not isinstance(delay, int | float) or not math.isfinite(delay) or delay < 0:
+            raise ValueError(f"retry_delay_seconds must be a finite number >= 0 (got {delay!r})")
+
+    def delay_after(self, attempt: int) -> float:
+        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        return self.retry_delay_seconds * attempt
+
+    def overridden(
+        self, max_attempts: int | None = None, retry_delay_seconds: float | None = None
+    ) -> SubmissionPolicy:
+        """This policy with per-call overrides applied."""
+        if max_attempts is None and retry_delay_seconds is None:
+            return self
+        return SubmissionPolicy(
+            self.max_attempts if max_attempts is None else max_attempts,
+            self.retry_delay_seconds if retry_delay_seconds is None else retry_delay_seconds,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SubmissionResult:
+    """What happened to one answer."""
+
+    status: SubmissionStatus
+    """Final status."""
+    idempotent: bool
+    """True for 404/409: the server already had (or was delivering) an answer."""
+    attempts: int
+    """POSTs made."""
+    error: str | None = None
+    """Why delivery failed, when ``status == "failed"``."""
+
+    @property
+    def completed(self) -> bool:
+        """Whether nothing remains to be delivered (accepted or idempotent completion)."""
+        return self.status in ("accepted", "not_found", "in_flight")
+
+
+_Step = SubmissionResult | str
+"""A terminal result, or the text of a retryable failure."""
+
+
+def _interpret(outcome: ToolCallResponseOutcome, attempt: int) -> _Step:
+    if isinstance(outcome, ToolCallAccepted):
+        return SubmissionResult("accepted", False, attempt)
+    if isinstance(outcome, ToolCallNotFound):
+        return SubmissionResult("not_found", True, attempt)
+    if isinstance(outcome, ToolCallInFlight):
+        return SubmissionResult("in_flight", True, attempt)
+    if isinstance(outcome, ToolCallSubmitFailed):
+        return "the server could not deliver the answer (500)"
+    raise TypeError(f"unexpected tool-call response outcome {outcome!r}")  # pragma: no cover
+
+
+def _interpret_error(exc: CodexManagerError, attempt: int) -> _Step:
+    if isinstance(exc, TransportError):
+        return f"transport error: {exc}"
+    if isinstance(exc, ServerError):
+        return f"server error {exc.status_code}: {exc}"
+    if isinstance(exc, APIStatusError):
+        return SubmissionResult("failed", False, attempt, f"rejected with {exc.status_code}: {exc}")
+    return SubmissionResult("failed", False, attempt, str(exc))
+
+
+def submit_sync(
+    send: Callable[[], ToolCallResponseOutcome],
+    policy: SubmissionPolicy,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SubmissionResult:
+    """Deliver with retries; ``send`` makes one POST (with client retries disabled)."""
+    last_error = ""
+    for attempt in range(1, policy.max_attempts + 1):
+        try:
+            step = _interpret(send(), attempt)
+        except CodexManagerError as exc:
+            step = _interpret_error(exc, attempt)
+        if isinstance(step, SubmissionResult):
+            return step
+        last_error = step
+        if attempt < policy.max_attempts:
+            delay = policy.delay_after(attempt)
+            if delay > 0:
+                sleep(delay)
+    return SubmissionResult(
+        "failed",
+        False,
+        policy.max_attempts,
+        f"gave up after {policy.max_attempts} attempts; {last_error}",
+    )
+
+
+async def submit_async(
+    send: Callable[[], Awaitable[ToolCallResponseOutcome]],
+    policy: SubmissionPolicy,
+) -> SubmissionResult:
+    """Async twin of :func:`submit_sync`."""
+    last_error = ""
+    for attempt in range(1, policy.max_attempts + 1):
+        try:
+            step = _interpret(await send(), attempt)
+        except CodexManagerError as exc:
+            step = _interpret_error(exc, attempt)
+        if isinstance(step, SubmissionResult):
+            return step
+        last_error = step
+        if attempt < policy.max_attempts:
+            delay = policy.delay_after(attempt)
+            if delay > 0:
+                await asyncio.sleep(delay)
+    return SubmissionResult(
+        "failed",
+        False,
+        policy.max_attempts,
+        f"gave up after {policy.max_attempts} attempts; {last_error}",
+    )

@@ -1,0 +1,1 @@
+"""Tests of codex_manager.remote_skills."""

@@ -1,0 +1,166 @@
+"""The exactly-once tracker and the submission loop."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import pytest
+
+from codex_manager.errors import BadRequestError, ConnectError, ServerError, UnexpectedResponseError
+from codex_manager.outcomes import (
+    ToolCallAccepted,
+    ToolCallInFlight,
+    ToolCallNotFound,
+    ToolCallResponseOutcome,
+    ToolCallSubmitFailed,
+)
+from codex_manager.remote_skills.dedupe import CallTracker, call_key
+from codex_manager.remote_skills.submit import SubmissionPolicy, submit_async, submit_sync
+
+
+def test_keys() -> None:
+    assert call_key("t", "c", "1", "u") == ("call", "t", "c")
+    assert call_key("t", None, "1", "u") == ("request", "t", "1", "u")
+    # After a server restart request ids start again at 0: a new call id is a new call.
+    assert call_key("t", "c1", "0", "u1") != call_key("t", "c2", "0", "u2")
+
+
+def test_claim_lifecycle() -> None:
+    tracker: CallTracker[str] = CallTracker()
+    key = call_key("t", "c", "0", None)
+    assert tracker.claim(key).action == "run"
+    assert tracker.claim(key).action == "busy"
+    tracker.unsent(key, "answer")
+    claim = tracker.claim(key)
+    assert claim.action == "resubmit"
+    assert claim.answer == "answer"
+    assert tracker.claim(key).action == "busy"
+    tracker.delivered(key)
+    assert tracker.claim(key).action == "done"
+    release_key = call_key("t", "d", "1", None)
+    assert tracker.claim(release_key).action == "run"
+    tracker.release(release_key)
+    assert tracker.claim(release_key).action == "run"
+
+
+def test_memory_is_bounded_but_running_calls_are_kept() -> None:
+    tracker: CallTracker[str] = CallTracker(memory=3)
+    running = call_key("t", "running", None, None)
+    assert tracker.claim(running).action == "run"
+    for index in range(10):
+        key = call_key("t", f"c{index}", None, None)
+        assert tracker.claim(key).action == "run"
+        tracker.delivered(key)
+    assert len(tracker) == 4
+    assert tracker.running == 1
+    assert tracker.claim(running).action == "busy"
+    assert tracker.claim(call_key("t", "c9", None, None)).action == "done"
+    # The oldest finished entries were forgotten.
+    assert tracker.claim(call_key("t", "c0", None, None)).action == "run"
+    with pytest.raises(ValueError, match="memory"):
+        CallTracker(memory=0)
+
+
+def _script(
+    steps: list[ToolCallResponseOutcome | Exception],
+) -> tuple[Callable[[], ToolCallResponseOutcome], list[int]]:
+    made: list[int] = []
+
+    def send() -> ToolCallResponseOutcome:
+        made.append(1)
+        step = steps[len(made) - 1]
+        if isinstance(step, Exception):
+            raise step
+        return step
+
+    return send, made
+
+
+def _server_error(status: int) -> ServerError:
+    return ServerError(status, {}, operation_id="respondToolCall", method="POST", url="/x")
+
+
+ACCEPTED = ToolCallAccepted("1", "t", {"status": "ok"})
+FAILED_500 = ToolCallSubmitFailed("1", {"status": "error"})
+
+
+def test_submit_accepted_first_time() -> None:
+    send, _made = _script([ACCEPTED])
+    result = submit_sync(send, SubmissionPolicy())
+    assert (result.status, result.idempotent, result.attempts) == ("accepted", False, 1)
+    assert result.completed
+
+
+@pytest.mark.parametrize(
+    ("outcome", "status"),
+    [
+        (ToolCallNotFound("1", {}), "not_found"),
+        (ToolCallInFlight("1", {}), "in_flight"),
+    ],
+)
+def test_submit_idempotent(outcome: ToolCallResponseOutcome, status: str) -> None:
+    send, _ = _script([outcome])
+    result = submit_sync(send, SubmissionPolicy())
+    assert (result.status, result.idempotent, result.attempts) == (status, True, 1)
+    assert result.completed
+
+
+def test_submit_retries_500_then_success_with_linear_delays() -> None:
+    send, _made = _script([FAILED_500, _server_error(503), ACCEPTED])
+    sleeps: list[float] = []
+    result = submit_sync(send, SubmissionPolicy(3, 0.05), sleep=sleeps.append)
+    assert (result.status, result.attempts) == ("accepted", 3)
+    assert sleeps == pytest.approx([0.05, 0.10])
+
+
+def test_submit_zero_delay_never_sleeps() -> None:
+    send, _ = _script([FAILED_500, FAILED_500, FAILED_500])
+    sleeps: list[float] = []
+    result = submit_sync(send, SubmissionPolicy(3, 0), sleep=sleeps.append)
+    assert sleeps == []
+    assert result.status == "failed"
+    assert not result.completed
+    assert result.error is not None
+    assert "gave up after 3 attempts" in result.error
+
+
+def test_submit_transport_error_retried() -> None:
+    send, _ = _script([ConnectError("refused"), ACCEPTED])
+    result = submit_sync(send, SubmissionPolicy(3, 0))
+    assert (result.status, result.attempts) == ("accepted", 2)
+
+
+def test_submit_terminal_errors() -> None:
+    bad = BadRequestError(400, {}, operation_id="respondToolCall", method="POST", url="/x")
+    send, made = _script([bad, ACCEPTED])
+    result = submit_sync(send, SubmissionPolicy(3, 0))
+    assert (result.status, result.attempts, len(made)) == ("failed", 1, 1)
+    odd = UnexpectedResponseError(
+        "no status", status_code=200, body={}, operation_id="r", method="POST", url="/x"
+    )
+    send, made = _script([odd])
+    result = submit_sync(send, SubmissionPolicy(3, 0))
+    assert (result.status, result.attempts) == ("failed", 1)
+
+
+def test_policy_checks_and_overrides() -> None:
+    with pytest.raises(ValueError, match="max_submit_attempts"):
+        SubmissionPolicy(0)
+    with pytest.raises(ValueError, match="retry_delay_seconds"):
+        SubmissionPolicy(3, -1)
+    base = SubmissionPolicy()
+    assert base.overridden() is base
+    assert base.overridden(max_attempts=5) == SubmissionPolicy(5, 0.05)
+    assert base.overridden(retry_delay_seconds=0) == SubmissionPolicy(3, 0)
+
+
+async def test_submit_async_retries() -> None:
+    steps: list[ToolCallResponseOutcome] = [FAILED_500, ACCEPTED]
+
+    async def send() -> ToolCallResponseOutcome:
+        await asyncio.sleep(0)
+        return steps.pop(0)
+
+    result = await submit_async(send, SubmissionPolicy(3, 0))
+    assert (result.status, result.attempts) == ("accepted", 2)

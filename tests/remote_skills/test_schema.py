@@ -1,0 +1,394 @@
+"""Schema synthesis from signatures and docstrings, and checks on explicit schemas."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+from typing import Annotated, Literal, TypedDict
+
+import pytest
+from pydantic import BaseModel, Field
+
+from codex_manager.json_types import JSONObject, JSONValue
+from codex_manager.remote_skills.context import SkillContext
+from codex_manager.remote_skills.errors import SkillRegistrationError
+from codex_manager.remote_skills.skill import build_skill
+
+
+class Color(enum.Enum):
+    """A color."""
+
+    RED = "red"
+    BLUE = "blue"
+
+
+class Point(TypedDict):
+    """A point."""
+
+    x: int
+    y: int
+
+
+@dataclasses.dataclass
+class Box:
+    """A box."""
+
+    label: str
+    size: int = 1
+
+
+class Query(BaseModel):
+    """A query."""
+
+    text: str
+    limit: int = 10
+
+
+def _props(schema: JSONObject) -> dict[str, JSONValue]:
+    props = schema["properties"]
+    assert isinstance(props, dict)
+    return props
+
+
+def _prop(schema: JSONObject, name: str) -> dict[str, JSONValue]:
+    found = _props(schema)[name]
+    assert isinstance(found, dict)
+    return found
+
+
+def test_scalars_required_and_defaults() -> None:
+    def handler(a: str, b: int, c: float = 1.5, d: bool = False) -> None:
+        return None
+
+    skill = build_skill("scalars", handler)
+    schema = skill.input_schema
+    assert schema["type"] == "object"
+    assert schema["required"] == ["a", "b"]
+    assert _prop(schema, "a")["type"] == "string"
+    assert _prop(schema, "b")["type"] == "integer"
+    assert _prop(schema, "c") == {"type": "number", "default": 1.5}
+    assert _prop(schema, "d") == {"type": "boolean", "default": False}
+    assert schema["additionalProperties"] is False
+    assert "title" not in schema
+
+
+def test_containers_optional_unions_literal_enum() -> None:
+    def handler(
+        tags: list[str],
+        counts: dict[str, int],
+        maybe: str | None,
+        either: int | str = 0,
+        mode: Literal["fast", "slow"] = "fast",
+        color: Color = Color.RED,
+    ) -> None:
+        return None
+
+    schema = build_skill("containers", handler).input_schema
+    assert _prop(schema, "tags") == {"type": "array", "items": {"type": "string"}}
+    assert _prop(schema, "counts") == {
+        "type": "object",
+        "additionalProperties": {"type": "integer"},
+    }
+    assert _prop(schema, "maybe") == {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    # Optional without a default is still required: required means "no default".
+    assert schema["required"] == ["tags", "counts", "maybe"]
+    assert _prop(schema, "either")["anyOf"] == [{"type": "integer"}, {"type": "string"}]
+    assert _prop(schema, "mode")["enum"] == ["fast", "slow"]
+    assert _prop(schema, "color")["enum"] == ["red", "blue"]
+
+
+def test_structured_parameters_are_inlined() -> None:
+    def handler(point: Point, box: Box, query: Query) -> None:
+        return None
+
+    schema = build_skill("structured", handler).input_schema
+    assert "$defs" not in schema
+    assert '"$ref"' not in json.dumps(schema)
+    point = _prop(schema, "point")
+    assert point["required"] == ["x", "y"]
+    box = _prop(schema, "box")
+    assert box["required"] == ["label"]
+    query = _prop(schema, "query")
+    assert query["required"] == ["text"]
+
+
+class Node(BaseModel):
+    """A tree node (recursive)."""
+
+    value: int
+    children: list[Node] = []
+
+
+def test_recursive_model_keeps_defs() -> None:
+    def handler(tree: Node) -> None:
+        return None
+
+    schema = build_skill("tree", handler).input_schema
+    assert "$defs" in schema
+    skill = build_skill("tree", handler)
+    bound = skill.validator.validate({"tree": {"value": 1, "children": [{"value": 2}]}})
+    assert not hasattr(bound, "issues")
+
+
+def test_annotated_field_description_wins_over_docstring() -> None:
+    def handler(
+        city: Annotated[str, Field(description="City from Field")],
+        days: int = 3,
+    ) -> None:
+        """Forecast.
+
+        Args:
+            city: city from docstring
+            days: number of days
+        """
+
+    schema = build_skill("forecast", handler).input_schema
+    assert _prop(schema, "city")["description"] == "City from Field"
+    assert _prop(schema, "days")["description"] == "number of days"
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        """Look a user up.
+
+        Args:
+            user_id: the user's id
+            verbose: include details
+
+        Returns:
+            The user's record.
+        """,
+        """Look a user up.
+
+        Parameters
+        ----------
+        user_id : str
+            the user's id
+        verbose : bool
+            include details
+
+        Returns
+        -------
+        dict
+            The user's record.
+        """,
+        """Look a user up.
+
+        :param user_id: the user's id
+        :param verbose: include details
+        :returns: The user's record.
+        """,
+    ],
+    ids=["google", "numpy", "sphinx"],
+)
+def test_docstring_styles(doc: str) -> None:
+    def handler(user_id: str, verbose: bool = False) -> dict[str, str]:
+        return {}
+
+    handler.__doc__ = doc
+    skill = build_skill("lookup_user", handler)
+    assert skill.description == "Look a user up."
+    assert _prop(skill.input_schema, "user_id")["description"] == "the user's id"
+    assert _prop(skill.input_schema, "verbose")["description"] == "include details"
+    assert skill.output is not None
+    assert skill.output.description == "The user's record."
+    assert skill.output.schema == {"type": "object", "additionalProperties": {"type": "string"}}
+    # The output contract never leaks into the input schema.
+    assert "The user's record." not in json.dumps(skill.input_schema)
+
+
+def test_description_fallbacks() -> None:
+    def bare(x: int) -> int:
+        return x
+
+    assert build_skill("bare", bare).description == "Remote skill bare"
+    assert build_skill("bare", bare, description="Given").description == "Given"
+
+    def documented(x: int) -> int:
+        """Doubles x.
+
+        Longer explanation of doubling.
+        """
+        return 2 * x
+
+    assert build_skill(None, documented).description == (
+        "Doubles x.\n\nLonger explanation of doubling."
+    )
+
+
+def test_name_defaults_to_function_name_and_is_checked() -> None:
+    def my_tool() -> None:
+        return None
+
+    assert build_skill(None, my_tool).name == "my_tool"
+    for bad in ["", "has space", "x" * 65, "dot.ted"]:
+        with pytest.raises(SkillRegistrationError, match="names must be"):
+            build_skill(bad, my_tool)
+
+
+def test_no_parameters_gives_permissive_empty_object() -> None:
+    def ping() -> str:
+        return "pong"
+
+    schema = build_skill("ping", ping).input_schema
+    assert schema["type"] == "object"
+    assert schema["properties"] == {}
+
+
+def test_context_parameter_is_hidden() -> None:
+    def handler(query: str, ctx: SkillContext) -> str:
+        return ctx.skill_name + query
+
+    skill = build_skill("ctx", handler)
+    assert list(_props(skill.input_schema)) == ["query"]
+    assert skill.plan.context_parameter == "ctx"
+
+
+def test_var_positional_is_refused() -> None:
+    def handler(*items: str) -> None:
+        return None
+
+    with pytest.raises(SkillRegistrationError, match=r"\*items"):
+        build_skill("star", handler)
+
+
+def test_var_keyword_becomes_additional_properties() -> None:
+    def handler(base: str, **extra: int) -> None:
+        return None
+
+    skill = build_skill("kw", handler)
+    assert skill.input_schema["additionalProperties"] == {"type": "integer"}
+    bound = skill.validator.validate({"base": "b", "one": "1"})
+    assert not hasattr(bound, "issues")
+    assert getattr(bound, "extras") == {"one": 1}  # noqa: B009 - narrowed by the assert above
+
+
+def test_positional_only_parameters_are_passed_by_position() -> None:
+    def handler(first: int, /, second: int) -> int:
+        return first - second
+
+    skill = build_skill("posonly", handler)
+    assert [slot.positional for slot in skill.plan.slots] == [True, False]
+
+
+def test_parameters_clashing_with_model_attributes() -> None:
+    def handler(model_config: str, json: int, _private: bool = False) -> None:
+        return None
+
+    schema = build_skill("clash", handler).input_schema
+    assert set(_props(schema)) == {"model_config", "json", "_private"}
+
+
+class Opaque:
+    """A class pydantic has no schema for."""
+
+
+def test_unsupported_annotation_is_refused_clearly() -> None:
+    def handler(thing: Opaque) -> None:
+        return None
+
+    with pytest.raises(SkillRegistrationError, match="input_schema"):
+        build_skill("opaque", handler)
+    # An explicit schema makes the same handler registrable.
+    build_skill("opaque", handler, input_schema={"type": "object", "properties": {}})
+
+
+def test_explicit_schema_wins_unaltered() -> None:
+    given: JSONObject = {
+        "type": "object",
+        "properties": {"ticket_id": {"type": "string"}},
+        "x-custom": [1, 2],
+    }
+
+    def lookup_ticket(ticket_id: int) -> dict[str, str]:
+        """Something else."""
+        return {}
+
+    skill = build_skill("lookup_ticket", lookup_ticket, input_schema=given)
+    assert skill.input_schema == given
+    assert skill.explicit_input_schema
+    given["properties"] = {}
+    assert skill.input_schema["properties"] == {"ticket_id": {"type": "string"}}
+    assert skill.definition()["inputSchema"] == skill.input_schema
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ({"type": "string"}, "object at the top level"),
+        ({"properties": {}}, "object at the top level"),
+        ([{"type": "object"}], "must be a JSON object"),
+        ({"type": "object", "properties": {"a": {"type": "wat"}}}, "not a valid JSON Schema"),
+        ({"type": "object", "default": float("nan")}, "not JSON-serialisable"),
+        ({"type": "object", "default": object()}, "not JSON-serialisable"),
+        ({"type": "object", "properties": {"a": {"pattern": "("}}}, "input_schema"),
+    ],
+)
+def test_explicit_schema_rejections(schema: object, message: str) -> None:
+    def handler() -> None:
+        return None
+
+    with pytest.raises(SkillRegistrationError, match=message):
+        build_skill("bad", handler, input_schema=schema)  # type: ignore[arg-type]  # deliberately invalid input
+
+
+def test_explicit_output_schema() -> None:
+    def handler() -> str:
+        """Says hi.
+
+        Returns:
+            A greeting.
+        """
+        return "hi"
+
+    skill = build_skill("hi", handler, output_schema={"type": "string", "maxLength": 10})
+    assert skill.output is not None
+    assert skill.output.schema == {"type": "string", "maxLength": 10}
+    assert skill.output.description == "A greeting."
+    with pytest.raises(SkillRegistrationError, match="output_schema"):
+        build_skill("hi", handler, output_schema={"type": 5})
+
+
+def test_unresolvable_annotation_is_refused_clearly() -> None:
+    def handler(thing: Missing) -> None:  # type: ignore[name-defined]  # deliberately undefined  # noqa: F821
+        return None
+
+    with pytest.raises(SkillRegistrationError, match="resolve its annotations"):
+        build_skill("unresolved", handler)
+    build_skill("unresolved", handler, input_schema={"type": "object"})
+
+
+def test_output_contract_for_unschematizable_return() -> None:
+    def handler() -> Opaque:
+        return Opaque()
+
+    skill = build_skill("opaque_out", handler)
+    assert skill.output is not None
+    assert skill.output.schema is None
+    assert skill.output.description == "Opaque"
+
+
+def test_description_checks() -> None:
+    def handler() -> None:
+        return None
+
+    with pytest.raises(SkillRegistrationError, match="non-empty"):
+        build_skill("d", handler, description="   ")
+    with pytest.raises(SkillRegistrationError, match="longer than"):
+        build_skill("d", handler, description="x" * 5000)
+    with pytest.raises(SkillRegistrationError, match="timeout"):
+        build_skill("d", handler, timeout_seconds=0)
+
+
+def test_async_handlers_and_callable_instances() -> None:
+    async def coroutine_handler(x: int) -> int:
+        return x
+
+    class Callable:
+        async def __call__(self, x: int) -> int:
+            return x
+
+    assert build_skill("a", coroutine_handler).is_async
+    assert build_skill("b", Callable()).is_async
