@@ -17,6 +17,7 @@ import filecmp
 import hashlib
 import importlib.metadata
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -77,7 +78,9 @@ def sha256_of(paths: Iterable[Path]) -> str:
 
 
 def run(cmd: list[str], cwd: Path) -> None:
-    result = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    # The generators call ruff by name: make sure it is the pinned one from our environment.
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     output = result.stdout + result.stderr
     if result.returncode != 0:
         raise RegenError(f"{' '.join(cmd[:2])} failed ({result.returncode}):\n{output}")
@@ -148,7 +151,9 @@ def generate_rest(work: Path, out: Path) -> None:
     shutil.copytree(target, out / REST_PACKAGE)
 
 
-def datamodel(work: Path, source: Path, output: Path, file_type: str, model: str, *extra: str) -> None:
+def datamodel(
+    work: Path, source: Path, output: Path, file_type: str, model: str, *extra: str
+) -> None:
     run(
         [
             str(BIN / "datamodel-codegen"),
@@ -306,8 +311,10 @@ def main() -> int:
                 problems = differences(GENERATED, fresh)
             if problems:
                 print("generated/ does not match openapi/ (run `make regen`):", file=sys.stderr)
-                for problem in problems:
+                for problem in problems[:40]:
                     print(f"  {problem}", file=sys.stderr)
+                if len(problems) > 40:
+                    print(f"  ... and {len(problems) - 40} more", file=sys.stderr)
                 return 1
             print("generated/ matches openapi/")
             return 0
