@@ -147,6 +147,8 @@ def generate_rest(work: Path, out: Path) -> None:
         cwd=work,
     )
     shutil.rmtree(target / ".ruff_cache", ignore_errors=True)
+    # `--meta none` omits the PEP 561 marker; the wheel ships these types to users.
+    (target / "py.typed").write_text("")
     stamp(sorted(target.rglob("*.py")), header("openapi-python-client", [REST_SPEC, CLIENT_CONFIG]))
     shutil.copytree(target, out / REST_PACKAGE)
 
