@@ -15,6 +15,7 @@ import traceback
 import msgspec
 
 from bench.clients.common import ClientResult, ClientSpec
+from bench.sdk_adapters import SdkUnavailableError
 
 CLIENT_MODULES: dict[str, str] = {
     "r-httpx": "bench.clients.raw_httpx",
@@ -41,6 +42,8 @@ def run_client(spec: ClientSpec) -> ClientResult:
         if not isinstance(result, ClientResult):
             return ClientResult(status="error", reason=f"{module_name}.run returned {result!r}")
         return result
+    except SdkUnavailableError as exc:
+        return ClientResult(status="unavailable", reason=str(exc))
     except ImportError as exc:
         return ClientResult(status="unavailable", reason=f"import failed: {exc}")
     except Exception as exc:

@@ -1,0 +1,327 @@
+"""From raw runs to figures (each a ratio to a same-run baseline) and the printed table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bench.results import BenchReport, Figure, MicroResult, RunRecord, ScenarioResult
+from bench.stats import Spread, paired_ratios, spread
+
+Check = Callable[[Spread, Spread | None], bool]
+"""Decides ``met`` from the SDK spread and the ratio spread (medians are compared)."""
+
+
+def _by_rep(
+    runs: list[RunRecord], client: str, variant: str, value: Callable[[RunRecord], float | None]
+) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for r in runs:
+        if r.client == client and r.variant == variant and r.status == "ok":
+            v = value(r)
+            if v is not None:
+                out[r.rep] = v
+    return out
+
+
+def _reason(runs: list[RunRecord], client: str) -> str:
+    for r in runs:
+        if r.client == client and r.status != "ok":
+            first_line = r.reason.splitlines()[0] if r.reason else ""
+            return first_line if r.status == "unavailable" else f"{r.status}: {first_line}"
+    return "no successful run"
+
+
+def _figure(
+    key: str,
+    label: str,
+    unit: str,
+    sdk: dict[int, float],
+    baseline_label: str,
+    baseline: dict[int, float],
+    target: str,
+    check: Check | None,
+    *,
+    unavailable: str = "",
+    note: str = "",
+) -> Figure:
+    reps = sorted(set(sdk) & set(baseline))
+    sdk_spread = spread(list(sdk.values()))
+    ratio = spread(paired_ratios([sdk[r] for r in reps], [baseline[r] for r in reps]))
+    met: bool | None = None
+    if sdk_spread is not None and check is not None:
+        met = check(sdk_spread, ratio)
+    if sdk_spread is None and unavailable:
+        note = f"unavailable: {unavailable}"
+    return Figure(
+        key=key,
+        label=label,
+        unit=unit,
+        sdk=sdk_spread,
+        baseline_label=baseline_label,
+        baseline=spread(list(baseline.values())),
+        ratio=ratio,
+        target=target,
+        met=met,
+        note=note,
+    )
+
+
+def _ratio_at_most(limit: float) -> Check:
+    return lambda _sdk, ratio: ratio is not None and ratio.median <= limit
+
+
+def _ratio_at_least(limit: float) -> Check:
+    return lambda _sdk, ratio: ratio is not None and ratio.median >= limit
+
+
+def _value_at_most(limit: float) -> Check:
+    return lambda sdk, _ratio: sdk.median <= limit
+
+
+def _value_at_least(limit: float) -> Check:
+    return lambda sdk, _ratio: sdk.median >= limit
+
+
+def sequential_figures(scn: ScenarioResult) -> list[Figure]:
+    """Latency p50/p99 (async, sync) and the cost of noise frames."""
+    runs = scn.runs
+    noise_n = int(scn.config["noise_frames"])
+    noisy = f"noise{noise_n}"
+
+    def p50(r: RunRecord) -> float | None:
+        return r.p50_us
+
+    def p99(r: RunRecord) -> float | None:
+        return r.p99_us
+
+    httpx50 = _by_rep(runs, "r-httpx", "plain", p50)
+    aio50 = _by_rep(runs, "r-aiohttp", "plain", p50)
+    httpx99 = _by_rep(runs, "r-httpx", "plain", p99)
+    figures: list[Figure] = []
+    for client, kind in (("sdk-async", "async"), ("sdk-sync", "sync")):
+        why = _reason(runs, client)
+        figures.append(
+            _figure(
+                f"seq_{kind}_p50",
+                f"sequential latency p50, {kind}",
+                "us",
+                _by_rep(runs, client, "plain", p50),
+                "R-httpx",
+                httpx50,
+                "<= 0.8x R-httpx",
+                _ratio_at_most(0.8),
+                unavailable=why,
+            )
+        )
+        if kind == "async":
+            figures.append(
+                _figure(
+                    "seq_async_p50_vs_aiohttp",
+                    "sequential latency p50, async (moonshot)",
+                    "us",
+                    _by_rep(runs, client, "plain", p50),
+                    "R-aiohttp",
+                    aio50,
+                    "<= 1.2x R-aiohttp",
+                    _ratio_at_most(1.2),
+                    unavailable=why,
+                )
+            )
+        figures.append(
+            _figure(
+                f"seq_{kind}_p99",
+                f"sequential latency p99, {kind}",
+                "us",
+                _by_rep(runs, client, "plain", p99),
+                "R-httpx",
+                httpx99,
+                "(reported)",
+                None,
+                unavailable=why,
+            )
+        )
+
+    def per_noise(client: str) -> dict[int, float]:
+        plain = _by_rep(runs, client, "plain", p50)
+        noise = _by_rep(runs, client, noisy, lambda r: r.noise_p50_us)
+        return {rep: (noise[rep] - plain[rep]) / noise_n for rep in plain.keys() & noise.keys()}
+
+    for client, kind in (("sdk-async", "async"), ("sdk-sync", "sync")):
+        figures.append(
+            _figure(
+                f"noise_{kind}_us_per_frame",
+                f"added latency per noise frame, {kind}",
+                "us",
+                per_noise(client),
+                "R-aiohttp",
+                per_noise("r-aiohttp"),
+                "<= 5 us/frame",
+                _value_at_most(5.0),
+                unavailable=_reason(runs, client),
+                note="p50 from first noise frame minus plain p50, / frames; includes server send",
+            )
+        )
+    return figures
+
+
+def throughput_figures(scn: ScenarioResult) -> list[Figure]:
+    """Calls/s per stream mode and handler, and whether every call was answered."""
+    runs = scn.runs
+
+    def cps(r: RunRecord) -> float:
+        return r.calls_per_s
+
+    figures: list[Figure] = []
+    for mode in ("shared", "per_session"):
+        for client, kind in (("sdk-async", "async"), ("sdk-sync", "sync")):
+            why = _reason(runs, client)
+            trivial = _by_rep(runs, client, f"{mode}/trivial", cps)
+            figures.append(
+                _figure(
+                    f"tp_{mode}_{kind}_trivial",
+                    f"throughput {mode}, {kind}, trivial",
+                    "calls/s",
+                    trivial,
+                    "R-httpx",
+                    _by_rep(runs, "r-httpx", f"{mode}/trivial", cps),
+                    ">= 2.5x R-httpx",
+                    _ratio_at_least(2.5),
+                    unavailable=why,
+                )
+            )
+            figures.append(
+                _figure(
+                    f"tp_{mode}_{kind}_trivial_vs_aiohttp",
+                    f"throughput {mode}, {kind}, trivial (moonshot)",
+                    "calls/s",
+                    trivial,
+                    "R-aiohttp",
+                    _by_rep(runs, "r-aiohttp", f"{mode}/trivial", cps),
+                    ">= 0.5x R-aiohttp",
+                    _ratio_at_least(0.5),
+                    unavailable=why,
+                )
+            )
+            figures.append(
+                _figure(
+                    f"tp_{mode}_{kind}_sleep20",
+                    f"throughput {mode}, {kind}, 20 ms handler",
+                    "calls/s",
+                    _by_rep(runs, client, f"{mode}/sleep20", cps),
+                    "same, trivial",
+                    trivial,
+                    ">= 0.9x trivial",
+                    _ratio_at_least(0.9),
+                    unavailable=why,
+                )
+            )
+    for client in ("sdk-async", "sdk-sync", "r-httpx", "r-aiohttp"):
+        mine = [r for r in runs if r.client == client and r.status != "unavailable"]
+        complete = [r for r in mine if r.all_answered]
+        dupes = sum(r.not_found_answers for r in mine)
+        figures.append(
+            Figure(
+                key=f"tp_all_answered_{client}",
+                label=f"every call answered, {client}",
+                unit="runs",
+                sdk=spread([float(len(complete))]) if mine else None,
+                baseline_label="runs",
+                baseline=spread([float(len(mine))]) if mine else None,
+                ratio=None,
+                target="all runs, 0 duplicates" if client.startswith("sdk") else "(reported)",
+                met=(len(complete) == len(mine) and dupes == 0)
+                if mine and client.startswith("sdk")
+                else None,
+                note=f"{dupes} duplicate/late answers (404)"
+                if mine
+                else f"unavailable: {_reason(runs, client)}",
+            )
+        )
+    return figures
+
+
+def _micro_series(m: MicroResult, label: str) -> dict[int, float]:
+    return dict(enumerate(m.samples.get(label, [])))
+
+
+def micro_figures(decode: MicroResult, imports: MicroResult, memory: MicroResult) -> list[Figure]:
+    """Decode+route rate, import time, registry memory."""
+    sdk_decode = _micro_series(decode, "sdk")
+    return [
+        _figure(
+            "decode_route_fps",
+            "decode + route, recorded-shape frames",
+            "frames/s",
+            sdk_decode,
+            "raw json.loads loop",
+            _micro_series(decode, "raw-json"),
+            ">= 150k/s (moonshot 300k)",
+            _value_at_least(150_000.0),
+            unavailable=decode.unavailable.get("sdk", ""),
+            note="moonshot met" if sdk_decode and min(sdk_decode.values()) >= 300_000 else "",
+        ),
+        _figure(
+            "import_ms",
+            "import time: from codex_manager import CodexManager",
+            "ms",
+            _micro_series(imports, "sdk"),
+            "import httpx",
+            _micro_series(imports, "httpx"),
+            "<= 250 ms (moonshot 150)",
+            _value_at_most(250.0),
+            unavailable=imports.unavailable.get("sdk", ""),
+            note="bare interpreter: "
+            + (f"{s.median:.0f} ms" if (s := spread(imports.samples.get("python", []))) else "?"),
+        ),
+        _figure(
+            "memory_mib_per_1000",
+            "RSS per 1,000 registries x 5 skills",
+            "MiB",
+            _micro_series(memory, "sdk"),
+            "plain dicts",
+            _micro_series(memory, "raw-dicts"),
+            "<= 2.6 MiB",
+            _value_at_most(2.6),
+            unavailable=memory.unavailable.get("sdk", ""),
+        ),
+    ]
+
+
+def _fmt(s: Spread | None, unit: str) -> str:
+    if s is None:
+        return "-"
+    digits = 0 if unit in ("calls/s", "frames/s", "us", "ms", "runs") else 2
+    if unit == "us" and s.median < 100:
+        digits = 1
+    return s.fmt(digits)
+
+
+def render(report: BenchReport) -> str:
+    """The table printed on stdout: Markdown, so it pastes into the README as is."""
+    m = report.meta
+    kind = "QUICK smoke sizes: not figures" if m.quick else "full run"
+    lines = [
+        f"codex_manager bench, {m.date_utc}, {m.cpu} x{m.cpus}, Python {m.python}, "
+        f"commit {m.git_commit}, {kind}, {m.duration_s:.0f} s",
+        "",
+        "| figure | unit | SDK median [min..max] | baseline (same run) | ratio | target | met |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    notes: list[str] = []
+    for f in report.figures:
+        met = "-" if f.met is None else ("yes" if f.met else "**no**")
+        base = f"{f.baseline_label} {_fmt(f.baseline, f.unit)}" if f.baseline else "-"
+        ratio = f.ratio.fmt(2) if f.ratio is not None else "-"
+        label = f.label
+        if f.note:
+            if f.note not in notes:
+                notes.append(f.note)
+            label += f" [{notes.index(f.note) + 1}]"
+        lines.append(
+            f"| {label} | {f.unit} | {_fmt(f.sdk, f.unit)} | {base} | {ratio} | {f.target} "
+            f"| {met} |"
+        )
+    if notes:
+        lines.append("")
+        lines.extend(f"[{i}] {note}" for i, note in enumerate(notes, 1))
+    return "\n".join(lines)

@@ -1,0 +1,91 @@
+"""The shape of ``bench/results.json``."""
+
+from __future__ import annotations
+
+import msgspec
+
+from bench.stats import Spread
+
+
+class RunRecord(msgspec.Struct, frozen=True):
+    """One client run of a wire scenario (timings measured by the server process)."""
+
+    client: str
+    variant: str
+    rep: int
+    status: str
+    reason: str
+    expected: int
+    answered: int
+    """Answers the server accepted (200)."""
+    not_found_answers: int
+    """Answers for calls already answered or unknown (404): a duplicate or late answer."""
+    p50_us: float | None
+    p99_us: float | None
+    noise_p50_us: float | None
+    """p50 measured from the first noise frame (equals ``p50_us`` without noise); the three
+    percentiles are ``None`` when no call was measured."""
+    calls_per_s: float
+    wall_s: float
+
+    @property
+    def all_answered(self) -> bool:
+        """Every emitted call got an accepted answer."""
+        return self.status == "ok" and self.answered == self.expected
+
+
+class ScenarioResult(msgspec.Struct, frozen=True):
+    """A wire scenario: its configuration and every run, in the order they ran."""
+
+    name: str
+    config: dict[str, int | str]
+    runs: list[RunRecord]
+
+
+class MicroResult(msgspec.Struct, frozen=True):
+    """A micro benchmark's raw samples per label (``unavailable`` when it could not run)."""
+
+    name: str
+    unit: str
+    samples: dict[str, list[float]]
+    unavailable: dict[str, str] = {}
+
+
+class Figure(msgspec.Struct, frozen=True):
+    """One line of the table: an SDK figure, its same-run baseline, and the target."""
+
+    key: str
+    label: str
+    unit: str
+    sdk: Spread | None
+    baseline_label: str
+    baseline: Spread | None
+    ratio: Spread | None
+    """Per-repetition SDK/baseline ratios (ABAB pairs)."""
+    target: str
+    met: bool | None
+    """``None`` when the SDK figure is unavailable or the row has no target."""
+    note: str = ""
+
+
+class Meta(msgspec.Struct, frozen=True):
+    """Where and how the figures were measured."""
+
+    date_utc: str
+    python: str
+    platform: str
+    cpu: str
+    cpus: int
+    git_commit: str
+    quick: bool
+    duration_s: float
+    command: str
+
+
+class BenchReport(msgspec.Struct, frozen=True):
+    """Everything ``make bench`` measured."""
+
+    meta: Meta
+    figures: list[Figure]
+    scenarios: list[ScenarioResult]
+    micro: list[MicroResult]

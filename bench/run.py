@@ -1,0 +1,96 @@
+"""``python -m bench``: run every scenario, print the table, write ``bench/results.json``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import msgspec
+
+from bench import scenarios
+from bench.control import PROJECT_ROOT, BenchServerProcess
+from bench.report import micro_figures, render, sequential_figures, throughput_figures
+from bench.results import BenchReport, Meta
+
+DEFAULT_OUT = Path(__file__).with_name("results.json")
+QUICK_OUT = Path(tempfile.gettempdir()) / "codex_manager_bench_quick.json"
+
+
+def _git_commit() -> str:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            cwd=PROJECT_ROOT,
+            check=False,
+        )
+    except OSError:
+        return "unknown"
+    return out.stdout.strip() or "unknown"
+
+
+def run(quick: bool, reps: int | None, verbose: bool) -> BenchReport:
+    """Measure everything and return the report."""
+    sizes = scenarios.QUICK if quick else scenarios.FULL
+    if reps is not None:
+        sizes = dataclasses.replace(sizes, reps=reps)
+
+    def progress(line: str) -> None:
+        if verbose:
+            print(line, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    with BenchServerProcess() as server:
+        progress("sequential latency ...")
+        seq = scenarios.sequential(server, sizes, progress)
+        progress("throughput ...")
+        tp = scenarios.throughput(server, sizes, progress)
+    progress("decode + route ...")
+    decode = scenarios.decode(sizes, progress)
+    progress("import time ...")
+    imports = scenarios.import_time(sizes, progress)
+    progress("memory ...")
+    memory = scenarios.memory(sizes, progress)
+    figures = [
+        *sequential_figures(seq),
+        *throughput_figures(tp),
+        *micro_figures(decode, imports, memory),
+    ]
+    meta = Meta(
+        date_utc=datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        python=platform.python_version(),
+        platform=platform.platform(),
+        cpu=scenarios.cpu_model(),
+        cpus=scenarios.cpu_count(),
+        git_commit=_git_commit(),
+        quick=quick,
+        duration_s=time.perf_counter() - started,
+        command="python -m bench" + (" --quick" if quick else ""),
+    )
+    return BenchReport(
+        meta=meta, figures=figures, scenarios=[seq, tp], micro=[decode, imports, memory]
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m bench``; returns the exit status."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, no figures")
+    parser.add_argument("--out", type=Path, default=None, help="results JSON path")
+    parser.add_argument("--reps", type=int, default=None, help="override repetitions")
+    parser.add_argument("-q", "--silent", action="store_true", help="no progress on stderr")
+    args = parser.parse_args(argv)
+    report = run(args.quick, args.reps, verbose=not args.silent)
+    out: Path = args.out or (QUICK_OUT if args.quick else DEFAULT_OUT)
+    out.write_bytes(msgspec.json.format(msgspec.json.encode(report), indent=1) + b"\n")
+    print(render(report))
+    print(f"\nresults written to {out}")
+    return 0
