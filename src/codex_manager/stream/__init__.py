@@ -1,0 +1,86 @@
+"""The ``/api/stream`` event stream: typed frames, handler decorators, sync and async clients.
+
+``EventStream`` (sync: blocking websocket + threads) and ``AsyncEventStream`` (asyncio)
+share the decorators and the decoding. The generated models are imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from codex_manager.stream.context import HandlerContext, StreamClient, StreamControl, StreamOptions
+from codex_manager.stream.errors import (
+    DeadConnectionError,
+    HandlerError,
+    StreamConnectionError,
+    StreamError,
+    StreamFrameError,
+    StreamServerError,
+)
+from codex_manager.stream.frames import (
+    TOOL_CALL_METHOD,
+    AppServerSignal,
+    Reconnected,
+    SignalType,
+    StreamEvent,
+    ToolCallParams,
+)
+from codex_manager.stream.normalize import normalize_method
+
+if TYPE_CHECKING:
+    from codex_manager.stream.async_stream import AsyncEventStream
+    from codex_manager.stream.decode import decode_frame
+    from codex_manager.stream.models import (
+        PendingToolCall,
+        SignalSession,
+        ToolCallResolvedPayload,
+    )
+    from codex_manager.stream.sync_stream import EventStream
+
+_LAZY = {
+    "EventStream": "codex_manager.stream.sync_stream",
+    "AsyncEventStream": "codex_manager.stream.async_stream",
+    "decode_frame": "codex_manager.stream.decode",
+    "PendingToolCall": "codex_manager.stream.models",
+    "SignalSession": "codex_manager.stream.models",
+    "ToolCallResolvedPayload": "codex_manager.stream.models",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import the websocket clients and generated models on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'codex_manager.stream' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = [
+    "TOOL_CALL_METHOD",
+    "AppServerSignal",
+    "AsyncEventStream",
+    "DeadConnectionError",
+    "EventStream",
+    "HandlerContext",
+    "HandlerError",
+    "PendingToolCall",
+    "Reconnected",
+    "SignalSession",
+    "SignalType",
+    "StreamClient",
+    "StreamConnectionError",
+    "StreamControl",
+    "StreamError",
+    "StreamEvent",
+    "StreamFrameError",
+    "StreamOptions",
+    "StreamServerError",
+    "ToolCallParams",
+    "ToolCallResolvedPayload",
+    "decode_frame",
+    "normalize_method",
+]

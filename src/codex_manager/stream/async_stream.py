@@ -1,0 +1,358 @@
+"""The asyncio event stream: ``websockets.asyncio.client`` and handler tasks.
+
+Async handlers run as tasks, sync handlers in a thread pool (never on the event loop);
+both under the bounds and lane ordering of :mod:`codex_manager.stream.dispatch`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Generic
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, WebSocketException
+
+from codex_manager.retry import Backoff
+from codex_manager.stream.context import ClientT, HandlerContext, StreamClient, StreamOptions
+from codex_manager.stream.dispatch import TaskDispatcher
+from codex_manager.stream.errors import (
+    DeadConnectionError,
+    HandlerError,
+    StreamConnectionError,
+    StreamError,
+    StreamFrameError,
+    StreamServerError,
+)
+from codex_manager.stream.frames import Reconnected, StreamEvent
+from codex_manager.stream.router import HandlerEntry, HandlerRegistry
+from codex_manager.stream.wire import PING_TEXT, subscribe_text
+
+logger = logging.getLogger("codex_manager.stream")
+
+
+class _Liveness:
+    """Why the current connection was cut on purpose, if it was."""
+
+    __slots__ = ("pong", "reason")
+
+    def __init__(self) -> None:
+        self.pong = asyncio.Event()
+        self.reason: str | None = None
+
+
+class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
+    """Real-time events of a codex-manager server for an asyncio client.
+
+    The same decorators as :class:`EventStream`; ``await run_forever()`` or
+    ``async for event in events()``.
+    """
+
+    def __init__(self, client: ClientT, *, options: StreamOptions | None = None) -> None:
+        """Bind the stream to a client (anything with a ``config: ClientConfig``)."""
+        super().__init__()
+        self._client = client
+        self._options = options or StreamOptions()
+        self._stop_requested = False
+        self._running = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._websocket: ClientConnection | None = None
+        self._error_tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def client(self) -> ClientT:
+        """The client whose server this stream reads."""
+        return self._client
+
+    @property
+    def options(self) -> StreamOptions:
+        """Timeouts, bounds and reconnect policy."""
+        return self._options
+
+    @property
+    def running(self) -> bool:
+        """Whether :meth:`run_forever` or an :meth:`events` iteration is in progress."""
+        return self._running
+
+    def stop(self) -> None:
+        """Stop the running stream; :meth:`run_forever` returns shortly after.
+
+        A plain (not async) method: callable from a handler, another thread or a signal
+        handler. A stop requested just before a run starts makes that run return at once.
+        """
+        self._stop_requested = True
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._wake)
+
+    def _wake(self) -> None:
+        if self._stop_event is not None:
+            self._stop_event.set()
+        websocket = self._websocket
+        if websocket is not None:
+            task = asyncio.ensure_future(websocket.close())
+            self._error_tasks.add(task)
+            task.add_done_callback(self._error_tasks.discard)
+
+    async def run_forever(self, thread_id: str | None = None) -> None:
+        """Read events and run handlers until :meth:`stop` (or cancellation).
+
+        Args:
+            thread_id: Follow one thread (session): the server filters from the first
+                frame and frames of other threads are dropped here too.
+
+        Raises:
+            StreamConnectionError: The reconnect policy allows no further attempt.
+            RuntimeError: The stream is already running.
+        """
+        async for _ in self._run(thread_id):
+            pass
+
+    def events(self, thread_id: str | None = None) -> AsyncIterator[StreamEvent]:
+        """Iterate the events (handlers run too); ends on :meth:`stop`.
+
+        Leaving the loop early: call ``aclose()`` on the iterator (or use
+        ``contextlib.aclosing``) to close the connection promptly.
+        """
+        return self._run(thread_id)
+
+    # -- internals -------------------------------------------------------------------
+
+    async def _run(self, thread_id: str | None) -> AsyncIterator[StreamEvent]:
+        if thread_id is not None and (not isinstance(thread_id, str) or not thread_id):
+            raise ValueError("thread_id must be a non-empty string or None")
+        if self._running:
+            raise RuntimeError("this stream is already running")
+        self._running = True
+        self._loop = asyncio.get_running_loop()
+        self._stop_event = asyncio.Event()
+        if self._stop_requested:
+            self._stop_event.set()
+        options = self._options
+        context: HandlerContext[StreamClient] = HandlerContext(self, self._client, thread_id)
+        dispatcher = TaskDispatcher(
+            max_concurrency=options.max_concurrency,
+            max_pending=options.max_pending,
+            report=lambda entry, error, item: self._handler_failed(
+                entry, error, item, context, dispatcher
+            ),
+            name="codex-manager-stream",
+        )
+        try:
+            async for event in self._connections(thread_id, context, dispatcher):
+                yield event
+        finally:
+            self._stop_event.set()
+            await dispatcher.shutdown(options.shutdown_timeout)
+            if self._error_tasks:
+                await asyncio.gather(*self._error_tasks, return_exceptions=True)
+            self._stop_requested = False
+            self._stop_event = None
+            self._loop = None
+            self._running = False
+
+    def _stopping(self) -> bool:
+        return self._stop_requested or (self._stop_event is not None and self._stop_event.is_set())
+
+    async def _connections(
+        self,
+        thread_id: str | None,
+        context: HandlerContext[StreamClient],
+        dispatcher: TaskDispatcher,
+    ) -> AsyncIterator[StreamEvent]:
+        options = self._options
+        config = self._client.config
+        url = config.stream_url(thread_id)
+        backoff = Backoff(options.reconnect)
+        reconnects = 0
+        lost_at: float | None = None
+        while not self._stopping():
+            ready = False
+            liveness = _Liveness()
+            try:
+                async with connect(
+                    url,
+                    additional_headers=config.auth_headers(),
+                    open_timeout=options.open_timeout,
+                    close_timeout=options.close_timeout,
+                    ping_interval=None,  # liveness is the server's own ping/pong
+                    max_size=options.max_frame_bytes,
+                ) as websocket:
+                    self._websocket = websocket
+                    if self._stopping():
+                        return
+                    async for event in self._read(
+                        websocket, liveness, thread_id, context, dispatcher
+                    ):
+                        if event is None:  # the ready frame
+                            ready = True
+                            backoff.reset()
+                            if lost_at is not None:
+                                reconnects += 1
+                                notice = Reconnected(
+                                    thread_id, reconnects, time.monotonic() - lost_at
+                                )
+                                logger.info("event stream reconnected (%d)", reconnects)
+                                for entry in self._router.reconnect_handlers:
+                                    await dispatcher.submit(entry, notice, context, None)
+                            continue
+                        yield event
+                    return  # stopped
+            except (ConnectionClosed, WebSocketException, OSError, TimeoutError) as error:
+                if self._stopping():
+                    return
+                problem: StreamConnectionError
+                if liveness.reason is not None:
+                    problem = DeadConnectionError(liveness.reason, url)
+                else:
+                    problem = StreamConnectionError(
+                        f"stream connection lost: {type(error).__name__}: {error}", url
+                    )
+                problem.__cause__ = error
+            finally:
+                self._websocket = None
+            if ready:  # a healthy connection was lost (not just another failed attempt)
+                lost_at = time.monotonic()
+            logger.warning("%s; reconnecting", problem)
+            await self._report(problem, context, dispatcher)
+            if backoff.exhausted:
+                raise problem
+            await self._sleep(backoff.next_delay())
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, waking early on stop()."""
+        assert self._stop_event is not None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stop_event.wait()
+
+    async def _keepalive(self, websocket: ClientConnection, liveness: _Liveness) -> None:
+        options = self._options
+        while True:
+            await asyncio.sleep(options.ping_interval)
+            liveness.pong.clear()
+            await websocket.send(PING_TEXT)
+            try:
+                async with asyncio.timeout(options.pong_timeout):
+                    await liveness.pong.wait()
+            except TimeoutError:
+                liveness.reason = f"no pong within {options.pong_timeout:g} s: connection is dead"
+                websocket.transport.abort()
+                return
+
+    def _abort_unready(self, websocket: ClientConnection, liveness: _Liveness) -> None:
+        liveness.reason = f"no ready frame within {self._options.open_timeout:g} s"
+        websocket.transport.abort()
+
+    async def _read(
+        self,
+        websocket: ClientConnection,
+        liveness: _Liveness,
+        thread_id: str | None,
+        context: HandlerContext[StreamClient],
+        dispatcher: TaskDispatcher,
+    ) -> AsyncIterator[StreamEvent | None]:
+        """Frames of one connection; ``None`` marks the ``ready`` frame."""
+        from codex_manager.stream.decode import ErrorFrame, PongFrame, ReadyFrame, decode_frame
+
+        loop = asyncio.get_running_loop()
+        route = self._router.route
+        submit = dispatcher.submit
+        ready_timer: asyncio.TimerHandle | None = loop.call_later(
+            self._options.open_timeout, self._abort_unready, websocket, liveness
+        )
+        keepalive: asyncio.Task[None] | None = None
+        try:
+            while not self._stopping():
+                data = await websocket.recv()
+                try:
+                    frame = decode_frame(data)
+                except StreamFrameError as error:
+                    logger.warning("%s", error)
+                    await self._report(error, context, dispatcher)
+                    continue
+                if isinstance(frame, StreamEvent):
+                    frame_thread = frame.thread_id
+                    if (
+                        thread_id is not None
+                        and frame_thread is not None
+                        and frame_thread != thread_id
+                    ):
+                        continue  # another session's event (contract 11.3)
+                    for entry in route(frame):
+                        await submit(entry, frame, context, frame_thread)
+                    yield frame
+                elif type(frame) is PongFrame:
+                    liveness.pong.set()
+                elif type(frame) is ReadyFrame:
+                    if ready_timer is not None:
+                        ready_timer.cancel()
+                        ready_timer = None
+                        if thread_id is not None:
+                            await websocket.send(subscribe_text(thread_id))
+                        keepalive = asyncio.create_task(self._keepalive(websocket, liveness))
+                        yield None
+                elif type(frame) is ErrorFrame:
+                    server_error = StreamServerError(frame.message)
+                    logger.warning("%s", server_error)
+                    await self._report(server_error, context, dispatcher)
+        finally:
+            if ready_timer is not None:
+                ready_timer.cancel()
+            if keepalive is not None:
+                keepalive.cancel()
+                with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                    await keepalive
+
+    async def _report(
+        self,
+        error: StreamError,
+        context: HandlerContext[StreamClient],
+        dispatcher: TaskDispatcher,
+    ) -> None:
+        """Hand an error of the reader to the ``on_error`` handlers."""
+        for entry in self._router.error_handlers:
+            await dispatcher.submit(entry, error, context, None)
+
+    def _handler_failed(
+        self,
+        entry: HandlerEntry,
+        exception: BaseException,
+        item: object,
+        context: HandlerContext[StreamClient],
+        dispatcher: TaskDispatcher,
+    ) -> None:
+        """Called in the loop when a handler raised: log, then run the error handlers."""
+        if entry.kind == "error":
+            logger.error("on_error handler %s raised", entry.name, exc_info=exception)
+            return
+        error = HandlerError(entry.name, exception, item)
+        logger.error("%s", error, exc_info=exception)
+        handlers = self._router.error_handlers
+        if handlers:
+            task = asyncio.ensure_future(
+                self._run_error_handlers(handlers, error, context, dispatcher)
+            )
+            self._error_tasks.add(task)
+            task.add_done_callback(self._error_tasks.discard)
+
+    @staticmethod
+    async def _run_error_handlers(
+        handlers: tuple[HandlerEntry, ...],
+        error: HandlerError,
+        context: HandlerContext[StreamClient],
+        dispatcher: TaskDispatcher,
+    ) -> None:
+        for entry in handlers:
+            try:
+                await dispatcher.call(entry, error, context)
+            except Exception as nested:
+                logger.error("on_error handler %s raised", entry.name, exc_info=nested)
+
+
+__all__ = ["AsyncEventStream"]

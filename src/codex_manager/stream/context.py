@@ -1,0 +1,132 @@
+"""What handlers receive besides the event: :class:`HandlerContext`, and the stream options."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+
+from codex_manager.errors import ConfigError
+from codex_manager.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from codex_manager.config import ClientConfig
+
+
+class StreamClient(Protocol):
+    """What a stream needs from its client: the connection settings."""
+
+    @property
+    def config(self) -> ClientConfig:
+        """URL and auth headers of the server."""
+        ...
+
+
+class StreamControl(Protocol):
+    """The part of a stream that handlers may drive."""
+
+    def stop(self) -> None:
+        """Ask the stream to stop; ``run_forever()`` returns soon after."""
+        ...
+
+    @property
+    def running(self) -> bool:
+        """Whether ``run_forever()`` or an ``events()`` iteration is in progress."""
+        ...
+
+
+ClientT = TypeVar("ClientT", bound=StreamClient)
+ClientT_co = TypeVar("ClientT_co", bound=StreamClient, covariant=True)
+
+
+class HandlerContext(Generic[ClientT_co]):
+    """The second argument of every handler: the stream, its client and its thread.
+
+    One context serves a whole ``run_forever()`` / ``events()`` run.
+    """
+
+    __slots__ = ("_client", "_stream", "_thread_id")
+
+    def __init__(self, stream: StreamControl, client: ClientT_co, thread_id: str | None):
+        """Bind a context to a running stream."""
+        self._stream = stream
+        self._client = client
+        self._thread_id = thread_id
+
+    @property
+    def stream(self) -> StreamControl:
+        """The stream that delivered the event."""
+        return self._stream
+
+    @property
+    def client(self) -> ClientT_co:
+        """The client the stream belongs to (``CodexManager`` or ``AsyncCodexManager``)."""
+        return self._client
+
+    @property
+    def thread_id(self) -> str | None:
+        """The thread the stream follows (``run_forever(thread_id=...)``), or ``None``."""
+        return self._thread_id
+
+    def stop(self) -> None:
+        """Stop the stream; safe to call from the handler itself."""
+        self._stream.stop()
+
+    def __repr__(self) -> str:
+        return f"HandlerContext(thread_id={self._thread_id!r})"
+
+
+def _default_reconnect_policy() -> RetryPolicy:
+    # Reconnect "forever": 2**31 attempts at up to 15 s apart is decades.
+    return RetryPolicy(max_attempts=2**31, initial_delay=0.25, max_delay=15.0, jitter=0.5)
+
+
+@dataclass(frozen=True)
+class StreamOptions:
+    """Tuning of an event stream.
+
+    Attributes:
+        ping_interval: Seconds between ``ping`` commands.
+        pong_timeout: Seconds to wait for the ``pong``; without it the connection is
+            treated as dead and replaced.
+        open_timeout: Seconds allowed for the websocket handshake and the ``ready`` frame.
+        close_timeout: Seconds allowed for a clean close.
+        max_concurrency: Handlers running at the same time (threads for the sync stream,
+            tasks for the async one; sync handlers on the async stream use as many threads).
+        max_pending: Handler calls queued or running before the reader waits
+            (backpressure: the reader stops reading until a handler finishes).
+        max_frame_bytes: Largest accepted frame.
+        shutdown_timeout: Seconds ``run_forever()`` waits, when stopping, for queued and
+            running handlers to finish.
+        reconnect: Backoff between reconnect attempts (``max_attempts`` bounds the
+            consecutive failed attempts; the count resets once a connection is healthy).
+    """
+
+    ping_interval: float = 15.0
+    pong_timeout: float = 10.0
+    open_timeout: float = 10.0
+    close_timeout: float = 2.0
+    max_concurrency: int = 16
+    max_pending: int = 1024
+    max_frame_bytes: int = 64 * 1024 * 1024
+    shutdown_timeout: float = 30.0
+    reconnect: RetryPolicy = field(default_factory=_default_reconnect_policy)
+
+    def __post_init__(self) -> None:
+        for name in ("ping_interval", "pong_timeout", "open_timeout", "close_timeout"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"StreamOptions.{name} must be > 0")
+        if self.shutdown_timeout < 0:
+            raise ConfigError("StreamOptions.shutdown_timeout must be >= 0")
+        for name in ("max_concurrency", "max_pending", "max_frame_bytes"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"StreamOptions.{name} must be >= 1")
+
+
+__all__ = [
+    "ClientT",
+    "ClientT_co",
+    "HandlerContext",
+    "StreamClient",
+    "StreamControl",
+    "StreamOptions",
+]

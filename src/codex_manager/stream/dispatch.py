@@ -1,0 +1,199 @@
+"""Running handlers off the reader thread: bounded, with backpressure and per-lane order.
+
+A *lane* is one (handler registration, thread id) pair. Calls in a lane run one after
+the other, in the order the frames arrived; different lanes run concurrently, up to the
+concurrency bound. So a slow handler delays only its own later calls for the same
+thread, never the reader, other handlers or other threads. When ``max_pending`` calls
+are queued or running, the reader waits (backpressure) instead of buffering without end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import threading
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeAlias, cast
+
+from codex_manager.stream.context import HandlerContext, StreamClient
+from codex_manager.stream.router import HandlerEntry
+
+logger = logging.getLogger("codex_manager.stream")
+
+Job: TypeAlias = tuple[HandlerEntry, object, HandlerContext[StreamClient]]
+LaneKey: TypeAlias = tuple[int, str | None]
+FailureReporter: TypeAlias = Callable[[HandlerEntry, BaseException, object], None]
+"""Called (in the handler's worker) when a handler raised."""
+
+
+async def _await(awaitable: Awaitable[object]) -> object:
+    return await awaitable
+
+
+def call_sync(entry: HandlerEntry, item: object, context: HandlerContext[StreamClient]) -> None:
+    """Call a handler in the current thread; an async one runs on a private event loop."""
+    result = entry.handler(item, context)
+    if inspect.isawaitable(result):
+        coroutine = (
+            cast(Coroutine[object, object, object], result)
+            if inspect.iscoroutine(result)
+            else _await(result)
+        )
+        asyncio.run(coroutine)
+
+
+class ThreadDispatcher:
+    """Runs sync-stream handlers in a thread pool (see the module docstring)."""
+
+    def __init__(
+        self, *, max_workers: int, max_pending: int, report: FailureReporter, name: str
+    ) -> None:
+        """Create the pool; ``report`` receives handler failures."""
+        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name)
+        self._capacity = threading.Semaphore(max_pending)
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._lanes: dict[LaneKey, deque[Job]] = {}
+        self._outstanding = 0
+        self._report = report
+
+    def submit(
+        self,
+        entry: HandlerEntry,
+        item: object,
+        context: HandlerContext[StreamClient],
+        thread_id: str | None,
+        abort: threading.Event | None = None,
+    ) -> bool:
+        """Queue one call; blocks while ``max_pending`` calls are outstanding.
+
+        Returns ``False`` (call dropped) only when ``abort`` is set while waiting.
+        """
+        while not self._capacity.acquire(timeout=0.1):
+            if abort is not None and abort.is_set():
+                return False
+        key: LaneKey = (id(entry), thread_id)
+        job: Job = (entry, item, context)
+        with self._lock:
+            self._outstanding += 1
+            lane = self._lanes.get(key)
+            if lane is not None:
+                lane.append(job)
+                return True
+            self._lanes[key] = deque((job,))
+        self._executor.submit(self._drain, key)
+        return True
+
+    def _drain(self, key: LaneKey) -> None:
+        while True:
+            with self._lock:
+                lane = self._lanes[key]
+                if not lane:
+                    # Only now is the lane gone: submits meanwhile appended to it.
+                    del self._lanes[key]
+                    return
+                entry, item, context = lane.popleft()
+            try:
+                call_sync(entry, item, context)
+            except Exception as error:
+                self._report(entry, error, item)
+            finally:
+                self._capacity.release()
+                with self._lock:
+                    self._outstanding -= 1
+                    if not self._outstanding:
+                        self._idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until every queued call finished; ``False`` on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._outstanding, timeout)
+
+    def shutdown(self, timeout: float) -> None:
+        """Let queued calls finish (up to ``timeout`` seconds), then release the pool."""
+        if not self.wait_idle(timeout):
+            logger.warning("stream handlers still running after %.1f s; not waiting", timeout)
+        self._executor.shutdown(wait=False)
+
+
+class TaskDispatcher:
+    """Runs async-stream handlers as tasks; sync handlers go to a thread pool.
+
+    Must be used from one event loop (the stream's).
+    """
+
+    def __init__(
+        self, *, max_concurrency: int, max_pending: int, report: FailureReporter, name: str
+    ) -> None:
+        """Create the bounds; ``report`` receives handler failures."""
+        self._running = asyncio.Semaphore(max_concurrency)
+        self._capacity = asyncio.Semaphore(max_pending)
+        self._lanes: dict[LaneKey, deque[Job]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix=name)
+        self._report = report
+
+    async def submit(
+        self,
+        entry: HandlerEntry,
+        item: object,
+        context: HandlerContext[StreamClient],
+        thread_id: str | None,
+    ) -> None:
+        """Queue one call; waits while ``max_pending`` calls are outstanding."""
+        await self._capacity.acquire()
+        key: LaneKey = (id(entry), thread_id)
+        lane = self._lanes.get(key)
+        if lane is not None:
+            lane.append((entry, item, context))
+            return
+        self._lanes[key] = deque(((entry, item, context),))
+        task = asyncio.create_task(self._drain(key))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _drain(self, key: LaneKey) -> None:
+        lane = self._lanes[key]
+        try:
+            while lane:
+                entry, item, context = lane.popleft()
+                try:
+                    async with self._running:
+                        await self.call(entry, item, context)
+                except Exception as error:
+                    self._report(entry, error, item)
+                finally:
+                    self._capacity.release()
+        finally:
+            del self._lanes[key]
+
+    async def call(
+        self, entry: HandlerEntry, item: object, context: HandlerContext[StreamClient]
+    ) -> None:
+        """Run one handler now: async ones on the loop, sync ones in the pool."""
+        if entry.is_async:
+            result = entry.handler(item, context)
+        else:
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self._executor, entry.handler, item, context)
+        if inspect.isawaitable(result):
+            await result
+
+    async def shutdown(self, grace_seconds: float) -> None:
+        """Let queued calls finish (up to ``timeout`` seconds), cancel the rest."""
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+            if pending:
+                logger.warning(
+                    "cancelling %d stream handler lane(s) after %.1f s", len(pending), grace_seconds
+                )
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+        self._executor.shutdown(wait=False)
+
+
+__all__ = ["FailureReporter", "TaskDispatcher", "ThreadDispatcher", "call_sync"]

@@ -1,0 +1,102 @@
+"""Errors of the event stream.
+
+None of these is raised into the read loop: bad frames, failing handlers and dropped
+connections are logged and handed to ``on_error`` handlers, and the stream goes on.
+Only :class:`StreamConnectionError` can end :meth:`run_forever`, when the reconnect
+policy is exhausted.
+"""
+
+from __future__ import annotations
+
+from codex_manager.errors import CodexManagerError
+
+_PREVIEW_LIMIT = 200
+
+
+def preview(data: str | bytes | bytearray | memoryview) -> str:
+    """A short, printable excerpt of a frame for logs and error messages."""
+    if isinstance(data, str):
+        text = data
+    else:
+        text = bytes(data[: _PREVIEW_LIMIT * 4]).decode("utf-8", errors="replace")
+    return text if len(text) <= _PREVIEW_LIMIT else text[:_PREVIEW_LIMIT] + "..."
+
+
+class StreamError(CodexManagerError):
+    """Root of every event-stream error (what ``on_error`` handlers receive)."""
+
+
+class StreamFrameError(StreamError):
+    """A frame could not be decoded: malformed JSON, a binary frame or a wrong shape.
+
+    The frame is skipped; the stream goes on.
+
+    Attributes:
+        reason: What was wrong, in a few words.
+        frame_preview: The start of the frame (at most about 200 characters).
+        frame_type: The frame's ``type`` when it could be read, else ``None``.
+    """
+
+    def __init__(self, reason: str, frame_preview: str, frame_type: str | None = None):
+        self.reason = reason
+        self.frame_preview = frame_preview
+        self.frame_type = frame_type
+        where = f" ({frame_type})" if frame_type else ""
+        super().__init__(f"skipped stream frame{where}: {reason}: {frame_preview!r}")
+
+
+class StreamServerError(StreamError):
+    """The server answered a command with an ``error`` frame.
+
+    Attributes:
+        server_message: The ``message`` of the error frame.
+    """
+
+    def __init__(self, server_message: str):
+        self.server_message = server_message
+        super().__init__(f"stream server reported an error: {server_message}")
+
+
+class HandlerError(StreamError):
+    """A handler raised; the original exception is ``exception`` (and ``__cause__``).
+
+    Attributes:
+        handler_name: Qualified name of the handler.
+        exception: What it raised.
+        item: What it was handling (an event, a signal, an error or a reconnect notice).
+    """
+
+    def __init__(self, handler_name: str, exception: BaseException, item: object):
+        self.handler_name = handler_name
+        self.exception = exception
+        self.item = item
+        super().__init__(f"handler {handler_name} raised {type(exception).__name__}: {exception}")
+        self.__cause__ = exception
+
+
+class StreamConnectionError(StreamError):
+    """The websocket could not be opened or was lost; the stream reconnects.
+
+    Raised out of ``run_forever()`` only when the reconnect policy allows no further attempt.
+
+    Attributes:
+        url: The websocket URL (without credentials; those travel in headers).
+    """
+
+    def __init__(self, message: str, url: str):
+        self.url = url
+        super().__init__(f"{message} ({url})")
+
+
+class DeadConnectionError(StreamConnectionError):
+    """No ``pong`` arrived within the pong timeout after a ``ping``: the connection is dead."""
+
+
+__all__ = [
+    "DeadConnectionError",
+    "HandlerError",
+    "StreamConnectionError",
+    "StreamError",
+    "StreamFrameError",
+    "StreamServerError",
+]

@@ -1,0 +1,302 @@
+"""Handler registry and routing, shared by the sync and the async stream.
+
+Routing a frame is one dictionary lookup in a per-key cache: the handlers for an event
+type (exact and prefix registrations) plus, for ``app_server.*`` signals, those for its
+``(signal type, normalized method)``. Registrations are copy-on-write, so the reader
+never takes a lock.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, Literal, Never, TypeAlias, TypeVar, overload
+
+from codex_manager.stream.context import HandlerContext
+from codex_manager.stream.errors import StreamError
+from codex_manager.stream.frames import AppServerSignal, Reconnected, SignalType, StreamEvent
+from codex_manager.stream.normalize import normalize_method
+
+EventHandlerT = TypeVar(
+    "EventHandlerT", bound=Callable[[StreamEvent, HandlerContext[Never]], object]
+)
+"""A handler of :class:`StreamEvent` (sync, or async returning an awaitable)."""
+
+SignalHandlerT = TypeVar(
+    "SignalHandlerT", bound=Callable[[AppServerSignal, HandlerContext[Never]], object]
+)
+"""A handler of :class:`AppServerSignal`."""
+
+ErrorHandlerT = TypeVar(
+    "ErrorHandlerT", bound=Callable[[StreamError, HandlerContext[Never]], object]
+)
+"""A handler of stream errors."""
+
+ReconnectHandlerT = TypeVar(
+    "ReconnectHandlerT", bound=Callable[[Reconnected, HandlerContext[Never]], object]
+)
+"""A handler called after each reconnect."""
+
+HandlerKind: TypeAlias = Literal["event", "prefix", "signal", "error", "reconnect"]
+_RouteKey: TypeAlias = str | tuple[str, str, str]
+_CACHE_LIMIT: Final = 4096
+_NO_ENTRIES: tuple[HandlerEntry, ...] = ()
+
+
+@dataclass(frozen=True, eq=False, slots=True)
+class HandlerEntry:
+    """One registration: the callable, how to call it, and what it was registered for."""
+
+    handler: Callable[..., object]
+    name: str
+    is_async: bool
+    kind: HandlerKind
+    key: str | None
+
+
+def _entry(handler: Callable[..., object], kind: HandlerKind, key: str | None) -> HandlerEntry:
+    if not callable(handler):
+        raise TypeError(f"a stream handler must be callable, got {handler!r}")
+    name = getattr(handler, "__qualname__", None) or repr(handler)
+    return HandlerEntry(handler, name, inspect.iscoroutinefunction(handler), kind, key)
+
+
+def _method_key(normalized_method: str | None) -> str | None:
+    """Accept ``"item.tool.call"`` as well as the raw ``"item/tool/call"``."""
+    if normalized_method is None:
+        return None
+    if not isinstance(normalized_method, str) or not normalized_method.strip():
+        raise ValueError("normalized_method must be a non-empty string or None")
+    return normalize_method(normalized_method) if "/" in normalized_method else normalized_method
+
+
+class Router:
+    """Registered handlers and the frame -> handlers mapping."""
+
+    def __init__(self) -> None:
+        """Start with no handlers."""
+        self._lock = threading.Lock()
+        self._exact: dict[str, tuple[HandlerEntry, ...]] = {}
+        self._prefixes: tuple[HandlerEntry, ...] = ()
+        self._signals: dict[tuple[SignalType, str | None], tuple[HandlerEntry, ...]] = {}
+        self.error_handlers: tuple[HandlerEntry, ...] = ()
+        self.reconnect_handlers: tuple[HandlerEntry, ...] = ()
+        self._cache: dict[_RouteKey, tuple[HandlerEntry, ...]] = {}
+
+    def add(self, handler: Callable[..., object], kind: HandlerKind, key: str | None) -> None:
+        """Register ``handler``; ``key`` is the event type, prefix or normalized method."""
+        entry = _entry(handler, kind, key)
+        with self._lock:
+            if kind == "event":
+                assert key is not None
+                exact = dict(self._exact)
+                exact[key] = (*exact.get(key, ()), entry)
+                self._exact = exact
+            elif kind == "prefix":
+                self._prefixes = (*self._prefixes, entry)
+            elif kind == "error":
+                self.error_handlers = (*self.error_handlers, entry)
+            elif kind == "reconnect":
+                self.reconnect_handlers = (*self.reconnect_handlers, entry)
+            else:
+                raise ValueError(f"use add_signal for {kind!r} handlers")
+            self._cache = {}
+
+    def add_signal(
+        self, handler: Callable[..., object], signal_type: SignalType, method: str | None
+    ) -> None:
+        """Register a signal handler for one normalized method (``None``: every method)."""
+        entry = _entry(handler, "signal", method)
+        with self._lock:
+            signals = dict(self._signals)
+            signals[(signal_type, method)] = (*signals.get((signal_type, method), ()), entry)
+            self._signals = signals
+            self._cache = {}
+
+    def remove(self, handler: Callable[..., object]) -> int:
+        """Unregister every registration of ``handler``; returns how many were removed."""
+
+        def keep(entries: tuple[HandlerEntry, ...]) -> tuple[HandlerEntry, ...]:
+            return tuple(e for e in entries if e.handler is not handler)
+
+        with self._lock:
+            before = self.count()
+            self._exact = {k: v for k, v in ((k, keep(v)) for k, v in self._exact.items()) if v}
+            self._signals = {k: v for k, v in ((k, keep(v)) for k, v in self._signals.items()) if v}
+            self._prefixes = keep(self._prefixes)
+            self.error_handlers = keep(self.error_handlers)
+            self.reconnect_handlers = keep(self.reconnect_handlers)
+            self._cache = {}
+            return before - self.count()
+
+    def count(self) -> int:
+        """Number of registrations."""
+        return (
+            sum(map(len, self._exact.values()))
+            + sum(map(len, self._signals.values()))
+            + len(self._prefixes)
+            + len(self.error_handlers)
+            + len(self.reconnect_handlers)
+        )
+
+    def route(self, event: StreamEvent) -> tuple[HandlerEntry, ...]:
+        """The handlers ``event`` goes to, in registration order per kind."""
+        key: _RouteKey
+        if type(event) is AppServerSignal:
+            key = (event.type, event.signal_type, event.normalized_method)
+        else:
+            key = event.type
+        cache = self._cache
+        found = cache.get(key)
+        if found is None:
+            found = self._compute(event)
+            if len(cache) >= _CACHE_LIMIT:
+                cache.clear()
+            cache[key] = found
+        return found
+
+    def _compute(self, event: StreamEvent) -> tuple[HandlerEntry, ...]:
+        event_type = event.type
+        found = list(self._exact.get(event_type, _NO_ENTRIES))
+        found.extend(
+            e for e in self._prefixes if e.key is not None and event_type.startswith(e.key)
+        )
+        if isinstance(event, AppServerSignal):
+            signals = self._signals
+            found.extend(signals.get((event.signal_type, event.normalized_method), _NO_ENTRIES))
+            found.extend(signals.get((event.signal_type, None), _NO_ENTRIES))
+        return tuple(found)
+
+
+class HandlerRegistry:
+    """The decorators shared by :class:`EventStream` and :class:`AsyncEventStream`.
+
+    Every decorator returns the handler unchanged, so its type is intact. Handlers take
+    ``(item, context)`` and may be plain functions or ``async def`` functions.
+    """
+
+    def __init__(self) -> None:
+        """Start with no handlers."""
+        self._router = Router()
+
+    def on_event(self, event_type: str) -> Callable[[EventHandlerT], EventHandlerT]:
+        """Register a handler for every frame of exactly this type (e.g. ``"tool_call_requested"``).
+
+        ``app_server.*`` frames arrive as :class:`AppServerSignal` (a :class:`StreamEvent`).
+        """
+        if not isinstance(event_type, str) or not event_type:
+            raise ValueError("event_type must be a non-empty string")
+
+        def register(handler: EventHandlerT) -> EventHandlerT:
+            self._router.add(handler, "event", event_type)
+            return handler
+
+        return register
+
+    def on_event_prefix(self, prefix: str) -> Callable[[EventHandlerT], EventHandlerT]:
+        """Register a handler for every frame whose type starts with ``prefix``.
+
+        ``on_event_prefix("")`` receives every event frame.
+        """
+        if not isinstance(prefix, str):
+            raise ValueError("prefix must be a string")
+
+        def register(handler: EventHandlerT) -> EventHandlerT:
+            self._router.add(handler, "prefix", prefix)
+            return handler
+
+        return register
+
+    def on_app_server(
+        self, normalized_method: str | None = None
+    ) -> Callable[[SignalHandlerT], SignalHandlerT]:
+        """Register a handler for app-server notifications, e.g. ``"turn.completed"``.
+
+        ``None`` receives every notification. A raw method (``"turn/completed"``) is
+        normalized first.
+        """
+        method = _method_key(normalized_method)
+
+        def register(handler: SignalHandlerT) -> SignalHandlerT:
+            self._router.add_signal(handler, "notification", method)
+            return handler
+
+        return register
+
+    def on_app_server_request(
+        self, normalized_method: str | None = None
+    ) -> Callable[[SignalHandlerT], SignalHandlerT]:
+        """Register a handler for server-initiated requests, e.g. ``"item.tool.call"``.
+
+        ``None`` receives every request. A raw method (``"item/tool/call"``) is normalized
+        first. For tool calls, ``signal.tool_call`` holds the typed params.
+        """
+        method = _method_key(normalized_method)
+
+        def register(handler: SignalHandlerT) -> SignalHandlerT:
+            self._router.add_signal(handler, "request", method)
+            return handler
+
+        return register
+
+    def on_turn_started(self) -> Callable[[SignalHandlerT], SignalHandlerT]:
+        """Register a handler for the app-server ``turn/started`` notification."""
+        return self.on_app_server("turn.started")
+
+    @overload
+    def on_error(self, handler: ErrorHandlerT, /) -> ErrorHandlerT: ...
+
+    @overload
+    def on_error(self, /) -> Callable[[ErrorHandlerT], ErrorHandlerT]: ...
+
+    def on_error(self, handler: Callable[..., object] | None = None, /) -> Callable[..., object]:
+        """Register a handler for stream errors (``@on_error`` or ``@on_error()``).
+
+        It receives a :class:`StreamFrameError` (skipped frame), :class:`HandlerError`
+        (a handler raised), :class:`StreamConnectionError` (connection lost; the stream
+        reconnects) or :class:`StreamServerError`.
+        """
+
+        def register(fn: Callable[..., object]) -> Callable[..., object]:
+            self._router.add(fn, "error", None)
+            return fn
+
+        return register if handler is None else register(handler)
+
+    @overload
+    def on_reconnect(self, handler: ReconnectHandlerT, /) -> ReconnectHandlerT: ...
+
+    @overload
+    def on_reconnect(self, /) -> Callable[[ReconnectHandlerT], ReconnectHandlerT]: ...
+
+    def on_reconnect(
+        self, handler: Callable[..., object] | None = None, /
+    ) -> Callable[..., object]:
+        """Register a hook run after every reconnect (``@on_reconnect`` or ``@on_reconnect()``).
+
+        Events published while disconnected are lost; use it to catch up, e.g. with
+        ``skills.drain_pending_calls()``.
+        """
+
+        def register(fn: Callable[..., object]) -> Callable[..., object]:
+            self._router.add(fn, "reconnect", None)
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def remove_handler(self, handler: Callable[..., object]) -> int:
+        """Unregister every registration of ``handler``; returns how many were removed."""
+        return self._router.remove(handler)
+
+
+__all__ = [
+    "ErrorHandlerT",
+    "EventHandlerT",
+    "HandlerEntry",
+    "HandlerRegistry",
+    "ReconnectHandlerT",
+    "Router",
+    "SignalHandlerT",
+]

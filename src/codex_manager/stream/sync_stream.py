@@ -1,0 +1,295 @@
+"""The synchronous event stream: a blocking websocket client and a thread pool.
+
+The calling thread reads frames (``websockets.sync.client``), answers nothing itself,
+and hands every frame to the handler pool (see :mod:`codex_manager.stream.dispatch`).
+No event loop is involved, except a private one per call for ``async def`` handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterator
+from typing import Final, Generic
+
+from websockets.exceptions import ConnectionClosed, WebSocketException
+from websockets.sync.client import ClientConnection, connect
+
+from codex_manager.retry import Backoff
+from codex_manager.stream.context import ClientT, HandlerContext, StreamClient, StreamOptions
+from codex_manager.stream.dispatch import ThreadDispatcher, call_sync
+from codex_manager.stream.errors import (
+    DeadConnectionError,
+    HandlerError,
+    StreamConnectionError,
+    StreamError,
+    StreamFrameError,
+    StreamServerError,
+)
+from codex_manager.stream.frames import Reconnected, StreamEvent
+from codex_manager.stream.router import HandlerEntry, HandlerRegistry
+from codex_manager.stream.wire import PING_TEXT, subscribe_text
+
+logger = logging.getLogger("codex_manager.stream")
+
+# Longest the reader sleeps in recv() before looking at stop() again: stop() only sets a
+# flag, which keeps it safe to call from a signal handler.
+_POLL_SECONDS: Final = 0.25
+
+
+class EventStream(HandlerRegistry, Generic[ClientT]):
+    """Real-time events of a codex-manager server for a synchronous client.
+
+    Register handlers with the decorators (:meth:`on_app_server_request`, ...), then call
+    :meth:`run_forever`, or iterate :meth:`events`. Handlers run in a thread pool and
+    never delay the reader; calls of one handler for one thread keep frame order.
+    """
+
+    def __init__(self, client: ClientT, *, options: StreamOptions | None = None) -> None:
+        """Bind the stream to a client (anything with a ``config: ClientConfig``)."""
+        super().__init__()
+        self._client = client
+        self._options = options or StreamOptions()
+        self._stop = threading.Event()
+        self._state_lock = threading.Lock()
+        self._running = False
+
+    @property
+    def client(self) -> ClientT:
+        """The client whose server this stream reads."""
+        return self._client
+
+    @property
+    def options(self) -> StreamOptions:
+        """Timeouts, bounds and reconnect policy."""
+        return self._options
+
+    @property
+    def running(self) -> bool:
+        """Whether :meth:`run_forever` or an :meth:`events` iteration is in progress."""
+        return self._running
+
+    def stop(self) -> None:
+        """Stop the running stream; :meth:`run_forever` returns shortly after.
+
+        Thread-safe; callable from a handler, another thread or a signal handler. A stop
+        requested just before a run starts makes that run return at once.
+        """
+        self._stop.set()
+
+    def run_forever(self, thread_id: str | None = None) -> None:
+        """Read events and run handlers until :meth:`stop` (or Ctrl-C).
+
+        Args:
+            thread_id: Follow one thread (session): the server filters from the first
+                frame and frames of other threads are dropped here too. ``None`` follows
+                every thread.
+
+        Raises:
+            StreamConnectionError: The reconnect policy allows no further attempt.
+            RuntimeError: The stream is already running.
+        """
+        for _ in self._run(thread_id):
+            pass
+
+    def events(self, thread_id: str | None = None) -> Iterator[StreamEvent]:
+        """Iterate the events (handlers run too); ends on :meth:`stop` or Ctrl-C.
+
+        ``app_server.*`` events are :class:`AppServerSignal` instances. Leaving the loop
+        early closes the connection.
+        """
+        return self._run(thread_id)
+
+    # -- internals -------------------------------------------------------------------
+
+    def _run(self, thread_id: str | None) -> Iterator[StreamEvent]:
+        if thread_id is not None and (not isinstance(thread_id, str) or not thread_id):
+            raise ValueError("thread_id must be a non-empty string or None")
+        with self._state_lock:
+            if self._running:
+                raise RuntimeError("this stream is already running")
+            self._running = True
+        options = self._options
+        context: HandlerContext[StreamClient] = HandlerContext(self, self._client, thread_id)
+        dispatcher = ThreadDispatcher(
+            max_workers=options.max_concurrency,
+            max_pending=options.max_pending,
+            report=lambda entry, error, item: self._handler_failed(entry, error, item, context),
+            name="codex-manager-stream",
+        )
+        try:
+            yield from self._connections(thread_id, context, dispatcher)
+        except KeyboardInterrupt:
+            logger.info("event stream interrupted; stopping")
+        finally:
+            self._stop.set()
+            dispatcher.shutdown(options.shutdown_timeout)
+            with self._state_lock:
+                # Cleared at the end, not the start: a stop() that races the start still counts.
+                self._stop.clear()
+                self._running = False
+
+    def _connections(
+        self,
+        thread_id: str | None,
+        context: HandlerContext[StreamClient],
+        dispatcher: ThreadDispatcher,
+    ) -> Iterator[StreamEvent]:
+        options = self._options
+        config = self._client.config
+        url = config.stream_url(thread_id)
+        backoff = Backoff(options.reconnect)
+        reconnects = 0
+        lost_at: float | None = None
+        while not self._stop.is_set():
+            ready = False
+            try:
+                with connect(
+                    url,
+                    additional_headers=config.auth_headers(),
+                    open_timeout=options.open_timeout,
+                    close_timeout=options.close_timeout,
+                    ping_interval=None,  # liveness is the server's own ping/pong
+                    max_size=options.max_frame_bytes,
+                ) as websocket:
+                    for event in self._read(websocket, url, thread_id, context, dispatcher):
+                        if event is None:  # the ready frame
+                            ready = True
+                            backoff.reset()
+                            if lost_at is not None:
+                                reconnects += 1
+                                notice = Reconnected(
+                                    thread_id, reconnects, time.monotonic() - lost_at
+                                )
+                                self._reconnected(notice, context, dispatcher)
+                            continue
+                        yield event
+                    return  # stopped
+            except DeadConnectionError as error:
+                problem: StreamConnectionError = error
+            except (ConnectionClosed, WebSocketException, OSError, TimeoutError) as error:
+                problem = StreamConnectionError(
+                    f"stream connection lost: {type(error).__name__}: {error}", url
+                )
+                problem.__cause__ = error
+            except StreamConnectionError as error:
+                problem = error
+            if self._stop.is_set():
+                return
+            if ready:  # a healthy connection was lost (not just another failed attempt)
+                lost_at = time.monotonic()
+            logger.warning("%s; reconnecting", problem)
+            self._report(problem, context, dispatcher)
+            if backoff.exhausted:
+                raise problem
+            self._stop.wait(backoff.next_delay())
+
+    def _read(
+        self,
+        websocket: ClientConnection,
+        url: str,
+        thread_id: str | None,
+        context: HandlerContext[StreamClient],
+        dispatcher: ThreadDispatcher,
+    ) -> Iterator[StreamEvent | None]:
+        """Frames of one connection; ``None`` marks the ``ready`` frame."""
+        from codex_manager.stream.decode import ErrorFrame, PongFrame, ReadyFrame, decode_frame
+
+        options = self._options
+        stop = self._stop
+        route = self._router.route
+        submit = dispatcher.submit
+        inf = math.inf
+        ready_deadline = time.monotonic() + options.open_timeout
+        next_ping = pong_deadline = inf
+        while not stop.is_set():
+            now = time.monotonic()
+            if now >= pong_deadline:
+                websocket.close_socket()
+                raise DeadConnectionError(
+                    f"no pong within {options.pong_timeout:g} s: connection is dead", url
+                )
+            if now >= ready_deadline:
+                raise StreamConnectionError(
+                    f"no ready frame within {options.open_timeout:g} s", url
+                )
+            if now >= next_ping:
+                websocket.send(PING_TEXT)
+                next_ping = now + options.ping_interval
+                if pong_deadline == inf:
+                    pong_deadline = now + options.pong_timeout
+            wait = min(next_ping, pong_deadline, ready_deadline, now + _POLL_SECONDS) - now
+            try:
+                data = websocket.recv(timeout=max(wait, 0.0))
+            except TimeoutError:
+                continue
+            try:
+                frame = decode_frame(data)
+            except StreamFrameError as error:
+                logger.warning("%s", error)
+                self._report(error, context, dispatcher)
+                continue
+            if isinstance(frame, StreamEvent):
+                frame_thread = frame.thread_id
+                if thread_id is not None and frame_thread is not None and frame_thread != thread_id:
+                    continue  # another session's event (contract 11.3)
+                for entry in route(frame):
+                    submit(entry, frame, context, frame_thread, stop)
+                yield frame
+            elif type(frame) is PongFrame:
+                pong_deadline = inf
+            elif type(frame) is ReadyFrame:
+                if ready_deadline != inf:
+                    ready_deadline = inf
+                    if thread_id is not None:
+                        websocket.send(subscribe_text(thread_id))
+                    next_ping = time.monotonic() + options.ping_interval
+                    yield None
+            elif type(frame) is ErrorFrame:
+                server_error = StreamServerError(frame.message)
+                logger.warning("%s", server_error)
+                self._report(server_error, context, dispatcher)
+
+    def _report(
+        self,
+        error: StreamError,
+        context: HandlerContext[StreamClient],
+        dispatcher: ThreadDispatcher,
+    ) -> None:
+        """Hand an error of the reader to the ``on_error`` handlers (in the pool)."""
+        for entry in self._router.error_handlers:
+            dispatcher.submit(entry, error, context, None, self._stop)
+
+    def _reconnected(
+        self,
+        notice: Reconnected,
+        context: HandlerContext[StreamClient],
+        dispatcher: ThreadDispatcher,
+    ) -> None:
+        logger.info("event stream reconnected (%d)", notice.reconnects)
+        for entry in self._router.reconnect_handlers:
+            dispatcher.submit(entry, notice, context, None, self._stop)
+
+    def _handler_failed(
+        self,
+        entry: HandlerEntry,
+        exception: BaseException,
+        item: object,
+        context: HandlerContext[StreamClient],
+    ) -> None:
+        """Runs in the failing handler's worker: log, then the error handlers inline."""
+        if entry.kind == "error":
+            logger.error("on_error handler %s raised", entry.name, exc_info=exception)
+            return
+        error = HandlerError(entry.name, exception, item)
+        logger.error("%s", error, exc_info=exception)
+        for error_entry in self._router.error_handlers:
+            try:
+                call_sync(error_entry, error, context)
+            except Exception as nested:
+                logger.error("on_error handler %s raised", error_entry.name, exc_info=nested)
+
+
+__all__ = ["EventStream"]
