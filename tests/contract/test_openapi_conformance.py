@@ -1,0 +1,378 @@
+"""Our OpenAPI contract against the server's published spec, and the checker itself.
+
+The comparison against ``../shared/reference/codex-manager-openapi.json`` skips when that
+folder is absent; the house rules and the checker's own tests (mutations of our spec
+compared with the unmutated spec) always run.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+from tests.contract.openapi_conformance import (
+    Node,
+    SchemaComparison,
+    check_conformance,
+    check_operations,
+    check_own_rules,
+    check_parameters,
+    check_request_bodies,
+    check_statuses,
+    check_success_responses,
+    enum_values,
+    load_document,
+    operation_index,
+    required_names,
+    type_names,
+)
+
+OUR_SPEC = PROJECT_ROOT / "openapi" / "codex-manager.openapi.yaml"
+EXPECTED_OPERATIONS = 71
+
+Check = Callable[[Node, Node], list[str]]
+
+
+@cache
+def _our_spec() -> dict[str, object]:
+    return load_document(OUR_SPEC)
+
+
+def our_spec_copy() -> dict[str, object]:
+    """A fresh copy of our document that a test may mutate."""
+    return copy.deepcopy(_our_spec())
+
+
+def child(node: object, *keys: str) -> dict[str, object]:
+    """The nested JSON object at ``keys`` (fails the test if it is not one)."""
+    for key in keys:
+        assert isinstance(node, dict), f"not an object before {key!r}"
+        node = node[key]
+    assert isinstance(node, dict), f"{'/'.join(keys)} is not an object"
+    return node
+
+
+def schema(spec: dict[str, object], name: str) -> dict[str, object]:
+    """A component schema of ``spec``."""
+    return child(spec, "components", "schemas", name)
+
+
+def listing(problems: list[str]) -> str:
+    """Every problem on its own line, for assertion messages."""
+    return "\n".join(["", *problems])
+
+
+@pytest.fixture
+def reference(reference_spec_path: Path) -> dict[str, object]:
+    """The server's published OpenAPI document (skips when ../shared is absent)."""
+    return load_document(reference_spec_path)
+
+
+# ----- against the server's published spec ---------------------------------------------------
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    "check",
+    [
+        check_operations,
+        check_statuses,
+        check_parameters,
+        check_request_bodies,
+        check_success_responses,
+    ],
+    ids=lambda check: check.__name__,
+)
+def test_our_spec_conforms_to_reference(check: Check, reference: dict[str, object]) -> None:
+    problems = check(_our_spec(), reference)
+    assert not problems, listing(problems)
+
+
+@pytest.mark.shared
+def test_reference_has_the_operations_we_document(reference: dict[str, object]) -> None:
+    ours = {(m, p): op.get("operationId") for (m, p), op in operation_index(_our_spec()).items()}
+    theirs = {(m, p): op.get("operationId") for (m, p), op in operation_index(reference).items()}
+    assert ours == theirs
+
+
+@pytest.mark.shared
+def test_removing_an_operation_fails_against_reference(reference: dict[str, object]) -> None:
+    ours = our_spec_copy()
+    del child(ours, "paths", "/api/tool-calls/{requestId}/response")["post"]
+    problems = check_conformance(ours, reference)
+    assert problems == [
+        "respondToolCall (POST /api/tool-calls/{requestId}/response): operation missing"
+    ]
+
+
+@pytest.mark.shared
+def test_renaming_a_property_fails_against_reference(reference: dict[str, object]) -> None:
+    ours = our_spec_copy()
+    props = child(schema(ours, "PendingToolCall"), "properties")
+    props["call_id"] = props.pop("callId")
+    problems = check_conformance(ours, reference)
+    assert any("data[].callId: property missing" in problem for problem in problems), listing(
+        problems
+    )
+
+
+# ----- house rules ---------------------------------------------------------------------------
+
+
+def test_our_spec_follows_house_rules() -> None:
+    problems = check_own_rules(_our_spec(), EXPECTED_OPERATIONS)
+    assert not problems, listing(problems)
+
+
+def test_our_spec_is_titled_and_versioned() -> None:
+    spec = _our_spec()
+    assert spec["openapi"] == "3.1.0"
+    assert child(spec, "info")["title"] == "Codex Manager API"
+
+
+def test_websocket_route_is_documented_but_skipped_by_codegen() -> None:
+    operation = child(_our_spec(), "paths", "/api/stream", "get")
+    assert operation["operationId"] == "connectEventStream"
+    assert operation["x-codegen-skip"] is True
+    assert set(child(operation, "responses")) == {"101", "400"}
+
+
+def test_our_spec_matches_itself() -> None:
+    spec = _our_spec()
+    assert check_conformance(spec, spec) == []
+
+
+# ----- the checker detects mutations (our spec as the baseline) ------------------------------
+
+
+def test_detects_missing_operation() -> None:
+    mutated = our_spec_copy()
+    del child(mutated, "paths", "/api/sessions/{sessionId}/messages")["post"]
+    assert check_conformance(mutated, _our_spec()) == [
+        "sendSessionMessage (POST /api/sessions/{sessionId}/messages): operation missing"
+    ]
+
+
+def test_detects_changed_operation_id() -> None:
+    mutated = our_spec_copy()
+    child(mutated, "paths", "/api/health", "get")["operationId"] = "health"
+    assert check_operations(mutated, _our_spec()) == [
+        "getHealth (GET /api/health): operationId is 'health' in ours"
+    ]
+
+
+def test_detects_renamed_response_property() -> None:
+    mutated = our_spec_copy()
+    props = child(schema(mutated, "SessionSummary"), "properties")
+    props["session_id"] = props.pop("sessionId")
+    problems = check_success_responses(mutated, _our_spec())
+    assert any(
+        p.startswith("createSession (POST /api/sessions) response 200.session.sessionId")
+        for p in problems
+    ), listing(problems)
+
+
+def test_detects_renamed_request_property() -> None:
+    mutated = our_spec_copy()
+    props = child(schema(mutated, "ToolCallResponseRequest"), "properties")
+    props["content_items"] = props.pop("contentItems")
+    problems = check_request_bodies(mutated, _our_spec())
+    assert problems == [
+        "respondToolCall (POST /api/tool-calls/{requestId}/response) request body"
+        ".contentItems: property missing (declared by the reference)"
+    ]
+
+
+def test_detects_changed_type() -> None:
+    mutated = our_spec_copy()
+    child(schema(mutated, "SendSessionMessageAcceptedResponse"), "properties")["turnId"] = {
+        "type": "integer"
+    }
+    problems = check_success_responses(mutated, _our_spec())
+    assert problems == [
+        "sendSessionMessage (POST /api/sessions/{sessionId}/messages) response 202.turnId:"
+        " type integer does not admit string (reference: string)"
+    ]
+
+
+def test_detects_dropped_nullability() -> None:
+    mutated = our_spec_copy()
+    child(schema(mutated, "PendingToolCall"), "properties")["callId"] = {"type": "string"}
+    problems = check_success_responses(mutated, _our_spec())
+    assert problems == [
+        "listSessionToolCalls (GET /api/sessions/{sessionId}/tool-calls) response 200"
+        ".data[].callId: type string does not admit null (reference: null|string)"
+    ]
+
+
+def test_detects_changed_array_item_type() -> None:
+    mutated = our_spec_copy()
+    child(schema(mutated, "ListSessionsResponse"), "properties")["data"] = {
+        "type": "array",
+        "items": {"type": "string"},
+    }
+    problems = check_success_responses(mutated, _our_spec())
+    assert "listSessions (GET /api/sessions) response 200.data[]: type string does not admit" in (
+        listing(problems)
+    )
+
+
+def test_detects_removed_enum_value() -> None:
+    mutated = our_spec_copy()
+    enum = schema(mutated, "ApprovalPolicy")["enum"]
+    assert isinstance(enum, list)
+    enum.remove("never")
+    problems = check_request_bodies(mutated, _our_spec())
+    assert (
+        "setSessionApprovalPolicy (POST /api/sessions/{sessionId}/approval-policy) request body"
+        '.approvalPolicy: values ["never"] of the reference are not allowed'
+    ) in problems
+
+
+def test_detects_undocumented_status() -> None:
+    mutated = our_spec_copy()
+    del child(mutated, "paths", "/api/tool-calls/{requestId}/response", "post", "responses")["409"]
+    assert check_statuses(mutated, _our_spec()) == [
+        "respondToolCall (POST /api/tool-calls/{requestId}/response): status 409 not documented"
+    ]
+
+
+def test_detects_missing_parameter() -> None:
+    mutated = our_spec_copy()
+    operation = child(mutated, "paths", "/api/sessions", "get")
+    parameters = operation["parameters"]
+    assert isinstance(parameters, list)
+    operation["parameters"] = [
+        p for p in parameters if p != {"$ref": "#/components/parameters/Limit"}
+    ]
+    assert check_parameters(mutated, _our_spec()) == [
+        "listSessions (GET /api/sessions): query parameter 'limit' missing"
+    ]
+
+
+def test_detects_response_field_required_only_in_ours() -> None:
+    mutated = our_spec_copy()
+    required = schema(mutated, "ProjectSummary")["required"]
+    assert isinstance(required, list)
+    required.append("workingDirectory")
+    problems = check_success_responses(mutated, _our_spec())
+    assert (
+        "listProjects (GET /api/projects) response 200.data[].workingDirectory:"
+        " required here but optional in the reference"
+    ) in problems
+
+
+def test_house_rules_detect_missing_tag_and_duplicate_operation_id() -> None:
+    mutated = our_spec_copy()
+    del child(mutated, "paths", "/api/health", "get")["tags"]
+    child(mutated, "paths", "/api", "get")["operationId"] = "getHealth"
+    problems = check_own_rules(mutated, EXPECTED_OPERATIONS)
+    assert "getHealth (GET /api/health): expected exactly one tag, found 0" in problems
+    assert "getHealth (GET /api): operationId also used by GET /api/health" in problems
+
+
+def test_house_rules_detect_missing_error_body_and_bad_format() -> None:
+    mutated = our_spec_copy()
+    del child(mutated, "paths", "/api/health", "get", "responses")["500"]
+    child(schema(mutated, "DeletedSessionPayload"), "properties", "deletedAt")["format"] = (
+        "date-time"
+    )
+    problems = check_own_rules(mutated, EXPECTED_OPERATIONS)
+    assert "getHealth (GET /api/health): generic status 500 not documented" in problems
+    assert (
+        "#/components/schemas/DeletedSessionPayload/properties/deletedAt:"
+        " format 'date-time' is not allowed"
+    ) in problems
+
+
+def test_house_rules_detect_dangling_reference_and_operation_count() -> None:
+    mutated = our_spec_copy()
+    del child(mutated, "components", "schemas")["PendingToolCall"]
+    del child(mutated, "paths", "/api")["get"]
+    problems = check_own_rules(mutated, EXPECTED_OPERATIONS)
+    assert "70 operations, expected 71" in problems
+    assert any("$ref #/components/schemas/PendingToolCall does not resolve" in p for p in problems)
+
+
+# ----- schema helpers ------------------------------------------------------------------------
+
+SPEC: Node = {
+    "components": {
+        "schemas": {
+            "Status": {"type": "string", "enum": ["ok", "unchanged"]},
+            "Maybe": {"oneOf": [{"$ref": "#/components/schemas/Status"}, {"type": "null"}]},
+            "Both": {
+                "oneOf": [
+                    {"type": "object", "required": ["a", "b"], "properties": {"a": {}}},
+                    {"type": "object", "required": ["a"], "properties": {"c": {}}},
+                ]
+            },
+        }
+    }
+}
+
+
+def test_type_names_follow_refs_unions_and_markers() -> None:
+    assert type_names({"$ref": "#/components/schemas/Maybe"}, SPEC) == frozenset({"string", "null"})
+    assert type_names({"type": ["integer", "null"]}, SPEC) == frozenset({"integer", "null"})
+    assert type_names({"const": 3}, SPEC) == frozenset({"integer"})
+    assert type_names({"description": "anything"}, SPEC) is None
+    assert type_names({"oneOf": [{"type": "string"}, {}]}, SPEC) is None
+
+
+def test_enum_values_merge_variants() -> None:
+    assert enum_values({"$ref": "#/components/schemas/Maybe"}, SPEC) == ["ok", "unchanged", None]
+    assert enum_values({"const": "ok"}, SPEC) == ["ok"]
+    assert enum_values({"type": "string"}, SPEC) is None
+
+
+def test_required_names_are_common_to_all_variants() -> None:
+    assert required_names({"$ref": "#/components/schemas/Both"}, SPEC) == {"a"}
+
+
+def test_integer_fits_number_but_not_the_reverse() -> None:
+    comparison = SchemaComparison(SPEC, SPEC)
+    assert comparison.compare({"type": "number"}, {"type": "integer"}, "x") == []
+    assert comparison.compare({"type": "integer"}, {"type": "number"}, "x") == [
+        "x: type integer does not admit number (reference: number)"
+    ]
+
+
+def test_unconstrained_schemas_are_compatible_with_anything() -> None:
+    comparison = SchemaComparison(SPEC, SPEC)
+    assert comparison.compare({}, {"type": "string"}, "x") == []
+    assert comparison.compare({"type": "string"}, {}, "x") == []
+
+
+def test_enum_narrower_than_a_free_string_is_reported() -> None:
+    comparison = SchemaComparison(SPEC, SPEC)
+    assert comparison.compare({"enum": ["a"]}, {"type": "string"}, "x") == [
+        'x: restricted to ["a"] but the reference allows any value'
+    ]
+
+
+def test_recursive_schemas_terminate() -> None:
+    recursive: Node = {
+        "components": {
+            "schemas": {
+                "Tree": {
+                    "type": "object",
+                    "properties": {
+                        "children": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Tree"},
+                        }
+                    },
+                }
+            }
+        }
+    }
+    tree = {"$ref": "#/components/schemas/Tree"}
+    assert SchemaComparison(recursive, recursive).compare(tree, tree, "x") == []
+    flat = {"type": "object", "properties": {"children": {"type": "array", "items": {}}}}
+    assert SchemaComparison(recursive, recursive).compare(flat, tree, "x") == []
