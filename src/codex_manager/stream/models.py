@@ -1,12 +1,12 @@
-"""Where the stream's generated msgspec models come from.
+"""The generated msgspec models the stream uses (from ``openapi/stream.schema.json``).
 
-Everything else in the package imports them from here, so switching from the temporary
-stand-in to ``codex_manager_models.stream`` is a one-line change.
+Everything else in the package imports them from here; importing this module loads the
+generated code, so the light modules of the package only do it on first use.
 """
 
 from __future__ import annotations
 
-from codex_manager.stream._provisional_models import (
+from codex_manager_models.stream import (
     DynamicToolCallParams,
     PendingToolCall,
     PingCommand,
