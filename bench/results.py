@@ -22,9 +22,11 @@ class RunRecord(msgspec.Struct, frozen=True):
     """Answers for calls already answered or unknown (404): a duplicate or late answer."""
     p50_us: float | None
     p99_us: float | None
-    noise_p50_us: float | None
-    """p50 measured from the first noise frame (equals ``p50_us`` without noise); the three
-    percentiles are ``None`` when no call was measured."""
+    quiet_p50_us: float | None
+    """p50 of the calls without noise frames before them."""
+    noisy_p50_us: float | None
+    """p50 of the calls with noise frames, measured from the first noise frame. The
+    percentiles are ``None`` when no call of that kind was measured."""
     calls_per_s: float
     wall_s: float
 

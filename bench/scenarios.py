@@ -83,7 +83,8 @@ def _rotated(items: tuple[str, ...], by: int) -> list[str]:
 def _record(m: Measured, client: str, variant: str, rep: int) -> RunRecord:
     s = m.server
     lat_us = [v / 1000.0 for v in s.latencies_ns]
-    noise_us = [v / 1000.0 for v in s.noise_latencies_ns]
+    quiet_us = [v / 1000.0 for v, n in zip(s.latencies_ns, s.noise_frames, strict=True) if not n]
+    noisy_us = [v / 1000.0 for v, n in zip(s.noise_latencies_ns, s.noise_frames, strict=True) if n]
     span_s = (s.last_answer_ns - s.first_emit_ns) / 1e9 if s.answered else 0.0
     return RunRecord(
         client=client,
@@ -96,7 +97,8 @@ def _record(m: Measured, client: str, variant: str, rep: int) -> RunRecord:
         not_found_answers=s.not_found_answers,
         p50_us=percentile(lat_us, 50) if lat_us else None,
         p99_us=percentile(lat_us, 99) if lat_us else None,
-        noise_p50_us=percentile(noise_us, 50) if noise_us else None,
+        quiet_p50_us=percentile(quiet_us, 50) if quiet_us else None,
+        noisy_p50_us=percentile(noisy_us, 50) if noisy_us else None,
         calls_per_s=s.answered / span_s if span_s > 0 else 0.0,
         wall_s=m.client.wall_s,
     )
@@ -152,7 +154,7 @@ def sequential(server: BenchServerProcess, sizes: Sizes, progress: Progress) -> 
         window=1,
         warmup_calls=sizes.seq_warmup,
     )
-    noisy = msgspec.structs.replace(base, noise=sizes.noise_frames)
+    noisy = msgspec.structs.replace(base, noise=sizes.noise_frames, noise_alternate=True)
     variants = [
         _Variant("plain", base, "shared", "trivial"),
         _Variant(f"noise{sizes.noise_frames}", noisy, "shared", "trivial"),

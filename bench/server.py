@@ -41,6 +41,8 @@ class RunConfig(msgspec.Struct, frozen=True):
     """Unanswered calls allowed per session before the next is emitted (0 = unlimited)."""
     noise: int = 0
     """Noise frames (deltas, notifications) emitted before each call."""
+    noise_alternate: bool = False
+    """Noise before odd-numbered calls only, so quiet and noisy calls pair up in one run."""
     warmup_calls: int = 0
     """Leading calls per session left out of the latency figures."""
     expect_sockets: int = 1
@@ -69,6 +71,8 @@ class RunResults(msgspec.Struct, frozen=True):
     """Per measured call: tool-call frame sent -> answer request received."""
     noise_latencies_ns: list[int]
     """Per measured call: first noise frame sent -> answer received (= the above without noise)."""
+    noise_frames: list[int]
+    """Per measured call: how many noise frames preceded it."""
     first_emit_ns: int
     last_answer_ns: int
 
@@ -88,6 +92,7 @@ class _Call:
     index: int
     first_ns: int
     sent_ns: int
+    noise: int
     measured: bool
 
 
@@ -108,6 +113,7 @@ class _Run:
     last_answer_ns: int = 0
     latencies_ns: list[int] = field(default_factory=list)
     noise_latencies_ns: list[int] = field(default_factory=list)
+    noise_frames: list[int] = field(default_factory=list)
     complete: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
@@ -127,6 +133,7 @@ class _Run:
             pending_lists_served=self.pending_lists_served,
             latencies_ns=self.latencies_ns,
             noise_latencies_ns=self.noise_latencies_ns,
+            noise_frames=self.noise_frames,
             first_emit_ns=self.first_emit_ns,
             last_answer_ns=self.last_answer_ns,
         )
@@ -246,8 +253,9 @@ class BenchServer:
         frames = self._factory.for_thread(thread_id)
         window = run.windows.get(thread_id)
         noise = frames.noise
-        n_noise = run.config.noise
+        alternate = run.config.noise_alternate
         for index in range(run.config.calls_per_session):
+            n_noise = run.config.noise if not alternate or index % 2 else 0
             if window is not None:
                 await window.acquire()
             request_id = self._next_request_id
@@ -265,6 +273,7 @@ class BenchServer:
                 index=index,
                 first_ns=first_ns,
                 sent_ns=sent_ns,
+                noise=n_noise,
                 measured=index >= run.config.warmup_calls,
             )
             run.emitted += 1
@@ -306,6 +315,7 @@ class BenchServer:
         if call.measured:
             run.latencies_ns.append(received_ns - call.sent_ns)
             run.noise_latencies_ns.append(received_ns - call.first_ns)
+            run.noise_frames.append(call.noise)
         thread_id = call.frames.thread_id
         await self._deliver(thread_id, call.frames.resolved_frame(request_id))
         window = run.windows.get(thread_id)
