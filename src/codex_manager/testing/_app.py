@@ -1,0 +1,72 @@
+"""The aiohttp application: every route, the stream, Fastify-style 404s and error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+
+from . import _routes_calls, _routes_projects, _routes_sessions, _routes_settings, _routes_system
+from ._http import CTX_KEY, BodyError, Ctx, GuardedError, Handler, internal_error, reply
+
+_log = logging.getLogger("codex_manager.testing")
+
+ROUTE_MODULES = (
+    _routes_system,
+    _routes_sessions,
+    _routes_calls,
+    _routes_settings,
+    _routes_projects,
+)
+
+
+def route_not_found(request: web.Request) -> web.Response:
+    """Fastify's default 404 for an unknown method+path."""
+    return reply(
+        {
+            "message": f"Route {request.method}:{request.raw_path} not found",
+            "error": "Not Found",
+            "statusCode": 404,
+        },
+        404,
+    )
+
+
+@web.middleware
+async def _middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    ctx = request.app[CTX_KEY]
+    delay = ctx.faults.response_delay
+    if delay > 0 and request.path != "/api/stream":
+        await asyncio.sleep(delay)
+    try:
+        return await handler(request)
+    except (BodyError, GuardedError) as refused:
+        return refused.response
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
+        return route_not_found(request)
+    except web.HTTPException:
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        _log.exception("fake codex-manager route failed: %s %s", request.method, request.path)
+        return internal_error()
+
+
+def build_app(ctx: Ctx) -> web.Application:
+    """The application serving ``ctx``."""
+    app = web.Application(middlewares=[_middleware], client_max_size=32 * 1024 * 1024)
+    app[CTX_KEY] = ctx
+    app.router.add_get("/api/stream", ctx.codex.hub.handle, allow_head=False)
+    for module in ROUTE_MODULES:
+        for method, path, handler in module.ROUTES:
+            app.router.add_route(method, path, handler)
+            if method == "GET":
+                app.router.add_route("HEAD", path, handler)
+    return app
+
+
+def operation_count() -> int:
+    """Number of method+path pairs served (70 REST routes + the websocket)."""
+    return 1 + sum(len(module.ROUTES) for module in ROUTE_MODULES)

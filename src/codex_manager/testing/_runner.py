@@ -1,0 +1,62 @@
+"""Runs one turn: begin frames, the script, completion frames and expiry."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from codex_manager.json_types import JSONValue
+
+from ._clock import uuid7
+from ._codex import Codex
+from ._state import SessionState, TurnState
+from .agent import Script, SyncTurnContext, TurnContext, TurnFinishedError, is_async_script
+
+_log = logging.getLogger("codex_manager.testing")
+
+
+def start_turn(codex: Codex, session: SessionState, text: str, script: Script) -> TurnState:
+    """Create the turn, remember it as active, and run it in a task (turns of a session queue)."""
+    turn = TurnState(id=uuid7(), text=text)
+    session.turns.append(turn)
+    session.active_turn_id = turn.id
+    turn.task = asyncio.get_running_loop().create_task(_run(codex, session, turn, script))
+    return turn
+
+
+async def _run(codex: Codex, session: SessionState, turn: TurnState, script: Script) -> None:
+    try:
+        await session.turn_lock.acquire()
+    except asyncio.CancelledError:
+        if turn.abandoned:
+            codex.abandon_turn(session, turn)
+        else:
+            codex.complete_turn(session, turn, "interrupted")
+        return
+    try:
+        status, error = await _play(codex, session, turn, script)
+        if turn.abandoned:
+            # The emulated codex process went away (restart): nothing is published.
+            codex.abandon_turn(session, turn)
+        else:
+            codex.complete_turn(session, turn, status, error)
+    finally:
+        session.turn_lock.release()
+
+
+async def _play(
+    codex: Codex, session: SessionState, turn: TurnState, script: Script
+) -> tuple[str, JSONValue]:
+    try:
+        codex.begin_turn(session, turn)
+        context = TurnContext(codex, session, turn)
+        if is_async_script(script):
+            await script(context)
+        else:
+            await asyncio.to_thread(script, SyncTurnContext(context, asyncio.get_running_loop()))
+    except (asyncio.CancelledError, TurnFinishedError):
+        return "interrupted", None
+    except Exception as exc:  # a failing script fails the turn, like a model error
+        _log.warning("fake agent script failed in turn %s: %r", turn.id, exc)
+        return "failed", {"message": str(exc), "codexErrorInfo": None, "additionalDetails": None}
+    return "completed", None
