@@ -1,0 +1,7 @@
+"""The REST client: :class:`CodexManager` (sync) and :class:`AsyncCodexManager` (async)."""
+
+from __future__ import annotations
+
+from codex_manager.client._client import AsyncCodexManager, CodexManager
+
+__all__ = ["AsyncCodexManager", "CodexManager"]

@@ -1,0 +1,486 @@
+"""``CodexManager`` and ``AsyncCodexManager``: construction, lifecycle, stream and skills.
+
+The per-operation methods come from the generated method groups (``_resources_sync`` /
+``_resources_async``); this module adds what is not an operation: configuration, the shared
+connection pool, retries and hooks, ``cm.wait``, ``cm.stream``, ``cm.remote_skills`` and the
+stream decorators.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Self, overload
+
+import httpx
+
+from codex_manager.client._resources_async import AsyncResourceGroups
+from codex_manager.client._resources_sync import ResourceGroups
+from codex_manager.client._transport import AsyncTransport, SyncTransport
+from codex_manager.config import DEFAULT_API_PREFIX, DEFAULT_BASE_URL, ClientConfig
+from codex_manager.errors import ConfigError
+from codex_manager.hooks import AsyncHooks, Hooks
+from codex_manager.retry import RetryPolicy
+from codex_manager.wait import AsyncTurnWaiter, TurnWaiter
+
+if TYPE_CHECKING:
+    from codex_manager.remote_skills import AsyncRemoteSkills, RemoteSkills
+    from codex_manager.stream import AsyncEventStream, EventStream
+    from codex_manager.stream.router import (
+        ErrorHandlerT,
+        EventHandlerT,
+        ReconnectHandlerT,
+        SignalHandlerT,
+    )
+
+
+def _build_config(
+    config: ClientConfig | None,
+    *,
+    base_url: str | None,
+    api_prefix: str | None,
+    timeout: float | None,
+    headers: Mapping[str, str] | None,
+    bearer_token: str | None,
+    rbac_token: str | None,
+    rbac_role: str | None,
+    rbac_actor: str | None,
+) -> ClientConfig:
+    given = {
+        "base_url": base_url,
+        "api_prefix": api_prefix,
+        "timeout": timeout,
+        "headers": headers,
+        "bearer_token": bearer_token,
+        "rbac_token": rbac_token,
+        "rbac_role": rbac_role,
+        "rbac_actor": rbac_actor,
+    }
+    if config is not None:
+        clashing = sorted(name for name, value in given.items() if value is not None)
+        if clashing:
+            raise ConfigError(
+                "pass either config= or connection arguments, not both (got config= and "
+                + ", ".join(clashing)
+                + ")"
+            )
+        return config
+    return ClientConfig(
+        base_url=base_url if base_url is not None else DEFAULT_BASE_URL,
+        api_prefix=api_prefix if api_prefix is not None else DEFAULT_API_PREFIX,
+        timeout=timeout if timeout is not None else ClientConfig.timeout,
+        headers=headers if headers is not None else {},
+        bearer_token=bearer_token,
+        rbac_token=rbac_token,
+        rbac_role=rbac_role,
+        rbac_actor=rbac_actor,
+    )
+
+
+class CodexManager(ResourceGroups):
+    """Synchronous client of codex-manager.
+
+    Every server operation is a typed method, grouped by domain (``cm.sessions.create(...)``,
+    ``cm.session(session_id).messages.send(...)``, ``cm.tool_calls.respond(...)``, ...).
+    Calls block; no event loop is involved. Use it as a context manager, or call
+    :meth:`close`, to release the connection pool.
+
+    Args:
+        base_url: Server origin (default ``http://127.0.0.1:3001``).
+        api_prefix: Route prefix (default ``/api``).
+        timeout: Request timeout in seconds.
+        headers: Extra headers for every request.
+        bearer_token: Sent as ``Authorization: Bearer ...``.
+        rbac_token: Sent as ``x-codex-rbac-token``.
+        rbac_role: Sent as ``x-codex-rbac-role``.
+        rbac_actor: Sent as ``x-codex-rbac-actor``.
+        retry: Default retry policy of every call (each method also takes ``retry=``).
+        http_client: An ``httpx.Client`` to use (and not close); its base URL is set when
+            empty, and the auth headers and the SDK's event hooks are added to it.
+        transport: An httpx transport for the client the SDK creates (tests, proxies).
+        config: A complete :class:`ClientConfig` instead of the connection arguments.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_prefix: str | None = None,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        bearer_token: str | None = None,
+        rbac_token: str | None = None,
+        rbac_role: str | None = None,
+        rbac_actor: str | None = None,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        config: ClientConfig | None = None,
+    ) -> None:
+        self._config = _build_config(
+            config,
+            base_url=base_url,
+            api_prefix=api_prefix,
+            timeout=timeout,
+            headers=headers,
+            bearer_token=bearer_token,
+            rbac_token=rbac_token,
+            rbac_role=rbac_role,
+            rbac_actor=rbac_actor,
+        )
+        self._transport = SyncTransport(
+            self._config, retry=retry, http_client=http_client, transport=transport
+        )
+        super().__init__(self._transport)
+        self.wait = TurnWaiter(self)
+        """Helpers that wait for turns to finish (``cm.wait.turn(...)``)."""
+        self._stream: EventStream[CodexManager] | None = None
+        self._remote_skills: RemoteSkills | None = None
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> Self:
+        """A client configured from ``CODEX_MANAGER_*`` variables (``ClientConfig.from_env``)."""
+        return cls(
+            config=ClientConfig.from_env(environ),
+            retry=retry,
+            http_client=http_client,
+            transport=transport,
+        )
+
+    @classmethod
+    def from_profile(
+        cls,
+        name: str | None = None,
+        config_path: str | os.PathLike[str] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> Self:
+        """A client configured from a CLI profile (``ClientConfig.from_profile``)."""
+        return cls(
+            config=ClientConfig.from_profile(name, config_path),
+            retry=retry,
+            http_client=http_client,
+            transport=transport,
+        )
+
+    @property
+    def config(self) -> ClientConfig:
+        """The connection settings."""
+        return self._config
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The default retry policy of every call."""
+        return self._transport.retry
+
+    @property
+    def hooks(self) -> Hooks:
+        """Request hooks: ``@cm.hooks.before(op)``, ``.after(op)``, ``.on_error(op)``."""
+        return self._transport.hooks
+
+    @property
+    def http_client(self) -> httpx.Client:
+        """The shared ``httpx.Client`` (one connection pool for every call)."""
+        return self._transport.http
+
+    @property
+    def stream(self) -> EventStream[CodexManager]:
+        """The websocket event stream of this client (built on first use)."""
+        if self._stream is None:
+            from codex_manager.stream import EventStream
+
+            self._stream = EventStream(self)
+        return self._stream
+
+    @property
+    def remote_skills(self) -> RemoteSkills:
+        """Python functions as Codex dynamic tools for this client's sessions."""
+        if self._remote_skills is None:
+            from codex_manager.remote_skills import RemoteSkills
+
+            self._remote_skills = RemoteSkills(self)
+        return self._remote_skills
+
+    def on_event(self, event_type: str) -> Callable[[EventHandlerT], EventHandlerT]:
+        """Register a stream handler for events of ``event_type`` (see :attr:`stream`)."""
+        return self.stream.on_event(event_type)
+
+    def on_event_prefix(self, prefix: str) -> Callable[[EventHandlerT], EventHandlerT]:
+        """Register a stream handler for event types starting with ``prefix``."""
+        return self.stream.on_event_prefix(prefix)
+
+    def on_app_server(
+        self, normalized_method: str | None = None
+    ) -> Callable[[SignalHandlerT], SignalHandlerT]:
+        """Register a stream handler for app-server notifications (e.g. ``"turn.completed"``)."""
+        return self.stream.on_app_server(normalized_method)
+
+    def on_app_server_request(
+        self, normalized_method: str | None = None
+    ) -> Callable[[SignalHandlerT], SignalHandlerT]:
+        """Register a stream handler for app-server requests (e.g. ``"item.tool.call"``)."""
+        return self.stream.on_app_server_request(normalized_method)
+
+    def on_turn_started(self) -> Callable[[SignalHandlerT], SignalHandlerT]:
+        """Register a stream handler for ``turn/started`` notifications."""
+        return self.stream.on_turn_started()
+
+    @overload
+    def on_error(self, handler: ErrorHandlerT, /) -> ErrorHandlerT: ...
+
+    @overload
+    def on_error(self, /) -> Callable[[ErrorHandlerT], ErrorHandlerT]: ...
+
+    def on_error(
+        self, handler: ErrorHandlerT | None = None, /
+    ) -> ErrorHandlerT | Callable[[ErrorHandlerT], ErrorHandlerT]:
+        """Register a stream error handler (``@cm.on_error`` or ``@cm.on_error()``)."""
+        if handler is None:
+            return self.stream.on_error()
+        return self.stream.on_error(handler)
+
+    @overload
+    def on_reconnect(self, handler: ReconnectHandlerT, /) -> ReconnectHandlerT: ...
+
+    @overload
+    def on_reconnect(self, /) -> Callable[[ReconnectHandlerT], ReconnectHandlerT]: ...
+
+    def on_reconnect(
+        self, handler: ReconnectHandlerT | None = None, /
+    ) -> ReconnectHandlerT | Callable[[ReconnectHandlerT], ReconnectHandlerT]:
+        """Register a hook run after each stream reconnect."""
+        if handler is None:
+            return self.stream.on_reconnect()
+        return self.stream.on_reconnect(handler)
+
+    def close(self) -> None:
+        """Release the connection pool (when the client created it) and stop the stream."""
+        if self._stream is not None:
+            self._stream.stop()
+        self._transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (
+            f"CodexManager(base_url={self._config.base_url!r}, "
+            f"api_prefix={self._config.api_prefix!r})"
+        )
+
+
+class AsyncCodexManager(AsyncResourceGroups):
+    """Asynchronous client of codex-manager: the API of :class:`CodexManager` with ``await``.
+
+    Use ``async with`` or call :meth:`aclose`. Arguments as for :class:`CodexManager`, with an
+    ``httpx.AsyncClient`` / async transport.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        api_prefix: str | None = None,
+        timeout: float | None = None,
+        headers: Mapping[str, str] | None = None,
+        bearer_token: str | None = None,
+        rbac_token: str | None = None,
+        rbac_role: str | None = None,
+        rbac_actor: str | None = None,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        config: ClientConfig | None = None,
+    ) -> None:
+        self._config = _build_config(
+            config,
+            base_url=base_url,
+            api_prefix=api_prefix,
+            timeout=timeout,
+            headers=headers,
+            bearer_token=bearer_token,
+            rbac_token=rbac_token,
+            rbac_role=rbac_role,
+            rbac_actor=rbac_actor,
+        )
+        self._transport = AsyncTransport(
+            self._config, retry=retry, http_client=http_client, transport=transport
+        )
+        super().__init__(self._transport)
+        self.wait = AsyncTurnWaiter(self)
+        """Helpers that wait for turns to finish (``await cm.wait.turn(...)``)."""
+        self._stream: AsyncEventStream[AsyncCodexManager] | None = None
+        self._remote_skills: AsyncRemoteSkills | None = None
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> Self:
+        """A client configured from ``CODEX_MANAGER_*`` variables (``ClientConfig.from_env``)."""
+        return cls(
+            config=ClientConfig.from_env(environ),
+            retry=retry,
+            http_client=http_client,
+            transport=transport,
+        )
+
+    @classmethod
+    def from_profile(
+        cls,
+        name: str | None = None,
+        config_path: str | os.PathLike[str] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> Self:
+        """A client configured from a CLI profile (``ClientConfig.from_profile``)."""
+        return cls(
+            config=ClientConfig.from_profile(name, config_path),
+            retry=retry,
+            http_client=http_client,
+            transport=transport,
+        )
+
+    @property
+    def config(self) -> ClientConfig:
+        """The connection settings."""
+        return self._config
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The default retry policy of every call."""
+        return self._transport.retry
+
+    @property
+    def hooks(self) -> AsyncHooks:
+        """Request hooks (plain or ``async def``): ``@cm.hooks.before(op)`` and friends."""
+        return self._transport.hooks
+
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The shared ``httpx.AsyncClient`` (one connection pool for every call)."""
+        return self._transport.http
+
+    @property
+    def stream(self) -> AsyncEventStream[AsyncCodexManager]:
+        """The websocket event stream of this client (built on first use)."""
+        if self._stream is None:
+            from codex_manager.stream import AsyncEventStream
+
+            self._stream = AsyncEventStream(self)
+        return self._stream
+
+    @property
+    def remote_skills(self) -> AsyncRemoteSkills:
+        """Python functions as Codex dynamic tools for this client's sessions."""
+        if self._remote_skills is None:
+            from codex_manager.remote_skills import AsyncRemoteSkills
+
+            self._remote_skills = AsyncRemoteSkills(self)
+        return self._remote_skills
+
+    def on_event(self, event_type: str) -> Callable[[EventHandlerT], EventHandlerT]:
+        """Register a stream handler for events of ``event_type`` (see :attr:`stream`)."""
+        return self.stream.on_event(event_type)
+
+    def on_event_prefix(self, prefix: str) -> Callable[[EventHandlerT], EventHandlerT]:
+        """Register a stream handler for event types starting with ``prefix``."""
+        return self.stream.on_event_prefix(prefix)
+
+    def on_app_server(
+        self, normalized_method: str | None = None
+    ) -> Callable[[SignalHandlerT], SignalHandlerT]:
+        """Register a stream handler for app-server notifications (e.g. ``"turn.completed"``)."""
+        return self.stream.on_app_server(normalized_method)
+
+    def on_app_server_request(
+        self, normalized_method: str | None = None
+    ) -> Callable[[SignalHandlerT], SignalHandlerT]:
+        """Register a stream handler for app-server requests (e.g. ``"item.tool.call"``)."""
+        return self.stream.on_app_server_request(normalized_method)
+
+    def on_turn_started(self) -> Callable[[SignalHandlerT], SignalHandlerT]:
+        """Register a stream handler for ``turn/started`` notifications."""
+        return self.stream.on_turn_started()
+
+    @overload
+    def on_error(self, handler: ErrorHandlerT, /) -> ErrorHandlerT: ...
+
+    @overload
+    def on_error(self, /) -> Callable[[ErrorHandlerT], ErrorHandlerT]: ...
+
+    def on_error(
+        self, handler: ErrorHandlerT | None = None, /
+    ) -> ErrorHandlerT | Callable[[ErrorHandlerT], ErrorHandlerT]:
+        """Register a stream error handler (``@cm.on_error`` or ``@cm.on_error()``)."""
+        if handler is None:
+            return self.stream.on_error()
+        return self.stream.on_error(handler)
+
+    @overload
+    def on_reconnect(self, handler: ReconnectHandlerT, /) -> ReconnectHandlerT: ...
+
+    @overload
+    def on_reconnect(self, /) -> Callable[[ReconnectHandlerT], ReconnectHandlerT]: ...
+
+    def on_reconnect(
+        self, handler: ReconnectHandlerT | None = None, /
+    ) -> ReconnectHandlerT | Callable[[ReconnectHandlerT], ReconnectHandlerT]:
+        """Register a hook run after each stream reconnect."""
+        if handler is None:
+            return self.stream.on_reconnect()
+        return self.stream.on_reconnect(handler)
+
+    async def aclose(self) -> None:
+        """Release the connection pool (when the client created it) and stop the stream."""
+        if self._stream is not None:
+            self._stream.stop()
+        await self._transport.aclose()
+
+    async def close(self) -> None:
+        """Alias of :meth:`aclose`."""
+        await self.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncCodexManager(base_url={self._config.base_url!r}, "
+            f"api_prefix={self._config.api_prefix!r})"
+        )
+
+
+__all__ = ["AsyncCodexManager", "CodexManager"]

@@ -1,0 +1,62 @@
+"""Helpers shared by the generated method groups: request bodies and typed outcomes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from codex_manager._omit import Omit
+from codex_manager.client._transport import HttpAnswer
+from codex_manager.outcomes import (
+    ToolCallAccepted,
+    ToolCallInFlight,
+    ToolCallNotFound,
+    ToolCallResponseOutcome,
+    ToolCallSubmitFailed,
+)
+
+
+def _fields(values: Mapping[str, object]) -> dict[str, object]:
+    """A request body from camelCase keys; keys whose value is ``OMIT`` are left out."""
+    return {key: value for key, value in values.items() if not isinstance(value, Omit)}
+
+
+def _whole_body(value: Mapping[str, object] | Omit) -> dict[str, object]:
+    """A request body passed as one mapping (``OMIT``: an empty object)."""
+    return {} if isinstance(value, Omit) else dict(value)
+
+
+def tool_call_outcome(answer: HttpAnswer, request_id: str) -> ToolCallResponseOutcome:
+    """The typed outcome of ``POST /api/tool-calls/{requestId}/response``.
+
+    Raises:
+        UnexpectedResponseError: The body does not carry the status its HTTP code documents
+            (e.g. a 200 without ``"status": "ok"``), so it cannot count as success.
+    """
+    body = answer.json_object()
+    status = body.get("status")
+    echoed = body.get("requestId")
+    rid = echoed if isinstance(echoed, str) else request_id
+    code = answer.status_code
+    if code == 200:
+        if status != "ok":
+            raise answer.unexpected('a 200 answer must carry "status": "ok"')
+        thread = body.get("threadId")
+        return ToolCallAccepted(
+            request_id=rid, thread_id=thread if isinstance(thread, str) else None, body=body
+        )
+    if code == 404:
+        if status != "not_found":
+            raise answer.unexpected('a 404 answer must carry "status": "not_found"')
+        return ToolCallNotFound(request_id=rid, body=body)
+    if code == 409:
+        if body.get("code") != "in_flight" and status != "conflict":
+            raise answer.unexpected('a 409 answer must carry "code": "in_flight"')
+        return ToolCallInFlight(request_id=rid, body=body)
+    if code == 500:
+        if status != "error":
+            raise answer.unexpected('a 500 answer must carry "status": "error"')
+        return ToolCallSubmitFailed(request_id=rid, body=body)
+    raise answer.status_error()  # pragma: no cover - the transport only lets 200/404/409/500 in
+
+
+__all__ = ["tool_call_outcome"]

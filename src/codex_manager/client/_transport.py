@@ -1,0 +1,531 @@
+"""Sending one operation through the generated bindings: retries, hooks, status mapping.
+
+Both transports share one configured httpx client (and so one connection pool) per
+:class:`~codex_manager.CodexManager`. Event hooks on that httpx client see every attempt:
+they apply the API prefix, run the user's ``before`` hooks and keep the raw answer, which
+is parsed here (not by the generated attrs models) so that every body reaches the caller
+exactly as the server sent it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Collection, Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+from urllib.parse import quote
+
+import httpx
+
+from codex_manager._omit import OMIT, Omit
+from codex_manager.client._bindings import Binding, binding
+from codex_manager.client._operations import OPERATIONS, REST_OPERATIONS, Operation
+from codex_manager.config import ClientConfig
+from codex_manager.errors import (
+    APIStatusError,
+    CodexManagerError,
+    ConnectError,
+    ProtocolError,
+    RequestTimeoutError,
+    TransportError,
+    UnexpectedResponseError,
+    api_status_error,
+)
+from codex_manager.hooks import AsyncHooks, ErrorInfo, Hooks, RequestInfo, ResponseInfo
+from codex_manager.json_types import JSONObject, JSONValue
+from codex_manager.retry import RetryPolicy, retry_after_from_headers
+
+if TYPE_CHECKING:
+    from codex_manager_api import Client as ApiClient
+
+logger = logging.getLogger("codex_manager.client")
+
+SPEC_PREFIX: Final = "/api"
+"""The prefix the generated bindings put in front of every route (as in the spec)."""
+
+QueryValue = str | int | float | bool
+"""A query parameter value."""
+
+
+@dataclass
+class _Attempt:
+    """State of one attempt, shared with the httpx event hooks through a context variable."""
+
+    info: RequestInfo
+    response: httpx.Response | None = None
+
+
+_current_attempt: ContextVar[_Attempt | None] = ContextVar(
+    "codex_manager_current_attempt", default=None
+)
+
+
+@dataclass(frozen=True)
+class HttpAnswer:
+    """An HTTP answer with its body parsed as JSON (raw text when it is not JSON)."""
+
+    operation_id: str
+    method: str
+    url: str
+    status_code: int
+    headers: Mapping[str, str]
+    body: JSONValue
+
+    def unexpected(self, reason: str) -> UnexpectedResponseError:
+        """An :class:`UnexpectedResponseError` describing this answer."""
+        return UnexpectedResponseError(
+            reason,
+            status_code=self.status_code,
+            body=self.body,
+            operation_id=self.operation_id,
+            method=self.method,
+            url=self.url,
+        )
+
+    def status_error(self) -> APIStatusError:
+        """The :class:`APIStatusError` subclass for this answer's status."""
+        return api_status_error(
+            self.status_code,
+            self.body,
+            operation_id=self.operation_id,
+            method=self.method,
+            url=self.url,
+        )
+
+    def json_object(self) -> JSONObject:
+        """The body as a JSON object; anything else raises :class:`UnexpectedResponseError`."""
+        if not isinstance(self.body, dict):
+            raise self.unexpected("expected a JSON object")
+        return self.body
+
+
+def _parse_body(response: httpx.Response) -> JSONValue:
+    content = response.content
+    if not content:
+        return None
+    try:
+        parsed: JSONValue = json.loads(content)
+    except ValueError:
+        return content.decode("utf-8", errors="replace")
+    return parsed
+
+
+def _transport_error(exc: Exception, info: RequestInfo) -> TransportError:
+    where = f"{info.operation_id}: {info.method} {info.url}"
+    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    kind: type[TransportError]
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        kind, what = ConnectError, "could not connect"
+    elif isinstance(exc, httpx.TimeoutException):
+        kind, what = RequestTimeoutError, "timed out"
+    else:
+        kind, what = ProtocolError, "failed"
+    return kind(
+        f"{where} {what} ({detail})",
+        operation_id=info.operation_id,
+        method=info.method,
+        url=info.url,
+    )
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+def _snake(name: str) -> str:
+    """``sessionId`` -> ``session_id`` (the generated bindings' keyword names)."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+class _PrefixRewriter:
+    """Maps the spec's ``/api`` prefix onto the configured one (after the base URL's path)."""
+
+    def __init__(self, config: ClientConfig):
+        base_path = httpx.URL(config.base_url).raw_path.rstrip(b"/")
+        self._from = base_path + SPEC_PREFIX.encode()
+        self._to = base_path + config.api_prefix.encode()
+
+    def apply(self, request: httpx.Request) -> None:
+        if self._from == self._to:
+            return
+        raw = request.url.raw_path
+        if (
+            raw == self._from
+            or raw.startswith(self._from + b"/")
+            or raw.startswith(self._from + b"?")
+        ):
+            request.url = request.url.copy_with(raw_path=self._to + raw[len(self._from) :])
+
+
+@dataclass
+class _CallPlan:
+    """What :meth:`call` sends, prepared once and reused by every attempt."""
+
+    operation: Operation
+    binding: Binding
+    kwargs: dict[str, object]
+    url: str
+    replay_safe: bool
+    ok: Collection[int]
+
+
+class _TransportBase:
+    """What the sync and async transports share: configuration and request preparation."""
+
+    def __init__(self, config: ClientConfig, retry: RetryPolicy | None):
+        self.config = config
+        self.retry = retry or RetryPolicy()
+        self._rewriter = _PrefixRewriter(config)
+
+    def _plan(
+        self,
+        operation_id: str,
+        *,
+        path: Mapping[str, str],
+        query: Mapping[str, QueryValue | Omit],
+        body: Mapping[str, object] | Omit,
+        ok: Collection[int],
+    ) -> _CallPlan:
+        if operation_id not in REST_OPERATIONS:
+            raise CodexManagerError(f"{operation_id!r} is not a REST operation")
+        operation = OPERATIONS[operation_id]
+        bound = binding(operation_id)
+        kwargs: dict[str, object] = dict(path)
+        kwargs.update({key: value for key, value in query.items() if value is not OMIT})
+        if not isinstance(body, Omit):
+            kwargs["body"] = bound.build_body(body)
+        return _CallPlan(
+            operation=operation,
+            binding=bound,
+            kwargs=kwargs,
+            url=self._url(operation, path),
+            replay_safe=self.retry.is_idempotent(operation.method),
+            ok=ok,
+        )
+
+    def _url(self, operation: Operation, path: Mapping[str, str]) -> str:
+        """The request URL, for hooks and errors before httpx has built the request."""
+
+        def fill(match: re.Match[str]) -> str:
+            return quote(path.get(_snake(match.group(1)), match.group(0)), safe="")
+
+        route = _PLACEHOLDER.sub(fill, operation.path)
+        return self.config.api_base + route
+
+    def _new_attempt(self, plan: _CallPlan, attempt: int) -> _Attempt:
+        return _Attempt(
+            RequestInfo(
+                operation_id=plan.operation.operation_id,
+                method=plan.operation.method,
+                url=plan.url,
+                attempt=attempt,
+            )
+        )
+
+    def _answer(self, plan: _CallPlan, state: _Attempt) -> HttpAnswer:
+        response = state.response
+        if response is None:  # pragma: no cover - the response hook always runs first
+            raise CodexManagerError(f"{plan.operation.operation_id}: no response recorded")
+        return HttpAnswer(
+            operation_id=plan.operation.operation_id,
+            method=state.info.method,
+            url=state.info.url,
+            status_code=response.status_code,
+            headers=dict(response.headers),
+            body=_parse_body(response),
+        )
+
+    @staticmethod
+    def _failure(plan: _CallPlan, answer: HttpAnswer) -> CodexManagerError | None:
+        """The error an answer stands for, or ``None`` when it is a result of the method."""
+        if answer.status_code not in plan.ok:
+            return answer.status_error()
+        if not isinstance(answer.body, dict):
+            return answer.unexpected("expected a JSON object")
+        return None
+
+    def _retry_delay(
+        self,
+        policy: RetryPolicy,
+        plan: _CallPlan,
+        attempt: int,
+        error: CodexManagerError,
+        answer: HttpAnswer | None,
+    ) -> float | None:
+        """Seconds to wait before retrying after ``error``, or ``None`` to give up."""
+        if not policy.allows_another(attempt):
+            return None
+        replayable = plan.replay_safe or policy.retry_non_idempotent
+        if isinstance(error, ConnectError):
+            retry = policy.retry_connect_errors  # nothing reached the server
+        elif isinstance(error, TransportError):
+            retry = replayable
+        elif answer is not None and isinstance(error, APIStatusError):
+            retry = policy.is_retryable_status(answer.status_code, idempotent=plan.replay_safe)
+        else:
+            retry = False
+        if not retry:
+            return None
+        retry_after = retry_after_from_headers(answer.headers) if answer is not None else None
+        return policy.delay_for(attempt, retry_after)
+
+    @staticmethod
+    def _log_retry(info: RequestInfo, error: CodexManagerError, delay: float, limit: int) -> None:
+        logger.info(
+            "%s: attempt %d/%d failed (%s); retrying in %.3f s",
+            info.operation_id,
+            info.attempt,
+            limit,
+            type(error).__name__,
+            delay,
+        )
+
+
+def _apply_extra_headers(request: httpx.Request, info: RequestInfo) -> None:
+    info.method = request.method
+    info.url = str(request.url)
+    for name, value in info.headers.items():
+        request.headers[name] = value
+
+
+class SyncTransport(_TransportBase):
+    """Sends operations for :class:`~codex_manager.CodexManager` (blocking)."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.Client | None = None,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        hooks: Hooks | None = None,
+    ):
+        super().__init__(config, retry)
+        self.hooks = hooks or Hooks(REST_OPERATIONS)
+        self._sleep = sleep
+        self._owns_http = http_client is None
+        if http_client is None:
+            http_client = httpx.Client(
+                base_url=config.base_url,
+                timeout=config.timeout,
+                transport=transport,
+            )
+        elif not str(http_client.base_url):
+            http_client.base_url = httpx.URL(config.base_url)
+        http_client.headers.update(config.auth_headers())
+        http_client.event_hooks["request"].append(self._on_request)
+        http_client.event_hooks["response"].append(self._on_response)
+        self.http = http_client
+        self._api: ApiClient | None = None
+
+    @property
+    def api(self) -> ApiClient:
+        """The generated bindings' client, sharing :attr:`http` (built on first use)."""
+        if self._api is None:
+            from codex_manager_api import Client
+
+            api = Client(base_url=self.config.base_url, raise_on_unexpected_status=False)
+            api.set_httpx_client(self.http)
+            self._api = api
+        return self._api
+
+    def _on_request(self, request: httpx.Request) -> None:
+        self._rewriter.apply(request)
+        state = _current_attempt.get()
+        if state is not None:
+            state.info.method = request.method
+            state.info.url = str(request.url)
+            self.hooks.run_before(state.info)
+            _apply_extra_headers(request, state.info)
+
+    def _on_response(self, response: httpx.Response) -> None:
+        state = _current_attempt.get()
+        if state is not None:
+            state.response = response
+
+    def call(
+        self,
+        operation_id: str,
+        *,
+        path: Mapping[str, str] | None = None,
+        query: Mapping[str, QueryValue | Omit] | None = None,
+        body: Mapping[str, object] | Omit = OMIT,
+        ok: Collection[int] = (200,),
+        retry: RetryPolicy | None = None,
+    ) -> HttpAnswer:
+        """Send ``operation_id``; returns an answer whose status is in ``ok``, else raises."""
+        plan = self._plan(operation_id, path=path or {}, query=query or {}, body=body, ok=ok)
+        policy = retry or self.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            state = self._new_attempt(plan, attempt)
+            answer: HttpAnswer | None = None
+            error: CodexManagerError | None
+            try:
+                answer = self._send(plan, state)
+                error = self._failure(plan, answer)
+            except TransportError as exc:
+                error = exc
+            if error is None and answer is not None:
+                return answer
+            assert error is not None
+            delay = self._retry_delay(policy, plan, attempt, error, answer)
+            self.hooks.run_error(ErrorInfo(state.info, error, delay is not None, delay))
+            if delay is None:
+                raise error
+            self._log_retry(state.info, error, delay, policy.max_attempts)
+            self._sleep(delay)
+
+    def _send(self, plan: _CallPlan, state: _Attempt) -> HttpAnswer:
+        token = _current_attempt.set(state)
+        started = time.monotonic()
+        try:
+            plan.binding.sync_detailed(client=self.api, **plan.kwargs)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, state.info) from exc
+        except (KeyError, TypeError, ValueError, AttributeError):
+            # The generated attrs parser rejected the body; it is reported from the raw
+            # answer below. Without an answer, the error came from elsewhere: re-raise it.
+            if state.response is None:
+                raise
+        finally:
+            _current_attempt.reset(token)
+        answer = self._answer(plan, state)
+        self.hooks.run_after(
+            ResponseInfo(state.info, answer.status_code, time.monotonic() - started)
+        )
+        return answer
+
+    def close(self) -> None:
+        """Close the connection pool (only when this transport created it)."""
+        if self._owns_http:
+            self.http.close()
+
+
+class AsyncTransport(_TransportBase):
+    """Sends operations for :class:`~codex_manager.AsyncCodexManager`."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        retry: RetryPolicy | None = None,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], object] = asyncio.sleep,
+        hooks: AsyncHooks | None = None,
+    ):
+        super().__init__(config, retry)
+        self.hooks = hooks or AsyncHooks(REST_OPERATIONS)
+        self._sleep = sleep
+        self._owns_http = http_client is None
+        if http_client is None:
+            http_client = httpx.AsyncClient(
+                base_url=config.base_url,
+                timeout=config.timeout,
+                transport=transport,
+            )
+        elif not str(http_client.base_url):
+            http_client.base_url = httpx.URL(config.base_url)
+        http_client.headers.update(config.auth_headers())
+        http_client.event_hooks["request"].append(self._on_request)
+        http_client.event_hooks["response"].append(self._on_response)
+        self.http = http_client
+        self._api: ApiClient | None = None
+
+    @property
+    def api(self) -> ApiClient:
+        """The generated bindings' client, sharing :attr:`http` (built on first use)."""
+        if self._api is None:
+            from codex_manager_api import Client
+
+            api = Client(base_url=self.config.base_url, raise_on_unexpected_status=False)
+            api.set_async_httpx_client(self.http)
+            self._api = api
+        return self._api
+
+    async def _on_request(self, request: httpx.Request) -> None:
+        self._rewriter.apply(request)
+        state = _current_attempt.get()
+        if state is not None:
+            state.info.method = request.method
+            state.info.url = str(request.url)
+            await self.hooks.run_before(state.info)
+            _apply_extra_headers(request, state.info)
+
+    async def _on_response(self, response: httpx.Response) -> None:
+        state = _current_attempt.get()
+        if state is not None:
+            state.response = response
+
+    async def call(
+        self,
+        operation_id: str,
+        *,
+        path: Mapping[str, str] | None = None,
+        query: Mapping[str, QueryValue | Omit] | None = None,
+        body: Mapping[str, object] | Omit = OMIT,
+        ok: Collection[int] = (200,),
+        retry: RetryPolicy | None = None,
+    ) -> HttpAnswer:
+        """Send ``operation_id``; returns an answer whose status is in ``ok``, else raises."""
+        plan = self._plan(operation_id, path=path or {}, query=query or {}, body=body, ok=ok)
+        policy = retry or self.retry
+        attempt = 0
+        while True:
+            attempt += 1
+            state = self._new_attempt(plan, attempt)
+            answer: HttpAnswer | None = None
+            error: CodexManagerError | None
+            try:
+                answer = await self._send(plan, state)
+                error = self._failure(plan, answer)
+            except TransportError as exc:
+                error = exc
+            if error is None and answer is not None:
+                return answer
+            assert error is not None
+            delay = self._retry_delay(policy, plan, attempt, error, answer)
+            await self.hooks.run_error(ErrorInfo(state.info, error, delay is not None, delay))
+            if delay is None:
+                raise error
+            self._log_retry(state.info, error, delay, policy.max_attempts)
+            await _maybe_await(self._sleep(delay))
+
+    async def _send(self, plan: _CallPlan, state: _Attempt) -> HttpAnswer:
+        token = _current_attempt.set(state)
+        started = time.monotonic()
+        try:
+            pending = plan.binding.asyncio_detailed(client=self.api, **plan.kwargs)
+            await _maybe_await(pending)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, state.info) from exc
+        except (KeyError, TypeError, ValueError, AttributeError):
+            if state.response is None:
+                raise
+        finally:
+            _current_attempt.reset(token)
+        answer = self._answer(plan, state)
+        await self.hooks.run_after(
+            ResponseInfo(state.info, answer.status_code, time.monotonic() - started)
+        )
+        return answer
+
+    async def aclose(self) -> None:
+        """Close the connection pool (only when this transport created it)."""
+        if self._owns_http:
+            await self.http.aclose()
+
+
+async def _maybe_await(value: object) -> None:
+    if asyncio.iscoroutine(value) or isinstance(value, asyncio.Future):
+        await value
+
+
+__all__ = ["AsyncTransport", "HttpAnswer", "QueryValue", "SyncTransport"]

@@ -1,0 +1,302 @@
+"""Waiting for a turn to finish, by polling ``GET /api/sessions/{id}``.
+
+``cm.wait.turn(session_id, turn_id)`` polls until ``thread.turns[]`` shows the turn in a final
+status, then returns a :class:`TurnResult` with that status and the assistant's reply taken
+from the transcript. ``cm.wait.send_message_and_wait_reply(session_id, text)`` sends a message
+and waits for the turn it started. Polling starts fast and slows down to
+``max_poll_interval``; when the deadline passes, :class:`TurnWaitTimeoutError` says what the
+last poll showed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+from codex_manager._omit import OMIT, Omit
+from codex_manager.errors import ConfigError, TurnWaitTimeoutError
+
+if TYPE_CHECKING:
+    from codex_manager.client._literals import (
+        ApprovalPolicy,
+        FilesystemSandbox,
+        NetworkAccess,
+        ReasoningEffort,
+    )
+    from codex_manager.client._resources_async import AsyncResourceGroups
+    from codex_manager.client._resources_sync import ResourceGroups
+    from codex_manager_models.payloads import (
+        CodexTurn,
+        DynamicToolDefinition,
+        ReadSessionResponse,
+        TranscriptEntry,
+    )
+
+FINAL_TURN_STATUSES: Final = frozenset(
+    {"completed", "failed", "interrupted", "cancelled", "canceled", "error", "aborted"}
+)
+"""Turn statuses after which nothing more happens in the turn."""
+
+DEFAULT_WAIT_TIMEOUT: Final = 300.0
+DEFAULT_POLL_INTERVAL: Final = 0.1
+DEFAULT_MAX_POLL_INTERVAL: Final = 1.0
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    """A finished turn.
+
+    Attributes:
+        session_id: The session.
+        turn_id: The turn.
+        status: The turn's final status (``"completed"``, ``"failed"``, ``"interrupted"``...).
+        reply: The last complete assistant message of the turn (``None`` if there is none).
+        assistant_messages: Every complete assistant message of the turn, in order.
+        turn: The turn as the server reported it.
+        transcript: The transcript entries of this turn.
+    """
+
+    session_id: str
+    turn_id: str
+    status: str
+    reply: str | None
+    assistant_messages: tuple[str, ...]
+    turn: CodexTurn
+    transcript: tuple[TranscriptEntry, ...]
+
+    @property
+    def completed(self) -> bool:
+        """Whether the turn completed normally."""
+        return self.status == "completed"
+
+
+@dataclass(frozen=True)
+class _Observation:
+    result: TurnResult | None
+    status: str | None
+    seen: str
+
+
+def _observe(read: ReadSessionResponse, session_id: str, turn_id: str) -> _Observation:
+    """What one read of the session says about the turn."""
+    turns: Sequence[CodexTurn] = read["thread"].get("turns") or []
+    turn = next((t for t in turns if t.get("id") == turn_id), None)
+    entries = tuple(e for e in read.get("transcript", []) if e.get("turnId") == turn_id)
+    assistant = [e for e in entries if e.get("role") == "assistant"]
+    streaming = sum(1 for e in assistant if e.get("status") == "streaming")
+    if turn is None:
+        return _Observation(None, None, f"turn not listed yet (thread has {len(turns)} turns)")
+    status = str(turn.get("status"))
+    seen = f"turn status {status!r}, {len(assistant)} assistant entries ({streaming} streaming)"
+    if status not in FINAL_TURN_STATUSES or streaming:
+        return _Observation(None, status, seen)
+    messages = tuple(str(e.get("content", "")) for e in assistant if e.get("status") == "complete")
+    result = TurnResult(
+        session_id=session_id,
+        turn_id=turn_id,
+        status=status,
+        reply=messages[-1] if messages else None,
+        assistant_messages=messages,
+        turn=turn,
+        transcript=entries,
+    )
+    return _Observation(result, status, seen)
+
+
+def _check_timing(timeout: float, poll_interval: float, max_poll_interval: float) -> None:
+    for name, value in (
+        ("timeout", timeout),
+        ("poll_interval", poll_interval),
+        ("max_poll_interval", max_poll_interval),
+    ):
+        if not value > 0:
+            raise ConfigError(f"{name} must be > 0 (got {value!r})")
+
+
+class _Pacer:
+    """Deadline and growing poll interval."""
+
+    def __init__(self, timeout: float, first: float, most: float, clock: Callable[[], float]):
+        self._clock = clock
+        self.deadline = clock() + timeout
+        self._interval = first
+        self._most = max(most, first)
+
+    def next_pause(self) -> float | None:
+        """Seconds to sleep before the next poll, or ``None`` when the deadline passed."""
+        remaining = self.deadline - self._clock()
+        if remaining <= 0:
+            return None
+        pause = min(self._interval, remaining)
+        self._interval = min(self._interval * 1.5, self._most)
+        return pause
+
+
+class TurnWaiter:
+    """``cm.wait`` of :class:`~codex_manager.CodexManager`."""
+
+    def __init__(self, client: ResourceGroups, *, sleep: Callable[[float], None] = time.sleep):
+        self._client = client
+        self._sleep = sleep
+
+    def turn(
+        self,
+        session_id: str,
+        turn_id: str,
+        *,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
+    ) -> TurnResult:
+        """Wait until turn ``turn_id`` of ``session_id`` reaches a final status.
+
+        Args:
+            session_id: The session.
+            turn_id: The turn (from ``messages.send(...)["turnId"]``).
+            timeout: Seconds before giving up.
+            poll_interval: First pause between polls, in seconds (grows by half each poll).
+            max_poll_interval: Longest pause between polls.
+
+        Returns:
+            The final status and the assistant's reply.
+
+        Raises:
+            TurnWaitTimeoutError: The turn was still running at the deadline.
+            GoneError: The session was deleted meanwhile.
+        """
+        _check_timing(timeout, poll_interval, max_poll_interval)
+        pacer = _Pacer(timeout, poll_interval, max_poll_interval, time.monotonic)
+        while True:
+            seen = _observe(self._client.sessions.get(session_id), session_id, turn_id)
+            if seen.result is not None:
+                return seen.result
+            pause = pacer.next_pause()
+            if pause is None:
+                raise TurnWaitTimeoutError(
+                    session_id=session_id,
+                    turn_id=turn_id,
+                    timeout=timeout,
+                    last_status=seen.status,
+                    last_seen=seen.seen,
+                )
+            self._sleep(pause)
+
+    def send_message_and_wait_reply(
+        self,
+        session_id: str,
+        text: str,
+        *,
+        model: str | Omit = OMIT,
+        effort: ReasoningEffort | Omit = OMIT,
+        approval_policy: ApprovalPolicy | Omit = OMIT,
+        network_access: NetworkAccess | Omit = OMIT,
+        filesystem_sandbox: FilesystemSandbox | Omit = OMIT,
+        dynamic_tools: Sequence[DynamicToolDefinition] | Omit = OMIT,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
+    ) -> TurnResult:
+        """Send ``text`` to the session and wait for the turn it starts to finish.
+
+        The message arguments are those of ``cm.session(id).messages.send``; the timing
+        arguments those of :meth:`turn`.
+        """
+        _check_timing(timeout, poll_interval, max_poll_interval)
+        accepted = self._client.session(session_id).messages.send(
+            text,
+            model=model,
+            effort=effort,
+            approval_policy=approval_policy,
+            network_access=network_access,
+            filesystem_sandbox=filesystem_sandbox,
+            dynamic_tools=dynamic_tools,
+        )
+        return self.turn(
+            session_id,
+            accepted["turnId"],
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+        )
+
+
+class AsyncTurnWaiter:
+    """``cm.wait`` of :class:`~codex_manager.AsyncCodexManager`."""
+
+    def __init__(self, client: AsyncResourceGroups) -> None:
+        self._client = client
+
+    async def turn(
+        self,
+        session_id: str,
+        turn_id: str,
+        *,
+        # Same keyword as the sync client's, for parity; it bounds polling, not one await.
+        timeout: float = DEFAULT_WAIT_TIMEOUT,  # noqa: ASYNC109
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
+    ) -> TurnResult:
+        """Wait until turn ``turn_id`` of ``session_id`` reaches a final status.
+
+        See :meth:`TurnWaiter.turn`.
+        """
+        _check_timing(timeout, poll_interval, max_poll_interval)
+        pacer = _Pacer(timeout, poll_interval, max_poll_interval, time.monotonic)
+        while True:
+            read = await self._client.sessions.get(session_id)
+            seen = _observe(read, session_id, turn_id)
+            if seen.result is not None:
+                return seen.result
+            pause = pacer.next_pause()
+            if pause is None:
+                raise TurnWaitTimeoutError(
+                    session_id=session_id,
+                    turn_id=turn_id,
+                    timeout=timeout,
+                    last_status=seen.status,
+                    last_seen=seen.seen,
+                )
+            await asyncio.sleep(pause)
+
+    async def send_message_and_wait_reply(
+        self,
+        session_id: str,
+        text: str,
+        *,
+        model: str | Omit = OMIT,
+        effort: ReasoningEffort | Omit = OMIT,
+        approval_policy: ApprovalPolicy | Omit = OMIT,
+        network_access: NetworkAccess | Omit = OMIT,
+        filesystem_sandbox: FilesystemSandbox | Omit = OMIT,
+        dynamic_tools: Sequence[DynamicToolDefinition] | Omit = OMIT,
+        timeout: float = DEFAULT_WAIT_TIMEOUT,  # noqa: ASYNC109
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float = DEFAULT_MAX_POLL_INTERVAL,
+    ) -> TurnResult:
+        """Send ``text`` to the session and wait for the turn it starts to finish.
+
+        See :meth:`TurnWaiter.send_message_and_wait_reply`.
+        """
+        _check_timing(timeout, poll_interval, max_poll_interval)
+        accepted = await self._client.session(session_id).messages.send(
+            text,
+            model=model,
+            effort=effort,
+            approval_policy=approval_policy,
+            network_access=network_access,
+            filesystem_sandbox=filesystem_sandbox,
+            dynamic_tools=dynamic_tools,
+        )
+        return await self.turn(
+            session_id,
+            accepted["turnId"],
+            timeout=timeout,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+        )
+
+
+__all__ = ["FINAL_TURN_STATUSES", "AsyncTurnWaiter", "TurnResult", "TurnWaiter"]
