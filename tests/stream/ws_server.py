@@ -13,6 +13,7 @@ import socket
 import threading
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.exceptions import ConnectionClosed
@@ -20,6 +21,8 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from codex_manager.config import ClientConfig
 from codex_manager.json_types import JSONValue
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -39,6 +42,7 @@ class MiniStreamServer:
         probe.close()
         self.answer_pings = True
         self.commands: list[JSONValue] = []
+        self.paths: list[str] = []
         self.connections_opened = 0
         self._sockets: list[_Socket] = []
         self._lock = threading.Lock()
@@ -92,6 +96,7 @@ class MiniStreamServer:
         entry = _Socket(connection, initial)
         with self._changed:
             self._sockets.append(entry)
+            self.paths.append(request.path)
             self.connections_opened += 1
             self._changed.notify_all()
         try:
@@ -137,10 +142,11 @@ class MiniStreamServer:
             )
         assert ok, f"expected {count} connections, saw {self.connections_opened}"
 
-    def wait_for_command(self, command: JSONValue, timeout: float = 10.0) -> None:
+    def wait_for_command(self, command: JSONValue, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until ``command`` arrived ``count`` times in total."""
         with self._changed:
-            ok = self._changed.wait_for(lambda: command in self.commands, timeout)
-        assert ok, f"command {command!r} never arrived; got {self.commands!r}"
+            ok = self._changed.wait_for(lambda: self.commands.count(command) >= count, timeout)
+        assert ok, f"command {command!r} never arrived {count} times; got {self.commands!r}"
 
     def publish(self, event_type: str, thread_id: str | None, payload: JSONValue) -> None:
         """Deliver an event with the server's thread-filter rules."""
@@ -201,3 +207,28 @@ def notification_signal(thread_id: str | None, method: str, event_type: str) -> 
         "params": {"threadId": thread_id},
         "session": None,
     }
+
+
+class Recorder(Generic[T]):
+    """A thread-safe list that tests can wait on."""
+
+    def __init__(self) -> None:
+        self.items: list[T] = []
+        self._changed = threading.Condition()
+
+    def add(self, item: T) -> None:
+        with self._changed:
+            self.items.append(item)
+            self._changed.notify_all()
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[T]:
+        """Wait for ``count`` items; fails the test on timeout."""
+        with self._changed:
+            ok = self._changed.wait_for(lambda: len(self.items) >= count, timeout)
+            snapshot = list(self.items)
+        assert ok, f"expected {count} items, got {len(snapshot)}: {snapshot!r}"
+        return snapshot
+
+    def snapshot(self) -> list[T]:
+        with self._changed:
+            return list(self.items)

@@ -211,7 +211,7 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
                     problem = DeadConnectionError(liveness.reason, url)
                 else:
                     problem = StreamConnectionError(
-                        f"stream connection lost: {type(error).__name__}: {error}", url
+                        f"stream connection failed: {type(error).__name__}: {error}", url
                     )
                 problem.__cause__ = error
             finally:
@@ -220,9 +220,10 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
                 lost_at = time.monotonic()
             logger.warning("%s; reconnecting", problem)
             await self._report(problem, context, dispatcher)
+            delay = backoff.next_delay()
             if backoff.exhausted:
                 raise problem
-            await self._sleep(backoff.next_delay())
+            await self._sleep(delay)
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep, waking early on stop()."""

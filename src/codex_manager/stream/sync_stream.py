@@ -171,7 +171,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
                 problem: StreamConnectionError = error
             except (ConnectionClosed, WebSocketException, OSError, TimeoutError) as error:
                 problem = StreamConnectionError(
-                    f"stream connection lost: {type(error).__name__}: {error}", url
+                    f"stream connection failed: {type(error).__name__}: {error}", url
                 )
                 problem.__cause__ = error
             except StreamConnectionError as error:
@@ -182,9 +182,10 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
                 lost_at = time.monotonic()
             logger.warning("%s; reconnecting", problem)
             self._report(problem, context, dispatcher)
+            delay = backoff.next_delay()
             if backoff.exhausted:
                 raise problem
-            self._stop.wait(backoff.next_delay())
+            self._stop.wait(delay)
 
     def _read(
         self,

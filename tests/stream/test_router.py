@@ -1,0 +1,144 @@
+"""Routing of decoded frames to registered handlers, and the decorators' typing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from codex_manager.json_types import JSONValue
+from codex_manager.stream import AppServerSignal, HandlerContext, StreamEvent, decode_frame
+from codex_manager.stream.context import StreamClient
+from codex_manager.stream.errors import StreamError
+from codex_manager.stream.frames import Reconnected
+from codex_manager.stream.router import HandlerRegistry
+
+from .ws_server import notification_signal, tool_call_signal
+
+Context = HandlerContext[StreamClient]
+
+
+def event(event_type: str, thread_id: str | None = "t", payload: JSONValue = None) -> StreamEvent:
+    frame = decode_frame(
+        json.dumps({"type": event_type, "threadId": thread_id, "payload": payload})
+    )
+    assert isinstance(frame, StreamEvent)
+    return frame
+
+
+def names(registry: HandlerRegistry, item: StreamEvent) -> list[str]:
+    return [entry.name.rsplit(".", 1)[-1] for entry in registry._router.route(item)]
+
+
+def test_routes_by_type_prefix_and_method() -> None:
+    stream = HandlerRegistry()
+
+    @stream.on_event("tool_call_requested")
+    def exact(item: StreamEvent, context: Context) -> None: ...
+
+    @stream.on_event_prefix("app_server.")
+    def prefix(item: StreamEvent, context: Context) -> None: ...
+
+    @stream.on_event_prefix("")
+    def everything(item: StreamEvent, context: Context) -> None: ...
+
+    @stream.on_app_server_request("item.tool.call")
+    def tool_call(item: AppServerSignal, context: Context) -> None: ...
+
+    @stream.on_app_server_request("item/tool/call")  # raw method names are normalized
+    async def tool_call_raw(item: AppServerSignal, context: Context) -> None: ...
+
+    @stream.on_app_server_request()
+    def any_request(item: AppServerSignal, context: Context) -> None: ...
+
+    @stream.on_app_server()
+    def any_notification(item: AppServerSignal, context: Context) -> None: ...
+
+    @stream.on_turn_started()
+    def turn_started(item: AppServerSignal, context: Context) -> None: ...
+
+    call = decode_frame(
+        json.dumps(
+            {
+                "type": "app_server.request.item.tool.call",
+                "threadId": "t",
+                "payload": tool_call_signal("t", 1, "c"),
+            }
+        )
+    )
+    assert isinstance(call, AppServerSignal)
+    assert names(stream, call) == [
+        "prefix",
+        "everything",
+        "tool_call",
+        "tool_call_raw",
+        "any_request",
+    ]
+    started = decode_frame(
+        json.dumps(
+            {
+                "type": "app_server.turn.started",
+                "threadId": "t",
+                "payload": notification_signal("t", "turn/started", "app_server.turn.started"),
+            }
+        )
+    )
+    assert isinstance(started, AppServerSignal)
+    assert names(stream, started) == ["prefix", "everything", "turn_started", "any_notification"]
+    assert names(stream, event("tool_call_requested")) == ["exact", "everything"]
+    assert names(stream, event("notification")) == ["everything"]
+    # The raw `notification` frame of turn/started is not the turn-started signal.
+    assert "turn_started" not in names(
+        stream, event("notification", payload={"method": "turn/started"})
+    )
+    # A notification whose method looks like a request does not reach request handlers.
+    odd = AppServerSignal(
+        signal_type="notification", method="request/item/tool/call", thread_id="t"
+    )
+    assert odd.type == "app_server.request.item.tool.call"
+    assert "any_request" not in names(stream, odd)
+    assert "any_notification" in names(stream, odd)
+
+
+def test_decorators_return_the_handler_and_can_be_removed() -> None:
+    stream = HandlerRegistry()
+
+    def handler(item: StreamEvent, context: Context) -> None: ...
+
+    assert stream.on_event("x")(handler) is handler
+    assert stream.on_event_prefix("x")(handler) is handler
+
+    def on_error(error: StreamError, context: Context) -> None: ...
+
+    def on_reconnect(notice: Reconnected, context: Context) -> None: ...
+
+    assert stream.on_error(on_error) is on_error
+    assert stream.on_error()(on_error) is on_error
+    assert stream.on_reconnect(on_reconnect) is on_reconnect
+    assert stream.on_reconnect()(on_reconnect) is on_reconnect
+    assert names(stream, event("x")) == ["handler", "handler"]
+    assert stream.remove_handler(handler) == 2
+    assert names(stream, event("x")) == []
+    assert stream.remove_handler(on_error) == 2
+    assert stream.remove_handler(on_reconnect) == 2
+    assert stream._router.count() == 0
+
+
+def test_registration_after_routing_invalidates_the_cache() -> None:
+    stream = HandlerRegistry()
+    assert names(stream, event("late")) == []
+
+    @stream.on_event("late")
+    def late(item: StreamEvent, context: Context) -> None: ...
+
+    assert names(stream, event("late")) == ["late"]
+
+
+def test_bad_registrations_are_rejected() -> None:
+    stream = HandlerRegistry()
+    with pytest.raises(ValueError, match="event_type"):
+        stream.on_event("")
+    with pytest.raises(ValueError, match="normalized_method"):
+        stream.on_app_server_request(" ")
+    with pytest.raises(TypeError, match="callable"):
+        stream.on_event("x")(42)  # type: ignore[type-var]  # deliberately not a handler

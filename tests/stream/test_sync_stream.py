@@ -1,0 +1,405 @@
+"""The synchronous ``EventStream`` over a real loopback websocket.
+
+The server is ``MiniStreamServer`` (tests/stream/ws_server.py), which speaks the
+``/api/stream`` protocol and misbehaves on demand. Assertions wait on observed events,
+never on elapsed time.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from codex_manager.config import ClientConfig
+from codex_manager.retry import RetryPolicy
+from codex_manager.stream import (
+    AppServerSignal,
+    DeadConnectionError,
+    EventStream,
+    HandlerContext,
+    HandlerError,
+    Reconnected,
+    StreamConnectionError,
+    StreamError,
+    StreamEvent,
+    StreamFrameError,
+    StreamOptions,
+    StreamServerError,
+)
+from codex_manager.stream.context import StreamClient
+
+from .ws_server import MiniStreamServer, Recorder, tool_call_signal
+
+Context = HandlerContext["FakeClient"]
+
+FAST_RECONNECT = RetryPolicy(max_attempts=1000, initial_delay=0.01, max_delay=0.1)
+
+
+@dataclass
+class FakeClient:
+    """The only thing a stream needs from a client: its config."""
+
+    config: ClientConfig
+
+
+@pytest.fixture
+def server() -> Iterator[MiniStreamServer]:
+    with MiniStreamServer() as running:
+        yield running
+
+
+def make_stream(
+    server: MiniStreamServer, *, ping_interval: float = 15.0, pong_timeout: float = 10.0
+) -> EventStream[FakeClient]:
+    settings = StreamOptions(
+        ping_interval=ping_interval,
+        pong_timeout=pong_timeout,
+        reconnect=FAST_RECONNECT,
+        shutdown_timeout=5.0,
+    )
+    return EventStream(FakeClient(server.config), options=settings)
+
+
+def run_in_thread(target: Callable[[], None]) -> threading.Thread:
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    return thread
+
+
+def when_connected(
+    server: MiniStreamServer, count: int, then: Callable[[], None]
+) -> threading.Thread:
+    """In a helper thread: wait for the ``count``-th connection, then act."""
+
+    def act() -> None:
+        server.wait_for_connections(count)
+        then()
+
+    return run_in_thread(act)
+
+
+def background(stream: EventStream[FakeClient], thread_id: str | None = None) -> threading.Thread:
+    return run_in_thread(lambda: stream.run_forever(thread_id=thread_id))
+
+
+def finish(stream: EventStream[FakeClient], runner: threading.Thread) -> None:
+    stream.stop()
+    runner.join(timeout=10)
+    assert not runner.is_alive(), "run_forever did not return after stop()"
+    assert not stream.running
+
+
+def test_thread_filter_is_active_from_the_first_frame(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+    seen: Recorder[tuple[str, str | None]] = Recorder()
+
+    @stream.on_event_prefix("")
+    def record(event: StreamEvent, context: Context) -> None:
+        seen.add((event.type, event.thread_id))
+        if event.type == "done":
+            context.stop()
+
+    def feed() -> None:
+        server.wait_for_connections(1)
+        # Published right away: the server already filters by the query parameter.
+        server.publish("other_thread", "t2", {})
+        server.publish("mine", "t1", {})
+        # A misbehaving server: the client still drops other threads' frames itself.
+        server.send_raw('{"type":"leaked","threadId":"t2","payload":{}}')
+        # A broadcast (e.g. account_rate_limits_updated) reaches filtered sockets too.
+        server.send_raw('{"type":"broadcast","threadId":null,"payload":{}}')
+        server.wait_for_command({"type": "subscribe", "threadId": "t1"})
+        server.publish("done", "t1", {})
+
+    feeder = run_in_thread(feed)
+    stream.run_forever(thread_id="t1")
+    feeder.join()
+    assert seen.snapshot() == [("mine", "t1"), ("broadcast", None), ("done", "t1")]
+    assert server.paths == ["/api/stream?threadId=t1"]
+
+
+def test_typed_tool_call_reaches_request_handler(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+    calls: Recorder[AppServerSignal] = Recorder()
+
+    @stream.on_app_server_request("item.tool.call")
+    def on_tool_call(signal: AppServerSignal, context: Context) -> None:
+        assert context.thread_id == "t1"
+        assert isinstance(context.client, FakeClient)
+        calls.add(signal)
+        context.stop()
+
+    def feed() -> None:
+        server.wait_for_command({"type": "subscribe", "threadId": "t1"})
+        server.publish("app_server.request.item.tool.call", "t1", tool_call_signal("t1", 5, "c5"))
+
+    run_in_thread(feed)
+    stream.run_forever(thread_id="t1")
+    (signal_,) = calls.snapshot()
+    assert signal_.request_id == 5
+    assert signal_.tool_call is not None
+    assert (signal_.tool_call.call_id, signal_.tool_call.arguments) == ("c5", {"n": 5})
+
+
+def test_pongs_keep_the_connection_and_missing_pongs_kill_it(server: MiniStreamServer) -> None:
+    stream = make_stream(server, ping_interval=0.02, pong_timeout=0.5)
+    errors: Recorder[StreamError] = Recorder()
+    reconnects: Recorder[Reconnected] = Recorder()
+    stream.on_error(lambda error, context: errors.add(error))
+    stream.on_reconnect(lambda notice, context: reconnects.add(notice))
+    runner = background(stream)
+    # Fifty answered pings (about a second): a pong-handling bug would have cut the
+    # connection after 0.5 s and reconnected.
+    server.wait_for_command({"type": "ping"}, count=50)
+    assert server.connections_opened == 1
+    assert errors.snapshot() == []
+    # Now the server goes silent: the stream must notice and replace the connection.
+    server.answer_pings = False
+    (error,) = errors.wait_for(1)
+    assert isinstance(error, DeadConnectionError)
+    server.answer_pings = True
+    server.wait_for_connections(2)
+    (notice,) = reconnects.wait_for(1)
+    assert notice.reconnects == 1
+    finish(stream, runner)
+
+
+@pytest.mark.parametrize("fault", ["drop", "restart"])
+def test_reconnects_after_drop_or_restart(server: MiniStreamServer, fault: str) -> None:
+    stream = make_stream(server)
+    reconnects: Recorder[Reconnected] = Recorder()
+    errors: Recorder[StreamError] = Recorder()
+    events: Recorder[str] = Recorder()
+    stream.on_reconnect(lambda notice, context: reconnects.add(notice))
+    stream.on_error(lambda error, context: errors.add(error))
+    stream.on_event("tick")(lambda event, context: events.add(str(event.payload)))
+    runner = background(stream, "t1")
+    server.wait_for_command({"type": "subscribe", "threadId": "t1"})
+    server.publish("tick", "t1", "before")
+    events.wait_for(1)
+    if fault == "drop":
+        server.drop_connections()
+    else:
+        server.restart()
+    (notice,) = reconnects.wait_for(1)
+    assert (notice.thread_id, notice.reconnects) == ("t1", 1)
+    # The new connection subscribed again.
+    server.wait_for_command({"type": "subscribe", "threadId": "t1"}, count=2)
+    server.publish("tick", "t1", "after")
+    assert events.wait_for(2) == ["before", "after"]
+    assert any(isinstance(error, StreamConnectionError) for error in errors.snapshot())
+    finish(stream, runner)
+
+
+def test_slow_handler_delays_nobody_else(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+    release = threading.Event()
+    slow_seen: Recorder[tuple[str | None, int]] = Recorder()
+    fast_seen: Recorder[tuple[str | None, int]] = Recorder()
+    total = 20
+
+    @stream.on_event("work")
+    def slow(event: StreamEvent, context: Context) -> None:
+        assert isinstance(event.payload, int)
+        slow_seen.add((event.thread_id, event.payload))
+        if event.thread_id == "t1" and event.payload == 0:
+            # Blocks until the fast handler saw every event: if this held up the
+            # reader or the other handlers, the wait would time out.
+            assert release.wait(timeout=10), "a slow handler blocked the stream"
+
+    @stream.on_event("work")
+    def fast(event: StreamEvent, context: Context) -> None:
+        assert isinstance(event.payload, int)
+        fast_seen.add((event.thread_id, event.payload))
+        if len(fast_seen.snapshot()) == total:
+            release.set()
+
+    runner = background(stream)
+    server.wait_for_connections(1)
+    for index in range(total // 2):
+        server.publish("work", "t1", index)
+        server.publish("work", "t2", index)
+    fast_seen.wait_for(total)
+    # While t1's lane of the slow handler is blocked, its t2 lane went on.
+    slow_seen.wait_for(1 + total // 2)
+    assert release.wait(timeout=10)
+    slow_all = slow_seen.wait_for(total)
+    # Per (handler, thread), events keep their order.
+    for thread in ("t1", "t2"):
+        assert [n for t, n in slow_all if t == thread] == list(range(total // 2))
+        assert [n for t, n in fast_seen.snapshot() if t == thread] == list(range(total // 2))
+    finish(stream, runner)
+
+
+def test_raising_handler_is_reported_and_the_stream_goes_on(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+    errors: Recorder[StreamError] = Recorder()
+    survivors: Recorder[object] = Recorder()
+
+    @stream.on_event("boom")
+    def explode(event: StreamEvent, context: Context) -> None:
+        raise RuntimeError(f"bad {event.payload}")
+
+    @stream.on_event("boom")
+    def survive(event: StreamEvent, context: Context) -> None:
+        survivors.add(event.payload)
+
+    @stream.on_error
+    def report(error: StreamError, context: Context) -> None:
+        errors.add(error)
+        raise ValueError("error handlers may fail too")
+
+    runner = background(stream)
+    server.wait_for_connections(1)
+    server.publish("boom", "t", 1)
+    server.publish("boom", "t", 2)
+    assert survivors.wait_for(2) == [1, 2]
+    reported = errors.wait_for(2)
+    assert all(isinstance(error, HandlerError) for error in reported)
+    first = reported[0]
+    assert isinstance(first, HandlerError)
+    assert isinstance(first.exception, RuntimeError)
+    assert first.handler_name.endswith("explode")
+    assert isinstance(first.item, StreamEvent)
+    finish(stream, runner)
+
+
+def test_unknown_malformed_and_binary_frames_are_survived(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+    errors: Recorder[StreamError] = Recorder()
+    seen: Recorder[str] = Recorder()
+    stream.on_error(lambda error, context: errors.add(error))
+    stream.on_event_prefix("")(lambda event, context: seen.add(event.type))
+    runner = background(stream)
+    server.wait_for_connections(1)
+    server.send_raw(b"\x00\x01binary")
+    server.send_raw("{not json")
+    server.send_raw('{"type": 42}')
+    server.send_raw('{"type":"app_server.request.item.tool.call","threadId":"t","payload":{}}')
+    server.send_raw('{"type":"error","message":"invalid websocket command"}')
+    server.publish("never_seen_before", "t", {"any": "thing"})
+    assert seen.wait_for(1) == ["never_seen_before"]
+    reported = errors.wait_for(5)
+    kinds = [type(error) for error in reported]
+    assert kinds == [StreamFrameError] * 4 + [StreamServerError]
+    assert isinstance(reported[0], StreamFrameError)
+    assert reported[0].reason == "binary frame"
+    assert server.connections_opened == 1
+    finish(stream, runner)
+
+
+def test_stop_from_a_handler_returns_run_forever(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+
+    @stream.on_event("stop_now")
+    def stopper(event: StreamEvent, context: Context) -> None:
+        context.stop()
+
+    when_connected(server, 1, lambda: server.publish("stop_now", "t", 1))
+    stream.run_forever()
+    assert not stream.running
+    # The stream can run again afterwards.
+    when_connected(server, 2, lambda: server.publish("stop_now", "t", 2))
+    stream.run_forever()
+
+
+def test_stop_from_another_thread(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+    runner = background(stream)
+    server.wait_for_connections(1)
+    finish(stream, runner)
+
+
+def test_ctrl_c_ends_run_forever_cleanly(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+    main = threading.main_thread().ident
+    assert main == threading.get_ident(), "the test must run in the main thread"
+    assert main is not None
+
+    def interrupt() -> None:
+        server.wait_for_connections(1)
+        signal.pthread_kill(main, signal.SIGINT)
+
+    run_in_thread(interrupt)
+    stream.run_forever()  # returns instead of raising KeyboardInterrupt
+    assert not stream.running
+
+
+def test_stop_from_a_signal_handler(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+    main = threading.main_thread().ident
+    assert main is not None
+    previous = signal.signal(signal.SIGUSR1, lambda signum, frame: stream.stop())
+    try:
+        when_connected(server, 1, lambda: signal.pthread_kill(main, signal.SIGUSR1))
+        stream.run_forever()
+    finally:
+        signal.signal(signal.SIGUSR1, previous)
+
+
+def test_events_iterator_with_stop(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+    handled: Recorder[object] = Recorder()
+    stream.on_event("n")(lambda event, context: handled.add(event.payload))
+
+    def feed() -> None:
+        server.wait_for_command({"type": "subscribe", "threadId": "t"})
+        for index in range(5):
+            server.publish("n", "t", index)
+
+    run_in_thread(feed)
+    received: list[object] = []
+    for event in stream.events(thread_id="t"):
+        received.append(event.payload)
+        if len(received) == 3:
+            stream.stop()
+    assert received[:3] == [0, 1, 2]
+    assert handled.wait_for(3)[:3] == [0, 1, 2]  # handlers run during iteration too
+    assert not stream.running
+
+
+def test_leaving_the_events_loop_closes_the_connection(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+    when_connected(server, 1, lambda: server.publish("n", None, 0))
+    iterator = stream.events()
+    for _event in iterator:
+        break
+    iterator_close = getattr(iterator, "close", None)
+    assert iterator_close is not None
+    iterator_close()
+    assert not stream.running
+
+
+def test_reconnect_policy_exhaustion_raises() -> None:
+    # Nothing listens on this port (the server was stopped).
+    with MiniStreamServer() as closed:
+        config = closed.config
+    stream: EventStream[FakeClient] = EventStream(
+        FakeClient(config),
+        options=StreamOptions(reconnect=RetryPolicy(max_attempts=2, initial_delay=0.01)),
+    )
+    errors: Recorder[StreamError] = Recorder()
+    stream.on_error(lambda error, context: errors.add(error))
+    with pytest.raises(StreamConnectionError):
+        stream.run_forever()
+    assert len(errors.wait_for(2)) == 2
+
+
+def test_running_twice_is_refused(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+    runner = background(stream)
+    server.wait_for_connections(1)
+    with pytest.raises(RuntimeError, match="already running"):
+        stream.run_forever()
+    finish(stream, runner)
+    with pytest.raises(ValueError, match="thread_id"):
+        stream.run_forever(thread_id="")
+
+
+def test_client_protocol_accepts_plain_objects() -> None:
+    client: StreamClient = FakeClient(ClientConfig())
+    assert EventStream(client).client is client
