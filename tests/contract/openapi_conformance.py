@@ -463,6 +463,15 @@ def _walk(node: object, where: str) -> Iterator[tuple[str, Node]]:
             yield from _walk(value, f"{where}/{index}")
 
 
+def _is_named(schema: object) -> bool:
+    """True for a ``$ref``, or a union of ``$ref``s (absent schemas count as named)."""
+    node = _as_node(schema)
+    if not node or "$ref" in node:
+        return True
+    variants = _variants(node)
+    return bool(variants) and all(_is_named(variant) for variant in variants)
+
+
 def check_own_rules(ours: Node, expected_operations: int) -> list[str]:
     """House rules of our document that the generators and the SDK rely on."""
     problems: list[str] = []
@@ -500,6 +509,13 @@ def check_own_rules(ours: Node, expected_operations: int) -> list[str]:
             f"{label}: response {status} has no JSON schema"
             for status, response in responses.items()
             if status != "204" and _json_schema(response) is None
+        ]
+        bodies = {f"response {status}": _json_schema(r) for status, r in responses.items()}
+        bodies["request body"] = _json_schema(resolve(operation.get("requestBody"), ours))
+        problems += [
+            f"{label}: {where} schema is inline; name it in components/schemas"
+            for where, body in bodies.items()
+            if not _is_named(body)
         ]
     for where, node in _walk(ours, "#"):
         ref = node.get("$ref")

@@ -8,6 +8,7 @@ compared with the unmutated spec) always run.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
@@ -140,6 +141,89 @@ def test_websocket_route_is_documented_but_skipped_by_codegen() -> None:
     assert operation["operationId"] == "connectEventStream"
     assert operation["x-codegen-skip"] is True
     assert set(child(operation, "responses")) == {"101", "400"}
+
+
+# Names the hand-written layer and users import from the generated packages.
+SDK_COMPONENTS = (
+    "HealthResponse",
+    "ApiInfoResponse",
+    "SessionSummary",
+    "SessionControlsTuple",
+    "CodexThread",
+    "CodexTurn",
+    "CodexThreadItem",
+    "TranscriptEntry",
+    "CreateSessionRequest",
+    "CreateSessionResponse",
+    "ReadSessionResponse",
+    "ListSessionsResponse",
+    "DeleteSessionResponse",
+    "ResumeSessionRequest",
+    "ResumeSessionResponse",
+    "SendSessionMessageRequest",
+    "SendSessionMessageAcceptedResponse",
+    "InterruptSessionRequest",
+    "InterruptSessionResponse",
+    "NoActiveTurnResponse",
+    "DynamicToolDefinition",
+    "PendingToolCall",
+    "ListSessionToolCallsResponse",
+    "ToolCallResponseRequest",
+    "DynamicToolCallTextContentItem",
+    "DynamicToolCallImageContentItem",
+    "DynamicToolCallOutputContentItem",
+    "ToolCallResponseSuccessResponse",
+    "ToolCallResponseNotFoundResponse",
+    "ToolCallResponseConflictResponse",
+    "ToolCallResponseErrorResponse",
+    "PendingApproval",
+    "ListSessionApprovalsResponse",
+    "ApprovalDecisionRequest",
+    "ApprovalDecisionSuccessResponse",
+    "ApprovalDecisionNotFoundResponse",
+    "ApprovalDecisionReconciledResponse",
+    "ApprovalDecisionErrorResponse",
+    "PendingToolUserInput",
+    "ToolUserInputQuestion",
+    "ToolUserInputQuestionOption",
+    "ListSessionToolInputResponse",
+    "ToolInputDecisionRequest",
+    "ToolInputDecisionSuccessResponse",
+    "ToolInputDecisionNotFoundResponse",
+    "ToolInputDecisionErrorResponse",
+    "SessionSettingsResponse",
+    "SessionSettingValueResponse",
+    "SetSessionSettingsRequest",
+    "SetSessionSettingsResponse",
+    "DeleteSessionSettingResponse",
+    "SessionSettingsLockedResponse",
+    "SessionControlsResponse",
+    "ApplySessionControlsRequest",
+    "ApplySessionControlsResponse",
+    "SessionControlsLockedResponse",
+    "ApprovalPolicy",
+    "NetworkAccess",
+    "FilesystemSandbox",
+    "SessionSettingsScope",
+    "DeletedSessionPayload",
+    "SystemSessionError",
+    "SessionNotFoundPayload",
+    "ApiValidationError",
+    "InternalErrorResponse",
+    "CodexErrorResponse",
+    "RouteNotFoundResponse",
+)
+
+
+def test_components_the_sdk_relies_on_exist() -> None:
+    schemas = child(_our_spec(), "components", "schemas")
+    assert [name for name in SDK_COMPONENTS if name not in schemas] == []
+
+
+def test_component_names_read_as_python_classes() -> None:
+    schemas = child(_our_spec(), "components", "schemas")
+    odd = [name for name in schemas if not re.fullmatch(r"[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)*", name)]
+    assert odd == []
 
 
 def test_our_spec_matches_itself() -> None:
@@ -288,6 +372,20 @@ def test_house_rules_detect_missing_error_body_and_bad_format() -> None:
         "#/components/schemas/DeletedSessionPayload/properties/deletedAt:"
         " format 'date-time' is not allowed"
     ) in problems
+
+
+def test_house_rules_detect_inline_body_schema() -> None:
+    mutated = our_spec_copy()
+    content = child(
+        mutated, "paths", "/api/sessions/{sessionId}/interrupt", "post", "requestBody", "content"
+    )
+    content["application/json"] = {
+        "schema": {"type": "object", "properties": {"turnId": {"type": "string"}}}
+    }
+    assert check_own_rules(mutated, EXPECTED_OPERATIONS) == [
+        "interruptSessionTurn (POST /api/sessions/{sessionId}/interrupt): request body schema"
+        " is inline; name it in components/schemas"
+    ]
 
 
 def test_house_rules_detect_dangling_reference_and_operation_count() -> None:
