@@ -1,0 +1,340 @@
+"""The asyncio ``AsyncEventStream`` over a real loopback websocket.
+
+Same server and same rules as test_sync_stream.py: wait on observed events, not on time.
+Blocking server controls run in a worker thread (``asyncio.to_thread``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from codex_manager.config import ClientConfig
+from codex_manager.retry import RetryPolicy
+from codex_manager.stream import (
+    AppServerSignal,
+    AsyncEventStream,
+    DeadConnectionError,
+    HandlerContext,
+    HandlerError,
+    Reconnected,
+    StreamConnectionError,
+    StreamError,
+    StreamEvent,
+    StreamFrameError,
+    StreamOptions,
+    StreamServerError,
+)
+
+from .ws_server import MiniStreamServer, Recorder, tool_call_signal
+
+FAST_RECONNECT = RetryPolicy(max_attempts=1000, initial_delay=0.01, max_delay=0.1)
+
+
+@dataclass
+class FakeAsyncClient:
+    """The only thing a stream needs from a client: its config."""
+
+    config: ClientConfig
+
+
+Context = HandlerContext[FakeAsyncClient]
+
+
+@pytest.fixture
+def server() -> Iterator[MiniStreamServer]:
+    with MiniStreamServer() as running:
+        yield running
+
+
+def make_stream(
+    server: MiniStreamServer, *, ping_interval: float = 15.0, pong_timeout: float = 10.0
+) -> AsyncEventStream[FakeAsyncClient]:
+    settings = StreamOptions(
+        ping_interval=ping_interval,
+        pong_timeout=pong_timeout,
+        reconnect=FAST_RECONNECT,
+        shutdown_timeout=5.0,
+    )
+    return AsyncEventStream(FakeAsyncClient(server.config), options=settings)
+
+
+async def finish(stream: AsyncEventStream[FakeAsyncClient], runner: asyncio.Task[None]) -> None:
+    stream.stop()
+    async with asyncio.timeout(10):
+        await runner
+    assert not stream.running
+
+
+async def test_thread_filter_is_active_from_the_first_frame(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+    seen: list[tuple[str, str | None]] = []
+
+    @stream.on_event_prefix("")
+    async def record(event: StreamEvent, context: Context) -> None:
+        seen.append((event.type, event.thread_id))
+        if event.type == "done":
+            context.stop()
+
+    def feed() -> None:
+        server.wait_for_connections(1)
+        server.publish("other_thread", "t2", {})
+        server.publish("mine", "t1", {})
+        server.send_raw('{"type":"leaked","threadId":"t2","payload":{}}')
+        server.send_raw('{"type":"broadcast","threadId":null,"payload":{}}')
+        server.wait_for_command({"type": "subscribe", "threadId": "t1"})
+        server.publish("done", "t1", {})
+
+    feeder = asyncio.create_task(asyncio.to_thread(feed))
+    await stream.run_forever(thread_id="t1")
+    await feeder
+    assert seen == [("mine", "t1"), ("broadcast", None), ("done", "t1")]
+    assert server.paths == ["/api/stream?threadId=t1"]
+
+
+async def test_typed_tool_call_and_sync_handler_off_the_loop(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+    loop_thread = threading.get_ident()
+    calls: list[tuple[AppServerSignal, bool]] = []
+
+    @stream.on_app_server_request("item.tool.call")
+    def on_tool_call(signal: AppServerSignal, context: Context) -> None:
+        # Sync handlers of the async stream run in a worker thread, never on the loop.
+        calls.append((signal, threading.get_ident() != loop_thread))
+        context.stop()
+
+    async def feed() -> None:
+        await asyncio.to_thread(server.wait_for_command, {"type": "subscribe", "threadId": "t1"})
+        server.publish("app_server.request.item.tool.call", "t1", tool_call_signal("t1", 7, "c7"))
+
+    feeder = asyncio.create_task(feed())
+    await stream.run_forever(thread_id="t1")
+    await feeder
+    ((signal, off_loop),) = calls
+    assert off_loop
+    assert signal.tool_call is not None
+    assert (signal.request_id, signal.tool_call.call_id) == (7, "c7")
+
+
+async def test_pongs_keep_the_connection_and_missing_pongs_kill_it(
+    server: MiniStreamServer,
+) -> None:
+    stream = make_stream(server, ping_interval=0.02, pong_timeout=0.5)
+    errors: Recorder[StreamError] = Recorder()
+    reconnects: Recorder[Reconnected] = Recorder()
+    stream.on_error(lambda error, context: errors.add(error))
+    stream.on_reconnect(lambda notice, context: reconnects.add(notice))
+    runner = asyncio.create_task(stream.run_forever())
+    await asyncio.to_thread(server.wait_for_command, {"type": "ping"}, 50)
+    assert server.connections_opened == 1
+    assert errors.snapshot() == []
+    server.answer_pings = False
+    (error,) = await asyncio.to_thread(errors.wait_for, 1)
+    assert isinstance(error, DeadConnectionError)
+    server.answer_pings = True
+    await asyncio.to_thread(server.wait_for_connections, 2)
+    (notice,) = await asyncio.to_thread(reconnects.wait_for, 1)
+    assert notice.reconnects == 1
+    await finish(stream, runner)
+
+
+@pytest.mark.parametrize("fault", ["drop", "restart"])
+async def test_reconnects_after_drop_or_restart(server: MiniStreamServer, fault: str) -> None:
+    stream = make_stream(server)
+    reconnects: Recorder[Reconnected] = Recorder()
+    errors: Recorder[StreamError] = Recorder()
+    events: Recorder[str] = Recorder()
+
+    @stream.on_reconnect
+    async def reconnected(notice: Reconnected, context: Context) -> None:
+        reconnects.add(notice)
+
+    stream.on_error(lambda error, context: errors.add(error))
+    stream.on_event("tick")(lambda event, context: events.add(str(event.payload)))
+    runner = asyncio.create_task(stream.run_forever(thread_id="t1"))
+    await asyncio.to_thread(server.wait_for_command, {"type": "subscribe", "threadId": "t1"})
+    server.publish("tick", "t1", "before")
+    await asyncio.to_thread(events.wait_for, 1)
+    if fault == "drop":
+        server.drop_connections()
+    else:
+        await asyncio.to_thread(server.restart)
+    (notice,) = await asyncio.to_thread(reconnects.wait_for, 1)
+    assert (notice.thread_id, notice.reconnects) == ("t1", 1)
+    await asyncio.to_thread(server.wait_for_command, {"type": "subscribe", "threadId": "t1"}, 2)
+    server.publish("tick", "t1", "after")
+    assert await asyncio.to_thread(events.wait_for, 2) == ["before", "after"]
+    assert any(isinstance(error, StreamConnectionError) for error in errors.snapshot())
+    await finish(stream, runner)
+
+
+async def test_slow_handler_delays_nobody_else(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+    release = asyncio.Event()
+    slow_seen: list[tuple[str | None, object]] = []
+    fast_seen: list[tuple[str | None, object]] = []
+    total = 20
+    all_slow = asyncio.Event()
+
+    @stream.on_event("work")
+    async def slow(event: StreamEvent, context: Context) -> None:
+        slow_seen.append((event.thread_id, event.payload))
+        if (event.thread_id, event.payload) == ("t1", 0):
+            async with asyncio.timeout(10):  # fails the test if the stream waited for us
+                await release.wait()
+        if len(slow_seen) == total:
+            all_slow.set()
+
+    @stream.on_event("work")
+    async def fast(event: StreamEvent, context: Context) -> None:
+        fast_seen.append((event.thread_id, event.payload))
+        if len(fast_seen) == total:
+            # t1 of the slow handler is still blocked; its t2 lane went on.
+            assert len(slow_seen) == 1 + total // 2
+            release.set()
+
+    runner = asyncio.create_task(stream.run_forever())
+    await asyncio.to_thread(server.wait_for_connections, 1)
+    for index in range(total // 2):
+        server.publish("work", "t1", index)
+        server.publish("work", "t2", index)
+    async with asyncio.timeout(10):
+        await all_slow.wait()
+    for thread in ("t1", "t2"):
+        assert [n for t, n in slow_seen if t == thread] == list(range(total // 2))
+        assert [n for t, n in fast_seen if t == thread] == list(range(total // 2))
+    await finish(stream, runner)
+
+
+async def test_raising_handler_is_reported_and_the_stream_goes_on(
+    server: MiniStreamServer,
+) -> None:
+    stream = make_stream(server)
+    errors: Recorder[StreamError] = Recorder()
+    survivors: Recorder[object] = Recorder()
+
+    @stream.on_event("boom")
+    async def explode(event: StreamEvent, context: Context) -> None:
+        raise RuntimeError(f"bad {event.payload}")
+
+    @stream.on_event("boom")
+    def explode_sync(event: StreamEvent, context: Context) -> None:
+        raise KeyError(event.payload)
+
+    @stream.on_event("boom")
+    async def survive(event: StreamEvent, context: Context) -> None:
+        survivors.add(event.payload)
+
+    @stream.on_error
+    async def report(error: StreamError, context: Context) -> None:
+        errors.add(error)
+        raise ValueError("error handlers may fail too")
+
+    runner = asyncio.create_task(stream.run_forever())
+    await asyncio.to_thread(server.wait_for_connections, 1)
+    server.publish("boom", "t", 1)
+    server.publish("boom", "t", 2)
+    assert await asyncio.to_thread(survivors.wait_for, 2) == [1, 2]
+    reported = await asyncio.to_thread(errors.wait_for, 4)
+    assert all(isinstance(error, HandlerError) for error in reported)
+    raised = sorted(type(e.exception).__name__ for e in reported if isinstance(e, HandlerError))
+    assert raised == ["KeyError", "KeyError", "RuntimeError", "RuntimeError"]
+    await finish(stream, runner)
+
+
+async def test_unknown_malformed_and_binary_frames_are_survived(
+    server: MiniStreamServer,
+) -> None:
+    stream = make_stream(server)
+    errors: Recorder[StreamError] = Recorder()
+    seen: Recorder[str] = Recorder()
+    stream.on_error(lambda error, context: errors.add(error))
+    stream.on_event_prefix("")(lambda event, context: seen.add(event.type))
+    runner = asyncio.create_task(stream.run_forever())
+    await asyncio.to_thread(server.wait_for_connections, 1)
+    server.send_raw(b"\x00\x01binary")
+    server.send_raw("{not json")
+    server.send_raw('{"type": 42}')
+    server.send_raw('{"type":"app_server.request.item.tool.call","threadId":"t","payload":{}}')
+    server.send_raw('{"type":"error","message":"invalid websocket command"}')
+    server.publish("never_seen_before", "t", {"any": "thing"})
+    assert await asyncio.to_thread(seen.wait_for, 1) == ["never_seen_before"]
+    reported = await asyncio.to_thread(errors.wait_for, 5)
+    assert [type(error) for error in reported] == [StreamFrameError] * 4 + [StreamServerError]
+    assert server.connections_opened == 1
+    await finish(stream, runner)
+
+
+async def test_stop_from_a_handler_returns_run_forever(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+
+    @stream.on_event("stop_now")
+    def stopper(event: StreamEvent, context: Context) -> None:
+        context.stop()  # from a worker thread
+
+    async def feed(count: int) -> None:
+        await asyncio.to_thread(server.wait_for_connections, count)
+        server.publish("stop_now", "t", count)
+
+    feeder = asyncio.create_task(feed(1))
+    await stream.run_forever()
+    await feeder
+    assert not stream.running
+    feeder = asyncio.create_task(feed(2))
+    await stream.run_forever()  # runs again after a stop
+    await feeder
+
+
+async def test_stop_from_another_thread(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+    runner = asyncio.create_task(stream.run_forever())
+    await asyncio.to_thread(server.wait_for_connections, 1)
+    await asyncio.to_thread(stream.stop)
+    async with asyncio.timeout(10):
+        await runner
+
+
+async def test_events_iterator_with_stop(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+
+    def feed() -> None:
+        server.wait_for_command({"type": "subscribe", "threadId": "t"})
+        for index in range(5):
+            server.publish("n", "t", index)
+
+    feeder = asyncio.create_task(asyncio.to_thread(feed))
+    received: list[object] = []
+    async for event in stream.events(thread_id="t"):
+        received.append(event.payload)
+        if len(received) == 3:
+            stream.stop()
+    await feeder
+    assert received[:3] == [0, 1, 2]
+    assert not stream.running
+
+
+async def test_reconnect_policy_exhaustion_raises() -> None:
+    with MiniStreamServer() as closed:
+        config = closed.config
+    stream = AsyncEventStream(
+        FakeAsyncClient(config),
+        options=StreamOptions(reconnect=RetryPolicy(max_attempts=2, initial_delay=0.01)),
+    )
+    errors: list[StreamError] = []
+    stream.on_error(lambda error, context: errors.append(error))
+    with pytest.raises(StreamConnectionError):
+        await stream.run_forever()
+    assert len(errors) == 2
+
+
+async def test_running_twice_is_refused(server: MiniStreamServer) -> None:
+    stream = make_stream(server)
+    runner = asyncio.create_task(stream.run_forever())
+    await asyncio.to_thread(server.wait_for_connections, 1)
+    with pytest.raises(RuntimeError, match="already running"):
+        await stream.run_forever()
+    await finish(stream, runner)
