@@ -1,0 +1,149 @@
+"""Bounded handler execution: lanes keep order, backpressure stops the reader."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from codex_manager.config import ClientConfig
+from codex_manager.stream import HandlerContext
+from codex_manager.stream.context import StreamClient
+from codex_manager.stream.dispatch import TaskDispatcher, ThreadDispatcher
+from codex_manager.stream.router import HandlerEntry
+
+from .ws_server import Recorder
+
+
+class _Control:
+    running = True
+
+    def stop(self) -> None:
+        self.running = False
+
+
+class _Client:
+    config = ClientConfig()
+
+
+CONTEXT: HandlerContext[StreamClient] = HandlerContext(_Control(), _Client(), None)
+
+
+def entry(handler: object, name: str = "h") -> HandlerEntry:
+    assert callable(handler)
+    return HandlerEntry(handler, name, asyncio.iscoroutinefunction(handler), "event", "x")
+
+
+def test_thread_backpressure_blocks_the_submitter() -> None:
+    gate = threading.Event()
+    started: Recorder[object] = Recorder()
+    failures: list[BaseException] = []
+
+    def blocked(item: object, context: object) -> None:
+        started.add(item)
+        assert gate.wait(10)
+
+    dispatcher = ThreadDispatcher(
+        max_workers=4, max_pending=2, report=lambda e, x, i: failures.append(x), name="t"
+    )
+    handler = entry(blocked)
+    abort = threading.Event()
+    assert dispatcher.submit(handler, 1, CONTEXT, "a", abort)
+    assert dispatcher.submit(handler, 2, CONTEXT, "b", abort)
+    started.wait_for(2)
+    # Full: a third call waits; with `abort` set the wait gives up instead of queueing.
+    abort.set()
+    assert not dispatcher.submit(handler, 3, CONTEXT, "c", abort)
+    gate.set()
+    assert dispatcher.wait_idle(10)
+    assert dispatcher.submit(handler, 4, CONTEXT, "c", abort)
+    dispatcher.shutdown(10)
+    assert sorted(started.snapshot(), key=str) == [1, 2, 4]
+    assert failures == []
+
+
+def test_thread_lanes_keep_order_and_isolate_threads() -> None:
+    seen: Recorder[tuple[str, int]] = Recorder()
+    gate = threading.Event()
+
+    def handler(item: object, context: object) -> None:
+        assert isinstance(item, tuple)
+        thread, number = item
+        if (thread, number) == ("slow", 0):
+            assert gate.wait(10)
+        seen.add((thread, number))
+
+    dispatcher = ThreadDispatcher(
+        max_workers=4, max_pending=100, report=lambda e, x, i: None, name="t"
+    )
+    registered = entry(handler)
+    for number in range(10):
+        dispatcher.submit(registered, ("slow", number), CONTEXT, "slow")
+        dispatcher.submit(registered, ("fast", number), CONTEXT, "fast")
+    # The fast lane finishes while the slow lane's first call is held.
+    assert [n for t, n in seen.wait_for(10) if t == "fast"] == list(range(10))
+    gate.set()
+    everything = seen.wait_for(20)
+    assert [n for t, n in everything if t == "slow"] == list(range(10))
+    dispatcher.shutdown(10)
+
+
+def test_thread_dispatcher_reports_failures_and_runs_async_handlers() -> None:
+    failures: Recorder[tuple[str, str]] = Recorder()
+
+    async def async_handler(item: object, context: object) -> None:
+        await asyncio.sleep(0)
+        raise ValueError(f"async {item}")
+
+    def sync_handler(item: object, context: object) -> None:
+        raise KeyError(item)
+
+    dispatcher = ThreadDispatcher(
+        max_workers=2,
+        max_pending=10,
+        report=lambda e, x, i: failures.add((e.name, type(x).__name__)),
+        name="t",
+    )
+    dispatcher.submit(entry(async_handler, "a"), 1, CONTEXT, None)
+    dispatcher.submit(entry(sync_handler, "s"), 2, CONTEXT, None)
+    assert sorted(failures.wait_for(2)) == [("a", "ValueError"), ("s", "KeyError")]
+    dispatcher.shutdown(10)
+
+
+async def test_task_backpressure_and_order() -> None:
+    gate = asyncio.Event()
+    seen: list[object] = []
+
+    async def handler(item: object, context: object) -> None:
+        if item == 0:
+            await gate.wait()
+        seen.append(item)
+
+    dispatcher = TaskDispatcher(
+        max_concurrency=2, max_pending=3, report=lambda e, x, i: None, name="t"
+    )
+    registered = entry(handler)
+    for number in range(3):
+        await dispatcher.submit(registered, number, CONTEXT, "lane")
+    # The bound is reached: the next submit waits until the held call finishes.
+    fourth = asyncio.create_task(dispatcher.submit(registered, 3, CONTEXT, "lane"))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not fourth.done()
+    assert seen == []  # the lane is serial: 1 and 2 wait behind 0
+    gate.set()
+    await fourth
+    await dispatcher.shutdown(10)
+    assert seen == [0, 1, 2, 3]
+
+
+async def test_task_shutdown_cancels_stuck_handlers() -> None:
+    never = asyncio.Event()
+
+    async def stuck(item: object, context: object) -> None:
+        await never.wait()
+
+    dispatcher = TaskDispatcher(
+        max_concurrency=2, max_pending=3, report=lambda e, x, i: None, name="t"
+    )
+    await dispatcher.submit(entry(stuck), 1, CONTEXT, None)
+    await dispatcher.shutdown(0.01)
