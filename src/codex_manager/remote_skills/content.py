@@ -15,9 +15,14 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeAlias, TypedDict
+from typing import TypeAlias
 
 import pydantic_core
+
+from codex_manager_models.payloads import (
+    DynamicToolCallImageContentItem,
+    DynamicToolCallTextContentItem,
+)
 
 __all__ = [
     "ContentItem",
@@ -30,19 +35,12 @@ __all__ = [
 ]
 
 
-class InputTextItem(TypedDict):
-    """Wire form of a text content item."""
+InputTextItem: TypeAlias = DynamicToolCallTextContentItem
+"""Wire form of a text content item: ``{"type": "inputText", "text": ...}``."""
 
-    type: Literal["inputText"]
-    text: str
-
-
-class InputImageItem(TypedDict):
-    """Wire form of an image content item (an ``http(s)`` URL or a ``data:`` URL)."""
-
-    type: Literal["inputImage"]
-    imageUrl: str
-
+InputImageItem: TypeAlias = DynamicToolCallImageContentItem
+"""Wire form of an image content item: ``{"type": "inputImage", "imageUrl": ...}``
+(an ``http(s)`` URL or a ``data:`` URL)."""
 
 ContentItem: TypeAlias = InputTextItem | InputImageItem
 """One content item of a tool answer, as sent to codex-manager."""

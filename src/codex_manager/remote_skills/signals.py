@@ -19,11 +19,13 @@ from collections.abc import Mapping
 
 from codex_manager.json_types import JSONValue
 from codex_manager.remote_skills.calls import ToolCall
+from codex_manager.stream.frames import AppServerSignal, StreamEvent
 
 __all__ = [
     "TOOL_CALL_EVENT_TYPE",
     "TOOL_CALL_METHOD",
     "signal_session_id",
+    "signal_thread_id",
     "tool_call_from_pending",
     "tool_call_from_signal",
 ]
@@ -96,6 +98,15 @@ def tool_call_from_pending(row: object) -> ToolCall | None:
     )
 
 
+def signal_thread_id(signal: object) -> str | None:
+    """The thread id of the frame itself (the websocket envelope's ``threadId``), if any."""
+    if isinstance(signal, StreamEvent):
+        return signal.thread_id
+    if isinstance(signal, Mapping) and "payload" in signal:
+        return _text(signal.get("threadId"))
+    return None
+
+
 def _from_envelope(envelope: object, frame_thread: str | None) -> ToolCall | None:
     method = _field(envelope, "method")
     if method != TOOL_CALL_METHOD:
@@ -126,8 +137,37 @@ def _from_envelope(envelope: object, frame_thread: str | None) -> ToolCall | Non
     )
 
 
+def _from_app_server_signal(signal: AppServerSignal) -> ToolCall | None:
+    if signal.method != TOOL_CALL_METHOD:
+        return None
+    typed = signal.tool_call
+    if typed is None:
+        # The typed params need a call id; a call without one is still read from the raw params.
+        return _from_envelope(signal.payload, signal.thread_id)
+    tool = _text(typed.tool)
+    thread_id = _text(typed.thread_id) or signal.thread_id
+    if tool is None or thread_id is None:
+        return None
+    return ToolCall(
+        tool=tool,
+        arguments=typed.arguments,
+        request_id=_request_id(signal.request_id),
+        call_id=_text(typed.call_id),
+        thread_id=thread_id,
+        turn_id=_text(typed.turn_id) or signal.turn_id,
+    )
+
+
 def tool_call_from_signal(signal: object) -> ToolCall | None:
     """A :class:`ToolCall` from a signal, stream event or frame; ``None`` when it is not one."""
+    if isinstance(signal, AppServerSignal):
+        return _from_app_server_signal(signal)
+    if isinstance(signal, StreamEvent):
+        if signal.type == TOOL_CALL_REQUESTED_TYPE:
+            return tool_call_from_pending(signal.payload)
+        if signal.type == TOOL_CALL_EVENT_TYPE:
+            return _from_envelope(signal.payload, signal.thread_id)
+        return None
     kind = _field(signal, "type", "event_type")
     frame_thread = _text(_field(signal, "threadId", "thread_id"))
     if kind == TOOL_CALL_REQUESTED_TYPE:
@@ -144,6 +184,10 @@ def tool_call_from_signal(signal: object) -> ToolCall | None:
 
 def signal_session_id(signal: object) -> str | None:
     """The ``session.id`` a signal names, if any (checked in addition to the thread id)."""
+    if isinstance(signal, AppServerSignal):
+        return signal.session.id if signal.session is not None else None
+    if isinstance(signal, StreamEvent):
+        signal = signal.payload
     for holder in (signal, _field(signal, "signal", "payload")):
         if holder is None:
             continue

@@ -1,0 +1,336 @@
+"""What the sync and async session registries share: everything that does no I/O."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar, overload
+
+from codex_manager.remote_skills.calls import ToolCall
+from codex_manager.remote_skills.catalog import CatalogSync, catalog_warning_text, warn_catalog
+from codex_manager.remote_skills.dedupe import CallTracker
+from codex_manager.remote_skills.dispatch import RemoteSkillDispatch
+from codex_manager.remote_skills.errors import SessionNotBoundError, SkillNotFoundError
+from codex_manager.remote_skills.execution import LocalOutcome
+from codex_manager.remote_skills.options import RemoteSkillOptions
+from codex_manager.remote_skills.registry import CatalogView, SkillRegistry
+from codex_manager.remote_skills.signals import (
+    signal_session_id,
+    signal_thread_id,
+    tool_call_from_pending,
+    tool_call_from_signal,
+)
+from codex_manager.remote_skills.skill import RemoteSkill, SkillHandler, build_skill
+from codex_manager.remote_skills.submit import SubmissionPolicy, SubmissionResult
+from codex_manager_models.payloads import DynamicToolDefinition, PendingToolCall
+
+if TYPE_CHECKING:
+    from codex_manager.stream.frames import StreamEvent
+
+__all__ = [
+    "HandlerT",
+    "PendingCallInput",
+    "SessionSkillsBase",
+    "SignalInput",
+    "pending_rows",
+]
+
+HandlerT = TypeVar("HandlerT", bound=SkillHandler)
+
+SignalInput: TypeAlias = "StreamEvent | Mapping[str, object]"
+"""A stream event or signal (``AppServerSignal`` is a ``StreamEvent``), or a raw frame dict."""
+
+PendingCallInput: TypeAlias = "PendingToolCall | Mapping[str, object]"
+"""One row of ``GET /api/sessions/{id}/tool-calls`` (or a ``tool_call_requested`` payload)."""
+
+_NO_REQUEST_ID = SubmissionResult("failed", False, 0, "the call carries no request id to answer")
+
+
+class SessionSkillsBase:
+    """Registry operations of one session; the I/O methods live in the sync/async subclasses."""
+
+    def __init__(self, session_id: str | None, options: RemoteSkillOptions) -> None:
+        self._session_id = session_id
+        self._options = options
+        self._settings = options.execution_settings()
+        self._policy = options.submission_policy()
+        self._registry = SkillRegistry()
+        self._tracker: CallTracker[LocalOutcome] = CallTracker(options.dedupe_memory)
+
+    # -- identity -------------------------------------------------------------------------
+
+    @property
+    def session_id(self) -> str:
+        """The session (thread) this registry serves.
+
+        Raises:
+            SessionNotBoundError: inside a ``create_session`` register callback, before the
+                session exists.
+        """
+        if self._session_id is None:
+            raise SessionNotBoundError(
+                "this registry is not attached to a session yet (the session is created after "
+                "the register callback returns)"
+            )
+        return self._session_id
+
+    @property
+    def options(self) -> RemoteSkillOptions:
+        """The options in force for this session."""
+        return self._options
+
+    def _bind(self, session_id: str, creation_catalog: tuple[str, ...] | None) -> None:
+        self._session_id = session_id
+        if creation_catalog is not None:
+            self._registry.mark_created(creation_catalog)
+
+    # -- registration -----------------------------------------------------------------------
+
+    def register(
+        self,
+        name: str | None,
+        handler: SkillHandler,
+        *,
+        description: str | None = None,
+        input_schema: Mapping[str, object] | None = None,
+        output_schema: Mapping[str, object] | None = None,
+        timeout_seconds: float | None = None,
+        replace: bool = False,
+    ) -> RemoteSkill:
+        """Register ``handler`` as the tool ``name`` (``None``: the function's name).
+
+        Without ``input_schema`` the schema is synthesized from the signature and docstring;
+        an explicit one is used exactly as given. ``output_schema`` (or the return annotation)
+        documents the result in :meth:`instruction_text`.
+
+        Raises:
+            SkillRegistrationError: bad name or description, a schema Codex would reject, a
+                signature that cannot be a tool, a taken name (without ``replace=True``), or
+                more than 128 tools.
+        """
+        skill = build_skill(
+            name,
+            handler,
+            description=description,
+            input_schema=input_schema,
+            output_schema=output_schema,
+            timeout_seconds=timeout_seconds,
+        )
+        self._registry.add(skill, replace=replace)
+        return skill
+
+    @overload
+    def skill(self, handler: HandlerT, /) -> HandlerT: ...
+
+    @overload
+    def skill(
+        self,
+        handler: None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        input_schema: Mapping[str, object] | None = None,
+        output_schema: Mapping[str, object] | None = None,
+        timeout_seconds: float | None = None,
+        replace: bool = False,
+    ) -> Callable[[HandlerT], HandlerT]: ...
+
+    def skill(
+        self,
+        handler: HandlerT | None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        input_schema: Mapping[str, object] | None = None,
+        output_schema: Mapping[str, object] | None = None,
+        timeout_seconds: float | None = None,
+        replace: bool = False,
+    ) -> HandlerT | Callable[[HandlerT], HandlerT]:
+        """Decorator form of :meth:`register`: ``@skills.skill`` or ``@skills.skill(name=...)``.
+
+        Returns the function unchanged, so it stays callable as plain Python.
+        """
+
+        def decorate(function: HandlerT) -> HandlerT:
+            self.register(
+                name,
+                function,
+                description=description,
+                input_schema=input_schema,
+                output_schema=output_schema,
+                timeout_seconds=timeout_seconds,
+                replace=replace,
+            )
+            return function
+
+        if handler is not None:
+            return decorate(handler)
+        return decorate
+
+    def unregister(self, name: str, *, missing_ok: bool = True) -> bool:
+        """Remove the skill ``name``; returns whether it was registered.
+
+        Calls to it that arrive later get a "no longer available" answer. Codex keeps the tool
+        list it was given at session start, see :meth:`catalog_view`.
+
+        Raises:
+            SkillNotFoundError: ``missing_ok=False`` and no such skill.
+        """
+        removed = self._registry.remove(name)
+        if removed is None and not missing_ok:
+            raise SkillNotFoundError(name)
+        return removed is not None
+
+    def clear(self) -> tuple[str, ...]:
+        """Remove every skill; returns the removed names."""
+        return self._registry.clear()
+
+    def get(self, name: str) -> RemoteSkill | None:
+        """The skill registered as ``name``, if any."""
+        return self._registry.get(name)
+
+    def names(self) -> tuple[str, ...]:
+        """Registered skill names, in registration order."""
+        return self._registry.names()
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self._registry.get(name) is not None
+
+    def __len__(self) -> int:
+        return len(self._registry.names())
+
+    # -- catalog ------------------------------------------------------------------------------
+
+    def dynamic_tools(self) -> list[DynamicToolDefinition]:
+        """The ``dynamicTools`` payload: ``name``, ``description`` and ``inputSchema`` of each."""
+        return [
+            {
+                "name": spec["name"],
+                "description": spec["description"],
+                "inputSchema": spec["inputSchema"],
+            }
+            for spec in self._registry.definitions()
+        ]
+
+    def instruction_text(self) -> str:
+        """Deterministic text listing every skill with its input and output contracts.
+
+        Empty when no skill is registered.
+        """
+        return self._registry.instruction_text()
+
+    def inject_request(self, text: str) -> str:
+        """``text`` preceded by :meth:`instruction_text` (unchanged when there are no skills)."""
+        instructions = self.instruction_text()
+        if not instructions:
+            return text
+        return f"{instructions}\n\n{text}"
+
+    def catalog_view(self) -> CatalogView:
+        """Which tools the model was given at creation versus which exist locally now."""
+        return self._registry.view()
+
+    def _catalog_result(
+        self,
+        method: Literal["resume", "deferred_to_send", "failed"],
+        tools_sent: tuple[str, ...],
+        error: str | None = None,
+    ) -> CatalogSync:
+        view = self._registry.view()
+        warning = catalog_warning_text(view)
+        warn_catalog(warning)
+        return CatalogSync(
+            method=method,
+            tools_sent=tools_sent,
+            model_tools=view.model_tools,
+            local_only=view.local_only,
+            removed=view.removed,
+            warning=warning,
+            error=error,
+        )
+
+    # -- matching -----------------------------------------------------------------------------
+
+    def _owned_call(self, call: ToolCall | None) -> ToolCall | None:
+        if call is None or self._session_id is None:
+            return None
+        return call if call.thread_id == self._session_id else None
+
+    def _call_from_signal(self, signal: SignalInput) -> ToolCall | None:
+        call = tool_call_from_signal(signal)
+        if call is None or self._session_id is None:
+            return None
+        named_session = signal_session_id(signal)
+        if named_session is not None and named_session != self._session_id:
+            return None
+        frame_thread = signal_thread_id(signal)
+        if frame_thread is not None and frame_thread != self._session_id:
+            return None
+        return self._owned_call(call)
+
+    def _call_from_pending(self, row: PendingCallInput) -> ToolCall | None:
+        return self._owned_call(tool_call_from_pending(row))
+
+    def matches_signal(self, signal: SignalInput) -> bool:
+        """Whether ``signal`` is a tool call of this session (thread id and session both match)."""
+        return self._call_from_signal(signal) is not None
+
+    # -- shared pipeline pieces -----------------------------------------------------------------
+
+    def _policy_for(
+        self, max_submit_attempts: int | None, retry_delay_seconds: float | None
+    ) -> SubmissionPolicy:
+        return self._policy.overridden(max_submit_attempts, retry_delay_seconds)
+
+    @staticmethod
+    def _duplicate(call: ToolCall, start: float) -> RemoteSkillDispatch:
+        return RemoteSkillDispatch.build(
+            call, None, None, None, time.perf_counter() - start, duplicate=True
+        )
+
+    def _settle(
+        self,
+        call: ToolCall,
+        outcome: LocalOutcome,
+        result: SubmissionResult,
+        start: float,
+        resubmitted: bool,
+    ) -> RemoteSkillDispatch:
+        if result.completed:
+            self._tracker.delivered(call.key)
+        else:
+            self._tracker.unsent(call.key, outcome)
+        return RemoteSkillDispatch.build(
+            call,
+            outcome,
+            outcome.answer,
+            result,
+            time.perf_counter() - start,
+            resubmitted=resubmitted,
+        )
+
+    @staticmethod
+    def _local_record(call: ToolCall, outcome: LocalOutcome, start: float) -> RemoteSkillDispatch:
+        return RemoteSkillDispatch.build(
+            call, outcome, outcome.answer, None, time.perf_counter() - start
+        )
+
+    _no_request_id = _NO_REQUEST_ID
+
+
+def pending_rows(listed: object) -> list[Mapping[str, object]]:
+    """The rows of a ``tool_calls.list()`` payload.
+
+    Raises:
+        ValueError: the payload is not an object with a ``data`` array.
+    """
+    data = listed.get("data") if isinstance(listed, Mapping) else None
+    if not isinstance(data, list):
+        shape = sorted(listed) if isinstance(listed, Mapping) else type(listed).__name__
+        raise ValueError(
+            "malformed tool-calls list payload: expected an object with a 'data' array, "
+            f"got {shape}"
+        )
+    return [row for row in data if isinstance(row, Mapping)]

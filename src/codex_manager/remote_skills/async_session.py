@@ -1,0 +1,333 @@
+"""``AsyncSessionSkills``: the session-scoped registry of the asynchronous client."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from codex_manager._omit import OMIT, Omit
+from codex_manager.client._literals import (
+    ApprovalPolicy,
+    FilesystemSandbox,
+    NetworkAccess,
+    ReasoningEffort,
+)
+from codex_manager.errors import CodexManagerError, GoneError, PermissionDeniedError
+from codex_manager.remote_skills._base import (
+    PendingCallInput,
+    SessionSkillsBase,
+    SignalInput,
+    pending_rows,
+)
+from codex_manager.remote_skills.calls import ToolCall
+from codex_manager.remote_skills.catalog import CatalogSync
+from codex_manager.remote_skills.dispatch import RemoteSkillDispatch
+from codex_manager.remote_skills.execution import LocalOutcome, execute_async, prepare_call
+from codex_manager.remote_skills.options import RemoteSkillOptions
+from codex_manager.remote_skills.skill import SkillHandler
+from codex_manager.remote_skills.submit import SubmissionPolicy, submit_async
+from codex_manager.remote_skills.sync_session import PreparedSend
+from codex_manager.retry import RetryPolicy
+from codex_manager_models.payloads import (
+    DynamicToolDefinition,
+    SendSessionMessageAcceptedResponse,
+)
+
+if TYPE_CHECKING:
+    from codex_manager.client import AsyncCodexManager
+
+__all__ = ["AsyncRuntime", "AsyncSessionSkills"]
+
+
+@dataclass(slots=True)
+class AsyncRuntime:
+    """What all sessions of one async client share: the concurrency bound and worker threads."""
+
+    max_concurrent_calls: int
+    executor: concurrent.futures.Executor
+    _semaphore: asyncio.Semaphore | None = None
+
+    @property
+    def semaphore(self) -> asyncio.Semaphore:
+        """The bound on calls handled at once (created on first use, inside the loop)."""
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.max_concurrent_calls)
+        return self._semaphore
+
+
+class _Scope:
+    """``using(...)``: both ``with`` and ``async with`` work."""
+
+    def __init__(self, skills: AsyncSessionSkills, sync_scope: Iterator[AsyncSessionSkills]):
+        self._skills = skills
+        self._manager = contextmanager(lambda: sync_scope)()
+
+    def __enter__(self) -> AsyncSessionSkills:
+        return self._manager.__enter__()
+
+    def __exit__(self, *exc: object) -> None:
+        self._manager.__exit__(None, None, None)
+
+    async def __aenter__(self) -> AsyncSessionSkills:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.__exit__()
+
+
+class AsyncSessionSkills(SessionSkillsBase):
+    """Remote skills of one session on :class:`~codex_manager.AsyncCodexManager`.
+
+    Async handlers run on the event loop, sync handlers in worker threads; calls run
+    concurrently up to the client's ``max_concurrent_calls``, and each call is handled exactly
+    once even when the stream path and :meth:`drain_pending_calls` see it together.
+    """
+
+    def __init__(
+        self,
+        client: AsyncCodexManager,
+        session_id: str | None,
+        options: RemoteSkillOptions,
+        runtime: AsyncRuntime,
+    ) -> None:
+        """Internal: use ``cm.remote_skills.session(...)`` or ``create_session(...)``."""
+        super().__init__(session_id, options)
+        self._client = client
+        self._runtime = runtime
+
+    # -- scoped registration ----------------------------------------------------------------
+
+    def using(
+        self,
+        handler: SkillHandler | None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        input_schema: Mapping[str, object] | None = None,
+        output_schema: Mapping[str, object] | None = None,
+        timeout_seconds: float | None = None,
+    ) -> _Scope:
+        """Scoped registration for ``async with`` (or ``with``); see ``SessionSkills.using``."""
+        return _Scope(
+            self,
+            self._scope(handler, name, description, input_schema, output_schema, timeout_seconds),
+        )
+
+    def _scope(
+        self,
+        handler: SkillHandler | None,
+        name: str | None,
+        description: str | None,
+        input_schema: Mapping[str, object] | None,
+        output_schema: Mapping[str, object] | None,
+        timeout_seconds: float | None,
+    ) -> Iterator[AsyncSessionSkills]:
+        before = set(self.names())
+        registered = None
+        if handler is not None:
+            registered = self.register(
+                name,
+                handler,
+                description=description,
+                input_schema=input_schema,
+                output_schema=output_schema,
+                timeout_seconds=timeout_seconds,
+            )
+        try:
+            yield self
+        finally:
+            for added in self.names():
+                if added not in before:
+                    self.unregister(added)
+            if registered is not None and self.get(registered.name) is registered:
+                self.unregister(registered.name)
+
+    # -- talking to the server ----------------------------------------------------------------
+
+    async def send(
+        self,
+        text: str,
+        *,
+        inject_skills: bool = True,
+        dynamic_tools: Sequence[DynamicToolDefinition] | Omit = OMIT,
+        model: str | Omit = OMIT,
+        effort: ReasoningEffort | Omit = OMIT,
+        approval_policy: ApprovalPolicy | Omit = OMIT,
+        network_access: NetworkAccess | Omit = OMIT,
+        filesystem_sandbox: FilesystemSandbox | Omit = OMIT,
+    ) -> SendSessionMessageAcceptedResponse:
+        """Async twin of ``SessionSkills.send``."""
+        tools = self.dynamic_tools() if isinstance(dynamic_tools, Omit) else list(dynamic_tools)
+        body = self.inject_request(text) if inject_skills else text
+        return await self._client.session(self.session_id).messages.send(
+            body,
+            dynamic_tools=tools,
+            model=model,
+            effort=effort,
+            approval_policy=approval_policy,
+            network_access=network_access,
+            filesystem_sandbox=filesystem_sandbox,
+        )
+
+    async def sync_runtime(self) -> CatalogSync:
+        """Async twin of ``SessionSkills.sync_runtime``."""
+        tools = self.dynamic_tools()
+        await self._client.sessions.resume(self.session_id, dynamic_tools=tools)
+        return self._catalog_result("resume", tuple(tool["name"] for tool in tools))
+
+    async def prepare_catalog(self) -> CatalogSync:
+        """Async twin of ``SessionSkills.prepare_catalog``."""
+        tools = self.dynamic_tools()
+        names = tuple(tool["name"] for tool in tools)
+        try:
+            await self._client.sessions.resume(self.session_id, dynamic_tools=tools)
+        except CodexManagerError as resume_error:
+            try:
+                read = await self._client.sessions.get(self.session_id)
+            except CodexManagerError as read_error:
+                return self._catalog_result(
+                    "failed", names, f"resume failed ({resume_error}); read failed ({read_error})"
+                )
+            if not read["session"]["materialized"]:
+                return self._catalog_result("deferred_to_send", names)
+            return self._catalog_result("failed", names, f"resume failed: {resume_error}")
+        return self._catalog_result("resume", names)
+
+    async def send_prepared(
+        self,
+        text: str,
+        *,
+        inject_skills: bool = True,
+        dynamic_tools: Sequence[DynamicToolDefinition] | Omit = OMIT,
+        model: str | Omit = OMIT,
+        effort: ReasoningEffort | Omit = OMIT,
+        approval_policy: ApprovalPolicy | Omit = OMIT,
+        network_access: NetworkAccess | Omit = OMIT,
+        filesystem_sandbox: FilesystemSandbox | Omit = OMIT,
+    ) -> PreparedSend:
+        """:meth:`prepare_catalog` then :meth:`send`."""
+        catalog = await self.prepare_catalog()
+        response = await self.send(
+            text,
+            inject_skills=inject_skills,
+            dynamic_tools=dynamic_tools,
+            model=model,
+            effort=effort,
+            approval_policy=approval_policy,
+            network_access=network_access,
+            filesystem_sandbox=filesystem_sandbox,
+        )
+        return PreparedSend(catalog, response)
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    async def _execute(self, call: ToolCall) -> LocalOutcome:
+        prepared = prepare_call(self._registry, call, self._session_id, self._settings)
+        if isinstance(prepared, LocalOutcome):
+            return prepared
+        return await execute_async(prepared, self._settings, self._runtime.executor)
+
+    async def dispatch_app_server_signal(self, signal: SignalInput) -> RemoteSkillDispatch | None:
+        """Async twin of ``SessionSkills.dispatch_app_server_signal`` (local only)."""
+        call = self._call_from_signal(signal)
+        if call is None:
+            return None
+        start = time.perf_counter()
+        async with self._runtime.semaphore:
+            outcome = await self._execute(call)
+        return self._local_record(call, outcome, start)
+
+    async def respond_to_signal(
+        self,
+        signal: SignalInput,
+        *,
+        max_submit_attempts: int | None = None,
+        retry_delay_seconds: float | None = None,
+    ) -> RemoteSkillDispatch | None:
+        """Async twin of ``SessionSkills.respond_to_signal``."""
+        call = self._call_from_signal(signal)
+        if call is None:
+            return None
+        return await self._respond(call, self._policy_for(max_submit_attempts, retry_delay_seconds))
+
+    async def respond_to_pending_call(
+        self,
+        call: PendingCallInput,
+        *,
+        max_submit_attempts: int | None = None,
+        retry_delay_seconds: float | None = None,
+    ) -> RemoteSkillDispatch | None:
+        """Async twin of ``SessionSkills.respond_to_pending_call``."""
+        owned = self._call_from_pending(call)
+        if owned is None:
+            return None
+        return await self._respond(
+            owned, self._policy_for(max_submit_attempts, retry_delay_seconds)
+        )
+
+    async def drain_pending_calls(
+        self,
+        *,
+        max_submit_attempts: int | None = None,
+        retry_delay_seconds: float | None = None,
+    ) -> list[RemoteSkillDispatch]:
+        """Async twin of ``SessionSkills.drain_pending_calls``; the calls run concurrently."""
+        try:
+            listed = await self._client.session(self.session_id).tool_calls.list()
+        except (GoneError, PermissionDeniedError):
+            return []
+        rows = pending_rows(listed)
+        results = await asyncio.gather(
+            *(
+                self.respond_to_pending_call(
+                    row,
+                    max_submit_attempts=max_submit_attempts,
+                    retry_delay_seconds=retry_delay_seconds,
+                )
+                for row in rows
+            )
+        )
+        return [record for record in results if record is not None]
+
+    async def _respond(self, call: ToolCall, policy: SubmissionPolicy) -> RemoteSkillDispatch:
+        start = time.perf_counter()
+        claim = self._tracker.claim(call.key)
+        if claim.action in ("busy", "done"):
+            return self._duplicate(call, start)
+        resubmitted = claim.action == "resubmit" and claim.answer is not None
+        try:
+            if resubmitted and claim.answer is not None:
+                outcome = claim.answer
+            else:
+                # The bound covers running handlers; answers are posted outside it so a busy
+                # pool never holds back delivery of finished calls.
+                async with self._runtime.semaphore:
+                    outcome = await self._execute(call)
+        except BaseException:
+            self._tracker.release(call.key)
+            raise
+        try:
+            request_id = call.request_id
+            if request_id is None:
+                result = self._no_request_id
+            else:
+                answer = outcome.answer
+                result = await submit_async(
+                    lambda: self._client.tool_calls.respond(
+                        request_id,
+                        content_items=list(answer.content_items),
+                        success=answer.success,
+                        retry=RetryPolicy.disabled(),
+                    ),
+                    policy,
+                )
+        except BaseException:
+            self._tracker.unsent(call.key, outcome)
+            raise
+        return self._settle(call, outcome, result, start, resubmitted)

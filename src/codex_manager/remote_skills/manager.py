@@ -1,0 +1,170 @@
+"""``cm.remote_skills``: creating sessions with a skill catalog and reaching their registries."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import inspect
+import threading
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypedDict
+
+from typing_extensions import Unpack
+
+from codex_manager.client._literals import ApprovalPolicy, FilesystemSandbox, NetworkAccess
+from codex_manager.remote_skills.async_session import AsyncRuntime, AsyncSessionSkills
+from codex_manager.remote_skills.options import RemoteSkillOptions
+from codex_manager.remote_skills.sync_session import SessionSkills
+from codex_manager_models.payloads import CreateSessionResponse
+
+if TYPE_CHECKING:
+    from codex_manager.client import AsyncCodexManager, CodexManager
+
+__all__ = ["AsyncRemoteSkills", "RemoteSkills", "SessionCreateOptions"]
+
+
+class SessionCreateOptions(TypedDict, total=False):
+    """Keyword arguments of ``create_session`` forwarded to ``cm.sessions.create``."""
+
+    cwd: str
+    model: str
+    approval_policy: ApprovalPolicy
+    network_access: NetworkAccess
+    filesystem_sandbox: FilesystemSandbox
+
+
+_SYNC_CALLBACK_ERROR = (
+    "the register callback given to CodexManager.remote_skills.create_session returned an "
+    "awaitable; the sync client needs a plain (def) callback. Use AsyncCodexManager for an "
+    "async register callback."
+)
+
+
+class RemoteSkills:
+    """``cm.remote_skills`` on the synchronous :class:`~codex_manager.CodexManager`."""
+
+    def __init__(self, client: CodexManager, options: RemoteSkillOptions | None = None) -> None:
+        """Internal: the client builds this as ``cm.remote_skills``."""
+        self._client = client
+        self._options = options or RemoteSkillOptions()
+        self._sessions: dict[str, SessionSkills] = {}
+        self._lock = threading.Lock()
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self._options.max_concurrent_calls, thread_name_prefix="remote-skill"
+        )
+
+    @property
+    def options(self) -> RemoteSkillOptions:
+        """Default options of new session registries."""
+        return self._options
+
+    def create_session(
+        self,
+        register: Callable[[SessionSkills], object] | None = None,
+        *,
+        skill_options: RemoteSkillOptions | None = None,
+        **session_create_kwargs: Unpack[SessionCreateOptions],
+    ) -> tuple[CreateSessionResponse, SessionSkills]:
+        """Create a session whose catalog is filled by ``register(skills)`` first.
+
+        The catalog goes out as ``dynamicTools`` of ``POST /api/sessions``, the reliable path:
+        Codex fixes the tool list when the session starts. Returns ``(created, skills)``.
+
+        Raises:
+            TypeError: ``register`` returned an awaitable (use ``AsyncCodexManager``).
+            SkillRegistrationError: a skill the callback registered is invalid.
+        """
+        skills = SessionSkills(self._client, None, skill_options or self._options, self._executor)
+        if register is not None:
+            returned = register(skills)
+            if inspect.isawaitable(returned):
+                if inspect.iscoroutine(returned):
+                    returned.close()  # never awaited: close it to avoid a "never awaited" warning
+                raise TypeError(_SYNC_CALLBACK_ERROR)
+        tools = skills.dynamic_tools()
+        created = self._client.sessions.create(dynamic_tools=tools, **session_create_kwargs)
+        session_id = created["session"]["sessionId"]
+        skills._bind(session_id, tuple(tool["name"] for tool in tools))
+        with self._lock:
+            self._sessions[session_id] = skills
+        return created, skills
+
+    def session(
+        self, session_id: str, *, skill_options: RemoteSkillOptions | None = None
+    ) -> SessionSkills:
+        """The registry of an existing session (the same object on every call).
+
+        ``skill_options`` applies only when the registry is first made.
+        """
+        with self._lock:
+            found = self._sessions.get(session_id)
+            if found is None:
+                found = SessionSkills(
+                    self._client, None, skill_options or self._options, self._executor
+                )
+                found._bind(session_id, None)
+                self._sessions[session_id] = found
+            return found
+
+    def close(self) -> None:
+        """Stop the handler worker threads (called when the client closes)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+class AsyncRemoteSkills:
+    """``cm.remote_skills`` on :class:`~codex_manager.AsyncCodexManager`."""
+
+    def __init__(
+        self, client: AsyncCodexManager, options: RemoteSkillOptions | None = None
+    ) -> None:
+        """Internal: the client builds this as ``cm.remote_skills``."""
+        self._client = client
+        self._options = options or RemoteSkillOptions()
+        self._sessions: dict[str, AsyncSessionSkills] = {}
+        self._executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=self._options.max_concurrent_calls, thread_name_prefix="remote-skill"
+        )
+        self._runtime = AsyncRuntime(self._options.max_concurrent_calls, self._executor)
+
+    @property
+    def options(self) -> RemoteSkillOptions:
+        """Default options of new session registries."""
+        return self._options
+
+    async def create_session(
+        self,
+        register: Callable[[AsyncSessionSkills], Awaitable[object] | object] | None = None,
+        *,
+        skill_options: RemoteSkillOptions | None = None,
+        **session_create_kwargs: Unpack[SessionCreateOptions],
+    ) -> tuple[CreateSessionResponse, AsyncSessionSkills]:
+        """Async twin of ``RemoteSkills.create_session``; ``register`` may be sync or async."""
+        skills = AsyncSessionSkills(
+            self._client, None, skill_options or self._options, self._runtime
+        )
+        if register is not None:
+            returned = register(skills)
+            if inspect.isawaitable(returned):
+                await returned
+        tools = skills.dynamic_tools()
+        created = await self._client.sessions.create(dynamic_tools=tools, **session_create_kwargs)
+        session_id = created["session"]["sessionId"]
+        skills._bind(session_id, tuple(tool["name"] for tool in tools))
+        self._sessions[session_id] = skills
+        return created, skills
+
+    def session(
+        self, session_id: str, *, skill_options: RemoteSkillOptions | None = None
+    ) -> AsyncSessionSkills:
+        """The registry of an existing session (the same object on every call)."""
+        found = self._sessions.get(session_id)
+        if found is None:
+            found = AsyncSessionSkills(
+                self._client, None, skill_options or self._options, self._runtime
+            )
+            found._bind(session_id, None)
+            self._sessions[session_id] = found
+        return found
+
+    def close(self) -> None:
+        """Stop the handler worker threads (called when the client closes)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,58 @@
+"""Tunable behaviour of a remote-skills registry."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from codex_manager.remote_skills.execution import DEFAULT_TIMEOUT_SECONDS, ExecutionSettings
+from codex_manager.remote_skills.submit import (
+    DEFAULT_MAX_SUBMIT_ATTEMPTS,
+    DEFAULT_RETRY_DELAY_SECONDS,
+    SubmissionPolicy,
+)
+
+__all__ = ["RemoteSkillOptions"]
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteSkillOptions:
+    """Options shared by every session registry of a client (each may be overridden per session).
+
+    Attributes:
+        default_timeout_seconds: Handler timeout for skills registered without their own;
+            ``None`` disables it. A sync handler that times out keeps its worker thread until
+            it returns (Python cannot stop a thread); its late result is discarded.
+        mask_errors: Hide exception details from the model (the dispatch record keeps them).
+        max_submit_attempts: Attempts to deliver each answer (first one included).
+        retry_delay_seconds: Linear backoff step between attempts; ``0`` retries at once.
+        max_concurrent_calls: Calls handled at the same time (async client: across all its
+            sessions; sync client: worker threads running handlers).
+        dedupe_memory: Finished calls remembered per session for exactly-once handling
+            (calls in progress are never forgotten).
+    """
+
+    default_timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS
+    mask_errors: bool = False
+    max_submit_attempts: int = DEFAULT_MAX_SUBMIT_ATTEMPTS
+    retry_delay_seconds: float = DEFAULT_RETRY_DELAY_SECONDS
+    max_concurrent_calls: int = 16
+    dedupe_memory: int = 4096
+
+    def __post_init__(self) -> None:
+        timeout = self.default_timeout_seconds
+        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+            raise ValueError(f"default_timeout_seconds must be > 0 or None (got {timeout!r})")
+        if self.max_concurrent_calls < 1:
+            raise ValueError(f"max_concurrent_calls must be >= 1 (got {self.max_concurrent_calls})")
+        if self.dedupe_memory < 1:
+            raise ValueError(f"dedupe_memory must be >= 1 (got {self.dedupe_memory})")
+        self.submission_policy()  # validates the retry settings
+
+    def execution_settings(self) -> ExecutionSettings:
+        """The execution part of these options."""
+        return ExecutionSettings(self.default_timeout_seconds, self.mask_errors)
+
+    def submission_policy(self) -> SubmissionPolicy:
+        """The delivery part of these options."""
+        return SubmissionPolicy(self.max_submit_attempts, self.retry_delay_seconds)

@@ -1,0 +1,327 @@
+"""``SessionSkills``: the session-scoped registry of the synchronous client."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from codex_manager._omit import OMIT, Omit
+from codex_manager.client._literals import (
+    ApprovalPolicy,
+    FilesystemSandbox,
+    NetworkAccess,
+    ReasoningEffort,
+)
+from codex_manager.errors import CodexManagerError, GoneError, PermissionDeniedError
+from codex_manager.remote_skills._base import (
+    PendingCallInput,
+    SessionSkillsBase,
+    SignalInput,
+    pending_rows,
+)
+from codex_manager.remote_skills.calls import ToolCall
+from codex_manager.remote_skills.catalog import CatalogSync
+from codex_manager.remote_skills.dispatch import RemoteSkillDispatch
+from codex_manager.remote_skills.execution import (
+    LocalOutcome,
+    execute_sync,
+    prepare_call,
+)
+from codex_manager.remote_skills.options import RemoteSkillOptions
+from codex_manager.remote_skills.skill import SkillHandler
+from codex_manager.remote_skills.submit import SubmissionPolicy, submit_sync
+from codex_manager.retry import RetryPolicy
+from codex_manager_models.payloads import (
+    DynamicToolDefinition,
+    SendSessionMessageAcceptedResponse,
+)
+
+if TYPE_CHECKING:
+    from codex_manager.client import CodexManager
+
+__all__ = ["PreparedSend", "SessionSkills"]
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedSend:
+    """Result of ``send_prepared()``: the catalog step, then the message send."""
+
+    catalog: CatalogSync
+    """What ``prepare_catalog()`` did."""
+    response: SendSessionMessageAcceptedResponse
+    """The server's ``202 accepted`` answer to the message."""
+
+
+class SessionSkills(SessionSkillsBase):
+    """Remote skills of one session on :class:`~codex_manager.CodexManager`.
+
+    Obtain it from ``cm.remote_skills.create_session(...)`` or ``cm.remote_skills.session(id)``.
+    Safe to use from several threads (e.g. a stream handler thread and a periodic drain): each
+    call is handled exactly once, keyed by (thread id, call id).
+    """
+
+    def __init__(
+        self,
+        client: CodexManager,
+        session_id: str | None,
+        options: RemoteSkillOptions,
+        executor: concurrent.futures.Executor,
+    ) -> None:
+        """Internal: use ``cm.remote_skills.session(...)`` or ``create_session(...)``."""
+        super().__init__(session_id, options)
+        self._client = client
+        self._executor = executor
+
+    # -- scoped registration ----------------------------------------------------------------
+
+    @contextmanager
+    def using(
+        self,
+        handler: SkillHandler | None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        input_schema: Mapping[str, object] | None = None,
+        output_schema: Mapping[str, object] | None = None,
+        timeout_seconds: float | None = None,
+    ) -> Iterator[SessionSkills]:
+        """Scoped registration: skills added for the block are removed when it ends.
+
+        ``with skills.using(handler, name=...):`` registers one skill for the block;
+        ``with skills.using() as scoped:`` removes at exit every skill registered inside.
+        """
+        before = set(self.names())
+        registered = None
+        if handler is not None:
+            registered = self.register(
+                name,
+                handler,
+                description=description,
+                input_schema=input_schema,
+                output_schema=output_schema,
+                timeout_seconds=timeout_seconds,
+            )
+        try:
+            yield self
+        finally:
+            for added in self.names():
+                if added not in before:
+                    self.unregister(added)
+            if registered is not None and self.get(registered.name) is registered:
+                self.unregister(registered.name)
+
+    # -- talking to the server ----------------------------------------------------------------
+
+    def send(
+        self,
+        text: str,
+        *,
+        inject_skills: bool = True,
+        dynamic_tools: Sequence[DynamicToolDefinition] | Omit = OMIT,
+        model: str | Omit = OMIT,
+        effort: ReasoningEffort | Omit = OMIT,
+        approval_policy: ApprovalPolicy | Omit = OMIT,
+        network_access: NetworkAccess | Omit = OMIT,
+        filesystem_sandbox: FilesystemSandbox | Omit = OMIT,
+    ) -> SendSessionMessageAcceptedResponse:
+        """Send a message to the session, with the current catalog as ``dynamic_tools``.
+
+        ``inject_skills`` prepends :meth:`instruction_text`. Pass ``dynamic_tools`` to send a
+        different catalog (``[]`` for none). Note that Codex 0.169 keeps the tool list fixed at
+        session creation; the catalog sent here does not change what the model can call.
+        """
+        tools = self.dynamic_tools() if isinstance(dynamic_tools, Omit) else list(dynamic_tools)
+        body = self.inject_request(text) if inject_skills else text
+        return self._client.session(self.session_id).messages.send(
+            body,
+            dynamic_tools=tools,
+            model=model,
+            effort=effort,
+            approval_policy=approval_policy,
+            network_access=network_access,
+            filesystem_sandbox=filesystem_sandbox,
+        )
+
+    def sync_runtime(self) -> CatalogSync:
+        """Push the current catalog with ``POST /api/sessions/{id}/resume``.
+
+        The result says what was sent and, honestly, what the model was given at creation
+        (a :class:`CatalogWarning` is emitted when they differ).
+
+        Raises:
+            APIStatusError, TransportError: the server refused or could not be reached.
+        """
+        tools = self.dynamic_tools()
+        self._client.sessions.resume(self.session_id, dynamic_tools=tools)
+        return self._catalog_result("resume", tuple(tool["name"] for tool in tools))
+
+    def prepare_catalog(self) -> CatalogSync:
+        """Best-effort :meth:`sync_runtime` that never raises for server errors.
+
+        When the resume fails and the session is not materialized yet (no first turn), the
+        catalog is left to travel with the next :meth:`send` (``method="deferred_to_send"``).
+        """
+        tools = self.dynamic_tools()
+        names = tuple(tool["name"] for tool in tools)
+        try:
+            self._client.sessions.resume(self.session_id, dynamic_tools=tools)
+        except CodexManagerError as resume_error:
+            try:
+                read = self._client.sessions.get(self.session_id)
+            except CodexManagerError as read_error:
+                return self._catalog_result(
+                    "failed", names, f"resume failed ({resume_error}); read failed ({read_error})"
+                )
+            if not read["session"]["materialized"]:
+                return self._catalog_result("deferred_to_send", names)
+            return self._catalog_result("failed", names, f"resume failed: {resume_error}")
+        return self._catalog_result("resume", names)
+
+    def send_prepared(
+        self,
+        text: str,
+        *,
+        inject_skills: bool = True,
+        dynamic_tools: Sequence[DynamicToolDefinition] | Omit = OMIT,
+        model: str | Omit = OMIT,
+        effort: ReasoningEffort | Omit = OMIT,
+        approval_policy: ApprovalPolicy | Omit = OMIT,
+        network_access: NetworkAccess | Omit = OMIT,
+        filesystem_sandbox: FilesystemSandbox | Omit = OMIT,
+    ) -> PreparedSend:
+        """:meth:`prepare_catalog` then :meth:`send`."""
+        catalog = self.prepare_catalog()
+        response = self.send(
+            text,
+            inject_skills=inject_skills,
+            dynamic_tools=dynamic_tools,
+            model=model,
+            effort=effort,
+            approval_policy=approval_policy,
+            network_access=network_access,
+            filesystem_sandbox=filesystem_sandbox,
+        )
+        return PreparedSend(catalog, response)
+
+    # -- dispatch -----------------------------------------------------------------------------
+
+    def _execute(self, call: ToolCall) -> LocalOutcome:
+        prepared = prepare_call(self._registry, call, self._session_id, self._settings)
+        if isinstance(prepared, LocalOutcome):
+            return prepared
+        return execute_sync(prepared, self._settings, self._executor)
+
+    def dispatch_app_server_signal(self, signal: SignalInput) -> RemoteSkillDispatch | None:
+        """Run the handler for a tool-call signal locally and submit nothing.
+
+        Returns ``None`` for signals that are not tool calls of this session. Not tracked for
+        exactly-once: use :meth:`respond_to_signal` to answer.
+        """
+        call = self._call_from_signal(signal)
+        if call is None:
+            return None
+        start = time.perf_counter()
+        return self._local_record(call, self._execute(call), start)
+
+    def respond_to_signal(
+        self,
+        signal: SignalInput,
+        *,
+        max_submit_attempts: int | None = None,
+        retry_delay_seconds: float | None = None,
+    ) -> RemoteSkillDispatch | None:
+        """Handle a tool-call signal and post the answer (the stream path).
+
+        Returns ``None`` for signals that are not tool calls (or belong to another session),
+        otherwise the dispatch record; a call already handled or in progress elsewhere gives a
+        record with ``duplicate=True`` and runs nothing.
+        """
+        call = self._call_from_signal(signal)
+        if call is None:
+            return None
+        return self._respond(call, self._policy_for(max_submit_attempts, retry_delay_seconds))
+
+    def respond_to_pending_call(
+        self,
+        call: PendingCallInput,
+        *,
+        max_submit_attempts: int | None = None,
+        retry_delay_seconds: float | None = None,
+    ) -> RemoteSkillDispatch | None:
+        """Handle one pending-call row (from ``tool_calls.list()``) and post the answer.
+
+        Returns ``None`` when the row is not a tool call of this session.
+        """
+        owned = self._call_from_pending(call)
+        if owned is None:
+            return None
+        return self._respond(owned, self._policy_for(max_submit_attempts, retry_delay_seconds))
+
+    def drain_pending_calls(
+        self,
+        *,
+        max_submit_attempts: int | None = None,
+        retry_delay_seconds: float | None = None,
+    ) -> list[RemoteSkillDispatch]:
+        """List this session's pending calls and resolve each (the websocket-free path).
+
+        Safe to run alongside the stream path and on every reconnect. A deleted (410) or
+        system-owned (403) session gives ``[]``.
+
+        Raises:
+            ValueError: the list payload has no ``data`` array.
+        """
+        try:
+            listed = self._client.session(self.session_id).tool_calls.list()
+        except (GoneError, PermissionDeniedError):
+            return []
+        rows = pending_rows(listed)
+        records: list[RemoteSkillDispatch] = []
+        for row in rows:
+            record = self.respond_to_pending_call(
+                row,
+                max_submit_attempts=max_submit_attempts,
+                retry_delay_seconds=retry_delay_seconds,
+            )
+            if record is not None:
+                records.append(record)
+        return records
+
+    def _respond(self, call: ToolCall, policy: SubmissionPolicy) -> RemoteSkillDispatch:
+        start = time.perf_counter()
+        claim = self._tracker.claim(call.key)
+        if claim.action in ("busy", "done"):
+            return self._duplicate(call, start)
+        resubmitted = claim.action == "resubmit" and claim.answer is not None
+        try:
+            if resubmitted and claim.answer is not None:
+                outcome = claim.answer
+            else:
+                outcome = self._execute(call)
+        except BaseException:
+            self._tracker.release(call.key)
+            raise
+        try:
+            request_id = call.request_id
+            if request_id is None:
+                result = self._no_request_id
+            else:
+                answer = outcome.answer
+                result = submit_sync(
+                    lambda: self._client.tool_calls.respond(
+                        request_id,
+                        content_items=list(answer.content_items),
+                        success=answer.success,
+                        retry=RetryPolicy.disabled(),
+                    ),
+                    policy,
+                )
+        except BaseException:
+            self._tracker.unsent(call.key, outcome)
+            raise
+        return self._settle(call, outcome, result, start, resubmitted)
