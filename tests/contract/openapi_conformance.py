@@ -7,14 +7,19 @@ difference at once instead of stopping at the first.
 The rule is "ours may add, never drop or rename": each operation, parameter, status
 code, request-body property and success-response property the reference declares must
 be present in ours with a compatible schema. ``$ref``s are resolved in each document.
+
+Recorded exchanges with the real server are checked too: each recorded body must be
+valid against the schema our document gives for its operation and status.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import jsonschema_rs
 import yaml
 
 Node = Mapping[str, object]
@@ -524,3 +529,75 @@ def check_own_rules(ours: Node, expected_operations: int) -> list[str]:
         if node.get("format") in FORBIDDEN_FORMATS and isinstance(node.get("type"), str | list):
             problems.append(f"{where}: format {node.get('format')!r} is not allowed")
     return problems
+
+
+# ----- recorded exchanges --------------------------------------------------------------------
+
+
+def _template_pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^/{}]+\})", template)
+    return re.compile(
+        "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+    )
+
+
+def find_operation(spec: Node, method: str, path: str) -> tuple[str, Node] | None:
+    """The ``(path template, operation)`` serving a concrete request, or None."""
+    concrete = path.split("?", 1)[0]
+    candidates = [
+        (template.count("{"), template, operation)
+        for op_method, template, operation in iter_operations(spec)
+        if op_method == method.upper() and _template_pattern(template).fullmatch(concrete)
+    ]
+    if not candidates:
+        return None
+    _, template, operation = min(candidates, key=lambda candidate: candidate[0])
+    return template, operation
+
+
+def instance_problems(spec: Node, schema: object, instance: object, where: str) -> list[str]:
+    """Every reason ``instance`` is invalid against ``schema`` (a schema of ``spec``)."""
+    root = {**_as_node(schema), "components": _as_node(spec.get("components"))}
+    validator = jsonschema_rs.Draft202012Validator(root)
+    return [
+        f"{where} at /{'/'.join(str(step) for step in error.instance_path)}: {error.message}"
+        for error in validator.iter_errors(instance)
+    ]
+
+
+def check_recorded_exchange(
+    spec: Node, method: str, path: str, status: int, request_body: object, response_body: object
+) -> list[str]:
+    """Problems with one recorded HTTP exchange against our document.
+
+    The response body must match the schema documented for its status; when the server
+    accepted the request (status below 400) its body must match the request schema too.
+    """
+    found = find_operation(spec, method, path)
+    if found is None:
+        return [f"{method} {path}: no operation matches"]
+    template, operation = found
+    label = _label(method.upper(), template, operation)
+    problems: list[str] = []
+    response = _responses(operation, spec).get(str(status))
+    schema = _json_schema(response)
+    if schema is None:
+        problems.append(f"{label}: no JSON schema documented for status {status}")
+    else:
+        problems += instance_problems(spec, schema, response_body, f"{label} response {status}")
+    if request_body is not None and status < 400:
+        problems += request_body_problems(spec, method, path, request_body)
+    return problems
+
+
+def request_body_problems(spec: Node, method: str, path: str, body: object) -> list[str]:
+    """Every reason ``body`` is not a valid request body for the operation at ``path``."""
+    found = find_operation(spec, method, path)
+    if found is None:
+        return [f"{method} {path}: no operation matches"]
+    template, operation = found
+    label = _label(method.upper(), template, operation)
+    schema = _json_schema(resolve(operation.get("requestBody"), spec))
+    if schema is None:
+        return [f"{label}: no JSON request body documented"]
+    return instance_problems(spec, schema, body, f"{label} request body")

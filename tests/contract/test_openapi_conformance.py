@@ -8,6 +8,7 @@ compared with the unmutated spec) always run.
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections.abc import Callable
 from functools import cache
@@ -23,12 +24,15 @@ from tests.contract.openapi_conformance import (
     check_operations,
     check_own_rules,
     check_parameters,
+    check_recorded_exchange,
     check_request_bodies,
     check_statuses,
     check_success_responses,
     enum_values,
+    instance_problems,
     load_document,
     operation_index,
+    request_body_problems,
     required_names,
     type_names,
 )
@@ -120,6 +124,124 @@ def test_renaming_a_property_fails_against_reference(reference: dict[str, object
     assert any("data[].callId: property missing" in problem for problem in problems), listing(
         problems
     )
+
+
+# ----- against real-server recordings --------------------------------------------------------
+
+
+def recorded_exchanges(recordings: Path) -> dict[str, dict[str, object]]:
+    """Every recorded REST exchange (``request``/``status``/``response``) by a readable name."""
+    found: dict[str, dict[str, object]] = {}
+    for file in sorted(recordings.glob("*.json")):
+        data: object = json.loads(file.read_text(encoding="utf-8"))
+        if not isinstance(data, dict):
+            continue
+        candidates = {file.stem: data, **{f"{file.stem}:{k}": v for k, v in data.items()}}
+        for name, candidate in candidates.items():
+            if isinstance(candidate, dict) and {"request", "status", "response"} <= set(candidate):
+                found[name] = candidate
+    return found
+
+
+def exchange_problems(spec: Node, exchange: dict[str, object]) -> list[str]:
+    """Problems of one recorded exchange against ``spec``."""
+    request = child(exchange, "request")
+    method, path, status = request["method"], request["path"], exchange["status"]
+    assert isinstance(method, str)
+    assert isinstance(path, str)
+    assert isinstance(status, int)
+    return check_recorded_exchange(
+        spec, method, path, status, request.get("body"), exchange["response"]
+    )
+
+
+def recorded_payloads(recordings: Path, frame_type: str) -> list[object]:
+    """Payloads of websocket frames of one type, from single-event and session recordings."""
+    frames: list[object] = []
+    for file in sorted(recordings.glob("*.json")):
+        data: object = json.loads(file.read_text(encoding="utf-8"))
+        if isinstance(data, dict):
+            frames.append(data)
+            received = data.get("received")
+            if isinstance(received, list):
+                frames.extend(received)
+    return [
+        frame["payload"]
+        for frame in frames
+        if isinstance(frame, dict) and frame.get("type") == frame_type and "payload" in frame
+    ]
+
+
+@pytest.mark.shared
+def test_recorded_rest_exchanges_fit_our_spec(recordings_dir: Path) -> None:
+    exchanges = recorded_exchanges(recordings_dir)
+    assert len(exchanges) >= 10, sorted(exchanges)
+    problems = [
+        p for exchange in exchanges.values() for p in exchange_problems(_our_spec(), exchange)
+    ]
+    assert not problems, listing(problems)
+
+
+@pytest.mark.shared
+def test_recorded_invalid_request_is_invalid_for_our_schema(recordings_dir: Path) -> None:
+    exchange = recorded_exchanges(recordings_dir)["B03_tool_call_response_invalid_body"]
+    assert exchange["status"] == 400
+    body = child(exchange, "request")["body"]
+    problems = request_body_problems(_our_spec(), "POST", "/api/tool-calls/0/response", body)
+    assert any("/success" in problem for problem in problems), listing(problems)
+    assert any("/contentItems/0" in problem for problem in problems), listing(problems)
+
+
+@pytest.mark.shared
+def test_recorded_transcripts_fit_transcript_entry(recordings_dir: Path) -> None:
+    entries: list[object] = []
+    for name in ("F1_success_false_text", "F2_raw_response_passthrough"):
+        transcript = json.loads((recordings_dir / f"{name}.json").read_text())["transcript"]
+        assert isinstance(transcript, list)
+        entries.extend(transcript)
+    entry_schema = {"$ref": "#/components/schemas/TranscriptEntry"}
+    problems = [
+        p
+        for index, entry in enumerate(entries)
+        for p in instance_problems(_our_spec(), entry_schema, entry, f"transcript[{index}]")
+    ]
+    assert entries
+    assert not problems, listing(problems)
+
+
+@pytest.mark.shared
+def test_recorded_tool_call_events_fit_pending_tool_call(recordings_dir: Path) -> None:
+    payloads = recorded_payloads(recordings_dir, "tool_call_requested")
+    assert len(payloads) >= 2
+    call_schema = {"$ref": "#/components/schemas/PendingToolCall"}
+    problems = [
+        p
+        for payload in payloads
+        for p in instance_problems(_our_spec(), call_schema, payload, "tool_call_requested")
+    ]
+    assert not problems, listing(problems)
+
+
+@pytest.mark.shared
+def test_recordings_catch_a_wrong_schema(recordings_dir: Path) -> None:
+    mutated = our_spec_copy()
+    child(schema(mutated, "PendingToolCall"), "properties")["callId"] = {"type": "integer"}
+    exchange = recorded_exchanges(recordings_dir)["A05_list_tool_calls_pending"]
+    assert exchange_problems(mutated, exchange) == [
+        "listSessionToolCalls (GET /api/sessions/{sessionId}/tool-calls) response 200 at"
+        ' /data/0/callId: "call_000003" is not of type "integer"'
+    ]
+
+
+@pytest.mark.shared
+def test_recordings_catch_an_undocumented_status(recordings_dir: Path) -> None:
+    mutated = our_spec_copy()
+    del child(mutated, "paths", "/api/tool-calls/{requestId}/response", "post", "responses")["404"]
+    exchange = recorded_exchanges(recordings_dir)["B01_tool_call_response_twice"]
+    assert exchange_problems(mutated, exchange) == [
+        "respondToolCall (POST /api/tool-calls/{requestId}/response):"
+        " no JSON schema documented for status 404"
+    ]
 
 
 # ----- house rules ---------------------------------------------------------------------------
