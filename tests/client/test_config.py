@@ -1,0 +1,159 @@
+"""ClientConfig: environment, CLI profiles, URLs, headers, and secret hiding."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from codex_manager import AsyncCodexManager, CodexManager
+from codex_manager.config import ClientConfig, profile_path
+from codex_manager.errors import ConfigError
+
+
+def test_from_env_reads_every_variable() -> None:
+    config = ClientConfig.from_env(
+        {
+            "CODEX_MANAGER_API_BASE": "https://cm.example:8443/root/",
+            "CODEX_MANAGER_API_PREFIX": "v2/",
+            "CODEX_MANAGER_TIMEOUT_MS": "1500",
+            "CODEX_MANAGER_BEARER_TOKEN": "bearer-secret",
+            "CODEX_MANAGER_RBAC_TOKEN": "rbac-secret",
+            "CODEX_MANAGER_RBAC_ROLE": "admin",
+            "CODEX_MANAGER_RBAC_ACTOR": "ci-bot",
+        }
+    )
+    assert config.base_url == "https://cm.example:8443/root"
+    assert config.api_prefix == "/v2"
+    assert config.timeout == 1.5
+    assert config.auth_headers() == {
+        "Authorization": "Bearer bearer-secret",
+        "x-codex-rbac-token": "rbac-secret",
+        "x-codex-rbac-role": "admin",
+        "x-codex-rbac-actor": "ci-bot",
+    }
+    assert config.api_url("/sessions") == "https://cm.example:8443/root/v2/sessions"
+    assert config.stream_url("a b/c") == "wss://cm.example:8443/root/v2/stream?threadId=a%20b%2Fc"
+
+
+def test_from_env_defaults() -> None:
+    config = ClientConfig.from_env({})
+    assert config.base_url == "http://127.0.0.1:3001"
+    assert config.api_prefix == "/api"
+    assert config.bearer_token is None
+    assert config.auth_headers() == {}
+    assert config.stream_url(None) == "ws://127.0.0.1:3001/api/stream"
+
+
+@pytest.mark.parametrize("value", ["abc", "-5", "0", "nan", "inf", "12ms"])
+def test_bad_timeout_names_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="CODEX_MANAGER_TIMEOUT_MS"):
+        ClientConfig.from_env({"CODEX_MANAGER_TIMEOUT_MS": value})
+    with pytest.raises(ConfigError, match="CODEX_MANAGER_TIMEOUT_MS"):
+        CodexManager.from_env({"CODEX_MANAGER_TIMEOUT_MS": value})
+
+
+@pytest.mark.parametrize("value", ["localhost:3001", "ftp://host", "http://", "http://h:99999"])
+def test_bad_base_url_names_the_variable(value: str) -> None:
+    with pytest.raises(ConfigError, match="CODEX_MANAGER_API_BASE"):
+        ClientConfig.from_env({"CODEX_MANAGER_API_BASE": value})
+
+
+def test_bad_prefix_names_the_variable() -> None:
+    with pytest.raises(ConfigError, match="CODEX_MANAGER_API_PREFIX"):
+        ClientConfig.from_env({"CODEX_MANAGER_API_PREFIX": "/api?x=1"})
+
+
+def test_constructor_arguments_are_validated() -> None:
+    with pytest.raises(ConfigError, match="timeout"):
+        CodexManager("http://127.0.0.1:1", timeout=-1)
+    with pytest.raises(ConfigError, match="base_url"):
+        CodexManager("127.0.0.1:1")
+    with pytest.raises(ConfigError, match="either config= or connection arguments"):
+        CodexManager("http://127.0.0.1:1", config=ClientConfig())
+
+
+def _write_profiles(path: Path, document: object) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_from_profile_reads_the_current_profile(tmp_path: Path) -> None:
+    file = _write_profiles(
+        tmp_path / "codex-manager" / "cli" / "config.json",
+        {
+            "currentProfile": "staging",
+            "profiles": {
+                "staging": {
+                    "baseUrl": "http://staging:3001",
+                    "apiPrefix": "/api",
+                    "timeoutMs": 2500,
+                    "headers": {"x-team": "blue"},
+                    "auth": {"bearer": "tok", "rbacToken": "rt", "role": "ops", "actor": "me"},
+                },
+                "other": {"baseUrl": "http://other:1"},
+            },
+        },
+    )
+    env = {"XDG_CONFIG_HOME": str(tmp_path)}
+    assert profile_path(env) == file
+    config = ClientConfig.from_profile(environ=env)
+    assert config.base_url == "http://staging:3001"
+    assert config.timeout == 2.5
+    assert config.auth_headers() == {
+        "x-team": "blue",
+        "Authorization": "Bearer tok",
+        "x-codex-rbac-token": "rt",
+        "x-codex-rbac-role": "ops",
+        "x-codex-rbac-actor": "me",
+    }
+    assert ClientConfig.from_profile("other", file).base_url == "http://other:1"
+
+
+def test_missing_profile_file_means_defaults(tmp_path: Path) -> None:
+    config = ClientConfig.from_profile(environ={"XDG_CONFIG_HOME": str(tmp_path)})
+    assert config == ClientConfig()
+
+
+def test_profile_errors_name_the_problem(tmp_path: Path) -> None:
+    file = tmp_path / "config.json"
+    file.write_text("{not json")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        ClientConfig.from_profile(config_path=file)
+    _write_profiles(file, {"profiles": {"a": {"timeoutMs": "soon"}}})
+    with pytest.raises(ConfigError, match=r"profiles\.a\.timeoutMs"):
+        ClientConfig.from_profile("a", file)
+    with pytest.raises(ConfigError, match="unknown profile 'b'"):
+        ClientConfig.from_profile("b", file)
+    _write_profiles(file, {"currentProfile": "gone", "profiles": {}})
+    with pytest.raises(ConfigError, match="unknown profile 'gone'"):
+        ClientConfig.from_profile(config_path=file)
+    _write_profiles(file, {"profiles": {"a": {"baseUrl": "no-scheme"}}})
+    with pytest.raises(ConfigError, match=r"profiles\.a\.baseUrl"):
+        ClientConfig.from_profile("a", file)
+    with pytest.raises(ConfigError, match="does not exist"):
+        ClientConfig.from_profile(config_path=tmp_path / "absent.json")
+
+
+def test_from_profile_builds_both_clients(tmp_path: Path) -> None:
+    file = _write_profiles(tmp_path / "p.json", {"profiles": {"x": {"baseUrl": "http://x:1"}}})
+    with CodexManager.from_profile("x", file) as cm:
+        assert cm.config.base_url == "http://x:1"
+    assert AsyncCodexManager.from_profile("x", file).config.base_url == "http://x:1"
+
+
+def test_secrets_never_in_repr() -> None:
+    config = ClientConfig(
+        bearer_token="bearer-secret",
+        rbac_token="rbac-secret",
+        headers={"X-Api-Key": "header-secret", "x-team": "blue"},
+    )
+    text = repr(config)
+    for secret in ("bearer-secret", "rbac-secret", "header-secret"):
+        assert secret not in text
+    assert "blue" in text
+    with CodexManager(config=config) as cm:
+        assert "secret" not in repr(cm)
+    assert "secret" not in repr(AsyncCodexManager(config=config))

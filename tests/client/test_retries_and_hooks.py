@@ -1,0 +1,219 @@
+"""Retries (counted, Retry-After honoured, idempotency), hooks, headers and the API prefix."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from codex_manager import AsyncCodexManager, CodexManager, RetryPolicy
+from codex_manager.errors import (
+    AuthenticationError,
+    ConnectError,
+    ServerError,
+    UnknownOperationError,
+)
+from codex_manager.hooks import ErrorInfo, RequestInfo, ResponseInfo
+from tests.client.conftest import Reply, ScriptedServer
+
+FAST = RetryPolicy(max_attempts=3, initial_delay=0.001, max_delay=0.002)
+
+
+def test_transient_statuses_are_retried_and_counted(scripted: ScriptedServer) -> None:
+    scripted.queue(Reply(503, {"status": "error"}), Reply(429, {}), Reply(200, {"status": "ok"}))
+    failures: list[ErrorInfo] = []
+    with CodexManager(scripted.base_url, retry=FAST) as cm:
+        cm.hooks.on_error("*")(failures.append)
+        assert cm.system.health()["status"] == "ok"
+    assert len(scripted.received) == 3
+    assert [f.request.attempt for f in failures] == [1, 2]
+    assert all(f.will_retry for f in failures)
+
+
+def test_retries_stop_at_max_attempts(scripted: ScriptedServer) -> None:
+    scripted.queue(*[Reply(503, {"status": "error"})] * 5)
+    failures: list[ErrorInfo] = []
+    with CodexManager(scripted.base_url, retry=FAST) as cm:
+        cm.hooks.on_error()(failures.append)
+        with pytest.raises(ServerError):
+            cm.system.health()
+    assert len(scripted.received) == 3
+    assert [f.will_retry for f in failures] == [True, True, False]
+
+
+def test_retry_after_is_honoured(scripted: ScriptedServer) -> None:
+    scripted.queue(
+        Reply(503, {}, headers={"Retry-After": "0.05"}),
+        Reply(429, {}, headers={"Retry-After-Ms": "30"}),
+        Reply(200, {"status": "ok"}),
+    )
+    slept: list[float] = []
+    with CodexManager(scripted.base_url, retry=RetryPolicy(initial_delay=5)) as cm:
+        cm._transport._sleep = slept.append  # record instead of waiting
+        cm.system.health()
+    assert slept == [0.05, 0.03]
+
+
+async def test_async_retry_after_is_honoured(scripted: ScriptedServer) -> None:
+    scripted.queue(Reply(503, {}, headers={"Retry-After": "0.01"}), Reply(200, {"status": "ok"}))
+    delays: list[float | None] = []
+    async with AsyncCodexManager(scripted.base_url, retry=RetryPolicy(initial_delay=5)) as cm:
+
+        @cm.hooks.on_error("getHealth")
+        async def record(info: ErrorInfo) -> None:
+            delays.append(info.retry_delay)
+
+        assert (await cm.system.health())["status"] == "ok"
+    assert delays == [0.01]
+    assert len(scripted.received) == 2
+
+
+def test_post_is_not_replayed_unless_allowed(scripted: ScriptedServer) -> None:
+    scripted.queue(Reply(503, {}), Reply(503, {}), Reply(202, {"status": "accepted"}))
+    with CodexManager(scripted.base_url, retry=FAST) as cm:
+        with pytest.raises(ServerError):
+            cm.session("s").messages.send("hi")
+        assert len(scripted.received) == 1
+        opt_in = RetryPolicy(max_attempts=3, initial_delay=0.001, retry_non_idempotent=True)
+        assert cm.session("s").messages.send("hi", retry=opt_in) == {"status": "accepted"}
+    assert len(scripted.received) == 3
+
+
+def test_per_call_disabled_retry_makes_one_attempt(scripted: ScriptedServer) -> None:
+    scripted.queue(Reply(503, {}), Reply(200, {"status": "ok"}))
+    with CodexManager(scripted.base_url, retry=FAST) as cm, pytest.raises(ServerError):
+        cm.system.health(retry=RetryPolicy.disabled())
+    assert len(scripted.received) == 1
+
+
+def test_connect_errors_are_retried_even_for_post(closed_port_url: str) -> None:
+    failures: list[ErrorInfo] = []
+    with CodexManager(closed_port_url, retry=FAST) as cm:
+        cm.hooks.on_error("sendSessionMessage")(failures.append)
+        with pytest.raises(ConnectError) as caught:
+            cm.session("s").messages.send("hi")
+    assert len(failures) == 3
+    assert caught.value.operation_id == "sendSessionMessage"
+    assert "could not connect" in str(caught.value)
+
+
+async def test_async_connect_error(closed_port_url: str) -> None:
+    async with AsyncCodexManager(closed_port_url, retry=RetryPolicy.disabled()) as cm:
+        with pytest.raises(ConnectError):
+            await cm.system.health()
+
+
+def test_before_hook_sets_headers_per_operation(scripted: ScriptedServer) -> None:
+    seen: list[RequestInfo] = []
+    answers: list[ResponseInfo] = []
+    with CodexManager(scripted.base_url, bearer_token="old") as cm:
+
+        @cm.hooks.before("getHealth")
+        def refresh(info: RequestInfo) -> None:
+            info.headers["Authorization"] = "Bearer fresh"
+            seen.append(info)
+
+        cm.hooks.after()(answers.append)
+        cm.system.health()
+        cm.sessions.list()
+        with pytest.raises(UnknownOperationError):
+            cm.hooks.before("noSuchOperation")
+        assert cm.hooks.remove(refresh)
+        cm.system.health()
+    assert [r.headers["authorization"] for r in scripted.received] == [
+        "Bearer fresh",
+        "Bearer old",
+        "Bearer old",
+    ]
+    assert [i.operation_id for i in seen] == ["getHealth"]
+    assert seen[0].url.endswith("/api/health")
+    assert seen[0].method == "GET"
+    assert [(a.request.operation_id, a.status_code) for a in answers] == [
+        ("getHealth", 200),
+        ("listSessions", 200),
+        ("getHealth", 200),
+    ]
+
+
+def test_auth_and_custom_headers_are_sent(scripted: ScriptedServer) -> None:
+    with CodexManager(
+        scripted.base_url,
+        headers={"x-team": "blue"},
+        bearer_token="b",
+        rbac_token="r",
+        rbac_role="admin",
+        rbac_actor="me",
+    ) as cm:
+        cm.extensions.list()
+    headers = scripted.received[0].headers
+    assert headers["authorization"] == "Bearer b"
+    assert headers["x-codex-rbac-token"] == "r"
+    assert headers["x-codex-rbac-role"] == "admin"
+    assert headers["x-codex-rbac-actor"] == "me"
+    assert headers["x-team"] == "blue"
+
+
+def test_custom_api_prefix_and_query(scripted: ScriptedServer) -> None:
+    with CodexManager(scripted.base_url + "/base", api_prefix="/v2") as cm:
+        cm.sessions.list(archived=True, limit=5)
+        cm.session("a/b c").settings.delete("k", scope="session")
+    first, second = scripted.received
+    assert first.path.startswith("/base/v2/sessions?")
+    assert "archived=true" in first.path
+    assert "limit=5" in first.path
+    assert second.method == "DELETE"
+    assert second.path == "/base/v2/sessions/a%2Fb%20c/settings/k?scope=session"
+
+
+def test_user_http_client_is_adopted_not_closed(scripted: ScriptedServer) -> None:
+    http = httpx.Client()
+    with CodexManager(scripted.base_url, http_client=http, bearer_token="t") as cm:
+        cm.system.health()
+        assert cm.http_client is http
+    assert not http.is_closed
+    assert scripted.received[0].headers["authorization"] == "Bearer t"
+    http.close()
+
+
+def test_pool_is_reused(scripted: ScriptedServer) -> None:
+    with CodexManager(scripted.base_url) as cm:
+        client = cm.http_client
+        cm.system.health()
+        cm.system.info()
+        assert cm.http_client is client
+    assert client.is_closed
+
+
+def test_secrets_stay_out_of_logs_and_errors(
+    scripted: ScriptedServer, caplog: pytest.LogCaptureFixture, closed_port_url: str
+) -> None:
+    secret = "s3cr3t-token-value"
+    scripted.queue(Reply(503, {}), Reply(401, {"status": "error", "code": "auth_required"}))
+    caplog.set_level(logging.DEBUG)
+    errors: list[str] = []
+    with CodexManager(
+        scripted.base_url,
+        bearer_token=secret,
+        rbac_token=secret,
+        headers={"x-api-key": secret},
+        retry=FAST,
+    ) as cm:
+
+        @cm.hooks.on_error()
+        def remember(info: ErrorInfo) -> None:
+            errors.append(repr(info.request))
+            errors.append(str(info.error))
+
+        with pytest.raises(AuthenticationError) as caught:
+            cm.system.health()
+        errors.append(str(caught.value))
+        errors.append(repr(cm) + repr(cm.config))
+    with CodexManager(closed_port_url, bearer_token=secret, retry=FAST) as cm:
+        with pytest.raises(ConnectError) as refused:
+            cm.system.health()
+        errors.append(str(refused.value))
+    assert errors
+    assert any("retrying" in record.getMessage() for record in caplog.records)
+    for text in [*errors, *(record.getMessage() for record in caplog.records)]:
+        assert secret not in text
