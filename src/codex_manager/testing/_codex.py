@@ -337,16 +337,21 @@ class Codex:
             },
             session.id,
         )
-        self._raw_item(
-            session,
-            turn,
-            {
-                "type": "message",
-                "id": f"msg_{uuid7()}",
-                "role": "user",
-                "content": [{"type": "input_text", "text": turn.text}],
-            },
-        )
+        for role, text in (
+            ("developer", "<permissions instructions>\nFilesystem sandbox: read-only.\n"),
+            ("user", f"# AGENTS.md instructions for {session.cwd}\n\n<INSTRUCTIONS>\n"),
+            ("user", turn.text),
+        ):
+            self._raw_item(
+                session,
+                turn,
+                {
+                    "type": "message",
+                    "id": f"msg_{uuid7()}",
+                    "role": role,
+                    "content": [{"type": "input_text", "text": text}],
+                },
+            )
         started = epoch_millis()
         item: JSONObject = {
             "type": "userMessage",
@@ -521,6 +526,8 @@ class Codex:
         )
         # A turn that ends while its thread is purged still expires its calls.
         self.expire_calls(lambda call: call.thread_id == session.id and call.turn_id == turn.id)
+        if self.options.noise:
+            self.broadcast("account_rate_limits_updated", _rate_limits())
         if len(session.turns) == 1 or turn is session.turns[0]:
             self._job(session, turn, "completed")
 
@@ -802,11 +809,13 @@ class Codex:
         self.expire_decisions(session.id)
         session.supplemental.clear()
         self.store.purged[session.id] = session.title
+        # Rollout files are gone: after a restart (purged set cleared) the id is unknown.
+        self.store.sessions.pop(session.id, None)
         payload = deleted_payload(session.id, session.title)
         self.hub.publish(
             "session_deleted",
             payload,
-            None,
+            session.id if session.system_owned else None,
             broadcast=not session.system_owned,
             force_thread_filter=session.system_owned,
         )

@@ -1,0 +1,171 @@
+"""The websocket: ready, commands, the thread filter and the four delivery rules."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from codex_manager.json_types import JSONValue
+from codex_manager.testing import FakeCodexManager
+
+from .helpers import LOOKUP_TICKET, open_stream, payload_of
+
+
+def test_ready_carries_the_query_filter(server: FakeCodexManager) -> None:
+    with open_stream(server) as stream:
+        assert stream.next() == {"type": "ready", "threadId": None}
+    with open_stream(server, "thread-x") as stream:
+        assert stream.next() == {"type": "ready", "threadId": "thread-x"}
+
+
+def test_commands_ping_subscribe_unsubscribe_and_errors(server: FakeCodexManager) -> None:
+    with open_stream(server) as stream:
+        stream.next()
+        stream.send({"type": "ping"})
+        assert stream.next() == {"type": "pong"}
+        invalid = {"type": "error", "message": "invalid websocket command"}
+        bad_commands: list[JSONValue] = [
+            {"type": "subscribe"},
+            {"type": "subscribe", "threadId": "  "},
+            {"type": "x"},
+            5,
+        ]
+        for bad in bad_commands:
+            stream.send(bad)
+            assert stream.next() == invalid
+        stream.connection.send("not json")
+        assert stream.next() == invalid
+        stream.connection.send(b'{"type":"ping"}')  # binary frames are decoded as UTF-8
+        assert stream.next() == {"type": "pong"}
+        stream.send({"type": "subscribe", "threadId": "a"})
+        stream.send({"type": "unsubscribe"})
+        stream.send({"type": "ping"})
+        assert stream.next() == {"type": "pong"}  # no acknowledgements
+
+
+def test_filter_is_active_from_the_first_frame(
+    server: FakeCodexManager, http: httpx.Client
+) -> None:
+    mine = server.create_session(dynamic_tools=[LOOKUP_TICKET])
+    other = server.create_session()
+    with open_stream(server, mine) as filtered, open_stream(server) as unfiltered:
+        filtered.next()
+        unfiltered.next()
+        http.post(f"/api/sessions/{other}/messages", json={"text": "hello other"})
+        unfiltered.until("app_server.turn.completed")
+        http.post(f"/api/sessions/{mine}/messages", json={"text": "hello mine"})
+        filtered.until("app_server.turn.completed")
+        unfiltered.until("app_server.turn.completed", where=lambda f: f["threadId"] == mine)
+    # Rule 3: a filtered socket never sees another thread's events; rule 2: broadcasts
+    # (threadId null) reach it anyway.
+    assert {frame["threadId"] for frame in filtered.frames[1:]} == {mine, None}
+    unscoped = {frame["type"] for frame in filtered.frames[1:] if frame["threadId"] is None}
+    assert unscoped == {"account_rate_limits_updated"}
+    # An unfiltered socket sees everything, including broadcasts (threadId null).
+    seen = {frame["threadId"] for frame in unfiltered.frames[1:]}
+    assert seen == {mine, other, None}
+
+
+def test_broadcast_reaches_filtered_sockets(
+    server: FakeCodexManager, http: httpx.Client, session_id: str
+) -> None:
+    with open_stream(server, "some-other-thread") as stream:
+        stream.next()
+        http.post(f"/api/sessions/{session_id}/messages", json={"text": "hi"})
+        limits = stream.until("account_rate_limits_updated")  # rule 2: broadcast
+        assert limits["threadId"] is None
+        assert all(frame["threadId"] is None for frame in stream.frames[1:])
+
+
+def test_system_owned_events_only_reach_exact_filter(
+    server: FakeCodexManager, http: httpx.Client
+) -> None:
+    system = server.create_session(system_owned=True)
+    with open_stream(server, system) as exact, open_stream(server) as unfiltered:
+        exact.next()
+        unfiltered.next()
+        server.delete_session(system)  # session_deleted is thread-forced for system sessions
+        frame = exact.until("session_deleted")
+        assert payload_of(frame)["sessionId"] == system
+        assert unfiltered.quiet(0.3) == []
+
+
+def test_subscribe_switches_filter(server: FakeCodexManager, http: httpx.Client) -> None:
+    first = server.create_session()
+    second = server.create_session()
+    with open_stream(server, first) as stream:
+        stream.next()
+        stream.send({"type": "subscribe", "threadId": second})
+        stream.send({"type": "ping"})
+        stream.until("pong")
+        http.post(f"/api/sessions/{first}/messages", json={"text": "one"})
+        http.post(f"/api/sessions/{second}/messages", json={"text": "two"})
+        stream.until("app_server.turn.completed")
+    assert {frame.get("threadId") for frame in stream.frames[2:]} - {None} == {second}
+
+
+def test_raw_and_unknown_frames(server: FakeCodexManager) -> None:
+    with open_stream(server) as stream:
+        stream.next()
+        assert server.send_raw_frame('{"type": "weird"') == 1
+        assert stream.connection.recv(timeout=5) == '{"type": "weird"'
+        server.send_raw_frame(b"\x00\x01")
+        assert stream.connection.recv(timeout=5) == b"\x00\x01"
+        server.publish_event("brand_new_event", {"x": 1}, thread_id="t")
+        assert stream.next() == {"type": "brand_new_event", "threadId": "t", "payload": {"x": 1}}
+
+
+def test_drop_websockets(server: FakeCodexManager) -> None:
+    with open_stream(server) as stream:
+        stream.next()
+        server.wait_for(lambda: server.websocket_count == 1)
+        server.drop_websockets()
+        with pytest.raises(ConnectionClosed):
+            stream.next()
+    server.wait_for(lambda: server.websocket_count == 0)
+    with open_stream(server) as again:
+        assert again.next()["type"] == "ready"
+
+
+def test_slow_event_delivery_keeps_order(
+    server: FakeCodexManager, http: httpx.Client, session_id: str
+) -> None:
+    server.slow_event_delivery(0.002)
+    with open_stream(server, session_id) as stream:
+        stream.next()
+        http.post(f"/api/sessions/{session_id}/messages", json={"text": "slow"})
+        stream.until("app_server.turn.completed", timeout=10)
+    kinds = stream.types()
+    assert kinds.index("app_server.turn.started") < kinds.index(
+        "app_server.item.agent_message.delta"
+    )
+    published = [
+        event.type for event in server.events_published if event.thread_id in (session_id, None)
+    ]
+    assert kinds[1:] == published[: len(kinds) - 1]
+
+
+def test_quiet_mode_keeps_essential_frames(http: httpx.Client) -> None:
+    with FakeCodexManager(noise=False, transcript_events=False) as quiet:
+        session = quiet.create_session(dynamic_tools=[LOOKUP_TICKET])
+        with open_stream(quiet, session) as stream, httpx.Client(base_url=quiet.base_url) as client:
+            stream.next()
+            client.post(f"/api/sessions/{session}/messages", json={"text": "hi"})
+            stream.until("app_server.turn.completed")
+        kinds = [kind for kind in stream.types()[1:] if kind != "notification"]
+        assert kinds == [
+            "app_server.thread.status.changed",
+            "app_server.turn.started",
+            "app_server.item.started",
+            "app_server.item.completed",
+            "app_server.item.started",
+            "app_server.item.agent_message.delta",
+            "app_server.item.completed",
+            "app_server.thread.status.changed",
+            "app_server.turn.completed",
+        ]
+
+
+def test_websocket_route_without_upgrade_is_400(http: httpx.Client) -> None:
+    assert http.get("/api/stream").status_code == 400
