@@ -348,6 +348,60 @@ def test_component_names_read_as_python_classes() -> None:
     assert odd == []
 
 
+# 403 on these is documented only at the server's HEAD, though 6573e11 already answers it.
+HEAD_403_OPERATIONS = (
+    ("GET", "/api/sessions/{sessionId}/approvals"),
+    ("GET", "/api/sessions/{sessionId}/tool-input"),
+    ("GET", "/api/sessions/{sessionId}/session-controls"),
+    ("POST", "/api/sessions/{sessionId}/session-controls"),
+    ("POST", "/api/sessions/{sessionId}/resume"),
+    ("POST", "/api/sessions/{sessionId}/interrupt"),
+)
+
+
+@pytest.mark.parametrize(("method", "path"), HEAD_403_OPERATIONS)
+def test_system_session_status_documented_where_head_adds_it(method: str, path: str) -> None:
+    operation = operation_index(_our_spec())[(method, path)]
+    assert child(operation, "responses")["403"] == {"$ref": "#/components/responses/SystemSession"}
+
+
+def response_schema_names(method: str, path: str) -> dict[str, list[str]]:
+    """Component names of each documented response body of one operation."""
+    spec = _our_spec()
+    names: dict[str, list[str]] = {}
+    for status, response in child(operation_index(spec)[(method, path)], "responses").items():
+        node = response
+        if isinstance(node, dict) and "$ref" in node:
+            node = child(spec, *str(node["$ref"]).removeprefix("#/").split("/"))
+        body = child(node, "content", "application/json", "schema")
+        refs = [body] if "$ref" in body else body.get("anyOf") or body.get("oneOf")
+        assert isinstance(refs, list)
+        names[status] = [str(child(ref)["$ref"]).rsplit("/", 1)[-1] for ref in refs]
+    return names
+
+
+def test_tool_call_answer_outcomes_have_their_own_bodies() -> None:
+    assert response_schema_names("POST", "/api/tool-calls/{requestId}/response") == {
+        "200": ["ToolCallResponseSuccessResponse"],
+        "400": ["ApiValidationError"],
+        "404": ["ToolCallResponseNotFoundResponse"],
+        "409": ["ToolCallResponseConflictResponse"],
+        "500": ["ToolCallResponseErrorResponse", "InternalErrorResponse"],
+    }
+
+
+def test_send_message_documents_guards_and_mapped_codex_errors() -> None:
+    names = response_schema_names("POST", "/api/sessions/{sessionId}/messages")
+    assert names["202"] == ["SendSessionMessageAcceptedResponse"]
+    assert names["403"] == ["SystemSessionError"]
+    assert names["404"] == ["SessionNotFoundPayload"]
+    assert names["410"] == ["DeletedSessionPayload"]
+    assert names["400"] == ["CodexErrorResponse", "ApiValidationError"]
+    for status in ("401", "409", "501", "504"):
+        assert names[status] == ["CodexErrorResponse"], status
+    assert names["500"] == ["InternalErrorResponse", "CodexErrorResponse"]
+
+
 def test_our_spec_matches_itself() -> None:
     spec = _our_spec()
     assert check_conformance(spec, spec) == []
