@@ -1,0 +1,64 @@
+"""Helpers shared by the remote-skills integration tests."""
+
+from __future__ import annotations
+
+import httpx
+
+from codex_manager.testing import FakeCodexManager, TurnContext, parse_calls
+
+
+async def call_anything(turn: TurnContext) -> None:
+    """A fake-agent script that makes every ``CALL`` even for tools not in the catalog."""
+    results = [await turn.call_tool(tool, arguments) for tool, arguments in parse_calls(turn.text)]
+    turn.reply("\n".join(f"TOOL RESULT: {result.text}" for result in results))
+
+
+def wait_pending(server: FakeCodexManager, session_id: str, count: int = 1) -> None:
+    """Block until ``session_id`` has at least ``count`` pending tool calls."""
+    server.wait_for(lambda: len(server.pending_tool_calls(session_id)) >= count, 10)
+
+
+def last_reply(server: FakeCodexManager, session_id: str) -> str:
+    """Wait for the session's turns to finish; the last turn's reply text."""
+    server.wait_for(lambda: server.is_idle(), 10)
+    turns = server.turns(session_id)
+    assert turns, "no turn ran"
+    return "\n".join(turns[-1].replies)
+
+
+class FailingRoutes(httpx.BaseTransport):
+    """A real HTTP transport that answers chosen routes itself (to simulate server failures).
+
+    ``rules`` maps ``(method, path suffix)`` to ``(status, JSON body)``; everything else goes
+    to the server over loopback.
+    """
+
+    def __init__(self, rules: dict[tuple[str, str], tuple[int, object]]) -> None:
+        self._inner = httpx.HTTPTransport()
+        self.rules = rules
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        for (method, suffix), (status, body) in self.rules.items():
+            if request.method == method and request.url.path.endswith(suffix):
+                return httpx.Response(status, json=body, request=request)
+        return self._inner.handle_request(request)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class AsyncFailingRoutes(httpx.AsyncBaseTransport):
+    """Async twin of :class:`FailingRoutes`."""
+
+    def __init__(self, rules: dict[tuple[str, str], tuple[int, object]]) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self.rules = rules
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        for (method, suffix), (status, body) in self.rules.items():
+            if request.method == method and request.url.path.endswith(suffix):
+                return httpx.Response(status, json=body, request=request)
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()

@@ -1,0 +1,567 @@
+"""Every method of ``SessionSkills`` (sync client) against the fake server."""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections.abc import Iterator
+
+import pytest
+
+from codex_manager import CodexManager
+from codex_manager.json_types import JSONObject
+from codex_manager.remote_skills import (
+    CatalogWarning,
+    RemoteSkillOptions,
+    SessionNotBoundError,
+    SessionSkills,
+    SkillNotFoundError,
+    SkillRegistrationError,
+)
+from codex_manager.stream import AppServerSignal, StreamEvent
+from codex_manager.testing import FakeCodexManager
+
+from .helpers import FailingRoutes, call_anything, last_reply, wait_pending
+
+TICKET_SCHEMA: JSONObject = {"type": "object", "properties": {"ticket_id": {"type": "string"}}}
+
+
+def lookup_ticket(ticket_id: str) -> dict[str, str]:
+    """Look a ticket up.
+
+    Args:
+        ticket_id: The ticket id.
+
+    Returns:
+        The ticket's status.
+    """
+    return {"ticketId": ticket_id, "status": "open"}
+
+
+def add(a: int, b: int = 1) -> int:
+    """Add two numbers."""
+    return a + b
+
+
+@pytest.fixture
+def created(cm: CodexManager) -> tuple[str, SessionSkills]:
+    """A session created with ``lookup_ticket`` and ``add``."""
+
+    def register(skills: SessionSkills) -> None:
+        skills.register("lookup_ticket", lookup_ticket, input_schema=TICKET_SCHEMA)
+        skills.skill(add)
+
+    response, skills = cm.remote_skills.create_session(register=register, cwd=".")
+    return response["session"]["sessionId"], skills
+
+
+def _signal(session_id: str, tool: str = "add", request_id: int = 99) -> AppServerSignal:
+    return AppServerSignal(
+        signal_type="request",
+        method="item/tool/call",
+        thread_id=session_id,
+        turn_id="turn-x",
+        request_id=request_id,
+        params={
+            "threadId": session_id,
+            "turnId": "turn-x",
+            "callId": f"call-{request_id}",
+            "tool": tool,
+            "arguments": {"a": 2, "b": 3},
+        },
+    )
+
+
+# -- creation -------------------------------------------------------------------------------
+
+
+def test_create_session_sends_catalog(
+    server: FakeCodexManager, created: tuple[str, SessionSkills]
+) -> None:
+    session_id, skills = created
+    assert skills.session_id == session_id
+    assert server.catalog(session_id) == ("lookup_ticket", "add")
+    (record,) = [c for c in server.catalogs if c.source == "create"]
+    assert record.tools[0] == {
+        "name": "lookup_ticket",
+        "description": "Look a ticket up.",
+        "inputSchema": TICKET_SCHEMA,
+    }
+    assert skills.catalog_view().model_tools == ("lookup_ticket", "add")
+
+
+def test_create_session_forwards_kwargs(server: FakeCodexManager, cm: CodexManager) -> None:
+    created, skills = cm.remote_skills.create_session(
+        cwd="/tmp", model="gpt-test", approval_policy="never", filesystem_sandbox="read-only"
+    )
+    assert created["session"]["cwd"] == "/tmp"
+    assert skills.names() == ()
+    assert server.catalog(created["session"]["sessionId"]) == ()
+
+
+def test_sync_client_refuses_async_callback(server: FakeCodexManager, cm: CodexManager) -> None:
+    async def register(skills: SessionSkills) -> None:
+        skills.skill(add)
+
+    with pytest.raises(TypeError, match="AsyncCodexManager"):
+        cm.remote_skills.create_session(register=register)
+    assert server.session_ids == ()
+
+
+def test_callback_errors_create_nothing(server: FakeCodexManager, cm: CodexManager) -> None:
+    def bad_schema(skills: SessionSkills) -> None:
+        skills.register("x", add, input_schema={"type": "array"})
+
+    with pytest.raises(SkillRegistrationError, match="object at the top level"):
+        cm.remote_skills.create_session(register=bad_schema)
+
+    def too_early(skills: SessionSkills) -> None:
+        skills.send("hello")
+
+    with pytest.raises(SessionNotBoundError):
+        cm.remote_skills.create_session(register=too_early)
+    assert server.session_ids == ()
+
+
+def test_session_lookup_is_stable(cm: CodexManager, created: tuple[str, SessionSkills]) -> None:
+    session_id, skills = created
+    assert cm.remote_skills.session(session_id) is skills
+    other = cm.remote_skills.session("some-other-session")
+    assert other is cm.remote_skills.session("some-other-session")
+    assert other.catalog_view().model_tools is None
+
+
+# -- registry ---------------------------------------------------------------------------------
+
+
+def test_registry_methods(created: tuple[str, SessionSkills]) -> None:
+    _, skills = created
+
+    @skills.skill
+    def bare(x: str) -> str:
+        return x
+
+    @skills.skill(name="named", description="Named tool", timeout_seconds=5)
+    def decorated(y: int) -> int:
+        return y
+
+    assert decorated(3) == 3  # the decorator returns the function unchanged
+    assert skills.names() == ("lookup_ticket", "add", "bare", "named")
+    assert "named" in skills
+    assert len(skills) == 4
+    named = skills.get("named")
+    assert named is not None
+    assert named.timeout_seconds == 5
+    with pytest.raises(SkillRegistrationError, match="already registered"):
+        skills.skill(bare)
+    skills.register("bare", lambda x: x.upper(), replace=True, input_schema={"type": "object"})
+    tools = skills.dynamic_tools()
+    assert [tool["name"] for tool in tools] == ["lookup_ticket", "add", "bare", "named"]
+    assert all(tool["inputSchema"]["type"] == "object" for tool in tools)
+    assert skills.unregister("named") is True
+    assert skills.unregister("named") is False
+    with pytest.raises(SkillNotFoundError, match="named"):
+        skills.unregister("named", missing_ok=False)
+    assert skills.clear() == ("lookup_ticket", "add", "bare")
+    assert skills.dynamic_tools() == []
+    assert skills.instruction_text() == ""
+    assert skills.inject_request("hi") == "hi"
+
+
+def test_instruction_text_is_deterministic(created: tuple[str, SessionSkills]) -> None:
+    _, skills = created
+    text = skills.instruction_text()
+    assert text == skills.instruction_text()
+    assert text.splitlines()[1] == "- add: Add two numbers."
+    assert "- lookup_ticket: Look a ticket up." in text
+    assert "output: The ticket's status.; schema " in text
+    assert skills.inject_request("Do it") == text + "\n\nDo it"
+
+
+def test_using_scopes(created: tuple[str, SessionSkills]) -> None:
+    _, skills = created
+    with skills.using(lookup_ticket, name="scoped") as scoped:
+        assert scoped is skills
+        assert "scoped" in skills
+    assert "scoped" not in skills
+    with skills.using():
+        skills.register("temp1", add)
+        skills.skill(name="temp2")(add)
+    assert skills.names() == ("lookup_ticket", "add")
+
+
+# -- sending and catalog --------------------------------------------------------------------
+
+
+def test_send_includes_catalog_and_instructions(
+    server: FakeCodexManager, created: tuple[str, SessionSkills]
+) -> None:
+    session_id, skills = created
+    accepted = skills.send("ping")
+    assert accepted["status"] == "accepted"
+    message = server.messages[-1]
+    assert message.text.endswith("\n\nping")
+    assert message.text.startswith("Tools provided by the client application")
+    body_tools = message.body["dynamicTools"]
+    assert isinstance(body_tools, list)
+    assert [tool["name"] for tool in body_tools if isinstance(tool, dict)] == [
+        "lookup_ticket",
+        "add",
+    ]
+    skills.send("plain", inject_skills=False, dynamic_tools=[], model="m")
+    message = server.messages[-1]
+    assert message.text == "plain"
+    assert message.body["dynamicTools"] == []
+    assert message.body["model"] == "m"
+    assert last_reply(server, session_id) == "ECHO: plain"
+
+
+def test_sync_runtime_is_honest(
+    server: FakeCodexManager, created: tuple[str, SessionSkills]
+) -> None:
+    session_id, skills = created
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = skills.sync_runtime()  # nothing changed: no warning
+    assert result.pushed
+    assert result.warning is None
+    skills.unregister("add")
+    skills.register("late", lookup_ticket, input_schema=TICKET_SCHEMA)
+    with pytest.warns(CatalogWarning, match="late"):
+        result = skills.sync_runtime()
+    assert result.method == "resume"
+    assert result.tools_sent == ("lookup_ticket", "late")
+    assert result.model_tools == ("lookup_ticket", "add")
+    assert result.local_only == ("late",)
+    assert result.removed == ("add",)
+    assert result.warning is not None
+    assert "no longer available" in result.warning
+    resumed = [c for c in server.catalogs if c.source == "resume"]
+    assert [tool["name"] for tool in resumed[-1].tools] == ["lookup_ticket", "late"]
+    assert not resumed[-1].applied
+    # The model still has the creation catalog.
+    assert server.catalog(session_id) == ("lookup_ticket", "add")
+
+
+def test_prepare_catalog_and_send_prepared(
+    server: FakeCodexManager, created: tuple[str, SessionSkills]
+) -> None:
+    session_id, skills = created
+    prepared = skills.send_prepared('CALL add {"a": 1}', inject_skills=False)
+    assert prepared.catalog.method == "resume"
+    assert prepared.response["sessionId"] == session_id
+    wait_pending(server, session_id)
+    (record,) = skills.drain_pending_calls()
+    assert record.answer_text == "2"
+    assert last_reply(server, session_id) == "TOOL RESULT: 2"
+
+
+def test_prepare_catalog_falls_back(server: FakeCodexManager) -> None:
+    transport = FailingRoutes({("POST", "/resume"): (500, {"status": "error"})})
+    with CodexManager(server.base_url, transport=transport) as client:
+        created, skills = client.remote_skills.create_session()
+        # A fresh session is not materialized: the catalog rides on the next send.
+        result = skills.prepare_catalog()
+        assert result.method == "deferred_to_send"
+        assert not result.pushed
+        skills.send("first")
+        last_reply(server, created["session"]["sessionId"])
+        failed = skills.prepare_catalog()
+        assert failed.method == "failed"
+        assert failed.error is not None
+        assert "resume failed" in failed.error
+        transport.rules[("GET", created["session"]["sessionId"])] = (500, {"status": "error"})
+        unreadable = skills.prepare_catalog()
+        assert unreadable.method == "failed"
+        assert unreadable.error is not None
+        assert "read failed" in unreadable.error
+        with pytest.raises(Exception, match="500"):
+            skills.sync_runtime()
+
+
+# -- dispatch ---------------------------------------------------------------------------------
+
+
+def test_matches_and_local_dispatch(
+    server: FakeCodexManager, created: tuple[str, SessionSkills]
+) -> None:
+    session_id, skills = created
+    signal = _signal(session_id)
+    assert skills.matches_signal(signal)
+    assert not skills.matches_signal(_signal("other-session"))
+    notification = AppServerSignal(
+        signal_type="notification", method="turn/started", thread_id=session_id
+    )
+    assert not skills.matches_signal(notification)
+    assert not skills.matches_signal(StreamEvent("tool_call_resolved", session_id, {}))
+    record = skills.dispatch_app_server_signal(signal)
+    assert record is not None
+    assert record.handled
+    assert record.answer_text == "5"
+    assert record.submission_status == "not_submitted"
+    assert record.submission_attempts == 0
+    assert server.answers == ()
+    assert skills.dispatch_app_server_signal(_signal("other-session")) is None
+    assert skills.dispatch_app_server_signal(notification) is None
+
+
+def test_respond_to_signal_ignores_others(created: tuple[str, SessionSkills]) -> None:
+    session_id, skills = created
+    assert skills.respond_to_signal(_signal("other-session")) is None
+    notification = AppServerSignal(
+        signal_type="notification", method="turn/started", thread_id=session_id
+    )
+    assert skills.respond_to_signal(notification) is None
+    frame: JSONObject = {"type": "app_server.turn.started", "threadId": session_id, "payload": {}}
+    assert skills.respond_to_signal(frame) is None
+
+
+def test_respond_to_signal_over_the_stream(
+    server: FakeCodexManager, cm: CodexManager, created: tuple[str, SessionSkills]
+) -> None:
+    session_id, skills = created
+    records = []
+
+    @cm.on_app_server_request("item.tool.call")
+    def on_call(signal: AppServerSignal, ctx: object) -> None:
+        records.append(skills.respond_to_signal(signal))
+
+    @cm.on_app_server("turn.completed")
+    def on_done(signal: AppServerSignal, ctx: object) -> None:
+        cm.stream.stop()
+
+    def user() -> None:
+        server.wait_for(lambda: server.websocket_count > 0, 10)
+        skills.send('CALL lookup_ticket {"ticket_id": "A"}\nCALL add {"a": 5}')
+
+    threading.Thread(target=user, daemon=True).start()
+    cm.stream.run_forever(thread_id=session_id)
+    assert [r.answer_text if r else None for r in records] == [
+        '{"ticketId":"A","status":"open"}',
+        "6",
+    ]
+    assert all(r is not None and r.submission_status == "accepted" for r in records)
+    assert last_reply(server, session_id) == (
+        'TOOL RESULT: {"ticketId":"A","status":"open"}\nTOOL RESULT: 6'
+    )
+
+
+def test_respond_to_pending_call(
+    server: FakeCodexManager, cm: CodexManager, created: tuple[str, SessionSkills]
+) -> None:
+    session_id, skills = created
+    skills.send('CALL add {"a": 10, "b": 5}', inject_skills=False)
+    wait_pending(server, session_id)
+    (row,) = cm.session(session_id).tool_calls.list()["data"]
+    other = cm.remote_skills.session("another-session")
+    assert other.respond_to_pending_call(row) is None
+    record = skills.respond_to_pending_call(row)
+    assert record is not None
+    assert (record.tool, record.request_id, record.call_id) == (
+        "add",
+        row["requestId"],
+        row["callId"],
+    )
+    assert record.thread_id == session_id
+    assert record.arguments == {"a": 10, "b": 5}
+    assert record.answer_text == "15"
+    assert record.success
+    assert record.submission_status == "accepted"
+    assert (record.submission_idempotent, record.submission_attempts) == (False, 1)
+    assert record.duration_seconds >= 0
+    # Answering the same row again runs nothing and posts nothing.
+    again = skills.respond_to_pending_call(row)
+    assert again is not None
+    assert again.duplicate
+    assert again.answer is None
+    assert len(server.answers) == 1
+    assert last_reply(server, session_id) == "TOOL RESULT: 15"
+
+
+def test_drain_empty_for_deleted_and_system_sessions(
+    server: FakeCodexManager, cm: CodexManager, created: tuple[str, SessionSkills]
+) -> None:
+    session_id, skills = created
+    assert skills.drain_pending_calls() == []
+    system_id = server.create_session()
+    server.mark_system_owned(system_id)
+    assert cm.remote_skills.session(system_id).drain_pending_calls() == []
+    cm.sessions.delete(session_id)
+    assert skills.drain_pending_calls() == []
+
+
+def test_drain_rejects_malformed_payload(server: FakeCodexManager) -> None:
+    transport = FailingRoutes({("GET", "/tool-calls"): (200, {"items": []})})
+    with CodexManager(server.base_url, transport=transport) as client:
+        _, skills = client.remote_skills.create_session()
+        with pytest.raises(ValueError, match="'data'"):
+            skills.drain_pending_calls()
+
+
+# -- failure records --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def anything_goes(server: FakeCodexManager) -> Iterator[None]:
+    server.set_default_script(call_anything)
+    yield
+    server.set_default_script(None)
+
+
+def boom(reason: str) -> str:
+    """Always fails."""
+    raise RuntimeError(f"cannot do it: {reason}")
+
+
+def test_failure_records(server: FakeCodexManager, cm: CodexManager, anything_goes: None) -> None:
+    def register(skills: SessionSkills) -> None:
+        skills.skill(add)
+        skills.skill(boom)
+        skills.skill(lookup_ticket)
+
+    created, skills = cm.remote_skills.create_session(register=register)
+    session_id = created["session"]["sessionId"]
+    skills.unregister("lookup_ticket")
+    skills.send(
+        'CALL boom {"reason": "disk"}\nCALL add {"a": "x"}\nCALL nope {}\n'
+        'CALL lookup_ticket {"ticket_id": "1"}',
+        inject_skills=False,
+    )
+    records = []
+    for _ in range(4):
+        wait_pending(server, session_id)
+        records.extend(skills.drain_pending_calls())
+    by_tool = {record.tool: record for record in records}
+    raised = by_tool["boom"]
+    assert (raised.handled, raised.success, raised.error_kind) == (False, False, "handler_error")
+    assert raised.error == "RuntimeError: cannot do it: disk"
+    assert raised.answer_text == "Tool 'boom' failed: RuntimeError: cannot do it: disk"
+    invalid = by_tool["add"]
+    assert invalid.error_kind == "invalid_arguments"
+    assert "a: Input should be a valid integer" in invalid.answer_text
+    unknown = by_tool["nope"]
+    assert unknown.error_kind == "unknown_tool"
+    assert unknown.answer_text.startswith("Unknown tool 'nope'")
+    gone = by_tool["lookup_ticket"]
+    assert gone.error_kind == "unavailable"
+    assert "no longer available" in gone.answer_text
+    assert all(r.submission_status == "accepted" for r in records)
+    reply = last_reply(server, session_id)
+    assert "TOOL RESULT: Tool 'boom' failed" in reply
+    assert server.answers[0].forwarded == {
+        "success": False,
+        "contentItems": [
+            {"type": "inputText", "text": "Tool 'boom' failed: RuntimeError: cannot do it: disk"}
+        ],
+    }
+
+
+def test_masked_errors(server: FakeCodexManager, cm: CodexManager) -> None:
+    options = RemoteSkillOptions(mask_errors=True)
+    created, skills = cm.remote_skills.create_session(
+        register=lambda s: s.skill(boom), skill_options=options
+    )
+    session_id = created["session"]["sessionId"]
+    skills.send('CALL boom {"reason": "secret"}', inject_skills=False)
+    wait_pending(server, session_id)
+    (record,) = skills.drain_pending_calls()
+    assert "secret" not in record.answer_text
+    assert record.error == "RuntimeError: cannot do it: secret"
+
+
+def test_500s_then_success(server: FakeCodexManager, created: tuple[str, SessionSkills]) -> None:
+    session_id, skills = created
+    skills.send('CALL add {"a": 1}', inject_skills=False)
+    wait_pending(server, session_id)
+    server.fail_next_answers(2)
+    (record,) = skills.drain_pending_calls(retry_delay_seconds=0)
+    assert (record.submission_status, record.submission_attempts) == ("accepted", 3)
+    assert [a.status for a in server.answers] == [500, 500, 200]
+    assert last_reply(server, session_id) == "TOOL RESULT: 2"
+
+
+def test_exhausted_500s_resubmit_without_rerunning(
+    server: FakeCodexManager, cm: CodexManager
+) -> None:
+    runs: list[int] = []
+
+    def counted(a: int) -> int:
+        runs.append(a)
+        return a
+
+    created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(counted))
+    session_id = created["session"]["sessionId"]
+    skills.send('CALL counted {"a": 7}', inject_skills=False)
+    wait_pending(server, session_id)
+    server.fail_next_answers(2)
+    (first,) = skills.drain_pending_calls(max_submit_attempts=2, retry_delay_seconds=0)
+    assert (first.submission_status, first.submission_attempts) == ("failed", 2)
+    assert first.submission_error is not None
+    assert "gave up after 2 attempts" in first.submission_error
+    assert not first.submitted
+    (second,) = skills.drain_pending_calls()
+    assert second.resubmitted
+    assert second.submission_status == "accepted"
+    assert second.answer_text == "7"
+    assert runs == [7]
+    assert last_reply(server, session_id) == "TOOL RESULT: 7"
+
+
+def test_404_is_an_idempotent_completion(
+    server: FakeCodexManager, cm: CodexManager, created: tuple[str, SessionSkills]
+) -> None:
+    session_id, skills = created
+    skills.send('CALL add {"a": 1}', inject_skills=False)
+    wait_pending(server, session_id)
+    (row,) = cm.session(session_id).tool_calls.list()["data"]
+    cm.tool_calls.respond(row["requestId"], text="answered elsewhere")
+    record = skills.respond_to_pending_call(row)
+    assert record is not None
+    assert (record.submission_status, record.submission_idempotent) == ("not_found", True)
+    assert record.submitted
+    assert last_reply(server, session_id) == "TOOL RESULT: answered elsewhere"
+
+
+def test_409_is_an_idempotent_completion(
+    server: FakeCodexManager, cm: CodexManager, created: tuple[str, SessionSkills]
+) -> None:
+    session_id, skills = created
+    skills.send('CALL add {"a": 1}', inject_skills=False)
+    wait_pending(server, session_id)
+    (row,) = cm.session(session_id).tool_calls.list()["data"]
+    server.hold_in_flight(0.5, request_id=row["requestId"])
+    holder = threading.Thread(
+        target=lambda: cm.tool_calls.respond(row["requestId"], text="first answer")
+    )
+    holder.start()
+    server.wait_for(lambda: any(c.outcome == "in_flight" for c in server.tool_calls), 5)
+    record = skills.respond_to_pending_call(row)
+    holder.join(5)
+    assert record is not None
+    assert (record.submission_status, record.submission_idempotent) == ("in_flight", True)
+    assert last_reply(server, session_id) == "TOOL RESULT: first answer"
+
+
+def test_terminal_4xx_is_failed(server: FakeCodexManager) -> None:
+    transport = FailingRoutes({("POST", "/response"): (400, {"status": "error"})})
+    with CodexManager(server.base_url, transport=transport) as client:
+        created, skills = client.remote_skills.create_session(register=lambda s: s.skill(add))
+        session_id = created["session"]["sessionId"]
+        skills.send('CALL add {"a": 1}', inject_skills=False)
+        wait_pending(server, session_id)
+        (record,) = skills.drain_pending_calls()
+        assert (record.submission_status, record.submission_attempts) == ("failed", 1)
+        assert record.submission_error is not None
+        assert "400" in record.submission_error
+
+
+def test_answer_without_status_is_never_success(server: FakeCodexManager) -> None:
+    transport = FailingRoutes({("POST", "/response"): (200, {"requestId": "0"})})
+    with CodexManager(server.base_url, transport=transport) as client:
+        created, skills = client.remote_skills.create_session(register=lambda s: s.skill(add))
+        session_id = created["session"]["sessionId"]
+        skills.send('CALL add {"a": 1}', inject_skills=False)
+        wait_pending(server, session_id)
+        (record,) = skills.drain_pending_calls()
+        assert record.submission_status == "failed"
+        assert not record.submitted
