@@ -45,17 +45,37 @@ class RemoteSkills:
     def __init__(self, client: CodexManager, options: RemoteSkillOptions | None = None) -> None:
         """Internal: the client builds this as ``cm.remote_skills``."""
         self._client = client
-        self._options = options or RemoteSkillOptions()
         self._sessions: dict[str, SessionSkills] = {}
         self._lock = threading.Lock()
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self._options.max_concurrent_calls, thread_name_prefix="remote-skill"
+        self._executors: list[concurrent.futures.ThreadPoolExecutor] = []
+        self._options = options or RemoteSkillOptions()
+        self._bound = self._options.max_concurrent_calls
+        self._executor = self._new_executor(self._bound)
+
+    def _new_executor(self, bound: int) -> concurrent.futures.ThreadPoolExecutor:
+        executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=bound, thread_name_prefix="remote-skill"
         )
+        self._executors.append(executor)
+        return executor
+
+    def _executor_for(self, options: RemoteSkillOptions) -> concurrent.futures.Executor:
+        if options.max_concurrent_calls == self._bound:
+            return self._executor
+        return self._new_executor(options.max_concurrent_calls)
 
     @property
     def options(self) -> RemoteSkillOptions:
         """Default options of new session registries."""
         return self._options
+
+    def configure(self, options: RemoteSkillOptions) -> None:
+        """Set the default options of registries made from now on (existing ones keep theirs)."""
+        with self._lock:
+            self._options = options
+            if options.max_concurrent_calls != self._bound:
+                self._bound = options.max_concurrent_calls
+                self._executor = self._new_executor(self._bound)
 
     def create_session(
         self,
@@ -73,7 +93,8 @@ class RemoteSkills:
             TypeError: ``register`` returned an awaitable (use ``AsyncCodexManager``).
             SkillRegistrationError: a skill the callback registered is invalid.
         """
-        skills = SessionSkills(self._client, None, skill_options or self._options, self._executor)
+        options = skill_options or self._options
+        skills = SessionSkills(self._client, None, options, self._executor_for(options))
         if register is not None:
             returned = register(skills)
             if inspect.isawaitable(returned):
@@ -98,16 +119,16 @@ class RemoteSkills:
         with self._lock:
             found = self._sessions.get(session_id)
             if found is None:
-                found = SessionSkills(
-                    self._client, None, skill_options or self._options, self._executor
-                )
+                options = skill_options or self._options
+                found = SessionSkills(self._client, None, options, self._executor_for(options))
                 found._bind(session_id, None)
                 self._sessions[session_id] = found
             return found
 
     def close(self) -> None:
         """Stop the handler worker threads (called when the client closes)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for executor in self._executors:
+            executor.shutdown(wait=False, cancel_futures=True)
 
 
 class AsyncRemoteSkills:
@@ -118,17 +139,38 @@ class AsyncRemoteSkills:
     ) -> None:
         """Internal: the client builds this as ``cm.remote_skills``."""
         self._client = client
-        self._options = options or RemoteSkillOptions()
         self._sessions: dict[str, AsyncSessionSkills] = {}
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=self._options.max_concurrent_calls, thread_name_prefix="remote-skill"
+        self._executors: list[concurrent.futures.ThreadPoolExecutor] = []
+        self._options = options or RemoteSkillOptions()
+        self._runtime = self._new_runtime(self._options.max_concurrent_calls)
+
+    def _new_runtime(self, bound: int) -> AsyncRuntime:
+        executor = concurrent.futures.ThreadPoolExecutor(
+            max_workers=bound, thread_name_prefix="remote-skill"
         )
-        self._runtime = AsyncRuntime(self._options.max_concurrent_calls, self._executor)
+        self._executors.append(executor)
+        return AsyncRuntime(bound, executor)
+
+    def _runtime_for(self, options: RemoteSkillOptions) -> AsyncRuntime:
+        # Sessions with their own bound get their own pool; the rest share the client's.
+        if options.max_concurrent_calls == self._runtime.max_concurrent_calls:
+            return self._runtime
+        return self._new_runtime(options.max_concurrent_calls)
 
     @property
     def options(self) -> RemoteSkillOptions:
         """Default options of new session registries."""
         return self._options
+
+    def configure(self, options: RemoteSkillOptions) -> None:
+        """Set the default options of registries made from now on (existing ones keep theirs).
+
+        ``max_concurrent_calls`` bounds the calls handled at once across all sessions that use
+        the defaults; a session given other ``skill_options`` gets its own bound.
+        """
+        self._options = options
+        if options.max_concurrent_calls != self._runtime.max_concurrent_calls:
+            self._runtime = self._new_runtime(options.max_concurrent_calls)
 
     async def create_session(
         self,
@@ -138,9 +180,8 @@ class AsyncRemoteSkills:
         **session_create_kwargs: Unpack[SessionCreateOptions],
     ) -> tuple[CreateSessionResponse, AsyncSessionSkills]:
         """Async twin of ``RemoteSkills.create_session``; ``register`` may be sync or async."""
-        skills = AsyncSessionSkills(
-            self._client, None, skill_options or self._options, self._runtime
-        )
+        options = skill_options or self._options
+        skills = AsyncSessionSkills(self._client, None, options, self._runtime_for(options))
         if register is not None:
             returned = register(skills)
             if inspect.isawaitable(returned):
@@ -158,13 +199,13 @@ class AsyncRemoteSkills:
         """The registry of an existing session (the same object on every call)."""
         found = self._sessions.get(session_id)
         if found is None:
-            found = AsyncSessionSkills(
-                self._client, None, skill_options or self._options, self._runtime
-            )
+            options = skill_options or self._options
+            found = AsyncSessionSkills(self._client, None, options, self._runtime_for(options))
             found._bind(session_id, None)
             self._sessions[session_id] = found
         return found
 
     def close(self) -> None:
         """Stop the handler worker threads (called when the client closes)."""
-        self._executor.shutdown(wait=False, cancel_futures=True)
+        for executor in self._executors:
+            executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,340 @@
+"""Every method of ``AsyncSessionSkills`` (async client) against the fake server."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from codex_manager import AsyncCodexManager
+from codex_manager.json_types import JSONObject
+from codex_manager.remote_skills import (
+    AsyncSessionSkills,
+    CatalogWarning,
+    RemoteSkillDispatch,
+    RemoteSkillOptions,
+    SessionNotBoundError,
+)
+from codex_manager.stream import AppServerSignal
+from codex_manager.testing import FakeCodexManager
+
+from .helpers import AsyncFailingRoutes, call_anything, last_reply, wait_pending
+
+TICKET_SCHEMA: JSONObject = {"type": "object", "properties": {"ticket_id": {"type": "string"}}}
+
+
+async def lookup_ticket(ticket_id: str) -> dict[str, str]:
+    """Look a ticket up."""
+    await asyncio.sleep(0)
+    return {"ticketId": ticket_id, "status": "open"}
+
+
+def add(a: int, b: int = 1) -> int:
+    """Add two numbers (sync: runs in a worker thread)."""
+    return a + b
+
+
+async def _create(acm: AsyncCodexManager) -> tuple[str, AsyncSessionSkills]:
+    async def register(skills: AsyncSessionSkills) -> None:
+        skills.register("lookup_ticket", lookup_ticket, input_schema=TICKET_SCHEMA)
+        skills.skill(add)
+
+    created, skills = await acm.remote_skills.create_session(register=register, cwd=".")
+    return created["session"]["sessionId"], skills
+
+
+async def _wait_pending(server: FakeCodexManager, session_id: str, count: int = 1) -> None:
+    await asyncio.to_thread(wait_pending, server, session_id, count)
+
+
+async def _last_reply(server: FakeCodexManager, session_id: str) -> str:
+    return await asyncio.to_thread(last_reply, server, session_id)
+
+
+async def test_create_session_accepts_sync_and_async_callbacks(
+    server: FakeCodexManager, acm: AsyncCodexManager
+) -> None:
+    session_id, skills = await _create(acm)
+    assert server.catalog(session_id) == ("lookup_ticket", "add")
+    assert acm.remote_skills.session(session_id) is skills
+
+    def sync_register(skills: AsyncSessionSkills) -> None:
+        skills.skill(add)
+
+    created, other = await acm.remote_skills.create_session(register=sync_register)
+    assert server.catalog(created["session"]["sessionId"]) == ("add",)
+    assert other.names() == ("add",)
+
+    async def too_early(skills: AsyncSessionSkills) -> None:
+        await skills.send("hi")
+
+    with pytest.raises(SessionNotBoundError):
+        await acm.remote_skills.create_session(register=too_early)
+
+
+async def test_registry_and_using(acm: AsyncCodexManager) -> None:
+    _, skills = await _create(acm)
+    async with skills.using(add, name="scoped") as scoped:
+        assert scoped is skills
+        assert "scoped" in skills
+    assert "scoped" not in skills
+    with skills.using():
+        skills.register("temp", add)
+    assert skills.names() == ("lookup_ticket", "add")
+    assert [tool["name"] for tool in skills.dynamic_tools()] == ["lookup_ticket", "add"]
+    assert skills.instruction_text().startswith("Tools provided by the client application")
+    assert skills.unregister("add")
+    assert skills.clear() == ("lookup_ticket",)
+
+
+async def test_send_sync_runtime_prepare(server: FakeCodexManager, acm: AsyncCodexManager) -> None:
+    session_id, skills = await _create(acm)
+    await skills.send("hello")
+    assert server.messages[-1].text.endswith("\n\nhello")
+    assert await _last_reply(server, session_id) == f"ECHO: {server.messages[-1].text}"
+    result = await skills.sync_runtime()
+    assert result.pushed
+    assert result.model_tools == ("lookup_ticket", "add")
+    skills.register("late", add)
+    with pytest.warns(CatalogWarning, match="late"):
+        result = await skills.prepare_catalog()
+    assert result.local_only == ("late",)
+    with pytest.warns(CatalogWarning):
+        prepared = await skills.send_prepared('CALL add {"a": 4}', inject_skills=False)
+    assert prepared.catalog.method == "resume"
+    assert prepared.response["status"] == "accepted"
+    await _wait_pending(server, session_id)
+    (record,) = await skills.drain_pending_calls()
+    assert record.answer_text == "5"
+    assert await _last_reply(server, session_id) == "TOOL RESULT: 5"
+
+
+async def test_prepare_catalog_fallbacks(server: FakeCodexManager) -> None:
+    transport = AsyncFailingRoutes({("POST", "/resume"): (500, {"status": "error"})})
+    async with AsyncCodexManager(server.base_url, transport=transport) as client:
+        created, skills = await client.remote_skills.create_session()
+        assert (await skills.prepare_catalog()).method == "deferred_to_send"
+        await skills.send("first")
+        await _last_reply(server, created["session"]["sessionId"])
+        failed = await skills.prepare_catalog()
+        assert failed.method == "failed"
+        transport.rules[("GET", created["session"]["sessionId"])] = (500, {})
+        assert (await skills.prepare_catalog()).method == "failed"
+
+
+async def test_signals_local_dispatch_and_matching(
+    server: FakeCodexManager, acm: AsyncCodexManager
+) -> None:
+    session_id, skills = await _create(acm)
+    signal = AppServerSignal(
+        signal_type="request",
+        method="item/tool/call",
+        thread_id=session_id,
+        request_id=5,
+        params={"threadId": session_id, "callId": "c", "tool": "add", "arguments": {"a": 1}},
+    )
+    assert skills.matches_signal(signal)
+    record = await skills.dispatch_app_server_signal(signal)
+    assert record is not None
+    assert (record.answer_text, record.submission_status) == ("2", "not_submitted")
+    assert server.answers == ()
+    foreign = AppServerSignal(
+        signal_type="request",
+        method="item/tool/call",
+        thread_id="other",
+        request_id=5,
+        params={"threadId": "other", "callId": "c", "tool": "add", "arguments": {"a": 1}},
+    )
+    assert await skills.dispatch_app_server_signal(foreign) is None
+    assert await skills.respond_to_signal(foreign) is None
+    notification = AppServerSignal(
+        signal_type="notification", method="turn/started", thread_id=session_id
+    )
+    assert await skills.respond_to_signal(notification) is None
+
+
+async def test_respond_over_the_stream(server: FakeCodexManager, acm: AsyncCodexManager) -> None:
+    session_id, skills = await _create(acm)
+    records: list[RemoteSkillDispatch | None] = []
+
+    @acm.on_app_server_request("item.tool.call")
+    async def on_call(signal: AppServerSignal, ctx: object) -> None:
+        records.append(await skills.respond_to_signal(signal))
+
+    @acm.on_app_server("turn.completed")
+    async def on_done(signal: AppServerSignal, ctx: object) -> None:
+        acm.stream.stop()
+
+    async def user() -> None:
+        await asyncio.to_thread(server.wait_for, lambda: server.websocket_count > 0, 10)
+        await skills.send('CALL lookup_ticket {"ticket_id": "Z"}\nCALL add {"a": 1, "b": 2}')
+
+    sender = asyncio.create_task(user())
+    await acm.stream.run_forever(thread_id=session_id)
+    await sender
+    assert [r.answer_text if r else None for r in records] == [
+        '{"ticketId":"Z","status":"open"}',
+        "3",
+    ]
+    assert await _last_reply(server, session_id) == (
+        'TOOL RESULT: {"ticketId":"Z","status":"open"}\nTOOL RESULT: 3'
+    )
+
+
+async def test_pending_calls_and_drain_edge_cases(
+    server: FakeCodexManager, acm: AsyncCodexManager
+) -> None:
+    session_id, skills = await _create(acm)
+    await skills.send('CALL add {"a": 2}', inject_skills=False)
+    await _wait_pending(server, session_id)
+    (row,) = (await acm.session(session_id).tool_calls.list())["data"]
+    assert await acm.remote_skills.session("other").respond_to_pending_call(row) is None
+    record = await skills.respond_to_pending_call(row)
+    assert record is not None
+    assert (record.answer_text, record.submission_status) == ("3", "accepted")
+    duplicate = await skills.respond_to_pending_call(row)
+    assert duplicate is not None
+    assert duplicate.duplicate
+    await _last_reply(server, session_id)
+    system_id = server.create_session()
+    server.mark_system_owned(system_id)
+    assert await acm.remote_skills.session(system_id).drain_pending_calls() == []
+    await acm.sessions.delete(session_id)
+    assert await skills.drain_pending_calls() == []
+    transport = AsyncFailingRoutes({("GET", "/tool-calls"): (200, {"rows": []})})
+    async with AsyncCodexManager(server.base_url, transport=transport) as client:
+        _, broken = await client.remote_skills.create_session()
+        with pytest.raises(ValueError, match="'data'"):
+            await broken.drain_pending_calls()
+
+
+def boom(reason: str) -> str:
+    """Always fails."""
+    raise RuntimeError(f"no: {reason}")
+
+
+async def test_failure_records_and_submission_outcomes(
+    server: FakeCodexManager, acm: AsyncCodexManager
+) -> None:
+    server.set_default_script(call_anything)
+
+    def register(skills: AsyncSessionSkills) -> None:
+        skills.skill(add)
+        skills.skill(boom)
+
+    created, skills = await acm.remote_skills.create_session(register=register)
+    session_id = created["session"]["sessionId"]
+    await skills.send(
+        'CALL boom {"reason": "r"}\nCALL add {"b": 1}\nCALL nope {}', inject_skills=False
+    )
+    records: list[RemoteSkillDispatch] = []
+    for _ in range(3):
+        await _wait_pending(server, session_id)
+        records.extend(await skills.drain_pending_calls())
+    kinds = {record.tool: record.error_kind for record in records}
+    assert kinds == {"boom": "handler_error", "add": "invalid_arguments", "nope": "unknown_tool"}
+    assert "a: required argument is missing" in records[1].answer_text
+    await _last_reply(server, session_id)
+
+    # 500 twice, then accepted.
+    await skills.send('CALL add {"a": 1}', inject_skills=False)
+    await _wait_pending(server, session_id)
+    server.fail_next_answers(2)
+    (retried,) = await skills.drain_pending_calls(retry_delay_seconds=0)
+    assert (retried.submission_status, retried.submission_attempts) == ("accepted", 3)
+    await _last_reply(server, session_id)
+
+    # 404: answered elsewhere first.
+    await skills.send('CALL add {"a": 1}', inject_skills=False)
+    await _wait_pending(server, session_id)
+    (row,) = (await acm.session(session_id).tool_calls.list())["data"]
+    await acm.tool_calls.respond(row["requestId"], text="elsewhere")
+    late = await skills.respond_to_pending_call(row)
+    assert late is not None
+    assert (late.submission_status, late.submission_idempotent) == ("not_found", True)
+    await _last_reply(server, session_id)
+
+    # 409: another answer is being delivered.
+    await skills.send('CALL add {"a": 1}', inject_skills=False)
+    await _wait_pending(server, session_id)
+    (row,) = (await acm.session(session_id).tool_calls.list())["data"]
+    server.hold_in_flight(0.5, request_id=row["requestId"])
+    first = asyncio.create_task(acm.tool_calls.respond(row["requestId"], text="first"))
+    await asyncio.to_thread(
+        server.wait_for, lambda: any(c.outcome == "in_flight" for c in server.tool_calls), 5
+    )
+    conflicted = await skills.respond_to_pending_call(row)
+    await first
+    assert conflicted is not None
+    assert (conflicted.submission_status, conflicted.submission_idempotent) == ("in_flight", True)
+    assert await _last_reply(server, session_id) == "TOOL RESULT: first"
+
+
+async def test_slow_handler_never_delays_another(
+    server: FakeCodexManager, acm: AsyncCodexManager
+) -> None:
+    fast_async_done = asyncio.Event()
+    fast_sync_done = threading.Event()
+
+    async def slow_async() -> str:
+        await fast_async_done.wait()  # only possible if fast_async ran meanwhile
+        return "slow async"
+
+    async def fast_async() -> str:
+        fast_async_done.set()
+        return "fast async"
+
+    def slow_sync() -> str:
+        assert fast_sync_done.wait(5), "the fast sync handler never ran alongside"
+        return "slow sync"
+
+    def fast_sync() -> str:
+        fast_sync_done.set()
+        return "fast sync"
+
+    def register(skills: AsyncSessionSkills) -> None:
+        for handler in (slow_async, fast_async, slow_sync, fast_sync):
+            skills.register(None, handler, timeout_seconds=5)
+
+    created, skills = await acm.remote_skills.create_session(register=register)
+    session_id = created["session"]["sessionId"]
+    await skills.send(
+        "PARALLEL\nCALL slow_async\nCALL slow_sync\nCALL fast_async\nCALL fast_sync",
+        inject_skills=False,
+    )
+    await _wait_pending(server, session_id, 4)
+    records = await skills.drain_pending_calls()
+    assert sorted(record.answer_text for record in records) == [
+        "fast async",
+        "fast sync",
+        "slow async",
+        "slow sync",
+    ]
+    assert all(record.error is None for record in records)
+
+
+async def test_concurrency_bound(server: FakeCodexManager) -> None:
+    running = 0
+    peak = 0
+
+    async def work(n: int) -> int:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        return n
+
+    async with AsyncCodexManager(server.base_url) as client:
+        options = RemoteSkillOptions(max_concurrent_calls=2)
+        created, skills = await client.remote_skills.create_session(
+            register=lambda s: s.skill(work), skill_options=options
+        )
+        session_id = created["session"]["sessionId"]
+        calls = "\n".join(f'CALL work {{"n": {n}}}' for n in range(6))
+        await skills.send("PARALLEL\n" + calls, inject_skills=False)
+        await _wait_pending(server, session_id, 6)
+        records = await skills.drain_pending_calls()
+    assert sorted(int(r.answer_text) for r in records) == list(range(6))
+    assert peak <= 2
