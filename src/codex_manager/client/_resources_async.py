@@ -36,6 +36,7 @@ if TYPE_CHECKING:
         ArchiveSessionResponse,
         CancelAccountLoginResponse,
         CancelOrchestratorJobResponse,
+        CapabilitiesResponse,
         ConfigEdit,
         ConfigWriteResponse,
         CreateSessionResponse,
@@ -64,13 +65,17 @@ if TYPE_CHECKING:
         ListSessionToolCallsResponse,
         ListSessionToolInputResponse,
         ListSkillsResponse,
+        LogoutAccountResponse,
         MoveProjectChatsResponse,
         OrchestratorJobResponse,
         ProjectResponse,
         ReadConfigResponse,
         ReadSessionResponse,
+        ReloadMcpConfigResponse,
+        RemoteSkillsResponse,
         RenameSessionResponse,
         ResumeSessionResponse,
+        RollbackSessionResponse,
         SendSessionMessageAcceptedResponse,
         SessionActionResponse,
         SessionApprovalPolicyResponse,
@@ -90,6 +95,7 @@ if TYPE_CHECKING:
         UploadFeedbackResponse,
         UpsertSuggestedRequestResponse,
         UpsertTranscriptEntryResponse,
+        WriteRemoteSkillsResponse,
         WriteSkillConfigResponse,
     )
 
@@ -170,7 +176,7 @@ class AsyncSystem(_AsyncResource):
         *,
         refresh: bool | Omit = OMIT,
         retry: RetryPolicy | None = None,
-    ) -> JSONObject:
+    ) -> CapabilitiesResponse:
         """Codex capabilities probed by the server.
 
         Operation ``getCapabilities``.
@@ -194,7 +200,7 @@ class AsyncSystem(_AsyncResource):
             ok=(200,),
             retry=retry,
         )
-        return cast("JSONObject", answer.body)
+        return cast("CapabilitiesResponse", answer.body)
 
     async def models(
         self,
@@ -522,7 +528,7 @@ class AsyncSkills(_AsyncResource):
         self,
         *,
         retry: RetryPolicy | None = None,
-    ) -> JSONObject:
+    ) -> RemoteSkillsResponse:
         """Read remote skill settings.
 
         Operation ``readRemoteSkills``.
@@ -550,7 +556,7 @@ class AsyncSkills(_AsyncResource):
             ok=(200,),
             retry=retry,
         )
-        return cast("JSONObject", answer.body)
+        return cast("RemoteSkillsResponse", answer.body)
 
     async def write_remote(
         self,
@@ -558,7 +564,7 @@ class AsyncSkills(_AsyncResource):
         hazelnut_id: str,
         is_preload: bool,
         retry: RetryPolicy | None = None,
-    ) -> JSONObject:
+    ) -> WriteRemoteSkillsResponse:
         """Write remote skill settings.
 
         Operation ``writeRemoteSkills``.
@@ -589,7 +595,7 @@ class AsyncSkills(_AsyncResource):
             ok=(200,),
             retry=retry,
         )
-        return cast("JSONObject", answer.body)
+        return cast("WriteRemoteSkillsResponse", answer.body)
 
 
 class AsyncMcp(_AsyncResource):
@@ -600,7 +606,7 @@ class AsyncMcp(_AsyncResource):
         *,
         body: Mapping[str, JSONInput] | Omit = OMIT,
         retry: RetryPolicy | None = None,
-    ) -> JSONObject:
+    ) -> ReloadMcpConfigResponse:
         """Reload the MCP server configuration.
 
         Operation ``reloadMcpConfig``.
@@ -630,7 +636,7 @@ class AsyncMcp(_AsyncResource):
             ok=(200,),
             retry=retry,
         )
-        return cast("JSONObject", answer.body)
+        return cast("ReloadMcpConfigResponse", answer.body)
 
     async def list_servers(
         self,
@@ -831,7 +837,7 @@ class AsyncAccount(_AsyncResource):
         *,
         body: Mapping[str, JSONInput] | Omit = OMIT,
         retry: RetryPolicy | None = None,
-    ) -> JSONObject:
+    ) -> LogoutAccountResponse:
         """Log the Codex account out.
 
         Operation ``logoutAccount``.
@@ -861,7 +867,7 @@ class AsyncAccount(_AsyncResource):
             ok=(200,),
             retry=retry,
         )
-        return cast("JSONObject", answer.body)
+        return cast("LogoutAccountResponse", answer.body)
 
     async def rate_limits(
         self,
@@ -1194,7 +1200,7 @@ class AsyncOrchestrator(_AsyncResource):
             BadRequestError: 400: The request did not pass validation.
             NotFoundError: 404: No job with this id.
             ServerError: 500: Unexpected server failure; the cause is not disclosed.
-            ServerError: 503: The orchestrator queue is disabled or not ready.
+            ServerError: 503: The orchestrator queue is disabled on this server.
             TransportError: The server could not be reached or did not answer in time.
             UnexpectedResponseError: A success answer without the documented shape.
         """
@@ -1228,7 +1234,7 @@ class AsyncOrchestrator(_AsyncResource):
         Raises:
             BadRequestError: 400: The request did not pass validation.
             ServerError: 500: Unexpected server failure; the cause is not disclosed.
-            ServerError: 503: The orchestrator queue is disabled or not ready.
+            ServerError: 503: The orchestrator queue is disabled on this server.
             TransportError: The server could not be reached or did not answer in time.
             UnexpectedResponseError: A success answer without the documented shape.
         """
@@ -1265,7 +1271,7 @@ class AsyncOrchestrator(_AsyncResource):
             NotFoundError: 404: No job with this id.
             ConflictError: 409: The job already reached a terminal state.
             ServerError: 500: Unexpected server failure; the cause is not disclosed.
-            ServerError: 503: The orchestrator queue is disabled or not ready.
+            ServerError: 503: The orchestrator queue is disabled on this server.
             TransportError: The server could not be reached or did not answer in time.
             UnexpectedResponseError: A success answer without the documented shape.
         """
@@ -1729,7 +1735,6 @@ class AsyncSessions(_AsyncResource):
 
         Raises:
             BadRequestError: 400: The request did not pass validation.
-            PermissionDeniedError: 403: The session belongs to an orchestrator worker.
             NotFoundError: 404: The session does not exist.
             GoneError: 410: The session was permanently deleted during this server process.
             ServerError: 500: Unexpected server failure; the cause is not disclosed.
@@ -1847,7 +1852,7 @@ class AsyncSessions(_AsyncResource):
         *,
         num_turns: int | Omit = OMIT,
         retry: RetryPolicy | None = None,
-    ) -> SessionActionResponse:
+    ) -> RollbackSessionResponse:
         """Drop the last turns of a session.
 
         Operation ``rollbackSession``.
@@ -1881,7 +1886,7 @@ class AsyncSessions(_AsyncResource):
             ok=(200,),
             retry=retry,
         )
-        return cast("SessionActionResponse", answer.body)
+        return cast("RollbackSessionResponse", answer.body)
 
     async def clean_background_terminals(
         self,
@@ -2008,11 +2013,12 @@ class AsyncSessions(_AsyncResource):
             200: Input added to the turn.
 
         Raises:
-            BadRequestError: 400: The request did not pass validation, or Codex rejected its
-                parameters.
+            BadRequestError: 400: Invalid request, invalid params, or the runtime refused to
+                steer.
             AuthenticationError: 401: Codex needs an authenticated account (`auth_required`).
             PermissionDeniedError: 403: The session belongs to an orchestrator worker.
-            ConflictError: 409: Codex refused in its current state (`invalid_state`).
+            ConflictError: 409: The turn is no longer steerable (finished, not eligible, or in
+                conflict).
             GoneError: 410: The session was permanently deleted during this server process.
             ServerError: 500: Codex failed (`codex_error`) or the server failed unexpectedly.
             ServerError: 501: The running Codex does not support this method
@@ -3632,7 +3638,7 @@ class AsyncSessionHandle(_AsyncHandlePart):
         *,
         num_turns: int | Omit = OMIT,
         retry: RetryPolicy | None = None,
-    ) -> SessionActionResponse:
+    ) -> RollbackSessionResponse:
         """Drop the last turns of a session.
 
         Operation ``rollbackSession``.
@@ -3665,7 +3671,7 @@ class AsyncSessionHandle(_AsyncHandlePart):
             ok=(200,),
             retry=retry,
         )
-        return cast("SessionActionResponse", answer.body)
+        return cast("RollbackSessionResponse", answer.body)
 
     async def clean_background_terminals(
         self,
@@ -3786,11 +3792,12 @@ class AsyncSessionHandle(_AsyncHandlePart):
             200: Input added to the turn.
 
         Raises:
-            BadRequestError: 400: The request did not pass validation, or Codex rejected its
-                parameters.
+            BadRequestError: 400: Invalid request, invalid params, or the runtime refused to
+                steer.
             AuthenticationError: 401: Codex needs an authenticated account (`auth_required`).
             PermissionDeniedError: 403: The session belongs to an orchestrator worker.
-            ConflictError: 409: Codex refused in its current state (`invalid_state`).
+            ConflictError: 409: The turn is no longer steerable (finished, not eligible, or in
+                conflict).
             GoneError: 410: The session was permanently deleted during this server process.
             ServerError: 500: Codex failed (`codex_error`) or the server failed unexpectedly.
             ServerError: 501: The running Codex does not support this method
@@ -4017,7 +4024,6 @@ class AsyncSessionHandle(_AsyncHandlePart):
 
         Raises:
             BadRequestError: 400: The request did not pass validation.
-            PermissionDeniedError: 403: The session belongs to an orchestrator worker.
             NotFoundError: 404: The session does not exist.
             GoneError: 410: The session was permanently deleted during this server process.
             ServerError: 500: Unexpected server failure; the cause is not disclosed.
