@@ -52,7 +52,6 @@ DATAMODEL_COMMON = [
     "--enum-field-as-literal",
     "all",
     "--use-single-value-enum-as-const",
-    "--collapse-root-models",
     "--formatters",
     "ruff-format",
 ]
@@ -241,7 +240,15 @@ def generate_models(work: Path, out: Path) -> None:
     stamp([payloads], header("datamodel-code-generator", [REST_SPEC]))
 
     stream = package / "stream.py"
-    datamodel(work, STREAM_SCHEMA, stream, "jsonschema", "msgspec.Struct", "--snake-case-field")
+    datamodel(
+        work,
+        STREAM_SCHEMA,
+        stream,
+        "jsonschema",
+        "msgspec.Struct",
+        "--snake-case-field",
+        "--collapse-root-models",
+    )
     stamp([stream], header("datamodel-code-generator", [STREAM_SCHEMA]))
 
     sources = sorted({APP_SERVER_DIR / f for f in APP_SERVER_TYPES.values()})
@@ -254,6 +261,7 @@ def generate_models(work: Path, out: Path) -> None:
         "msgspec.Struct",
         "--snake-case-field",
         "--use-title-as-name",
+        "--collapse-root-models",
     )
     stamp([app_server], header("datamodel-code-generator", sources))
 

@@ -7,6 +7,46 @@ from __future__ import annotations
 from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
 
 
+JsonObject: TypeAlias = dict[str, Any]
+"""
+A JSON object with arbitrary keys.
+"""
+
+
+ApprovalPolicy: TypeAlias = Literal["untrusted", "on-failure", "on-request", "never"]
+"""
+When Codex asks before running commands.
+"""
+
+
+NetworkAccess: TypeAlias = Literal["restricted", "enabled"]
+"""
+Whether sandboxed commands may use the network.
+"""
+
+
+FilesystemSandbox: TypeAlias = Literal[
+    "read-only", "workspace-write", "danger-full-access"
+]
+"""
+How much of the filesystem sandboxed commands may write.
+"""
+
+
+ReasoningEffort: TypeAlias = Literal[
+    "none", "minimal", "low", "medium", "high", "xhigh"
+]
+"""
+Reasoning effort requested from the model.
+"""
+
+
+SessionSettingsScope: TypeAlias = Literal["session", "default"]
+"""
+`session` for one session, `default` for the defaults new sessions start from.
+"""
+
+
 class SessionControlsTuple(TypedDict):
     """
     The controls a session runs with, plus free-form settings.
@@ -16,19 +56,10 @@ class SessionControlsTuple(TypedDict):
     """
     Model name, or null for the Codex default.
     """
-    approvalPolicy: Literal["untrusted", "on-failure", "on-request", "never"]
-    """
-    When Codex asks before running commands.
-    """
-    networkAccess: Literal["restricted", "enabled"]
-    """
-    Whether sandboxed commands may use the network.
-    """
-    filesystemSandbox: Literal["read-only", "workspace-write", "danger-full-access"]
-    """
-    How much of the filesystem sandboxed commands may write.
-    """
-    settings: NotRequired[dict[str, Any]]
+    approvalPolicy: ApprovalPolicy
+    networkAccess: NetworkAccess
+    filesystemSandbox: FilesystemSandbox
+    settings: NotRequired[JsonObject]
 
 
 class ApiValidationError(TypedDict):
@@ -44,7 +75,7 @@ class ApiValidationError(TypedDict):
     `invalid_request` or `request_failed`.
     """
     message: str
-    issues: NotRequired[list[dict[str, Any]]]
+    issues: NotRequired[list[JsonObject]]
     """
     One entry per validation problem (zod issue objects).
     """
@@ -163,7 +194,7 @@ class CodexProcessStatus(TypedDict):
     running: bool
     pid: int | None
     initialized: bool
-    lastExit: NotRequired[dict[str, Any]]
+    lastExit: NotRequired[JsonObject]
 
 
 class OrchestratorQueueStatus(TypedDict):
@@ -211,12 +242,15 @@ class CapabilitiesRuntime(TypedDict):
     """
 
 
+CapabilityStatus: TypeAlias = Literal["available", "disabled", "unknown"]
+
+
 class CapabilityEntry(TypedDict):
     """
     Probe result for one method.
     """
 
-    status: Literal["available", "disabled", "unknown"]
+    status: CapabilityStatus
     reason: str | None
 
 
@@ -235,10 +269,7 @@ class SessionSummary(TypedDict):
     False until the first turn writes a rollout file.
     """
     modelProvider: str
-    approvalPolicy: Literal["untrusted", "on-failure", "on-request", "never"]
-    """
-    When Codex asks before running commands.
-    """
+    approvalPolicy: ApprovalPolicy
     sessionControls: SessionControlsTuple
     createdAt: float
     """
@@ -309,6 +340,12 @@ class CodexThread(TypedDict):
     turns: NotRequired[list[CodexTurn]]
 
 
+TranscriptRole: TypeAlias = Literal["user", "assistant", "system"]
+
+
+TranscriptStatus: TypeAlias = Literal["streaming", "complete", "canceled", "error"]
+
+
 class DynamicToolDefinition(TypedDict):
     """
     A tool the client executes when Codex calls it.
@@ -316,7 +353,7 @@ class DynamicToolDefinition(TypedDict):
 
     name: str
     description: str
-    inputSchema: dict[str, Any]
+    inputSchema: JsonObject
 
 
 class CreateSessionRequest(TypedDict):
@@ -329,22 +366,9 @@ class CreateSessionRequest(TypedDict):
     Working directory (default the server's workspace root).
     """
     model: NotRequired[str]
-    approvalPolicy: NotRequired[
-        Literal["untrusted", "on-failure", "on-request", "never"]
-    ]
-    """
-    When Codex asks before running commands.
-    """
-    networkAccess: NotRequired[Literal["restricted", "enabled"]]
-    """
-    Whether sandboxed commands may use the network.
-    """
-    filesystemSandbox: NotRequired[
-        Literal["read-only", "workspace-write", "danger-full-access"]
-    ]
-    """
-    How much of the filesystem sandboxed commands may write.
-    """
+    approvalPolicy: NotRequired[ApprovalPolicy]
+    networkAccess: NotRequired[NetworkAccess]
+    filesystemSandbox: NotRequired[FilesystemSandbox]
     dynamicTools: NotRequired[list[DynamicToolDefinition]]
 
 
@@ -402,26 +426,10 @@ class SendSessionMessageRequest(TypedDict):
 
     text: str
     model: NotRequired[str]
-    effort: NotRequired[Literal["none", "minimal", "low", "medium", "high", "xhigh"]]
-    """
-    Reasoning effort requested from the model.
-    """
-    approvalPolicy: NotRequired[
-        Literal["untrusted", "on-failure", "on-request", "never"]
-    ]
-    """
-    When Codex asks before running commands.
-    """
-    networkAccess: NotRequired[Literal["restricted", "enabled"]]
-    """
-    Whether sandboxed commands may use the network.
-    """
-    filesystemSandbox: NotRequired[
-        Literal["read-only", "workspace-write", "danger-full-access"]
-    ]
-    """
-    How much of the filesystem sandboxed commands may write.
-    """
+    effort: NotRequired[ReasoningEffort]
+    approvalPolicy: NotRequired[ApprovalPolicy]
+    networkAccess: NotRequired[NetworkAccess]
+    filesystemSandbox: NotRequired[FilesystemSandbox]
     dynamicTools: NotRequired[list[DynamicToolDefinition]]
 
 
@@ -469,10 +477,10 @@ class UpsertTranscriptEntryRequest(TypedDict):
 
     messageId: str
     turnId: str
-    role: Literal["user", "assistant", "system"]
+    role: TranscriptRole
     type: str
     content: str
-    status: Literal["streaming", "complete", "canceled", "error"]
+    status: TranscriptStatus
     details: NotRequired[str | None]
     startedAt: NotRequired[int]
     completedAt: NotRequired[int]
@@ -690,7 +698,7 @@ class PendingToolCall(TypedDict):
     """
     `Tool call requested: <tool>`.
     """
-    details: dict[str, Any]
+    details: JsonObject
     createdAt: str
     """
     ISO-8601 timestamp.
@@ -724,6 +732,14 @@ class DynamicToolCallImageContentItem(TypedDict):
     imageUrl: str
 
 
+DynamicToolCallOutputContentItem: TypeAlias = (
+    DynamicToolCallTextContentItem | DynamicToolCallImageContentItem
+)
+"""
+One piece of a tool-call answer.
+"""
+
+
 class ToolCallResponseRequest(TypedDict):
     """
     The answer to a tool call. `response`, when present (even null), is forwarded verbatim
@@ -735,9 +751,7 @@ class ToolCallResponseRequest(TypedDict):
     """
     Defaults to true. The model does not see it; put failures into the text.
     """
-    contentItems: NotRequired[
-        list[DynamicToolCallTextContentItem | DynamicToolCallImageContentItem]
-    ]
+    contentItems: NotRequired[list[DynamicToolCallOutputContentItem]]
     text: NotRequired[str]
     """
     Shorthand for one `inputText` item when `contentItems` is absent.
@@ -802,7 +816,7 @@ class PendingApproval(TypedDict):
     turnId: str | None
     itemId: str | None
     summary: str
-    details: dict[str, Any]
+    details: JsonObject
     createdAt: str
     """
     ISO-8601 timestamp.
@@ -906,7 +920,7 @@ class PendingToolUserInput(TypedDict):
     itemId: str | None
     summary: str
     questions: list[ToolUserInputQuestion]
-    details: dict[str, Any]
+    details: JsonObject
     createdAt: str
     """
     ISO-8601 timestamp.
@@ -991,10 +1005,7 @@ class ApplySessionControlsRequest(TypedDict):
     New controls for the session or for the defaults. Omitted `settings` are kept.
     """
 
-    scope: Literal["session", "default"]
-    """
-    `session` for one session, `default` for the defaults new sessions start from.
-    """
+    scope: SessionSettingsScope
     controls: SessionControlsTuple
     actor: NotRequired[str]
     source: NotRequired[str]
@@ -1007,10 +1018,7 @@ class ApplySessionControlsResponse(TypedDict):
 
     status: Literal["ok", "unchanged"]
     sessionId: NotRequired[str]
-    scope: Literal["session", "default"]
-    """
-    `session` for one session, `default` for the defaults new sessions start from.
-    """
+    scope: SessionSettingsScope
     applied: SessionControlsTuple
     summary: NotRequired[str]
     """
@@ -1028,10 +1036,7 @@ class SessionControlsLockedResponse(TypedDict):
     """
 
     status: Literal["locked"]
-    scope: Literal["session", "default"]
-    """
-    `session` for one session, `default` for the defaults new sessions start from.
-    """
+    scope: SessionSettingsScope
     message: str
     sessionId: str
     controls: NotRequired[SessionControlsTuple]
@@ -1047,11 +1052,8 @@ class SessionSettingsResponse(TypedDict):
 
     status: Literal["ok"]
     sessionId: str
-    scope: Literal["session", "default"]
-    """
-    `session` for one session, `default` for the defaults new sessions start from.
-    """
-    settings: dict[str, Any]
+    scope: SessionSettingsScope
+    settings: JsonObject
 
 
 class SessionSettingValueResponse(TypedDict):
@@ -1061,10 +1063,7 @@ class SessionSettingValueResponse(TypedDict):
 
     status: Literal["ok"]
     sessionId: str
-    scope: Literal["session", "default"]
-    """
-    `session` for one session, `default` for the defaults new sessions start from.
-    """
+    scope: SessionSettingsScope
     key: str
     found: bool
     value: Any
@@ -1088,16 +1087,13 @@ class SetSessionSettingsRequest(TypedDict):
 
     """
 
-    scope: Literal["session", "default"]
-    """
-    `session` for one session, `default` for the defaults new sessions start from.
-    """
+    scope: SessionSettingsScope
     key: NotRequired[str]
     value: NotRequired[Any]
     """
     Any JSON value for `key`.
     """
-    settings: NotRequired[dict[str, Any]]
+    settings: NotRequired[JsonObject]
     mode: NotRequired[Literal["merge", "replace"]]
     actor: NotRequired[str]
     source: NotRequired[str]
@@ -1110,12 +1106,9 @@ class SetSessionSettingsResponse(TypedDict):
 
     status: Literal["ok", "unchanged"]
     sessionId: str
-    scope: Literal["session", "default"]
-    """
-    `session` for one session, `default` for the defaults new sessions start from.
-    """
+    scope: SessionSettingsScope
     key: NotRequired[str]
-    settings: dict[str, Any]
+    settings: JsonObject
 
 
 class DeleteSessionSettingResponse(TypedDict):
@@ -1125,13 +1118,10 @@ class DeleteSessionSettingResponse(TypedDict):
 
     status: Literal["ok", "unchanged"]
     sessionId: str
-    scope: Literal["session", "default"]
-    """
-    `session` for one session, `default` for the defaults new sessions start from.
-    """
+    scope: SessionSettingsScope
     key: str
     removed: bool
-    settings: dict[str, Any]
+    settings: JsonObject
 
 
 class SessionSettingsLockedResponse(TypedDict):
@@ -1140,13 +1130,10 @@ class SessionSettingsLockedResponse(TypedDict):
     """
 
     status: Literal["locked"]
-    scope: Literal["session", "default"]
-    """
-    `session` for one session, `default` for the defaults new sessions start from.
-    """
+    scope: SessionSettingsScope
     message: str
     sessionId: str
-    settings: dict[str, Any]
+    settings: JsonObject
 
 
 class SetSessionApprovalPolicyRequest(TypedDict):
@@ -1154,10 +1141,7 @@ class SetSessionApprovalPolicyRequest(TypedDict):
     The new approval policy.
     """
 
-    approvalPolicy: Literal["untrusted", "on-failure", "on-request", "never"]
-    """
-    When Codex asks before running commands.
-    """
+    approvalPolicy: ApprovalPolicy
 
 
 class SessionApprovalPolicyResponse(TypedDict):
@@ -1167,10 +1151,7 @@ class SessionApprovalPolicyResponse(TypedDict):
 
     status: Literal["ok"]
     sessionId: str
-    approvalPolicy: Literal["untrusted", "on-failure", "on-request", "never"]
-    """
-    When Codex asks before running commands.
-    """
+    approvalPolicy: ApprovalPolicy
 
 
 class SuggestedRequestOptions(TypedDict):
@@ -1179,10 +1160,7 @@ class SuggestedRequestOptions(TypedDict):
     """
 
     model: NotRequired[str]
-    effort: NotRequired[Literal["none", "minimal", "low", "medium", "high", "xhigh"]]
-    """
-    Reasoning effort requested from the model.
-    """
+    effort: NotRequired[ReasoningEffort]
     draft: NotRequired[str]
 
 
@@ -1232,12 +1210,15 @@ class QueueErrorResponse(TypedDict):
     message: str
 
 
+SuggestedRequestState: TypeAlias = Literal["streaming", "complete", "error", "canceled"]
+
+
 class SuggestedRequestEntry(TypedDict):
     """
     Stored state of a suggested request.
     """
 
-    status: Literal["streaming", "complete", "error", "canceled"]
+    status: SuggestedRequestState
     suggestion: NotRequired[str]
     error: NotRequired[str]
     updatedAt: str
@@ -1427,6 +1408,11 @@ class DeleteProjectChatsResponse(TypedDict):
     skippedSessionCount: NotRequired[int]
 
 
+OrchestratorJobState: TypeAlias = Literal[
+    "queued", "running", "completed", "failed", "canceled"
+]
+
+
 class OrchestratorRunningContext(TypedDict):
     """
     The thread and turn a running job works in.
@@ -1460,7 +1446,7 @@ class ListModelsResponse(TypedDict):
     One page of models (Codex `model/list` result).
     """
 
-    data: list[dict[str, Any]]
+    data: list[JsonObject]
     nextCursor: NotRequired[str | None]
 
 
@@ -1469,7 +1455,7 @@ class ListMcpServersResponse(TypedDict):
     One page of MCP server statuses (Codex `mcpServerStatus/list` result).
     """
 
-    data: list[dict[str, Any]]
+    data: list[JsonObject]
     nextCursor: NotRequired[str | None]
 
 
@@ -1478,7 +1464,7 @@ class ListAppsResponse(TypedDict):
     One page of apps (Codex `app/list` result).
     """
 
-    data: list[dict[str, Any]]
+    data: list[JsonObject]
     nextCursor: NotRequired[str | None]
 
 
@@ -1487,7 +1473,7 @@ class ListExperimentalFeaturesResponse(TypedDict):
     One page of experimental features.
     """
 
-    data: list[dict[str, Any]]
+    data: list[JsonObject]
     nextCursor: NotRequired[str | None]
 
 
@@ -1496,7 +1482,7 @@ class ListCollaborationModesResponse(TypedDict):
     One page of collaboration modes.
     """
 
-    data: list[dict[str, Any]]
+    data: list[JsonObject]
     nextCursor: NotRequired[str | None]
 
 
@@ -1505,7 +1491,7 @@ class ListSkillsResponse(TypedDict):
     Skills grouped by workspace (Codex `skills/list` result).
     """
 
-    data: list[dict[str, Any]]
+    data: list[JsonObject]
     nextCursor: NotRequired[str | None]
 
 
@@ -1594,7 +1580,7 @@ class AccountResponse(TypedDict):
     The account Codex is logged in with, if any.
     """
 
-    account: NotRequired[dict[str, Any] | None]
+    account: NotRequired[JsonObject | None]
     """
     The logged-in account, or null.
     """
@@ -1684,7 +1670,7 @@ class AccountRateLimitsResponse(TypedDict):
     Rate limits as Codex reports them.
     """
 
-    rateLimits: NotRequired[dict[str, Any]]
+    rateLimits: NotRequired[JsonObject]
 
 
 class ReadConfigResponse(TypedDict):
@@ -1692,9 +1678,9 @@ class ReadConfigResponse(TypedDict):
     Effective configuration and the origin of each value.
     """
 
-    config: NotRequired[dict[str, Any]]
-    origins: NotRequired[dict[str, Any]]
-    layers: NotRequired[list[dict[str, Any]] | None]
+    config: NotRequired[JsonObject]
+    origins: NotRequired[JsonObject]
+    layers: NotRequired[list[JsonObject] | None]
 
 
 ConfigRequirementsResponse: TypeAlias = dict[str, Any]
@@ -1703,13 +1689,16 @@ Requirements as Codex reports them.
 """
 
 
+ConfigMergeStrategy: TypeAlias = Literal["replace", "upsert"]
+
+
 class WriteConfigValueRequest(TypedDict):
     """
     One configuration change, optionally guarded by the expected version.
     """
 
     keyPath: list[str]
-    mergeStrategy: Literal["replace", "upsert"]
+    mergeStrategy: ConfigMergeStrategy
     value: Any
     """
     The JSON value to write.
@@ -1808,7 +1797,7 @@ class CapabilitiesResponse(TypedDict):
 
     status: Literal["ok"]
     runtime: NotRequired[CapabilitiesRuntime]
-    methods: dict[str, Literal["available", "disabled", "unknown"]]
+    methods: dict[str, CapabilityStatus]
     """
     Probe status by app-server method name.
     """
@@ -1816,7 +1805,7 @@ class CapabilitiesResponse(TypedDict):
     """
     Probe status and reason by app-server method name.
     """
-    features: NotRequired[dict[str, Any]]
+    features: NotRequired[JsonObject]
 
 
 class TranscriptEntry(TypedDict):
@@ -1826,7 +1815,7 @@ class TranscriptEntry(TypedDict):
 
     messageId: str
     turnId: str
-    role: Literal["user", "assistant", "system"]
+    role: TranscriptRole
     type: str
     """
     Codex item type, or a server row type such as `tool_call.request`.
@@ -1844,7 +1833,7 @@ class TranscriptEntry(TypedDict):
     """
     Epoch milliseconds.
     """
-    status: Literal["streaming", "complete", "canceled", "error"]
+    status: TranscriptStatus
 
 
 class ReadSessionResponse(TypedDict):
@@ -1883,7 +1872,7 @@ class UpsertSuggestedRequestRequest(TypedDict):
     """
 
     requestKey: str
-    status: Literal["streaming", "complete", "error", "canceled"]
+    status: SuggestedRequestState
     suggestion: NotRequired[str]
     error: NotRequired[str]
 
@@ -1902,10 +1891,10 @@ class OrchestratorJob(TypedDict):
     """
     `interactive` or `background`.
     """
-    state: Literal["queued", "running", "completed", "failed", "canceled"]
+    state: OrchestratorJobState
     dedupeKey: NotRequired[str | None]
-    payload: NotRequired[dict[str, Any]]
-    result: NotRequired[dict[str, Any] | None]
+    payload: NotRequired[JsonObject]
+    result: NotRequired[JsonObject | None]
     error: NotRequired[str | None]
     attempts: NotRequired[int]
     maxAttempts: NotRequired[int]
@@ -1989,7 +1978,7 @@ class ConfigEdit(TypedDict):
     """
 
     keyPath: list[str]
-    mergeStrategy: Literal["replace", "upsert"]
+    mergeStrategy: ConfigMergeStrategy
     value: Any
     """
     The JSON value to write.
