@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 CODEX_CLI_VERSION := 0.169.0
 CODEX_TOOLS := .tools/codex-$(CODEX_CLI_VERSION)
 
-.PHONY: install test lint format typecheck regen regen-check regen-schemas clean
+.PHONY: install test lint format typecheck regen regen-check regen-schemas bench clean
 
 install: $(STAMP)
 
@@ -35,11 +35,19 @@ format: install
 typecheck: install
 	$(BIN)/mypy
 
+# generated/ comes from openapi/; the client's method layer (src/codex_manager/client/_resources_*.py)
+# is emitted from the same spec by scripts/gen_client.py.
 regen: install
 	$(BIN)/python scripts/regen.py
+	$(BIN)/python scripts/gen_client.py
 
 regen-check: install
 	$(BIN)/python scripts/regen.py --check
+	$(BIN)/python scripts/gen_client.py --check
+
+# Speed and memory, as ratios to raw baselines measured in the same run (bounded: < 10 min).
+bench: install
+	$(BIN)/python -m bench
 
 # Needs npm; downloads the pinned Codex CLI from the npm registry (about 170 MB).
 regen-schemas:
