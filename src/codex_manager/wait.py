@@ -20,18 +20,16 @@ from codex_manager._omit import OMIT, Omit
 from codex_manager.errors import ConfigError, TurnWaitTimeoutError
 
 if TYPE_CHECKING:
-    from codex_manager.client._literals import (
-        ApprovalPolicy,
-        FilesystemSandbox,
-        NetworkAccess,
-        ReasoningEffort,
-    )
     from codex_manager.client._resources_async import AsyncResourceGroups
     from codex_manager.client._resources_sync import ResourceGroups
-    from codex_manager_models.payloads import (
+    from codex_manager.types import (
+        ApprovalPolicy,
         CodexTurn,
         DynamicToolDefinition,
+        FilesystemSandbox,
+        NetworkAccess,
         ReadSessionResponse,
+        ReasoningEffort,
         TranscriptEntry,
     )
 
