@@ -1,0 +1,1 @@
+"""Tests that run every example against the fake server."""
