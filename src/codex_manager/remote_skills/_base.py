@@ -22,7 +22,7 @@ from codex_manager.remote_skills.signals import (
 )
 from codex_manager.remote_skills.skill import RemoteSkill, SkillHandler, build_skill
 from codex_manager.remote_skills.submit import SubmissionPolicy, SubmissionResult
-from codex_manager_models.payloads import DynamicToolDefinition, PendingToolCall
+from codex_manager.types import DynamicToolDefinition, PendingToolCall
 
 if TYPE_CHECKING:
     from codex_manager.stream.frames import StreamEvent

@@ -11,12 +11,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from codex_manager._omit import OMIT, Omit
-from codex_manager.client._literals import (
-    ApprovalPolicy,
-    FilesystemSandbox,
-    NetworkAccess,
-    ReasoningEffort,
-)
 from codex_manager.errors import CodexManagerError, GoneError, PermissionDeniedError
 from codex_manager.remote_skills._base import (
     PendingCallInput,
@@ -33,8 +27,12 @@ from codex_manager.remote_skills.skill import SkillHandler
 from codex_manager.remote_skills.submit import SubmissionPolicy, submit_async
 from codex_manager.remote_skills.sync_session import PreparedSend
 from codex_manager.retry import RetryPolicy
-from codex_manager_models.payloads import (
+from codex_manager.types import (
+    ApprovalPolicy,
     DynamicToolDefinition,
+    FilesystemSandbox,
+    NetworkAccess,
+    ReasoningEffort,
     SendSessionMessageAcceptedResponse,
 )
 

@@ -19,7 +19,7 @@ from typing import TypeAlias
 
 import pydantic_core
 
-from codex_manager_models.payloads import (
+from codex_manager.types import (
     DynamicToolCallImageContentItem,
     DynamicToolCallTextContentItem,
 )

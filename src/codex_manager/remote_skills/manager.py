@@ -10,11 +10,15 @@ from typing import TYPE_CHECKING, TypedDict
 
 from typing_extensions import Unpack
 
-from codex_manager.client._literals import ApprovalPolicy, FilesystemSandbox, NetworkAccess
 from codex_manager.remote_skills.async_session import AsyncRuntime, AsyncSessionSkills
 from codex_manager.remote_skills.options import RemoteSkillOptions
 from codex_manager.remote_skills.sync_session import SessionSkills
-from codex_manager_models.payloads import CreateSessionResponse
+from codex_manager.types import (
+    ApprovalPolicy,
+    CreateSessionResponse,
+    FilesystemSandbox,
+    NetworkAccess,
+)
 
 if TYPE_CHECKING:
     from codex_manager.client import AsyncCodexManager, CodexManager

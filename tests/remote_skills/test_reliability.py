@@ -1,0 +1,278 @@
+"""Exactly-once delivery across paths and restarts, and session isolation."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+
+from codex_manager import AsyncCodexManager, CodexManager
+from codex_manager.remote_skills import AsyncSessionSkills, SessionSkills, SkillContext
+from codex_manager.stream import AppServerSignal, Reconnected
+from codex_manager.testing import FakeCodexManager
+
+from .helpers import last_reply
+
+TURNS = 4
+CALLS_PER_TURN = 50
+
+
+def _burst(turn: int) -> str:
+    calls = "\n".join(f'CALL work {{"n": {turn * 1000 + i}}}' for i in range(CALLS_PER_TURN))
+    return "PARALLEL\n" + calls
+
+
+def _assert_exactly_once(server: FakeCodexManager, runs: Counter[str]) -> None:
+    calls = server.tool_calls
+    assert len(calls) == TURNS * CALLS_PER_TURN
+    assert all(call.outcome == "resolved" for call in calls)
+    assert set(runs) == {call.call_id for call in calls}
+    assert set(runs.values()) == {1}, "a handler ran more than once for one call"
+    # One POST per call: the paths never raced each other into a second answer.
+    assert len(server.answers) == len(calls)
+    assert {answer.status for answer in server.answers} == {200}
+
+
+def test_stream_and_drain_together_sync(server: FakeCodexManager, cm: CodexManager) -> None:
+    runs: Counter[str] = Counter()
+    lock = threading.Lock()
+
+    def work(n: int, ctx: SkillContext) -> int:
+        with lock:
+            runs[ctx.call_id or "?"] += 1
+        return n
+
+    created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(work))
+    session_id = created["session"]["sessionId"]
+
+    @cm.on_app_server_request("item.tool.call")
+    def on_call(signal: AppServerSignal, ctx: object) -> None:
+        skills.respond_to_signal(signal)
+
+    stream = threading.Thread(target=cm.stream.run_forever, kwargs={"thread_id": session_id})
+    stream.start()
+    done = threading.Event()
+
+    def drain_loop() -> None:
+        while not done.is_set():
+            skills.drain_pending_calls()
+
+    drainer = threading.Thread(target=drain_loop)
+    drainer.start()
+    try:
+        server.wait_for(lambda: server.websocket_count > 0, 10)
+        for turn in range(TURNS):
+            skills.send(_burst(turn), inject_skills=False)
+            server.wait_for(
+                lambda: server.is_idle() and len(server.turns()) == turn + 1,  # noqa: B023
+                30,
+            )
+    finally:
+        done.set()
+        drainer.join(10)
+        cm.stream.stop()
+        stream.join(10)
+    _assert_exactly_once(server, runs)
+    assert all(turn.status == "completed" for turn in server.turns())
+
+
+async def test_stream_and_drain_together_async(
+    server: FakeCodexManager, acm: AsyncCodexManager
+) -> None:
+    runs: Counter[str] = Counter()
+
+    async def work(n: int, ctx: SkillContext) -> int:
+        runs[ctx.call_id or "?"] += 1
+        await asyncio.sleep(0)
+        return n
+
+    created, skills = await acm.remote_skills.create_session(register=lambda s: s.skill(work))
+    session_id = created["session"]["sessionId"]
+
+    @acm.on_app_server_request("item.tool.call")
+    async def on_call(signal: AppServerSignal, ctx: object) -> None:
+        await skills.respond_to_signal(signal)
+
+    stream = asyncio.create_task(acm.stream.run_forever(thread_id=session_id))
+    done = asyncio.Event()
+
+    async def drain_loop() -> None:
+        while not done.is_set():
+            await skills.drain_pending_calls()
+            await asyncio.sleep(0)
+
+    drainer = asyncio.create_task(drain_loop())
+    try:
+        await asyncio.to_thread(server.wait_for, lambda: server.websocket_count > 0, 10)
+        for turn in range(TURNS):
+            await skills.send(_burst(turn), inject_skills=False)
+            await asyncio.to_thread(
+                server.wait_for,
+                lambda: server.is_idle() and len(server.turns()) == turn + 1,  # noqa: B023
+                30,
+            )
+    finally:
+        done.set()
+        await drainer
+        acm.stream.stop()
+        await stream
+    _assert_exactly_once(server, runs)
+
+
+def _restart_scenario_sync(
+    server: FakeCodexManager, cm: CodexManager, skills: SessionSkills
+) -> None:
+    session_id = skills.session_id
+
+    @cm.on_app_server_request("item.tool.call")
+    def on_call(signal: AppServerSignal, ctx: object) -> None:
+        skills.respond_to_signal(signal)
+
+    @cm.on_reconnect
+    def on_reconnect(event: Reconnected, ctx: object) -> None:
+        skills.drain_pending_calls()
+
+    stream = threading.Thread(target=cm.stream.run_forever, kwargs={"thread_id": session_id})
+    stream.start()
+    try:
+        server.wait_for(lambda: server.websocket_count > 0, 10)
+        skills.send('CALL echo {"text": "before"}', inject_skills=False)
+        assert last_reply(server, session_id) == "TOOL RESULT: before"
+        server.restart()
+        server.wait_for(lambda: server.websocket_count > 0, 10)
+        skills.send('CALL echo {"text": "after"}', inject_skills=False)
+        server.wait_for(lambda: len(server.turns(session_id)) == 2, 10)
+        assert last_reply(server, session_id) == "TOOL RESULT: after"
+    finally:
+        cm.stream.stop()
+        stream.join(10)
+
+
+def test_restart_between_two_calls_sync(server: FakeCodexManager, cm: CodexManager) -> None:
+    seen: list[str] = []
+
+    def echo(text: str) -> str:
+        seen.append(text)
+        return text
+
+    _, skills = cm.remote_skills.create_session(register=lambda s: s.skill(echo))
+    _restart_scenario_sync(server, cm, skills)
+    first, second = server.tool_calls
+    # The request id was reused after the restart; the new call was still handled.
+    assert first.request_id == second.request_id == "0"
+    assert seen == ["before", "after"]
+
+
+async def test_restart_between_two_calls_async(
+    server: FakeCodexManager, acm: AsyncCodexManager
+) -> None:
+    seen: list[str] = []
+
+    async def echo(text: str) -> str:
+        seen.append(text)
+        return text
+
+    created, skills = await acm.remote_skills.create_session(register=lambda s: s.skill(echo))
+    session_id = created["session"]["sessionId"]
+
+    @acm.on_app_server_request("item.tool.call")
+    async def on_call(signal: AppServerSignal, ctx: object) -> None:
+        await skills.respond_to_signal(signal)
+
+    @acm.on_reconnect
+    async def on_reconnect(event: Reconnected, ctx: object) -> None:
+        await skills.drain_pending_calls()
+
+    stream = asyncio.create_task(acm.stream.run_forever(thread_id=session_id))
+    try:
+        await asyncio.to_thread(server.wait_for, lambda: server.websocket_count > 0, 10)
+        await skills.send('CALL echo {"text": "before"}', inject_skills=False)
+        assert await asyncio.to_thread(last_reply, server, session_id) == "TOOL RESULT: before"
+        await asyncio.to_thread(server.restart)
+        await asyncio.to_thread(server.wait_for, lambda: server.websocket_count > 0, 10)
+        await skills.send('CALL echo {"text": "after"}', inject_skills=False)
+        await asyncio.to_thread(server.wait_for, lambda: len(server.turns(session_id)) == 2, 10)
+        assert await asyncio.to_thread(last_reply, server, session_id) == "TOOL RESULT: after"
+    finally:
+        acm.stream.stop()
+        await stream
+    assert [call.request_id for call in server.tool_calls] == ["0", "0"]
+    assert seen == ["before", "after"]
+
+
+def test_calls_made_while_disconnected_are_drained(
+    server: FakeCodexManager, cm: CodexManager
+) -> None:
+    _, skills = cm.remote_skills.create_session(register=lambda s: s.skill(len))
+    session_id = skills.session_id
+    skills.send('CALL len {"obj": "abcd"}', inject_skills=False)
+    server.wait_for(lambda: len(server.pending_tool_calls(session_id)) == 1, 10)
+    (record,) = skills.drain_pending_calls()
+    assert record.answer_text == "4"
+    assert last_reply(server, session_id) == "TOOL RESULT: 4"
+
+
+def test_sessions_only_answer_their_own_calls(server: FakeCodexManager, cm: CodexManager) -> None:
+    def who(ctx: SkillContext) -> str:
+        return f"answered by {ctx.session_id}"
+
+    _, first = cm.remote_skills.create_session(register=lambda s: s.skill(who))
+    _, second = cm.remote_skills.create_session(register=lambda s: s.skill(who))
+    answered: list[tuple[str, str]] = []
+
+    @cm.on_app_server_request("item.tool.call")
+    def on_call(signal: AppServerSignal, ctx: object) -> None:
+        for skills in (first, second):
+            record = skills.respond_to_signal(signal)
+            if record is not None:
+                answered.append((skills.session_id, record.thread_id))
+
+    stream = threading.Thread(target=cm.stream.run_forever)  # unfiltered: sees both sessions
+    stream.start()
+    try:
+        server.wait_for(lambda: server.websocket_count > 0, 10)
+        first.send("CALL who", inject_skills=False)
+        second.send("CALL who", inject_skills=False)
+        server.wait_for(lambda: server.is_idle() and len(server.turns()) == 2, 10)
+    finally:
+        cm.stream.stop()
+        stream.join(10)
+    assert sorted(answered) == sorted(
+        [(first.session_id, first.session_id), (second.session_id, second.session_id)]
+    )
+    assert last_reply(server, first.session_id) == f"TOOL RESULT: answered by {first.session_id}"
+    assert last_reply(server, second.session_id) == (
+        f"TOOL RESULT: answered by {second.session_id}"
+    )
+
+
+async def test_async_sessions_isolated_under_one_stream(
+    server: FakeCodexManager, acm: AsyncCodexManager
+) -> None:
+    async def who(ctx: SkillContext) -> str:
+        return f"answered by {ctx.session_id}"
+
+    registries: list[AsyncSessionSkills] = []
+    for _ in range(3):
+        _, skills = await acm.remote_skills.create_session(register=lambda s: s.skill(who))
+        registries.append(skills)
+
+    @acm.on_app_server_request("item.tool.call")
+    async def on_call(signal: AppServerSignal, ctx: object) -> None:
+        records = [await skills.respond_to_signal(signal) for skills in registries]
+        assert sum(record is not None for record in records) == 1
+
+    stream = asyncio.create_task(acm.stream.run_forever())
+    try:
+        await asyncio.to_thread(server.wait_for, lambda: server.websocket_count > 0, 10)
+        for skills in registries:
+            await skills.send("CALL who", inject_skills=False)
+        await asyncio.to_thread(
+            server.wait_for, lambda: server.is_idle() and len(server.turns()) == 3, 10
+        )
+    finally:
+        acm.stream.stop()
+        await stream
+    for skills in registries:
+        reply = await asyncio.to_thread(last_reply, server, skills.session_id)
+        assert reply == f"TOOL RESULT: answered by {skills.session_id}"
