@@ -25,6 +25,7 @@ import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -57,7 +58,7 @@ POSITIONAL = {
 }
 
 # Operations whose statuses other than 2xx are outcomes, converted by a hand-written helper.
-OUTCOMES = {
+OUTCOMES: dict[str, tuple[tuple[int, ...], str, str]] = {
     "respondToolCall": ((200, 404, 409, 500), "ToolCallResponseOutcome", "tool_call_outcome"),
 }
 
@@ -135,7 +136,8 @@ def pascal(name: str) -> str:
 class Spec:
     def __init__(self) -> None:
         self.doc = yaml.safe_load(SPEC.read_text())
-        self.schemas: dict[str, dict[str, object]] = self.doc["components"]["schemas"]
+        # The spec is untyped YAML; this build script reads it as such.
+        self.schemas: dict[str, dict[str, Any]] = self.doc["components"]["schemas"]
         tree = ast.parse(PAYLOADS.read_text())
         self.typed_names: set[str] = set()
         self.loose_names: set[str] = set()  # aliases of dict[str, Any]: exposed as JSONObject
@@ -149,14 +151,14 @@ class Spec:
                 else:
                     self.typed_names.add(node.target.id)
         self.enums: dict[str, list[str]] = {
-            name: schema["enum"]  # type: ignore[misc]
+            name: schema["enum"]
             for name, schema in self.schemas.items()
             if "enum" in schema and schema.get("type") == "string"
         }
         self.used_payloads: set[str] = set()
         self.used_enums: set[str] = set()
 
-    def resolve(self, node: dict[str, object]) -> dict[str, object]:
+    def resolve(self, node: dict[str, Any]) -> dict[str, Any]:
         ref = node.get("$ref")
         if isinstance(ref, str):
             kind, _, name = ref.rpartition("/")
