@@ -313,7 +313,8 @@ def render(report: BenchReport) -> str:
     kind = "QUICK smoke sizes: not figures" if m.quick else "full run"
     lines = [
         f"codex_manager bench, {m.date_utc}, {m.cpu} x{m.cpus}, Python {m.python}, "
-        f"commit {m.git_commit}, {kind}, {m.duration_s:.0f} s",
+        f"commit {m.git_commit}, {kind}, {m.duration_s:.0f} s, "
+        f"load {m.load_average[0]:.1f} -> {m.load_average[3]:.1f}",
         "",
         "| figure | unit | SDK median [min..max] | baseline (same run) | ratio | target | met |",
         "|---|---|---|---|---|---|---|",

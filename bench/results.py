@@ -81,6 +81,9 @@ class Meta(msgspec.Struct, frozen=True):
     git_commit: str
     quick: bool
     duration_s: float
+    load_average: list[float]
+    """1/5/15-minute load averages at the start, then at the end: other work on the machine
+    (a load above the CPU count) makes figures noisy."""
     command: str
 
 

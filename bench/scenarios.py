@@ -27,6 +27,7 @@ class Sizes:
     """How big each scenario is (full run or ``--quick`` smoke run)."""
 
     reps: int
+    tp_reps: int
     seq_calls: int
     seq_warmup: int
     noise_frames: int
@@ -43,6 +44,7 @@ class Sizes:
 
 FULL = Sizes(
     reps=5,
+    tp_reps=3,
     seq_calls=400,
     seq_warmup=30,
     noise_frames=10,
@@ -58,6 +60,7 @@ FULL = Sizes(
 )
 QUICK = Sizes(
     reps=1,
+    tp_reps=1,
     seq_calls=12,
     seq_warmup=2,
     noise_frames=10,
@@ -119,14 +122,17 @@ def _run_wire(
     sizes: Sizes,
     config: dict[str, int | str],
     progress: Progress,
+    *,
+    reps: int,
+    deadline: float,
 ) -> ScenarioResult:
     runs: list[RunRecord] = []
-    unavailable: set[str] = set()
-    for rep in range(sizes.reps):
+    for rep in range(reps):
+        if rep > 0 and time.monotonic() > deadline:
+            progress(f"  {name}: time budget spent, stopping after {rep} repetitions")
+            break
         for variant in variants:
             for client in _rotated(CLIENTS, rep):
-                if client in unavailable:
-                    continue
                 measured = server.measure(
                     client,
                     variant.config,
@@ -136,8 +142,6 @@ def _run_wire(
                 )
                 record = _record(measured, client, variant.name, rep)
                 runs.append(record)
-                if record.status == "unavailable":
-                    unavailable.add(client)
                 progress(
                     f"  {name}/{variant.name} rep {rep} {client}: {record.status} "
                     f"{record.answered}/{record.expected} p50={record.p50_us or 0:.0f}us "
@@ -146,7 +150,9 @@ def _run_wire(
     return ScenarioResult(name=name, config=config, runs=runs)
 
 
-def sequential(server: BenchServerProcess, sizes: Sizes, progress: Progress) -> ScenarioResult:
+def sequential(
+    server: BenchServerProcess, sizes: Sizes, progress: Progress, deadline: float
+) -> ScenarioResult:
     """One session, one call at a time; with and without noise frames before each call."""
     base = RunConfig(
         sessions=1,
@@ -165,10 +171,14 @@ def sequential(server: BenchServerProcess, sizes: Sizes, progress: Progress) -> 
         "noise_frames": sizes.noise_frames,
         "reps": sizes.reps,
     }
-    return _run_wire(server, "sequential", variants, sizes, config, progress)
+    return _run_wire(
+        server, "sequential", variants, sizes, config, progress, reps=sizes.reps, deadline=deadline
+    )
 
 
-def throughput(server: BenchServerProcess, sizes: Sizes, progress: Progress) -> ScenarioResult:
+def throughput(
+    server: BenchServerProcess, sizes: Sizes, progress: Progress, deadline: float
+) -> ScenarioResult:
     """S sessions x C calls, a window of unanswered calls per session; shared or per-session."""
     variants: list[_Variant] = []
     for mode in ("shared", "per_session"):
@@ -185,9 +195,11 @@ def throughput(server: BenchServerProcess, sizes: Sizes, progress: Progress) -> 
         "sessions": sizes.tp_sessions,
         "calls_per_session": sizes.tp_calls,
         "window_per_session": sizes.tp_window,
-        "reps": sizes.reps,
+        "reps": sizes.tp_reps,
     }
-    return _run_wire(server, "throughput", variants, sizes, cfg, progress)
+    return _run_wire(
+        server, "throughput", variants, sizes, cfg, progress, reps=sizes.tp_reps, deadline=deadline
+    )
 
 
 def _run_json(args: list[str], env: dict[str, str], timeout_s: float) -> bytes:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from bench.clients.common import (
     ClientResult,
@@ -16,7 +17,7 @@ from bench.clients.common import (
     lookup_ticket_async,
     lookup_ticket_sleeping,
 )
-from bench.sdk_adapters import SdkUnavailableError, sdk_module
+from bench.sdk_adapters import sdk_module
 
 
 async def run(spec: ClientSpec) -> ClientResult:
@@ -50,20 +51,28 @@ async def run(spec: ClientSpec) -> ClientResult:
             else:
                 failures.append(f"{dispatch.request_id}: {dispatch.submission_status}")
 
-        if spec.stream_mode != "shared":
-            raise SdkUnavailableError("per-session streams: no SDK API wired yet")
-        cm.on_app_server_request("item.tool.call")(on_tool_call)
-        runner = asyncio.create_task(cm.stream.run_forever())
+        if spec.stream_mode == "shared":
+            cm.on_app_server_request("item.tool.call")(on_tool_call)
+            streams: list[tuple[Any, str | None]] = [(cm.stream, None)]
+        else:
+            # One stream per session, each filtered on its thread from the first frame.
+            stream_cls = sdk_module("codex_manager.stream", "AsyncEventStream").AsyncEventStream
+            streams = []
+            for thread_id in spec.thread_ids:
+                stream = stream_cls(cm)
+                stream.on_app_server_request("item.tool.call")(on_tool_call)
+                streams.append((stream, thread_id))
+        runners = [asyncio.create_task(s.run_forever(thread_id=t)) for s, t in streams]
         status = "ok"
         try:
             await asyncio.wait_for(done.wait(), spec.timeout_s)
         except TimeoutError:
             status = "timeout"
         finally:
-            cm.stream.stop()
-            try:
-                await asyncio.wait_for(runner, 10.0)
-            except TimeoutError:
+            for stream, _ in streams:
+                stream.stop()
+            _, pending = await asyncio.wait(runners, timeout=10.0)
+            for runner in pending:
                 runner.cancel()
     return ClientResult(
         status="ok" if status == "ok" else "timeout",

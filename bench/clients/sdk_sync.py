@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 from bench.clients.common import ClientResult, ClientSpec, lookup_ticket, lookup_ticket_blocking
-from bench.sdk_adapters import SdkUnavailableError, sdk_module
+from bench.sdk_adapters import sdk_module
 
 
 def run(spec: ClientSpec) -> ClientResult:
@@ -45,20 +46,42 @@ def run(spec: ClientSpec) -> ClientResult:
                     failures.append(f"{dispatch.request_id}: {dispatch.submission_status}")
                     finished = False
             if finished:
-                cm.stream.stop()
+                stop_all()
 
-        if spec.stream_mode != "shared":
-            raise SdkUnavailableError("per-session streams: no SDK API wired yet")
-        cm.on_app_server_request("item.tool.call")(on_tool_call)
+        if spec.stream_mode == "shared":
+            cm.on_app_server_request("item.tool.call")(on_tool_call)
+            streams: list[tuple[Any, str | None]] = [(cm.stream, None)]
+        else:
+            # One stream per session (each its own reader thread), filtered on its thread.
+            stream_cls = sdk_module("codex_manager.stream", "EventStream").EventStream
+            streams = []
+            for thread_id in spec.thread_ids:
+                stream = stream_cls(cm)
+                stream.on_app_server_request("item.tool.call")(on_tool_call)
+                streams.append((stream, thread_id))
+
+        def stop_all() -> None:
+            for stream, _ in streams:
+                stream.stop()
 
         def give_up() -> None:
             timed_out.set()
-            cm.stream.stop()
+            stop_all()
 
         timer = threading.Timer(spec.timeout_s, give_up)
         timer.start()
         try:
-            cm.stream.run_forever()
+            if len(streams) == 1:
+                streams[0][0].run_forever(thread_id=streams[0][1])
+            else:
+                readers = [
+                    threading.Thread(target=s.run_forever, kwargs={"thread_id": t}, daemon=True)
+                    for s, t in streams
+                ]
+                for reader in readers:
+                    reader.start()
+                for reader in readers:
+                    reader.join()
         finally:
             timer.cancel()
     return ClientResult(
