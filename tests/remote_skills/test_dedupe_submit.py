@@ -164,3 +164,41 @@ async def test_submit_async_retries() -> None:
 
     result = await submit_async(send, SubmissionPolicy(3, 0))
     assert (result.status, result.attempts) == ("accepted", 2)
+
+
+def test_ownership_checks() -> None:
+    send, made = _script([ACCEPTED])
+    result = submit_sync(send, SubmissionPolicy(), still_pending=lambda: False, check_first=True)
+    assert (result.status, result.idempotent, result.attempts, len(made)) == (
+        "not_found",
+        True,
+        0,
+        0,
+    )
+    # Unknown ownership (the check itself failed) does not block delivery.
+    send, made = _script([ACCEPTED])
+    result = submit_sync(send, SubmissionPolicy(), still_pending=lambda: None, check_first=True)
+    assert result.status == "accepted"
+    # After a transport error the server may have restarted: check before retrying.
+    checks: list[int] = []
+
+    def gone() -> bool:
+        checks.append(1)
+        return False
+
+    send, made = _script([ConnectError("refused"), ACCEPTED])
+    result = submit_sync(send, SubmissionPolicy(3, 0), still_pending=gone)
+    assert (result.status, result.attempts, len(made), len(checks)) == ("not_found", 1, 1, 1)
+    # A plain 500 puts the call back: no check needed before the retry.
+    send, made = _script([FAILED_500, ACCEPTED])
+    result = submit_sync(send, SubmissionPolicy(3, 0), still_pending=gone)
+    assert (result.status, len(checks)) == ("accepted", 1)
+
+
+def test_misrouted_answer_detected() -> None:
+    send, _ = _script([ToolCallAccepted("0", "other-thread", {"status": "ok"})])
+    result = submit_sync(send, SubmissionPolicy(), expected_thread="my-thread")
+    assert result.status == "misrouted"
+    assert result.completed
+    assert result.error is not None
+    assert "other-thread" in result.error

@@ -7,7 +7,13 @@ import threading
 from collections import Counter
 
 from codex_manager import AsyncCodexManager, CodexManager
-from codex_manager.remote_skills import AsyncSessionSkills, SessionSkills, SkillContext
+from codex_manager.remote_skills import (
+    AsyncSessionSkills,
+    RemoteSkillDispatch,
+    RemoteSkillOptions,
+    SessionSkills,
+    SkillContext,
+)
 from codex_manager.stream import AppServerSignal, Reconnected
 from codex_manager.testing import FakeCodexManager
 
@@ -276,3 +282,61 @@ async def test_async_sessions_isolated_under_one_stream(
     for skills in registries:
         reply = await asyncio.to_thread(last_reply, server, skills.session_id)
         assert reply == f"TOOL RESULT: answered by {skills.session_id}"
+
+
+def _restart_during_handler(
+    server: FakeCodexManager, cm: CodexManager, check_after: float | None
+) -> tuple[RemoteSkillDispatch, SessionSkills]:
+    """Session A's handler is running when the server restarts and session B's new call
+    takes A's request id; then A's handler finishes."""
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow(x: int) -> int:
+        started.set()
+        assert release.wait(10)
+        return x
+
+    options = RemoteSkillOptions(ownership_check_after_seconds=check_after)
+    _, first = cm.remote_skills.create_session(
+        register=lambda s: s.skill(slow), skill_options=options
+    )
+    _, second = cm.remote_skills.create_session(register=lambda s: s.skill(slow))
+    first.send('CALL slow {"x": 1}', inject_skills=False)
+    server.wait_for(lambda: len(server.pending_tool_calls(first.session_id)) == 1, 10)
+    records: list[RemoteSkillDispatch] = []
+    worker = threading.Thread(target=lambda: records.extend(first.drain_pending_calls()))
+    worker.start()
+    assert started.wait(10)
+    server.restart()
+    second.send('CALL slow {"x": 2}', inject_skills=False)
+    server.wait_for(lambda: len(server.pending_tool_calls(second.session_id)) == 1, 10)
+    (pending,) = server.pending_tool_calls(second.session_id)
+    assert pending["requestId"] == "0"  # the id A's call had before the restart
+    release.set()
+    worker.join(10)
+    (record,) = records
+    return record, second
+
+
+def test_restart_during_handler_never_answers_another_session(
+    server: FakeCodexManager, cm: CodexManager
+) -> None:
+    record, second = _restart_during_handler(server, cm, check_after=0)
+    assert record.submission_status == "not_found"
+    assert record.submission_attempts == 0
+    assert record.submission_error is not None
+    assert "no longer pending" in record.submission_error
+    # B's call is untouched and gets its own answer.
+    (mine,) = second.drain_pending_calls()
+    assert mine.answer_text == "2"
+    assert last_reply(server, second.session_id) == "TOOL RESULT: 2"
+
+
+def test_misrouted_answer_is_reported_when_the_check_is_off(
+    server: FakeCodexManager, cm: CodexManager
+) -> None:
+    record, second = _restart_during_handler(server, cm, check_after=None)
+    assert record.submission_status == "misrouted"
+    assert record.submission_error is not None
+    assert repr(second.session_id) in record.submission_error

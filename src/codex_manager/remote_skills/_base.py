@@ -319,6 +319,25 @@ class SessionSkillsBase:
 
     _no_request_id = _NO_REQUEST_ID
 
+    def _check_first(self, handler_seconds: float, resubmitted: bool) -> bool:
+        threshold = self._options.ownership_check_after_seconds
+        if threshold is None:
+            return False
+        return resubmitted or handler_seconds >= threshold
+
+    @staticmethod
+    def _listed_as_ours(listed: object, call: ToolCall) -> bool:
+        """Whether a ``tool_calls.list()`` payload still holds ``call`` at its request id."""
+        try:
+            rows = pending_rows(listed)
+        except ValueError:
+            return False
+        for row in rows:
+            found = tool_call_from_pending(row)
+            if found is not None and found.request_id == call.request_id:
+                return found.key == call.key
+        return False
+
 
 def pending_rows(listed: object) -> list[Mapping[str, object]]:
     """The rows of a ``tool_calls.list()`` payload.

@@ -293,6 +293,17 @@ class AsyncSessionSkills(SessionSkillsBase):
         )
         return [record for record in results if record is not None]
 
+    async def _still_pending(self, call: ToolCall) -> bool | None:
+        try:
+            listed = await self._client.session(call.thread_id).tool_calls.list(
+                retry=RetryPolicy.disabled()
+            )
+        except (GoneError, PermissionDeniedError):
+            return False
+        except CodexManagerError:
+            return None
+        return self._listed_as_ours(listed, call)
+
     async def _respond(self, call: ToolCall, policy: SubmissionPolicy) -> RemoteSkillDispatch:
         start = time.perf_counter()
         claim = self._tracker.claim(call.key)
@@ -310,6 +321,7 @@ class AsyncSessionSkills(SessionSkillsBase):
         except BaseException:
             self._tracker.release(call.key)
             raise
+        check_first = self._check_first(time.perf_counter() - start, resubmitted)
         try:
             request_id = call.request_id
             if request_id is None:
@@ -324,6 +336,9 @@ class AsyncSessionSkills(SessionSkillsBase):
                         retry=RetryPolicy.disabled(),
                     ),
                     policy,
+                    still_pending=lambda: self._still_pending(call),
+                    check_first=check_first,
+                    expected_thread=call.thread_id,
                 )
         except BaseException:
             self._tracker.unsent(call.key, outcome)

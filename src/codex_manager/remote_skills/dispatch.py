@@ -40,14 +40,16 @@ class RemoteSkillDispatch:
     """Which failure: ``invalid_arguments``, ``handler_error``, ``timeout``,
     ``result_conversion``, ``unknown_tool`` or ``unavailable``; ``None`` on success."""
     submission_status: SubmissionStatus
-    """``accepted`` (200), ``not_found`` (404), ``in_flight`` (409), ``failed``, or
-    ``not_submitted`` (local dispatch, or a duplicate another path is handling)."""
+    """``accepted`` (200), ``not_found`` (404, or no longer pending in this session),
+    ``in_flight`` (409), ``misrouted`` (taken by another thread's call after a server restart),
+    ``failed``, or ``not_submitted`` (local dispatch, or a duplicate another path is
+    handling)."""
     submission_idempotent: bool
     """True when the server already had an answer (404/409): a completion, not an error."""
     submission_attempts: int
     """POSTs made for this answer."""
     submission_error: str | None
-    """Why delivery failed, when ``submission_status == "failed"``."""
+    """What went wrong with delivery (``failed``, ``misrouted``, or no longer pending)."""
     duration_seconds: float
     """Wall time spent on the call here (validation, handler, submission)."""
     duplicate: bool = False
@@ -69,7 +71,7 @@ class RemoteSkillDispatch:
     @property
     def submitted(self) -> bool:
         """Whether nothing remains to deliver: accepted, or an idempotent completion."""
-        return self.submission_status in ("accepted", "not_found", "in_flight")
+        return self.submission_status in ("accepted", "not_found", "in_flight", "misrouted")
 
     @classmethod
     def build(

@@ -30,6 +30,12 @@ class RemoteSkillOptions:
             sessions; sync client: worker threads running handlers).
         dedupe_memory: Finished calls remembered per session for exactly-once handling
             (calls in progress are never forgotten).
+        ownership_check_after_seconds: When a handler ran at least this long (``0``: always;
+            ``None``: never), check that the call is still pending in this session before
+            posting the answer. Request ids restart with the server and the answer route does
+            not check the session, so after a restart during a long handler an answer could
+            otherwise land on another session's call. A check is also made before retrying
+            after a transport error or 5xx, and before resubmitting a stored answer.
     """
 
     default_timeout_seconds: float | None = DEFAULT_TIMEOUT_SECONDS
@@ -38,6 +44,7 @@ class RemoteSkillOptions:
     retry_delay_seconds: float = DEFAULT_RETRY_DELAY_SECONDS
     max_concurrent_calls: int = 16
     dedupe_memory: int = 4096
+    ownership_check_after_seconds: float | None = 1.0
 
     def __post_init__(self) -> None:
         timeout = self.default_timeout_seconds
@@ -47,6 +54,9 @@ class RemoteSkillOptions:
             raise ValueError(f"max_concurrent_calls must be >= 1 (got {self.max_concurrent_calls})")
         if self.dedupe_memory < 1:
             raise ValueError(f"dedupe_memory must be >= 1 (got {self.dedupe_memory})")
+        check = self.ownership_check_after_seconds
+        if check is not None and not (math.isfinite(check) and check >= 0):
+            raise ValueError(f"ownership_check_after_seconds must be >= 0 or None (got {check!r})")
         self.submission_policy()  # validates the retry settings
 
     def execution_settings(self) -> ExecutionSettings:

@@ -50,9 +50,13 @@ DEFAULT_MAX_SUBMIT_ATTEMPTS = 3
 DEFAULT_RETRY_DELAY_SECONDS = 0.05
 """Base delay between attempts; the n-th retry waits n times this."""
 
-SubmissionStatus = Literal["accepted", "not_found", "in_flight", "failed", "not_submitted"]
-"""How delivery ended: ``accepted`` (200), ``not_found`` (404) / ``in_flight`` (409) (idempotent
-completions), ``failed`` (gave up or terminal error), ``not_submitted`` (nothing was sent)."""
+SubmissionStatus = Literal[
+    "accepted", "not_found", "in_flight", "misrouted", "failed", "not_submitted"
+]
+"""How delivery ended: ``accepted`` (200), ``not_found`` (404, or the call is no longer pending
+in its session) / ``in_flight`` (409) (idempotent completions), ``misrouted`` (accepted, but by
+a call of another thread: a request id reused after a server restart), ``failed`` (gave up or
+terminal error), ``not_submitted`` (nothing was sent)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,38 +104,72 @@ class SubmissionResult:
     attempts: int
     """POSTs made."""
     error: str | None = None
-    """Why delivery failed, when ``status == "failed"``."""
+    """What went wrong (``failed``, ``misrouted``, or a call no longer pending)."""
 
     @property
     def completed(self) -> bool:
         """Whether nothing remains to be delivered (accepted or idempotent completion)."""
-        return self.status in ("accepted", "not_found", "in_flight")
+        return self.status in ("accepted", "not_found", "in_flight", "misrouted")
 
 
-_Step = SubmissionResult | str
-"""A terminal result, or the text of a retryable failure."""
+@dataclass(frozen=True, slots=True)
+class _Retryable:
+    reason: str
+    server_may_have_restarted: bool
 
 
-def _interpret(outcome: ToolCallResponseOutcome, attempt: int) -> _Step:
+_Step = SubmissionResult | _Retryable
+"""A terminal result, or a retryable failure."""
+
+_NOT_OURS = (
+    "the call is no longer pending in this session (answered elsewhere, expired, or the server "
+    "restarted and its request id may now belong to another call); nothing was sent"
+)
+
+
+def _interpret(
+    outcome: ToolCallResponseOutcome, attempt: int, expected_thread: str | None
+) -> _Step:
     if isinstance(outcome, ToolCallAccepted):
+        if (
+            expected_thread is not None
+            and outcome.thread_id is not None
+            and outcome.thread_id != expected_thread
+        ):
+            return SubmissionResult(
+                "misrouted",
+                False,
+                attempt,
+                f"the answer was taken by a call of thread {outcome.thread_id!r}, not "
+                f"{expected_thread!r} (request ids restart with the server)",
+            )
         return SubmissionResult("accepted", False, attempt)
     if isinstance(outcome, ToolCallNotFound):
         return SubmissionResult("not_found", True, attempt)
     if isinstance(outcome, ToolCallInFlight):
         return SubmissionResult("in_flight", True, attempt)
     if isinstance(outcome, ToolCallSubmitFailed):
-        return "the server could not deliver the answer (500)"
+        return _Retryable("the server could not deliver the answer (500)", False)
     raise TypeError(f"unexpected tool-call response outcome {outcome!r}")  # pragma: no cover
 
 
 def _interpret_error(exc: CodexManagerError, attempt: int) -> _Step:
     if isinstance(exc, TransportError):
-        return f"transport error: {exc}"
+        return _Retryable(f"transport error: {exc}", True)
     if isinstance(exc, ServerError):
-        return f"server error {exc.status_code}: {exc}"
+        return _Retryable(f"server error {exc.status_code}: {exc}", True)
     if isinstance(exc, APIStatusError):
         return SubmissionResult("failed", False, attempt, f"rejected with {exc.status_code}: {exc}")
     return SubmissionResult("failed", False, attempt, str(exc))
+
+
+def _gave_up(policy: SubmissionPolicy, last: str) -> SubmissionResult:
+    return SubmissionResult(
+        "failed",
+        False,
+        policy.max_attempts,
+        f"gave up after {policy.max_attempts} attempts; {last}",
+    )
 
 
 def submit_sync(
@@ -139,50 +177,61 @@ def submit_sync(
     policy: SubmissionPolicy,
     *,
     sleep: Callable[[float], None] = time.sleep,
+    still_pending: Callable[[], bool | None] | None = None,
+    check_first: bool = False,
+    expected_thread: str | None = None,
 ) -> SubmissionResult:
-    """Deliver with retries; ``send`` makes one POST (with client retries disabled)."""
+    """Deliver with retries; ``send`` makes one POST (with client retries disabled).
+
+    ``still_pending`` tells whether the call is still pending in the owning session (``None``:
+    cannot tell). It is consulted before the first attempt when ``check_first`` is set, and
+    before any retry that follows a failure after which the server may have restarted, so an
+    answer is never posted to a request id that now belongs to another session's call.
+    """
     last_error = ""
+    check = check_first
     for attempt in range(1, policy.max_attempts + 1):
+        if check and still_pending is not None and still_pending() is False:
+            return SubmissionResult("not_found", True, attempt - 1, _NOT_OURS)
         try:
-            step = _interpret(send(), attempt)
+            step = _interpret(send(), attempt, expected_thread)
         except CodexManagerError as exc:
             step = _interpret_error(exc, attempt)
         if isinstance(step, SubmissionResult):
             return step
-        last_error = step
+        last_error = step.reason
+        check = step.server_may_have_restarted
         if attempt < policy.max_attempts:
             delay = policy.delay_after(attempt)
             if delay > 0:
                 sleep(delay)
-    return SubmissionResult(
-        "failed",
-        False,
-        policy.max_attempts,
-        f"gave up after {policy.max_attempts} attempts; {last_error}",
-    )
+    return _gave_up(policy, last_error)
 
 
 async def submit_async(
     send: Callable[[], Awaitable[ToolCallResponseOutcome]],
     policy: SubmissionPolicy,
+    *,
+    still_pending: Callable[[], Awaitable[bool | None]] | None = None,
+    check_first: bool = False,
+    expected_thread: str | None = None,
 ) -> SubmissionResult:
     """Async twin of :func:`submit_sync`."""
     last_error = ""
+    check = check_first
     for attempt in range(1, policy.max_attempts + 1):
+        if check and still_pending is not None and await still_pending() is False:
+            return SubmissionResult("not_found", True, attempt - 1, _NOT_OURS)
         try:
-            step = _interpret(await send(), attempt)
+            step = _interpret(await send(), attempt, expected_thread)
         except CodexManagerError as exc:
             step = _interpret_error(exc, attempt)
         if isinstance(step, SubmissionResult):
             return step
-        last_error = step
+        last_error = step.reason
+        check = step.server_may_have_restarted
         if attempt < policy.max_attempts:
             delay = policy.delay_after(attempt)
             if delay > 0:
                 await asyncio.sleep(delay)
-    return SubmissionResult(
-        "failed",
-        False,
-        policy.max_attempts,
-        f"gave up after {policy.max_attempts} attempts; {last_error}",
-    )
+    return _gave_up(policy, last_error)

@@ -290,6 +290,17 @@ class SessionSkills(SessionSkillsBase):
                 records.append(record)
         return records
 
+    def _still_pending(self, call: ToolCall) -> bool | None:
+        try:
+            listed = self._client.session(call.thread_id).tool_calls.list(
+                retry=RetryPolicy.disabled()
+            )
+        except (GoneError, PermissionDeniedError):
+            return False
+        except CodexManagerError:
+            return None
+        return self._listed_as_ours(listed, call)
+
     def _respond(self, call: ToolCall, policy: SubmissionPolicy) -> RemoteSkillDispatch:
         start = time.perf_counter()
         claim = self._tracker.claim(call.key)
@@ -304,6 +315,7 @@ class SessionSkills(SessionSkillsBase):
         except BaseException:
             self._tracker.release(call.key)
             raise
+        check_first = self._check_first(time.perf_counter() - start, resubmitted)
         try:
             request_id = call.request_id
             if request_id is None:
@@ -318,6 +330,9 @@ class SessionSkills(SessionSkillsBase):
                         retry=RetryPolicy.disabled(),
                     ),
                     policy,
+                    still_pending=lambda: self._still_pending(call),
+                    check_first=check_first,
+                    expected_thread=call.thread_id,
                 )
         except BaseException:
             self._tracker.unsent(call.key, outcome)
