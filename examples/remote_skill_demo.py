@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -32,7 +33,10 @@ DEFAULT_MESSAGE = 'CALL lookup_ticket {"ticket_id": "ABC-123"}'
 
 def print_call(dispatch: RemoteSkillDispatch) -> None:
     """One line per answered tool call."""
-    print(f"[tool-call] {dispatch.tool} {json.dumps(dispatch.arguments)} -> {dispatch.answer_text}")
+    # One write per line: handler threads never interleave their output.
+    sys.stdout.write(
+        f"[tool-call] {dispatch.tool} {json.dumps(dispatch.arguments)} -> {dispatch.answer_text}\n"
+    )
 
 
 def run_demo(cm: CodexManager, message: str = DEFAULT_MESSAGE, timeout: float = 120.0) -> str:
@@ -93,14 +97,14 @@ def run_turn(cm: CodexManager, skills: SessionSkills, message: str, timeout: flo
     accepted = cm.session(skills.session_id).messages.send(message)
     deadline = time.monotonic() + timeout
     while True:
-        for dispatch in skills.drain_pending_calls():
-            if not dispatch.duplicate:
-                print_call(dispatch)
         try:
             return cm.wait.turn(skills.session_id, accepted["turnId"], timeout=0.5)
         except TurnWaitTimeoutError:
             if time.monotonic() > deadline:
                 raise
+        for dispatch in skills.drain_pending_calls():
+            if not dispatch.duplicate:
+                print_call(dispatch)
 
 
 @contextmanager

@@ -1,0 +1,1 @@
+"""Example: remote_skill_basics (run `python examples/remote_skill_basics/sync.py`)."""

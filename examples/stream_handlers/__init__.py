@@ -1,0 +1,1 @@
+"""Example: stream_handlers (run `python examples/stream_handlers/sync.py`)."""
