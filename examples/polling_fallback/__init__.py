@@ -1,0 +1,1 @@
+"""Example: polling_fallback (run `python examples/polling_fallback/sync.py`)."""

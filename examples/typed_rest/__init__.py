@@ -1,0 +1,1 @@
+"""Example: typed_rest (run `python examples/typed_rest/sync.py`)."""
