@@ -338,3 +338,33 @@ async def test_concurrency_bound(server: FakeCodexManager) -> None:
         records = await skills.drain_pending_calls()
     assert sorted(int(r.answer_text) for r in records) == list(range(6))
     assert peak <= 2
+
+
+async def test_configure_sets_the_client_wide_bound(server: FakeCodexManager) -> None:
+    running = 0
+    peak = 0
+
+    async def work(n: int) -> int:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.02)
+        running -= 1
+        return n
+
+    async with AsyncCodexManager(server.base_url) as client:
+        client.remote_skills.configure(RemoteSkillOptions(max_concurrent_calls=3))
+        assert client.remote_skills.options.max_concurrent_calls == 3
+        sessions = []
+        for _ in range(2):
+            created, skills = await client.remote_skills.create_session(
+                register=lambda s: s.skill(work)
+            )
+            sessions.append((created["session"]["sessionId"], skills))
+        for session_id, skills in sessions:
+            calls = "\n".join(f'CALL work {{"n": {n}}}' for n in range(4))
+            await skills.send("PARALLEL\n" + calls, inject_skills=False)
+            await _wait_pending(server, session_id, 4)
+        batches = await asyncio.gather(*(skills.drain_pending_calls() for _, skills in sessions))
+    assert sorted(len(batch) for batch in batches) == [4, 4]
+    assert peak <= 3  # across both sessions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import warnings
 from collections.abc import Iterator
@@ -565,3 +566,63 @@ def test_answer_without_status_is_never_success(server: FakeCodexManager) -> Non
         (record,) = skills.drain_pending_calls()
         assert record.submission_status == "failed"
         assert not record.submitted
+
+
+def test_using_cleans_up_after_errors(created: tuple[str, SessionSkills]) -> None:
+    _, skills = created
+
+    def block() -> None:
+        with skills.using(lookup_ticket, name="tmp"):
+            skills.register("tmp2", add)
+            raise RuntimeError("inside")
+
+    with pytest.raises(RuntimeError, match="inside"):
+        block()
+    assert skills.names() == ("lookup_ticket", "add")
+
+
+def test_stream_events_and_raw_frames_are_accepted(
+    server: FakeCodexManager, cm: CodexManager, created: tuple[str, SessionSkills]
+) -> None:
+    session_id, skills = created
+    skills.send('CALL add {"a": 1}\nCALL add {"a": 2}', inject_skills=False)
+    wait_pending(server, session_id)
+    (row,) = cm.session(session_id).tool_calls.list()["data"]
+    requested = StreamEvent("tool_call_requested", session_id, json.loads(json.dumps(row)))
+    assert skills.matches_signal(requested)
+    foreign = StreamEvent("tool_call_requested", "other", json.loads(json.dumps(row)))
+    assert skills.matches_signal(foreign) is False
+    record = skills.respond_to_signal(requested)
+    assert record is not None
+    assert record.answer_text == "2"
+    wait_pending(server, session_id)
+    (row,) = cm.session(session_id).tool_calls.list()["data"]
+    envelope: JSONObject = {
+        "method": "item/tool/call",
+        "requestId": int(row["requestId"]),
+        "context": {"threadId": session_id, "turnId": row["turnId"]},
+        "params": {
+            "threadId": session_id,
+            "turnId": row["turnId"],
+            "callId": row["callId"],
+            "tool": "add",
+            "arguments": {"a": 2},
+        },
+        "session": {"id": session_id, "title": None, "projectId": None},
+    }
+    foreign_session: JSONObject = {**envelope, "session": {"id": "x", "title": None}}
+    assert (
+        skills.respond_to_signal(
+            {
+                "type": "app_server.request.item.tool.call",
+                "threadId": session_id,
+                "payload": foreign_session,
+            }
+        )
+        is None
+    )
+    event = StreamEvent("app_server.request.item.tool.call", session_id, envelope)
+    record = skills.respond_to_signal(event)
+    assert record is not None
+    assert record.answer_text == "3"
+    assert last_reply(server, session_id) == "TOOL RESULT: 2\nTOOL RESULT: 3"

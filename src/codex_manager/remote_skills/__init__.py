@@ -8,6 +8,7 @@ calls Codex makes, from the event stream (:meth:`SessionSkills.respond_to_signal
 
 from __future__ import annotations
 
+from codex_manager.remote_skills._base import SkillScope
 from codex_manager.remote_skills.async_session import AsyncSessionSkills
 from codex_manager.remote_skills.calls import SkillAnswer, ToolCall
 from codex_manager.remote_skills.catalog import CatalogSync, CatalogWarning
@@ -15,6 +16,7 @@ from codex_manager.remote_skills.content import ContentItem, ImageContent, TextC
 from codex_manager.remote_skills.context import SkillContext
 from codex_manager.remote_skills.dispatch import RemoteSkillDispatch
 from codex_manager.remote_skills.errors import (
+    MalformedPendingCallsError,
     RemoteSkillError,
     SessionNotBoundError,
     SkillNotFoundError,
@@ -42,6 +44,7 @@ __all__ = [
     "ContentItem",
     "ErrorKind",
     "ImageContent",
+    "MalformedPendingCallsError",
     "OutputContract",
     "PreparedSend",
     "RemoteSkill",
@@ -57,6 +60,7 @@ __all__ = [
     "SkillHandler",
     "SkillNotFoundError",
     "SkillRegistrationError",
+    "SkillScope",
     "SubmissionStatus",
     "TextContent",
     "ToolCall",

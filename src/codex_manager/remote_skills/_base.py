@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Literal, TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, Generic, Literal, Self, TypeAlias, TypeVar, overload
 
 from codex_manager.remote_skills.calls import ToolCall
 from codex_manager.remote_skills.catalog import CatalogSync, catalog_warning_text, warn_catalog
 from codex_manager.remote_skills.dedupe import CallTracker
 from codex_manager.remote_skills.dispatch import RemoteSkillDispatch
-from codex_manager.remote_skills.errors import SessionNotBoundError, SkillNotFoundError
+from codex_manager.remote_skills.errors import (
+    MalformedPendingCallsError,
+    SessionNotBoundError,
+    SkillNotFoundError,
+)
 from codex_manager.remote_skills.execution import LocalOutcome
 from codex_manager.remote_skills.options import RemoteSkillOptions
 from codex_manager.remote_skills.registry import CatalogView, SkillRegistry
@@ -32,10 +36,12 @@ __all__ = [
     "PendingCallInput",
     "SessionSkillsBase",
     "SignalInput",
+    "SkillScope",
     "pending_rows",
 ]
 
 HandlerT = TypeVar("HandlerT", bound=SkillHandler)
+SessionT = TypeVar("SessionT", bound="SessionSkillsBase")
 
 SignalInput: TypeAlias = "StreamEvent | Mapping[str, object]"
 """A stream event or signal (``AppServerSignal`` is a ``StreamEvent``), or a raw frame dict."""
@@ -44,6 +50,39 @@ PendingCallInput: TypeAlias = "PendingToolCall | Mapping[str, object]"
 """One row of ``GET /api/sessions/{id}/tool-calls`` (or a ``tool_call_requested`` payload)."""
 
 _NO_REQUEST_ID = SubmissionResult("failed", False, 0, "the call carries no request id to answer")
+
+
+class SkillScope(Generic[SessionT]):
+    """What ``using(...)`` returns: scoped registration for ``with`` or ``async with``.
+
+    On entry the optional skill is registered; on exit every skill registered since entry
+    (including that one) is unregistered, even when the block raised.
+    """
+
+    def __init__(self, skills: SessionT, register: Callable[[], RemoteSkill | None]) -> None:
+        self._skills = skills
+        self._register = register
+        self._before: set[str] = set()
+        self._registered: RemoteSkill | None = None
+
+    def __enter__(self) -> SessionT:
+        self._before = set(self._skills.names())
+        self._registered = self._register()
+        return self._skills
+
+    def __exit__(self, *exc_info: object) -> None:
+        for name in self._skills.names():
+            if name not in self._before:
+                self._skills.unregister(name)
+        registered = self._registered
+        if registered is not None and self._skills.get(registered.name) is registered:
+            self._skills.unregister(registered.name)
+
+    async def __aenter__(self) -> SessionT:
+        return self.__enter__()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.__exit__()
 
 
 class SessionSkillsBase:
@@ -168,6 +207,38 @@ class SessionSkillsBase:
         if handler is not None:
             return decorate(handler)
         return decorate
+
+    def using(
+        self,
+        handler: SkillHandler | None = None,
+        /,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        input_schema: Mapping[str, object] | None = None,
+        output_schema: Mapping[str, object] | None = None,
+        timeout_seconds: float | None = None,
+    ) -> SkillScope[Self]:
+        """Scoped registration: skills added for a block are removed when it ends.
+
+        ``with skills.using(handler, name=...):`` registers one skill for the block;
+        ``with skills.using():`` removes at exit every skill registered inside it. Works with
+        ``async with`` too.
+        """
+
+        def register() -> RemoteSkill | None:
+            if handler is None:
+                return None
+            return self.register(
+                name,
+                handler,
+                description=description,
+                input_schema=input_schema,
+                output_schema=output_schema,
+                timeout_seconds=timeout_seconds,
+            )
+
+        return SkillScope(self, register)
 
     def unregister(self, name: str, *, missing_ok: bool = True) -> bool:
         """Remove the skill ``name``; returns whether it was registered.
@@ -343,12 +414,13 @@ def pending_rows(listed: object) -> list[Mapping[str, object]]:
     """The rows of a ``tool_calls.list()`` payload.
 
     Raises:
-        ValueError: the payload is not an object with a ``data`` array.
+        MalformedPendingCallsError: (a ``ValueError``) the payload is not an object with a
+            ``data`` array.
     """
     data = listed.get("data") if isinstance(listed, Mapping) else None
     if not isinstance(data, list):
         shape = sorted(listed) if isinstance(listed, Mapping) else type(listed).__name__
-        raise ValueError(
+        raise MalformedPendingCallsError(
             "malformed tool-calls list payload: expected an object with a 'data' array, "
             f"got {shape}"
         )

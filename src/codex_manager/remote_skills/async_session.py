@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from codex_manager._omit import OMIT, Omit
-from codex_manager.errors import CodexManagerError, GoneError, PermissionDeniedError
+from codex_manager.errors import (
+    CodexManagerError,
+    GoneError,
+    PermissionDeniedError,
+    UnexpectedResponseError,
+)
 from codex_manager.remote_skills._base import (
     PendingCallInput,
     SessionSkillsBase,
@@ -21,9 +25,9 @@ from codex_manager.remote_skills._base import (
 from codex_manager.remote_skills.calls import ToolCall
 from codex_manager.remote_skills.catalog import CatalogSync
 from codex_manager.remote_skills.dispatch import RemoteSkillDispatch
+from codex_manager.remote_skills.errors import MalformedPendingCallsError
 from codex_manager.remote_skills.execution import LocalOutcome, execute_async, prepare_call
 from codex_manager.remote_skills.options import RemoteSkillOptions
-from codex_manager.remote_skills.skill import SkillHandler
 from codex_manager.remote_skills.submit import SubmissionPolicy, submit_async
 from codex_manager.remote_skills.sync_session import PreparedSend
 from codex_manager.retry import RetryPolicy
@@ -58,26 +62,6 @@ class AsyncRuntime:
         return self._semaphore
 
 
-class _Scope:
-    """``using(...)``: both ``with`` and ``async with`` work."""
-
-    def __init__(self, skills: AsyncSessionSkills, sync_scope: Iterator[AsyncSessionSkills]):
-        self._skills = skills
-        self._manager = contextmanager(lambda: sync_scope)()
-
-    def __enter__(self) -> AsyncSessionSkills:
-        return self._manager.__enter__()
-
-    def __exit__(self, *exc: object) -> None:
-        self._manager.__exit__(None, None, None)
-
-    async def __aenter__(self) -> AsyncSessionSkills:
-        return self.__enter__()
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.__exit__()
-
-
 class AsyncSessionSkills(SessionSkillsBase):
     """Remote skills of one session on :class:`~codex_manager.AsyncCodexManager`.
 
@@ -97,54 +81,6 @@ class AsyncSessionSkills(SessionSkillsBase):
         super().__init__(session_id, options)
         self._client = client
         self._runtime = runtime
-
-    # -- scoped registration ----------------------------------------------------------------
-
-    def using(
-        self,
-        handler: SkillHandler | None = None,
-        /,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        input_schema: Mapping[str, object] | None = None,
-        output_schema: Mapping[str, object] | None = None,
-        timeout_seconds: float | None = None,
-    ) -> _Scope:
-        """Scoped registration for ``async with`` (or ``with``); see ``SessionSkills.using``."""
-        return _Scope(
-            self,
-            self._scope(handler, name, description, input_schema, output_schema, timeout_seconds),
-        )
-
-    def _scope(
-        self,
-        handler: SkillHandler | None,
-        name: str | None,
-        description: str | None,
-        input_schema: Mapping[str, object] | None,
-        output_schema: Mapping[str, object] | None,
-        timeout_seconds: float | None,
-    ) -> Iterator[AsyncSessionSkills]:
-        before = set(self.names())
-        registered = None
-        if handler is not None:
-            registered = self.register(
-                name,
-                handler,
-                description=description,
-                input_schema=input_schema,
-                output_schema=output_schema,
-                timeout_seconds=timeout_seconds,
-            )
-        try:
-            yield self
-        finally:
-            for added in self.names():
-                if added not in before:
-                    self.unregister(added)
-            if registered is not None and self.get(registered.name) is registered:
-                self.unregister(registered.name)
 
     # -- talking to the server ----------------------------------------------------------------
 
@@ -280,6 +216,10 @@ class AsyncSessionSkills(SessionSkillsBase):
             listed = await self._client.session(self.session_id).tool_calls.list()
         except (GoneError, PermissionDeniedError):
             return []
+        except UnexpectedResponseError as exc:
+            raise MalformedPendingCallsError(
+                f"malformed tool-calls list payload for session {self.session_id!r}: {exc}"
+            ) from exc
         rows = pending_rows(listed)
         results = await asyncio.gather(
             *(

@@ -10,6 +10,7 @@ from __future__ import annotations
 from codex_manager.errors import CodexManagerError
 
 __all__ = [
+    "MalformedPendingCallsError",
     "RemoteSkillError",
     "SessionNotBoundError",
     "SkillNotFoundError",
@@ -52,4 +53,11 @@ class SessionNotBoundError(RemoteSkillError, RuntimeError):
 
     Happens when a ``register`` callback given to ``create_session`` tries to send or answer
     before the session exists: registering skills there is fine, talking to the server is not.
+    """
+
+
+class MalformedPendingCallsError(RemoteSkillError, ValueError):
+    """``GET /api/sessions/{id}/tool-calls`` answered without a ``data`` array.
+
+    A ``ValueError``, as ``drain_pending_calls()`` documents.
     """

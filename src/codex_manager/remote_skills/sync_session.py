@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from codex_manager._omit import OMIT, Omit
-from codex_manager.errors import CodexManagerError, GoneError, PermissionDeniedError
+from codex_manager.errors import (
+    CodexManagerError,
+    GoneError,
+    PermissionDeniedError,
+    UnexpectedResponseError,
+)
 from codex_manager.remote_skills._base import (
     PendingCallInput,
     SessionSkillsBase,
@@ -20,13 +24,13 @@ from codex_manager.remote_skills._base import (
 from codex_manager.remote_skills.calls import ToolCall
 from codex_manager.remote_skills.catalog import CatalogSync
 from codex_manager.remote_skills.dispatch import RemoteSkillDispatch
+from codex_manager.remote_skills.errors import MalformedPendingCallsError
 from codex_manager.remote_skills.execution import (
     LocalOutcome,
     execute_sync,
     prepare_call,
 )
 from codex_manager.remote_skills.options import RemoteSkillOptions
-from codex_manager.remote_skills.skill import SkillHandler
 from codex_manager.remote_skills.submit import SubmissionPolicy, submit_sync
 from codex_manager.retry import RetryPolicy
 from codex_manager.types import (
@@ -73,45 +77,6 @@ class SessionSkills(SessionSkillsBase):
         super().__init__(session_id, options)
         self._client = client
         self._executor = executor
-
-    # -- scoped registration ----------------------------------------------------------------
-
-    @contextmanager
-    def using(
-        self,
-        handler: SkillHandler | None = None,
-        /,
-        *,
-        name: str | None = None,
-        description: str | None = None,
-        input_schema: Mapping[str, object] | None = None,
-        output_schema: Mapping[str, object] | None = None,
-        timeout_seconds: float | None = None,
-    ) -> Iterator[SessionSkills]:
-        """Scoped registration: skills added for the block are removed when it ends.
-
-        ``with skills.using(handler, name=...):`` registers one skill for the block;
-        ``with skills.using() as scoped:`` removes at exit every skill registered inside.
-        """
-        before = set(self.names())
-        registered = None
-        if handler is not None:
-            registered = self.register(
-                name,
-                handler,
-                description=description,
-                input_schema=input_schema,
-                output_schema=output_schema,
-                timeout_seconds=timeout_seconds,
-            )
-        try:
-            yield self
-        finally:
-            for added in self.names():
-                if added not in before:
-                    self.unregister(added)
-            if registered is not None and self.get(registered.name) is registered:
-                self.unregister(registered.name)
 
     # -- talking to the server ----------------------------------------------------------------
 
@@ -272,12 +237,17 @@ class SessionSkills(SessionSkillsBase):
         system-owned (403) session gives ``[]``.
 
         Raises:
-            ValueError: the list payload has no ``data`` array.
+            MalformedPendingCallsError: (a ``ValueError``) the list payload has no ``data``
+                array.
         """
         try:
             listed = self._client.session(self.session_id).tool_calls.list()
         except (GoneError, PermissionDeniedError):
             return []
+        except UnexpectedResponseError as exc:
+            raise MalformedPendingCallsError(
+                f"malformed tool-calls list payload for session {self.session_id!r}: {exc}"
+            ) from exc
         rows = pending_rows(listed)
         records: list[RemoteSkillDispatch] = []
         for row in rows:
