@@ -85,7 +85,8 @@ class Stream:
 def open_stream(server: FakeCodexManager, thread_id: str | None = None) -> Iterator[Stream]:
     """Connect to the stream (with the ``threadId`` query filter when given)."""
     url = server.ws_url + (f"?threadId={thread_id}" if thread_id else "")
-    with connect(url, open_timeout=5) as connection:
+    # max_queue=None: unread frames must not stall the close handshake (10 s timeout).
+    with connect(url, open_timeout=5, max_queue=None) as connection:
         yield Stream(connection)
 
 

@@ -15,22 +15,16 @@ from ._http import Ctx, Route, ctx_of, parse, reply
 _JOB_STATES = ("queued", "running", "completed", "failed", "canceled")
 
 
-def _duplicate(ctx: Ctx, name: str, except_id: str | None = None) -> bool:
-    return any(
-        str(project.get("name")).lower() == name.lower() and pid != except_id
-        for pid, project in ctx.store.projects.items()
-    )
+def _duplicate(ctx: Ctx, name: str, except_id: str | None = None) -> str | None:
+    """Id of another project with this name (case-insensitive), if any."""
+    for pid, project in ctx.store.projects.items():
+        if str(project.get("name")).lower() == name.lower() and pid != except_id:
+            return pid
+    return None
 
 
-def _conflict(name: str) -> web.Response:
-    return reply(
-        {
-            "status": "conflict",
-            "code": "duplicate_name",
-            "message": f"a project named '{name}' already exists",
-        },
-        409,
-    )
+def _conflict(existing_id: str) -> web.Response:
+    return reply({"status": "duplicate_name", "projectId": existing_id}, 409)
 
 
 def _missing(project_id: str) -> web.Response:
@@ -57,18 +51,19 @@ async def create_project(request: web.Request) -> web.Response:
     ctx = ctx_of(request)
     body = await parse(request, schemas.PROJECT_NAME)
     name = str(body["name"])
-    if _duplicate(ctx, name):
-        return _conflict(name)
+    existing = _duplicate(ctx, name)
+    if existing is not None:
+        return _conflict(existing)
     now = iso_now()
     directory = body.get("workingDirectory")
     project: JSONObject = {
-        "id": uuid7(),
+        "projectId": uuid7(),
         "name": name,
         "workingDirectory": directory if isinstance(directory, str) else None,
         "createdAt": now,
         "updatedAt": now,
     }
-    ctx.store.projects[str(project["id"])] = project
+    ctx.store.projects[str(project["projectId"])] = project
     ctx.codex.broadcast("project_upserted", {"project": copy.deepcopy(project)})
     return reply({"status": "ok", "project": copy.deepcopy(project)})
 
@@ -82,8 +77,9 @@ async def rename_project(request: web.Request) -> web.Response:
     if project is None:
         return _missing(project_id)
     name = str(body["name"])
-    if _duplicate(ctx, name, project_id):
-        return _conflict(name)
+    existing = _duplicate(ctx, name, project_id)
+    if existing is not None:
+        return _conflict(existing)
     project["name"] = name
     project["updatedAt"] = iso_now()
     ctx.codex.broadcast("project_upserted", {"project": copy.deepcopy(project)})
@@ -99,12 +95,7 @@ async def delete_project(request: web.Request) -> web.Response:
     assigned = _session_ids(ctx, project_id)
     if assigned:
         return reply(
-            {
-                "status": "not_empty",
-                "projectId": project_id,
-                "message": "project must be empty before deletion",
-                "sessionIds": list[JSONValue](assigned),
-            },
+            {"status": "project_not_empty", "projectId": project_id, "sessionCount": len(assigned)},
             409,
         )
     del ctx.store.projects[project_id]
@@ -130,30 +121,28 @@ async def move_project_chats(request: web.Request) -> web.Response:
         return _missing(project_id)
     ids = _session_ids(ctx, project_id)
     destination = body["destination"]
+    result: JSONObject = {"status": "ok", "projectId": project_id, "destination": destination}
     if destination == "archive":
-        unready = [sid for sid in ids if not ctx.store.sessions[sid].materialized]
+        unready: list[JSONValue] = [sid for sid in ids if not ctx.store.sessions[sid].materialized]
         if unready:
             return reply(
                 {
-                    "status": "not_materialized",
+                    "status": "not_materialized_sessions",
                     "projectId": project_id,
-                    "sessionIds": list[JSONValue](unready),
+                    "sessionIds": unready,
                 },
                 409,
             )
+        already = sum(1 for sid in ids if ctx.store.sessions[sid].archived)
         for sid in ids:
             ctx.store.sessions[sid].archived = True
+        result["archivedSessionCount"] = len(ids) - already
+        result["alreadyArchivedSessionCount"] = already
     else:
         for sid in ids:
             ctx.store.sessions[sid].project_id = None
-    return reply(
-        {
-            "status": "ok",
-            "projectId": project_id,
-            "destination": destination,
-            "sessionIds": list[JSONValue](ids),
-        }
-    )
+        result["movedSessionCount"] = len(ids)
+    return reply(result)
 
 
 async def delete_project_chats(request: web.Request) -> web.Response:
@@ -167,15 +156,38 @@ async def delete_project_chats(request: web.Request) -> web.Response:
     for sid in ids:
         ctx.codex.delete_session(ctx.store.sessions[sid])
     return reply(
-        {"status": "ok", "projectId": project_id, "deletedSessionIds": list[JSONValue](ids)}
+        {
+            "status": "ok",
+            "projectId": project_id,
+            "deletedSessionCount": len(ids),
+            "skippedSessionCount": 0,
+        }
     )
 
 
 def _job_view(job: JSONObject) -> JSONObject:
-    view = copy.deepcopy(job)
-    if view.get("state") == "started":
-        view["state"] = "running"
-    return view
+    """An OrchestratorJob record from a stored noise job."""
+    state = job.get("state")
+    result = job.get("result")
+    return {
+        "id": job.get("jobId"),
+        "type": job.get("jobType"),
+        "version": 1,
+        "projectId": job.get("projectId"),
+        "sourceSessionId": job.get("sourceSessionId"),
+        "priority": "background",
+        "state": "running" if state == "started" else state,
+        "dedupeKey": None,
+        "payload": {},
+        "result": copy.deepcopy(result) if isinstance(result, dict) else None,
+        "error": None,
+        "attempts": 1,
+        "maxAttempts": 1,
+        "createdAt": job.get("createdAt"),
+        "startedAt": job.get("createdAt"),
+        "completedAt": None,
+        "cancelRequestedAt": None,
+    }
 
 
 async def get_job(request: web.Request) -> web.Response:
@@ -225,7 +237,7 @@ async def cancel_job(request: web.Request) -> web.Response:
     if job is None:
         return reply({"status": "not_found", "jobId": job_id}, 404)
     if job.get("state") in ("completed", "failed", "canceled"):
-        return reply({"status": "conflict", "jobId": job_id, "state": job.get("state")}, 409)
+        return reply({"status": "already_terminal", "job": _job_view(job)}, 409)
     job["state"] = "canceled"
     return reply({"status": "ok", "job": _job_view(job)})
 

@@ -266,8 +266,7 @@ async def fork_session(request: web.Request) -> web.Response:
     return reply(
         {
             "status": "ok",
-            "sessionId": session_id,
-            "forkedSessionId": fork.id,
+            "sourceSessionId": session_id,
             "session": session_summary(fork),
             "thread": thread,
         }
@@ -394,7 +393,7 @@ async def rename_session(request: web.Request) -> web.Response:
     session.title = str(body["title"])
     session.named = True
     session.updated_at = epoch_seconds()
-    return reply({"status": "ok", "sessionId": session_id, "title": session.title})
+    return reply({"status": "ok", "session": session_summary(session)})
 
 
 async def archive_session(request: web.Request) -> web.Response:
@@ -422,7 +421,9 @@ async def unarchive_session(request: web.Request) -> web.Response:
     if session is None:
         return internal_error()
     session.archived = False
-    return reply({"status": "ok", "sessionId": session_id})
+    return reply(
+        {"status": "ok", "session": session_summary(session), "thread": thread_json(session)}
+    )
 
 
 async def upsert_transcript(request: web.Request) -> web.Response:

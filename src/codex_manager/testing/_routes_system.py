@@ -61,7 +61,7 @@ async def capabilities(request: web.Request) -> web.Response:
     """GET /api/capabilities (canned)."""
     query_bool(request, "refresh")
     methods: JSONObject = {
-        name: True
+        name: "available"
         for name in (
             "thread/fork",
             "thread/compact/start",
@@ -76,12 +76,14 @@ async def capabilities(request: web.Request) -> web.Response:
             "collaborationMode/list",
         )
     }
+    details: JSONObject = {name: {"status": "available", "reason": None} for name in methods}
     return reply(
         {
             "status": "ok",
-            "probedAt": iso_now(),
+            "runtime": {"initialized": True, "capabilitiesLastUpdatedAt": iso_now()},
             "methods": methods,
-            "details": {},
+            "details": details,
+            "features": {},
         }
     )
 
@@ -198,8 +200,10 @@ async def mcp_oauth_login(request: web.Request) -> web.Response:
     return reply(
         {
             "status": "ok",
-            "serverName": server,
-            "result": {"authorizationUrl": f"https://auth.invalid/{server}/authorize"},
+            "result": {
+                "authorizationUrl": f"https://auth.invalid/{server}/authorize",
+                "loginId": uuid7(),
+            },
         }
     )
 
@@ -223,9 +227,16 @@ async def start_login(request: web.Request) -> web.Response:
         login_id = uuid7()
         ctx.store.logins.add(login_id)
         return reply(
-            {"type": "chatgpt", "loginId": login_id, "authUrl": "https://auth.invalid/login"}
+            {
+                "status": "ok",
+                "result": {
+                    "type": "chatgpt",
+                    "loginId": login_id,
+                    "authUrl": "https://auth.invalid/login",
+                },
+            }
         )
-    return reply({"type": kind})
+    return reply({"status": "ok", "result": {"type": kind}})
 
 
 async def cancel_login(request: web.Request) -> web.Response:
@@ -234,15 +245,22 @@ async def cancel_login(request: web.Request) -> web.Response:
     body = await parse(request, schemas.ACCOUNT_LOGIN_CANCEL)
     login_id = str(body["loginId"])
     if login_id not in ctx.store.logins:
-        return reply({"status": "not_found", "loginId": login_id}, 404)
+        return reply(
+            {
+                "status": "not_found",
+                "code": "login_not_found",
+                "message": f"login {login_id} not found",
+            },
+            404,
+        )
     ctx.store.logins.discard(login_id)
-    return reply({"status": "canceled", "loginId": login_id})
+    return reply({"status": "ok", "result": {"status": "canceled", "loginId": login_id}})
 
 
 async def logout(request: web.Request) -> web.Response:
     """POST /api/account/logout (canned)."""
     await parse(request, schemas.ANY_OBJECT)
-    return reply({"status": "ok"})
+    return reply({"status": "ok", "result": {}})
 
 
 async def rate_limits(request: web.Request) -> web.Response:
@@ -287,9 +305,12 @@ def _config_written() -> web.Response:
     return reply(
         {
             "status": "ok",
-            "version": uuid7(),
-            "filePath": "/home/user/.codex/config.toml",
-            "overriddenMetadata": None,
+            "result": {
+                "status": "ok",
+                "version": uuid7(),
+                "filePath": "/home/user/.codex/config.toml",
+                "overriddenMetadata": None,
+            },
         }
     )
 
@@ -309,13 +330,13 @@ async def write_config_batch(request: web.Request) -> web.Response:
 async def exec_command(request: web.Request) -> web.Response:
     """POST /api/commands/exec (canned: nothing runs; exit code 0, empty output)."""
     await parse(request, schemas.COMMAND_EXEC)
-    return reply({"exitCode": 0, "stdout": "", "stderr": ""})
+    return reply({"status": "ok", "result": {"exitCode": 0, "stdout": "", "stderr": ""}})
 
 
 async def feedback(request: web.Request) -> web.Response:
     """POST /api/feedback (canned)."""
     body = await parse(request, schemas.FEEDBACK)
-    return reply({"threadId": body.get("threadId", uuid7())})
+    return reply({"status": "ok", "result": {"threadId": body.get("threadId", uuid7())}})
 
 
 async def list_models(request: web.Request) -> web.Response:
