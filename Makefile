@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 CODEX_CLI_VERSION := 0.169.0
 CODEX_TOOLS := .tools/codex-$(CODEX_CLI_VERSION)
 
-.PHONY: install test lint format typecheck regen regen-check regen-schemas bench clean
+.PHONY: install test lint format typecheck regen regen-check regen-schemas bench soak clean
 
 install: $(STAMP)
 
@@ -44,6 +44,10 @@ regen: install
 regen-check: install
 	$(BIN)/python scripts/regen.py --check
 	$(BIN)/python scripts/gen_client.py --check
+
+# The long fault-injection soak (CI runs the same test at 2,000 calls inside `make test`).
+soak: install
+	CODEX_MANAGER_SOAK_CALLS=10000 $(BIN)/python -m pytest tests/soak -s
 
 # Speed and memory, as ratios to raw baselines measured in the same run (bounded: < 10 min).
 bench: install
