@@ -82,6 +82,11 @@ def _excess_at_most(excess: Spread | None, limit: float) -> Check:
     return lambda _sdk, _ratio: excess is not None and excess.median <= limit
 
 
+def _all_answered(runs: list[RunRecord]) -> Check:
+    complete = bool(runs) and all(r.all_answered and not r.not_found_answers for r in runs)
+    return lambda _sdk, _ratio: complete
+
+
 def _value_at_least(limit: float) -> Check:
     return lambda sdk, _ratio: sdk.median >= limit
 
@@ -226,6 +231,21 @@ def throughput_figures(scn: ScenarioResult) -> list[Figure]:
                     unavailable=why,
                 )
             )
+    for client, kind in (("sdk-async", "async"), ("sdk-sync", "sync")):
+        backlog = [r for r in runs if r.client == client and r.variant == "shared/sleep20/backlog"]
+        figures.append(
+            _figure(
+                f"tp_backlog_{kind}",
+                f"backlog: shared, {kind}, 20 ms, all calls at once",
+                "calls/s",
+                _by_rep(runs, client, "shared/sleep20/backlog", cps),
+                "R-httpx",
+                _by_rep(runs, "r-httpx", "shared/sleep20/backlog", cps),
+                "every call answered",
+                _all_answered(backlog),
+                unavailable=_reason(runs, client),
+            )
+        )
     for client in ("sdk-async", "sdk-sync", "r-httpx", "r-aiohttp"):
         mine = [r for r in runs if r.client == client and r.status != "unavailable"]
         complete = [r for r in mine if r.all_answered]

@@ -191,6 +191,9 @@ def throughput(
         )
         for handler in ("trivial", "sleep20"):
             variants.append(_Variant(f"{mode}/{handler}", config, mode, handler))
+    # The backlog configuration: every call emitted at once on one shared stream, slow handler.
+    backlog = RunConfig(sessions=sizes.tp_sessions, calls_per_session=sizes.tp_calls, window=0)
+    variants.append(_Variant("shared/sleep20/backlog", backlog, "shared", "sleep20"))
     cfg: dict[str, int | str] = {
         "sessions": sizes.tp_sessions,
         "calls_per_session": sizes.tp_calls,
