@@ -1,4 +1,4 @@
-"""Running an example script the way the README says: ``python examples/<path>``."""
+"""Running example scripts the way the README says: ``python examples/<path>``."""
 
 from __future__ import annotations
 
@@ -13,30 +13,55 @@ EXAMPLES = ROOT / "examples"
 """The examples folder."""
 
 
-def run_example(
-    relative_path: str,
-    *args: str,
-    env: dict[str, str] | None = None,
-    timeout: float = 60.0,
-) -> subprocess.CompletedProcess[str]:
-    """Run ``examples/<relative_path>`` with this interpreter; fail the test on a non-zero exit.
-
-    ``CODEX_MANAGER_*`` variables of the test process are removed (so the example uses its
-    embedded fake server) unless ``env`` sets them.
-    """
+def example_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without ``CODEX_MANAGER_*`` (so examples embed their fake
+    server), plus ``env``."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CODEX_MANAGER_")}
     environment.update(env or {})
-    completed = subprocess.run(
-        [sys.executable, str(EXAMPLES / relative_path), *args],
-        cwd=ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    assert completed.returncode == 0, (
-        f"{relative_path} exited {completed.returncode}\n"
-        f"--- stdout\n{completed.stdout}\n--- stderr\n{completed.stderr}"
-    )
-    return completed
+    return environment
+
+
+class ExampleRun:
+    """One example started in a subprocess; :meth:`output` waits for it and checks its exit."""
+
+    def __init__(self, relative_path: str, *args: str, env: dict[str, str] | None = None):
+        self.relative_path = relative_path
+        self._process = subprocess.Popen(
+            [sys.executable, str(EXAMPLES / relative_path), *args],
+            cwd=ROOT,
+            env=example_env(env),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._result: tuple[int, str, str] | None = None
+
+    def output(self, timeout: float = 60.0) -> str:
+        """The example's stdout; fails the test when it exits non-zero or hangs."""
+        if self._result is None:
+            try:
+                stdout, stderr = self._process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                stdout, stderr = self._process.communicate()
+                raise AssertionError(
+                    f"{self.relative_path} did not finish within {timeout} s\n"
+                    f"--- stdout\n{stdout}\n--- stderr\n{stderr}"
+                ) from None
+            self._result = (self._process.returncode, stdout, stderr)
+        returncode, stdout, stderr = self._result
+        assert returncode == 0, (
+            f"{self.relative_path} exited {returncode}\n--- stdout\n{stdout}\n--- stderr\n{stderr}"
+        )
+        return stdout
+
+    def kill(self) -> None:
+        """Stop the process if it is still running."""
+        if self._process.poll() is None:
+            self._process.kill()
+            self._process.communicate()
+
+
+def run_example(relative_path: str, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run an example to the end; its stdout."""
+    return ExampleRun(relative_path, *args, env=env).output()

@@ -8,7 +8,7 @@ from .helpers import run_example
 
 
 def test_demo_on_the_embedded_fake() -> None:
-    out = run_example("remote_skill_demo.py").stdout
+    out = run_example("remote_skill_demo.py")
     assert '[tool-call] lookup_ticket {"ticket_id": "ABC-123"}' in out
     assert '[assistant] TOOL RESULT: {"ticketId":"ABC-123","status":"open"}' in out
     assert "embedded FakeCodexManager" in out
@@ -16,9 +16,7 @@ def test_demo_on_the_embedded_fake() -> None:
 
 def test_demo_against_a_server_named_by_the_environment() -> None:
     with FakeCodexManager(noise=True) as server:
-        out = run_example(
-            "remote_skill_demo.py", env={"CODEX_MANAGER_API_BASE": server.base_url}
-        ).stdout
+        out = run_example("remote_skill_demo.py", env={"CODEX_MANAGER_API_BASE": server.base_url})
         (session_id,) = server.session_ids
         assert server.catalog(session_id) == ("lookup_ticket",)
         assert [answer.status for answer in server.answers] == [200]
@@ -34,6 +32,6 @@ def test_demo_against_a_server_given_by_base_url() -> None:
             server.base_url,
             "--message",
             'CALL lookup_ticket {"ticket_id": "XY-9"}',
-        ).stdout
+        )
         assert len(server.session_ids) == 1
     assert '[assistant] TOOL RESULT: {"ticketId":"XY-9","status":"open"}' in out
