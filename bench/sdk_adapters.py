@@ -7,10 +7,9 @@ the SDK's figures read "unavailable: <reason>" instead of crashing the run.
 
 from __future__ import annotations
 
-import importlib
 import itertools
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Literal
 
 from bench.clients.common import lookup_ticket
 
@@ -20,22 +19,6 @@ SDK_PLACEHOLDER_URL = "http://127.0.0.1:9"
 
 class SdkUnavailableError(Exception):
     """The SDK piece a scenario needs does not exist (yet)."""
-
-
-def sdk_module(module: str, *names: str) -> Any:
-    """Import ``module`` and check it has ``names``; raises :class:`SdkUnavailableError` if not.
-
-    The result is untyped on purpose while the SDK's public API is being written; adapters
-    switch to static imports once it settles.
-    """
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as exc:
-        raise SdkUnavailableError(f"{module} not importable ({exc})") from exc
-    for name in names:
-        if not hasattr(mod, name):
-            raise SdkUnavailableError(f"{module}.{name} is missing")
-    return mod
 
 
 def sdk_decode_router() -> tuple[Callable[[str], None], Callable[[], int]]:
@@ -124,8 +107,11 @@ MEMORY_SKILLS: tuple[Callable[..., object], ...] = (
 
 def sdk_registries() -> Callable[[int, int], list[object]]:
     """A builder of ``n`` session registries with ``k`` skills each, on one sync SDK client."""
-    sdk = sdk_module("codex_manager", "CodexManager")
-    cm = sdk.CodexManager(base_url=SDK_PLACEHOLDER_URL)
+    try:
+        from codex_manager import CodexManager
+    except ImportError as exc:
+        raise SdkUnavailableError(f"codex_manager.CodexManager not importable ({exc})") from exc
+    cm = CodexManager(base_url=SDK_PLACEHOLDER_URL)
     session_ids = itertools.count()
 
     def build(count: int, skills: int) -> list[object]:
@@ -145,6 +131,5 @@ __all__ = [
     "SdkUnavailableError",
     "lookup_ticket",
     "sdk_decode_router",
-    "sdk_module",
     "sdk_registries",
 ]

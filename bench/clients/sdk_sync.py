@@ -7,32 +7,36 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
 
 from bench.clients.common import ClientResult, ClientSpec, lookup_ticket, lookup_ticket_blocking
-from bench.sdk_adapters import sdk_module
+from codex_manager import CodexManager
+from codex_manager.remote_skills import SessionSkills
+from codex_manager.stream import AppServerSignal, EventStream, HandlerContext
 
 
 def run(spec: ClientSpec) -> ClientResult:
     """Serve the run described by ``spec`` through the SDK."""
-    sdk = sdk_module("codex_manager", "CodexManager")
     handler = lookup_ticket_blocking if spec.handler == "sleep20" else lookup_ticket
     started = time.perf_counter()
     lock = threading.Lock()
     answered = 0
     failures: list[str] = []
     timed_out = threading.Event()
-    with sdk.CodexManager(base_url=spec.base_url) as cm:
-        registries = {}
+    with CodexManager(base_url=spec.base_url) as cm:
+        registries: dict[str, SessionSkills] = {}
         for thread_id in spec.thread_ids:
             skills = cm.remote_skills.session(thread_id)
             skills.register("lookup_ticket", handler, description="Lookup ticket status by id")
             registries[thread_id] = skills
+        streams: list[tuple[EventStream[CodexManager], str | None]] = []
 
-        def on_tool_call(signal: object, _ctx: object) -> None:
+        def stop_all() -> None:
+            for stream, _ in streams:
+                stream.stop()
+
+        def on_tool_call(signal: AppServerSignal, _ctx: HandlerContext[CodexManager]) -> None:
             nonlocal answered
-            thread_id = getattr(signal, "thread_id", None)
-            skills = registries.get(thread_id) if isinstance(thread_id, str) else None
+            skills = registries.get(signal.thread_id) if signal.thread_id else None
             if skills is None:
                 return
             dispatch = skills.respond_to_signal(signal)
@@ -50,19 +54,13 @@ def run(spec: ClientSpec) -> ClientResult:
 
         if spec.stream_mode == "shared":
             cm.on_app_server_request("item.tool.call")(on_tool_call)
-            streams: list[tuple[Any, str | None]] = [(cm.stream, None)]
+            streams.append((cm.stream, None))
         else:
             # One stream per session (each its own reader thread), filtered on its thread.
-            stream_cls = sdk_module("codex_manager.stream", "EventStream").EventStream
-            streams = []
             for thread_id in spec.thread_ids:
-                stream = stream_cls(cm)
+                stream = EventStream(cm)
                 stream.on_app_server_request("item.tool.call")(on_tool_call)
                 streams.append((stream, thread_id))
-
-        def stop_all() -> None:
-            for stream, _ in streams:
-                stream.stop()
 
         def give_up() -> None:
             timed_out.set()
