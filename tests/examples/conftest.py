@@ -18,6 +18,9 @@ TOPICS = (
 )
 """The example topics; each has ``sync.py`` and ``async_.py``."""
 
+TOPIC_TIMEOUT = 120.0
+"""Seconds an example may take (they all start at once, so a busy machine slows each)."""
+
 
 @pytest.fixture(scope="session")
 def topic_runs() -> Iterator[dict[str, ExampleRun]]:
@@ -27,6 +30,7 @@ def topic_runs() -> Iterator[dict[str, ExampleRun]]:
         for topic in TOPICS
         for variant in ("sync", "async_")
     }
+    runs["team_mesh/sync.py"] = ExampleRun("team_mesh/sync.py")
     yield runs
     for run in runs.values():
         run.kill()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from .conftest import TOPIC_TIMEOUT
 from .helpers import ExampleRun
 
 VARIANTS = ("sync", "async_")
@@ -12,7 +13,7 @@ EXPECTED_TICKET_ANSWER = '{"ticketId":"ABC-123","status":"open"}'
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_remote_skill_basics(topic_runs: dict[str, ExampleRun], variant: str) -> None:
-    out = topic_runs[f"remote_skill_basics/{variant}.py"].output()
+    out = topic_runs[f"remote_skill_basics/{variant}.py"].output(TOPIC_TIMEOUT)
     assert '"description": "The first addend."' in out  # from the docstring
     assert '"description": "The temperature to convert"' in out  # from Annotated[..., Field]
     assert '"enum": ["C", "F"]' in out  # from Literal
@@ -30,7 +31,7 @@ def test_stream_handlers(topic_runs: dict[str, ExampleRun], variant: str) -> Non
     """As a script, the stream may subscribe after the call was published (the SDK has no
     "connected" hook to wait for): the polling fallback then answers it. Either way exactly
     one answer goes out; ``test_stream_handlers_in_process`` pins the stream path itself."""
-    lines = topic_runs[f"stream_handlers/{variant}.py"].output().splitlines()
+    lines = topic_runs[f"stream_handlers/{variant}.py"].output(TOPIC_TIMEOUT).splitlines()
     answers = [line for line in lines if line.startswith("[answer]")]
     assert len(answers) == 1
     assert answers[0].endswith(f"accepted: {EXPECTED_TICKET_ANSWER}")
@@ -40,7 +41,7 @@ def test_stream_handlers(topic_runs: dict[str, ExampleRun], variant: str) -> Non
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_polling_fallback(topic_runs: dict[str, ExampleRun], variant: str) -> None:
-    lines = topic_runs[f"polling_fallback/{variant}.py"].output().splitlines()
+    lines = topic_runs[f"polling_fallback/{variant}.py"].output(TOPIC_TIMEOUT).splitlines()
     drained = sorted(line for line in lines if line.startswith("[drained]"))
     assert drained == [
         f"[drained] lookup_ticket request 0: accepted -> {EXPECTED_TICKET_ANSWER}",
@@ -52,7 +53,7 @@ def test_polling_fallback(topic_runs: dict[str, ExampleRun], variant: str) -> No
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_typed_rest(topic_runs: dict[str, ExampleRun], variant: str) -> None:
-    lines = topic_runs[f"typed_rest/{variant}.py"].output().splitlines()
+    lines = topic_runs[f"typed_rest/{variant}.py"].output(TOPIC_TIMEOUT).splitlines()
     assert "[health] status=ok codex running=True" in lines
     assert "[renamed] 'typed REST tour' (not materialized yet, approval policy never)" in lines
     assert "[turn] completed: ECHO: Say hello" in lines
@@ -63,7 +64,7 @@ def test_typed_rest(topic_runs: dict[str, ExampleRun], variant: str) -> None:
 
 
 def test_testing_with_fake_sync(topic_runs: dict[str, ExampleRun]) -> None:
-    lines = topic_runs["testing_with_fake/sync.py"].output().splitlines()
+    lines = topic_runs["testing_with_fake/sync.py"].output(TOPIC_TIMEOUT).splitlines()
     assert "[catalog] ('lookup_ticket',)" in lines
     assert f"[default script] TOOL RESULT: {EXPECTED_TICKET_ANSWER}" in lines
     assert "[custom script] Ticket XYZ-9 is open." in lines
@@ -72,7 +73,7 @@ def test_testing_with_fake_sync(topic_runs: dict[str, ExampleRun]) -> None:
 
 
 def test_testing_with_fake_async(topic_runs: dict[str, ExampleRun]) -> None:
-    lines = topic_runs["testing_with_fake/async_.py"].output().splitlines()
+    lines = topic_runs["testing_with_fake/async_.py"].output(TOPIC_TIMEOUT).splitlines()
     drained = [line for line in lines if line.startswith("[drained]")]
     assert len(drained) == 2
     assert any(line.endswith("accepted after 2 attempt(s)") for line in drained)

@@ -1,0 +1,1 @@
+"""Example: team_mesh (run `python examples/team_mesh/sync.py`)."""
