@@ -231,6 +231,31 @@ def throughput_figures(scn: ScenarioResult) -> list[Figure]:
                     unavailable=why,
                 )
             )
+
+    def cpu(r: RunRecord) -> float | None:
+        return r.cpu_us_per_call
+
+    for client, kind in (("sdk-async", "async"), ("sdk-sync", "sync")):
+        figures.append(
+            _figure(
+                f"cpu_per_call_{kind}",
+                f"client CPU per call, shared, {kind}, trivial",
+                "us",
+                _by_rep(runs, client, "shared/trivial", cpu),
+                "R-aiohttp",
+                _by_rep(runs, "r-aiohttp", "shared/trivial", cpu),
+                "(reported)",
+                None,
+                unavailable=_reason(runs, client),
+                note="client process CPU (all threads) / answered calls: barely affected by "
+                "other load on the machine, unlike calls/s; R-httpx: "
+                + (
+                    f"{s.median:,.0f} us"
+                    if (s := spread(list(_by_rep(runs, "r-httpx", "shared/trivial", cpu).values())))
+                    else "?"
+                ),
+            )
+        )
     for client, kind in (("sdk-async", "async"), ("sdk-sync", "sync")):
         backlog = [r for r in runs if r.client == client and r.variant == "shared/sleep20/backlog"]
         figures.append(

@@ -29,6 +29,8 @@ class RunRecord(msgspec.Struct, frozen=True):
     percentiles are ``None`` when no call of that kind was measured."""
     calls_per_s: float
     wall_s: float
+    cpu_us_per_call: float | None
+    """Client process CPU time per accepted answer: insensitive to other load on the machine."""
 
     @property
     def all_answered(self) -> bool:

@@ -104,6 +104,7 @@ def _record(m: Measured, client: str, variant: str, rep: int) -> RunRecord:
         noisy_p50_us=percentile(noisy_us, 50) if noisy_us else None,
         calls_per_s=s.answered / span_s if span_s > 0 else 0.0,
         wall_s=m.client.wall_s,
+        cpu_us_per_call=m.client.cpu_s * 1e6 / s.answered if s.answered else None,
     )
 
 
@@ -145,7 +146,7 @@ def _run_wire(
                 progress(
                     f"  {name}/{variant.name} rep {rep} {client}: {record.status} "
                     f"{record.answered}/{record.expected} p50={record.p50_us or 0:.0f}us "
-                    f"{record.calls_per_s:.0f}/s"
+                    f"{record.calls_per_s:.0f}/s cpu={record.cpu_us_per_call or 0:.0f}us/call"
                 )
     return ScenarioResult(name=name, config=config, runs=runs)
 

@@ -34,6 +34,8 @@ class ClientResult(msgspec.Struct):
     answered: int = 0
     reason: str = ""
     wall_s: float = 0.0
+    cpu_s: float = 0.0
+    """CPU time (all threads) the client process spent in the run, imports excluded."""
 
 
 def ws_url(base_url: str, thread_id: str | None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import sys
+import time
 import traceback
 
 import msgspec
@@ -36,11 +37,13 @@ def run_client(spec: ClientSpec) -> ClientResult:
         unavailable = getattr(module, "UNAVAILABLE_REASON", None)
         if isinstance(unavailable, str):
             return ClientResult(status="unavailable", reason=unavailable)
+        cpu_start = time.process_time()
         result: object = module.run(spec)
         if asyncio.iscoroutine(result):
             result = asyncio.run(result)
         if not isinstance(result, ClientResult):
             return ClientResult(status="error", reason=f"{module_name}.run returned {result!r}")
+        result.cpu_s = time.process_time() - cpu_start
         return result
     except SdkUnavailableError as exc:
         return ClientResult(status="unavailable", reason=str(exc))
