@@ -12,7 +12,7 @@ from codex_manager.json_types import JSONObject, JSONValue
 
 from . import _schemas as schemas
 from ._http import BodyError, Ctx, Route, ctx_of, guard, read_body, reply, validation_error
-from ._validation import MISSING, Value, validate
+from ._validation import Missing, Value, validate
 from .records import AnswerRecord
 
 
@@ -43,7 +43,7 @@ def _record(
         AnswerRecord(
             request_id=request_id,
             thread_id=thread_id,
-            body=None if body is MISSING else copy.deepcopy(body),  # type: ignore[arg-type]
+            body=None if isinstance(body, Missing) else copy.deepcopy(body),
             forwarded=copy.deepcopy(forwarded),
             status=status,
             at=time.time(),

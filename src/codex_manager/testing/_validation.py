@@ -16,22 +16,22 @@ from dataclasses import dataclass, field
 from codex_manager.json_types import JSONObject, JSONValue
 
 
-class _Missing:
+class Missing:
     """Marker for an absent value (JavaScript ``undefined``)."""
 
     def __repr__(self) -> str:
         return "MISSING"
 
 
-MISSING = _Missing()
+MISSING = Missing()
 """The value of an absent key."""
 
-Value = JSONValue | _Missing
+Value = JSONValue | Missing
 Path = list[str | int]
 
 
 def _received(value: Value) -> str:
-    if isinstance(value, _Missing):
+    if isinstance(value, Missing):
         return "undefined"
     if value is None:
         return "null"
@@ -227,7 +227,7 @@ class Opt(Schema):
         self.inner = inner
 
     def parse(self, value: Value, path: Path, issues: Issues) -> Value:
-        if isinstance(value, _Missing):
+        if isinstance(value, Missing):
             return MISSING
         return self.inner.parse(value, path, issues)
 
@@ -269,7 +269,7 @@ class Arr(Schema):
         out: list[JSONValue] = []
         for index, element in enumerate(value):
             parsed = self.item.parse(element, [*path, index], issues)
-            if not isinstance(parsed, _Missing):
+            if not isinstance(parsed, Missing):
                 out.append(parsed)
         return out
 
@@ -289,7 +289,7 @@ class Obj(Schema):
         for key, schema in self.fields.items():
             raw: Value = value.get(key, MISSING)
             parsed = schema.parse(raw, [*path, key], issues)
-            if not isinstance(parsed, _Missing):
+            if not isinstance(parsed, Missing):
                 out[key] = parsed
         return out
 
@@ -307,7 +307,7 @@ class Record(Schema):
         out: JSONObject = {}
         for key, element in value.items():
             parsed = self.value.parse(element, [*path, key], issues)
-            if not isinstance(parsed, _Missing):
+            if not isinstance(parsed, Missing):
                 out[key] = parsed
         return out
 
@@ -348,7 +348,7 @@ class Body(Schema):
         self.required = required
 
     def parse(self, value: Value, path: Path, issues: Issues) -> Value:
-        if isinstance(value, _Missing) and not self.required:
+        if isinstance(value, Missing) and not self.required:
             return {}
         return self.inner.parse(value, path, issues)
 

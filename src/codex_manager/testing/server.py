@@ -447,6 +447,22 @@ class FakeCodexManager:
             lambda ctx: ctx.codex.hub.publish(event_type, plain, thread_id, broadcast=broadcast)
         )
 
+    def clear_records(self) -> None:
+        """Forget the inspection records so far (answers, messages, catalogs, events, calls)."""
+
+        def apply(ctx: Ctx) -> None:
+            ctx.store.answers.clear()
+            ctx.store.messages.clear()
+            ctx.store.catalogs.clear()
+            ctx.store.events.clear()
+            ctx.store.tool_calls[:] = [
+                record
+                for record in ctx.store.tool_calls
+                if record.outcome in ("pending", "in_flight")
+            ]
+
+        self._on_loop(apply)
+
     # -- inspection ------------------------------------------------------------------------
 
     @property

@@ -1,0 +1,194 @@
+"""Starting and stopping, several servers, async use, scripts, pure helpers and faults."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+
+import httpx
+import pytest
+
+from codex_manager.testing import (
+    FakeCodexManager,
+    FakeServerError,
+    SyncTurnContext,
+    TurnContext,
+    normalize_method,
+    parse_calls,
+)
+
+from .helpers import LOOKUP_TICKET
+
+
+def _refuses(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_start_stop_and_port_release() -> None:
+    server = FakeCodexManager().start()
+    port = server.port
+    assert server.base_url == f"http://127.0.0.1:{port}"
+    assert server.api_base.endswith("/api")
+    assert server.ws_url == f"ws://127.0.0.1:{port}/api/stream"
+    assert httpx.get(server.base_url + "/api/health").status_code == 200
+    server.stop()
+    assert not server.running
+    assert _refuses(port)
+    with pytest.raises(FakeServerError):
+        _ = server.base_url
+    with pytest.raises(FakeServerError):
+        server.create_session()
+    server.stop()  # idempotent
+
+
+def test_several_servers_are_independent() -> None:
+    with FakeCodexManager() as first, FakeCodexManager() as second:
+        assert first.port != second.port
+        one = first.create_session(dynamic_tools=[LOOKUP_TICKET])
+        assert first.session_ids == (one,)
+        assert second.session_ids == ()
+        with httpx.Client(base_url=second.base_url) as http:
+            assert http.get("/api/sessions").json()["data"] == []
+
+
+async def test_async_with_and_async_waits() -> None:
+    async with FakeCodexManager() as server:
+        sid = server.create_session(dynamic_tools=[LOOKUP_TICKET])
+        async with httpx.AsyncClient(base_url=server.base_url) as http:
+            sent = await http.post(
+                f"/api/sessions/{sid}/messages",
+                json={"text": 'CALL lookup_ticket {"ticket_id": "Z-9"}'},
+            )
+            assert sent.status_code == 202
+            await server.wait_for_async(lambda: bool(server.pending_tool_calls(sid)))
+            call = server.pending_tool_calls(sid)[0]
+            assert call["arguments"] == {"ticket_id": "Z-9"}
+            await http.post(f"/api/tool-calls/{call['requestId']}/response", json={"text": "ok"})
+            await server.wait_idle_async()
+        assert server.turns(sid)[0].replies == ("TOOL RESULT: ok",)
+
+
+def test_sync_script_runs_in_a_worker_thread(server: FakeCodexManager) -> None:
+    seen: list[str] = []
+
+    def script(turn: SyncTurnContext) -> None:
+        seen.append(turn.text)
+        result = turn.call_tool("lookup_ticket", {"ticket_id": "S-1"})
+        turn.reply(f"sync got {result.text} success={result.success}")
+
+    sid = server.create_session(dynamic_tools=[LOOKUP_TICKET], script=script)
+    with httpx.Client(base_url=server.base_url) as http:
+        http.post(f"/api/sessions/{sid}/messages", json={"text": "please"})
+        call = server.wait_for_tool_call(sid)
+        http.post(
+            f"/api/tool-calls/{call['requestId']}/response",
+            json={"success": False, "contentItems": [{"type": "inputText", "text": "nope"}]},
+        )
+    server.wait_idle()
+    assert seen == ["please"]
+    assert server.turns(sid)[0].replies == ("sync got nope success=False",)
+
+
+def test_default_script_for_the_whole_server() -> None:
+    async def shout(turn: TurnContext) -> None:
+        turn.reply(turn.text.upper())
+
+    with FakeCodexManager(script=shout) as server, httpx.Client(base_url=server.base_url) as http:
+        sid = server.create_session()
+        http.post(f"/api/sessions/{sid}/messages", json={"text": "quiet"})
+        server.wait_idle()
+        assert server.turns(sid)[0].replies == ("QUIET",)
+        server.set_default_script(None)
+        http.post(f"/api/sessions/{sid}/messages", json={"text": "quiet"})
+        server.wait_idle()
+        assert server.turns(sid)[1].replies == ("ECHO: quiet",)
+
+
+def test_failing_script_fails_the_turn(server: FakeCodexManager) -> None:
+    async def broken(turn: TurnContext) -> None:
+        raise RuntimeError("model exploded")
+
+    sid = server.create_session(script=broken)
+    with httpx.Client(base_url=server.base_url) as http:
+        http.post(f"/api/sessions/{sid}/messages", json={"text": "x"})
+        server.wait_idle()
+        turn = http.get(f"/api/sessions/{sid}").json()["thread"]["turns"][0]
+    assert turn["status"] == "failed"
+
+
+def test_turns_of_a_session_run_one_after_another(server: FakeCodexManager) -> None:
+    sid = server.create_session(dynamic_tools=[LOOKUP_TICKET])
+    with httpx.Client(base_url=server.base_url) as http:
+        http.post(f"/api/sessions/{sid}/messages", json={"text": "CALL lookup_ticket {}"})
+        http.post(f"/api/sessions/{sid}/messages", json={"text": "second"})
+        call = server.wait_for_tool_call(sid)
+        assert [t.status for t in server.turns(sid)] == ["inProgress", "inProgress"]
+        http.post(f"/api/tool-calls/{call['requestId']}/response", json={"text": "1"})
+    server.wait_idle()
+    assert [t.replies for t in server.turns(sid)] == [("TOOL RESULT: 1",), ("ECHO: second",)]
+
+
+def test_delay_responses(server: FakeCodexManager) -> None:
+    server.delay_responses(0.2)
+    with httpx.Client(base_url=server.base_url) as http:
+        started = time.monotonic()
+        http.get("/api/health")
+        elapsed = time.monotonic() - started
+    server.clear_faults()
+    assert elapsed >= 0.2
+
+
+def test_create_session_validates_tools(server: FakeCodexManager) -> None:
+    with pytest.raises(FakeServerError):
+        server.create_session(dynamic_tools=[{"name": "x"}])
+    with pytest.raises(FakeServerError):
+        server.set_script("missing", None)
+
+
+@pytest.mark.parametrize(
+    ("method", "normalized"),
+    [
+        ("item/tool/call", "item.tool.call"),
+        ("item/tool/requestUserInput", "item.tool.request_user_input"),
+        ("item/fileChange/requestApproval", "item.file_change.request_approval"),
+        ("turn/started", "turn.started"),
+        ("thread/tokenUsage/updated", "thread.token_usage.updated"),
+        ("mcpServer/oauthLogin/completed", "mcp_server.oauth_login.completed"),
+        ("execCommandApproval", "exec_command_approval"),
+        ("MCPServer/OAuthLogin", "mcp_server.o_auth_login"),
+        ("/turn/started", "unknown.turn.started"),
+        ("item//call", "item.unknown.call"),
+        ("a/__/b", "a.b"),
+        ("", "unknown"),
+        ("__", "unknown"),
+    ],
+)
+def test_normalize_method(method: str, normalized: str) -> None:
+    assert normalize_method(method) == normalized
+
+
+def test_parse_calls() -> None:
+    assert parse_calls('CALL lookup_ticket {"ticket_id": "ABC-123"}') == [
+        ("lookup_ticket", {"ticket_id": "ABC-123"})
+    ]
+    assert parse_calls("please CALL a\nthen CALL b [1, 2] and CALL c {broken") == [
+        ("a", {}),
+        ("b", [1, 2]),
+        ("c", {}),
+    ]
+    assert parse_calls("RECALL x, no calls here") == []
+
+
+def test_wait_for_times_out(server: FakeCodexManager) -> None:
+    with pytest.raises(TimeoutError):
+        server.wait_for(lambda: False, timeout=0.05)
+
+
+async def test_control_methods_from_a_running_loop() -> None:
+    with FakeCodexManager() as server:
+        # Control calls block briefly but work from inside another event loop.
+        sid = server.create_session()
+        await asyncio.sleep(0)
+        assert server.session_ids == (sid,)
