@@ -8,8 +8,7 @@ from team_mesh.sync import MEMBERS, Member, TeamBoard, run_team, scripted_member
 from codex_manager import CodexManager
 from codex_manager.testing import FakeCodexManager
 
-from .conftest import TOPIC_TIMEOUT
-from .helpers import ExampleRun
+from .helpers import run_script_in_process
 
 TEAM_TOOLS = (
     "team_pull_work",
@@ -91,8 +90,9 @@ def test_member_skills_are_bound_to_their_member() -> None:
     assert [entry.seq for entry in board.latest(1)] == [2]
 
 
-def test_the_script_runs_as_written(topic_runs: dict[str, ExampleRun]) -> None:
-    lines = topic_runs["team_mesh/sync.py"].output(TOPIC_TIMEOUT).splitlines()
+@pytest.mark.usefixtures("no_server_env")
+def test_the_script_runs_as_written() -> None:
+    lines = run_script_in_process("team_mesh/sync.py").splitlines()
     assert [line for line in lines if line.startswith("[turn]")] == [
         "[turn] developer: completed: developer finished: Implement: "
         "Add a --dry-run flag to the deploy command",
