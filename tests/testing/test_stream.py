@@ -126,6 +126,10 @@ def test_drop_websockets(server: FakeCodexManager) -> None:
     server.wait_for(lambda: server.websocket_count == 0)
     with open_stream(server) as again:
         assert again.next()["type"] == "ready"
+        server.drop_websockets(abrupt=True)
+        with pytest.raises(ConnectionClosed):
+            again.next()
+        assert again.connection.close_code == 1006
 
 
 def test_slow_event_delivery_keeps_order(

@@ -30,6 +30,7 @@ class _Socket:
     filter: str | None
     queue: asyncio.Queue[str | bytes | None] = field(default_factory=asyncio.Queue)
     writer: asyncio.Task[None] | None = None
+    transport: asyncio.Transport | None = None
 
 
 class StreamHub:
@@ -106,14 +107,23 @@ class StreamHub:
             return True  # rule 3, unfiltered
         return thread_id is not None and thread_id == socket.filter  # rule 3, filtered
 
-    async def close_all(self, code: int = 1012, message: bytes = b"server restart") -> None:
-        """Close every socket (the ``drop_websockets`` / ``restart`` faults, and shutdown)."""
+    async def close_all(
+        self, code: int = 1012, message: bytes = b"server restart", *, abrupt: bool = False
+    ) -> None:
+        """Close every socket (the ``drop_websockets`` / ``restart`` faults, and shutdown).
+
+        ``abrupt`` drops the TCP connections without a close frame, as a crashed process
+        would (clients see close code 1006).
+        """
         sockets = list(self._sockets)
         self._sockets.clear()
         for socket in sockets:
             socket.queue.put_nowait(None)
             if socket.writer is not None:
                 socket.writer.cancel()
+            if abrupt and socket.transport is not None:
+                socket.transport.abort()
+                continue
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(socket.ws.close(code=code, message=message), 1.0)
 
@@ -130,7 +140,7 @@ class StreamHub:
                 status=400,
             )
         initial = request.query.get("threadId") or None
-        socket = _Socket(ws=ws, filter=initial)
+        socket = _Socket(ws=ws, filter=initial, transport=request.transport)
         # The filter is active before the first frame: register with it, queue `ready` first.
         socket.queue.put_nowait(encode({"type": "ready", "threadId": initial}))
         await ws.prepare(request)

@@ -389,23 +389,28 @@ class FakeCodexManager:
 
         self._on_loop(apply)
 
-    def drop_websockets(self) -> None:
-        """Close every websocket connection (code 1012); sessions and calls are untouched."""
-        self._await_on_loop(self._context().codex.hub.close_all())
+    def drop_websockets(self, *, abrupt: bool = False) -> None:
+        """Close every websocket connection; sessions and calls are untouched.
 
-    def restart(self, downtime: float = 0.0) -> None:
+        By default with a close frame (code 1012, "server restart"); ``abrupt=True`` cuts the
+        TCP connections without one (clients see 1006), like a crashed server.
+        """
+        self._await_on_loop(self._context().codex.hub.close_all(abrupt=abrupt))
+
+    def restart(self, downtime: float = 0.0, *, abrupt: bool = False) -> None:
         """Emulate a server restart.
 
         Websockets drop; running turns end silently; pending calls, approvals and inputs are
         forgotten (no events); the request-id counter starts again at 0; the purged-id set is
         cleared (a deleted id becomes unknown). Sessions survive. With ``downtime`` the port
-        refuses connections for that many seconds.
+        refuses connections for that many seconds. ``abrupt`` drops the sockets without a close
+        frame (see :meth:`drop_websockets`).
         """
-        self._await_on_loop(self._arestart(downtime))
+        self._await_on_loop(self._arestart(downtime, abrupt))
 
-    async def _arestart(self, downtime: float) -> None:
+    async def _arestart(self, downtime: float, abrupt: bool) -> None:
         ctx = self._context()
-        await ctx.codex.hub.close_all()
+        await ctx.codex.hub.close_all(abrupt=abrupt)
         self._abandon_turns(ctx)
         ctx.codex.expire_calls(lambda call: True, silent=True)
         ctx.codex.expire_decisions(None, silent=True)
