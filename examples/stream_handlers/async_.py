@@ -2,7 +2,7 @@
 
 On ``AsyncCodexManager`` async handlers run as tasks and plain ``def`` handlers in worker
 threads (never on the event loop). ``async for event in cm.stream.events(...)`` yields every
-event while the handlers run too; leaving the loop closes the connection.
+event while the handlers run too, until ``cm.stream.stop()``.
 
     python examples/stream_handlers/async_.py            # embedded FakeCodexManager
     CODEX_MANAGER_API_BASE=http://127.0.0.1:3001 python examples/stream_handlers/async_.py
@@ -81,7 +81,7 @@ async def run(cm: AsyncCodexManager) -> None:
             log(f"[turn] started {event.turn_id}")
         if isinstance(event, AppServerSignal) and event.normalized_method == "turn.completed":
             log(f"[turn] completed {event.turn_id}")
-            break  # closes the connection; handlers already started finish first
+            cm.stream.stop()  # the loop ends once the stream has stopped
     log(f"[assistant] {await user}")
 
 
