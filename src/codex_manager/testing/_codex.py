@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -32,8 +31,6 @@ from ._state import (
 )
 from ._transcript import tool_call_row
 
-_log = logging.getLogger("codex_manager.testing")
-
 _WARNING_TEXT = (
     f"Model metadata for `{MODEL}` not found. Defaulting to fallback metadata; "
     "this can degrade performance and cause issues."
@@ -46,6 +43,7 @@ class CodexOptions:
 
     noise: bool = True
     transcript_events: bool = True
+    turn_start_delay: float = 0.0
 
 
 def _usage(total: int) -> JSONObject:

@@ -243,19 +243,9 @@ def guard(ctx: Ctx, session_id: str, *, system: bool = True, existence: bool = F
         raise GuardedError(not_found(session_id))
 
 
-def session_or_none(ctx: Ctx, session_id: str) -> SessionState | None:
-    """A live session, or None."""
-    return ctx.store.live(session_id)
-
-
 def require_session(ctx: Ctx, session_id: str) -> SessionState:
     """The live session (call after :func:`guard` with ``existence=True``)."""
     session = ctx.store.live(session_id)
     if session is None:
         raise GuardedError(not_found(session_id))
     return session
-
-
-def faults_of(request: web.Request) -> Faults:
-    """The fault settings."""
-    return ctx_of(request).faults

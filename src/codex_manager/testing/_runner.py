@@ -48,6 +48,8 @@ async def _play(
     codex: Codex, session: SessionState, turn: TurnState, script: Script
 ) -> tuple[str, JSONValue]:
     try:
+        if codex.options.turn_start_delay > 0:
+            await asyncio.sleep(codex.options.turn_start_delay)
         codex.begin_turn(session, turn)
         context = TurnContext(codex, session, turn)
         if is_async_script(script):

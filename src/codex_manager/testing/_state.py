@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Literal
 
 from codex_manager.json_types import JSONObject, JSONValue
 
-from ._clock import epoch_seconds, iso_now
+from ._clock import epoch_seconds
 from .records import (
     AnswerRecord,
     CatalogRecord,
@@ -229,8 +229,3 @@ class Store:
                     created_at=record.created_at,
                 )
                 return
-
-
-def now_iso() -> str:
-    """Re-exported clock helper for route modules."""
-    return iso_now()

@@ -64,6 +64,8 @@ class FakeCodexManager:
         transcript_events: Publish ``transcript_updated`` when the agent replies.
         defaults_locked: Answer 423 to writes of the ``default`` settings/controls scope
             (the server's ``SESSION_DEFAULTS_LOCKED=true``).
+        turn_start_delay: Seconds between accepting a message and the turn's first frame
+            (the real server takes about 0.1 s); 0 by default, for fast tests.
     """
 
     def __init__(
@@ -75,12 +77,15 @@ class FakeCodexManager:
         noise: bool = True,
         transcript_events: bool = True,
         defaults_locked: bool = False,
+        turn_start_delay: float = 0.0,
     ) -> None:
         self._host = host
         self._requested_port = port
         self._port: int | None = None
         self._script = script
-        self._options = CodexOptions(noise=noise, transcript_events=transcript_events)
+        self._options = CodexOptions(
+            noise=noise, transcript_events=transcript_events, turn_start_delay=turn_start_delay
+        )
         self._defaults_locked = defaults_locked
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
