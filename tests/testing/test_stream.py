@@ -7,7 +7,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from codex_manager.json_types import JSONValue
-from codex_manager.testing import FakeCodexManager
+from codex_manager.testing import FakeCodexManager, TurnContext
 
 from .helpers import LOOKUP_TICKET, open_stream, payload_of
 
@@ -173,3 +173,20 @@ def test_quiet_mode_keeps_essential_frames(http: httpx.Client) -> None:
 
 def test_websocket_route_without_upgrade_is_400(http: httpx.Client) -> None:
     assert http.get("/api/stream").status_code == 400
+
+
+def test_unsupported_server_request_frames(server: FakeCodexManager, http: httpx.Client) -> None:
+    async def odd(turn: TurnContext) -> None:
+        turn.send_unsupported_request("item/permissions/requestApproval")
+        turn.reply("done")
+
+    sid = server.create_session(script=odd)
+    with open_stream(server, sid) as stream:
+        stream.next()
+        http.post(f"/api/sessions/{sid}/messages", json={"text": "x"})
+        signal = stream.until("app_server.request.item.permissions.request_approval")
+        raw = stream.next()
+    assert payload_of(signal)["requestId"] == 0
+    assert raw["type"] == "server_request"
+    assert payload_of(raw)["method"] == "item/permissions/requestApproval"
+    assert payload_of(raw)["id"] == 0

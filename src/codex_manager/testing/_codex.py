@@ -751,6 +751,22 @@ class Codex:
             if not decision.future.done():
                 decision.future.cancel()
 
+    def unsupported_request(
+        self, session: SessionState, turn: TurnState, method: str, params: JSONObject
+    ) -> int:
+        """A server request the server does not handle: envelope, then ``server_request``.
+
+        The server answers codex with JSON-RPC error -32601 itself; nothing stays pending.
+        """
+        rpc_id = self.store.take_rpc_id()
+        self.server_request_envelope(method, params, rpc_id, session.id, turn.id)
+        self.thread_event(
+            "server_request",
+            {"id": rpc_id, "method": method, "params": copy.deepcopy(params)},
+            session.id,
+        )
+        return rpc_id
+
     # -- approvals and tool input ----------------------------------------------------------
 
     def request_decision(

@@ -189,6 +189,20 @@ class TurnContext:
         self._check_open()
         self._codex.reply(self._session, self._turn, text)
 
+    def send_unsupported_request(self, method: str, params: JSONInput = None) -> int:
+        """Send a server request the server does not support (publishes ``server_request``).
+
+        Returns its JSON-RPC id. ``params`` default to ``{threadId, turnId}``.
+        """
+        self._check_open()
+        plain = _plain(params) if params is not None else None
+        body: JSONObject = (
+            plain
+            if isinstance(plain, dict)
+            else {"threadId": self._session.id, "turnId": self._turn.id}
+        )
+        return self._codex.unsupported_request(self._session, self._turn, method, body)
+
     async def request_approval(
         self, command: str = "echo hello", *, reason: str | None = None
     ) -> JSONValue:
@@ -323,6 +337,10 @@ class SyncTurnContext:
     def reply(self, text: str) -> None:
         """Send an assistant message."""
         self._call(lambda: self._context.reply(text))
+
+    def send_unsupported_request(self, method: str, params: JSONInput = None) -> int:
+        """Send a server request the server does not support (publishes ``server_request``)."""
+        return self._call(lambda: self._context.send_unsupported_request(method, params))
 
     def request_approval(
         self, command: str = "echo hello", *, reason: str | None = None
