@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 CODEX_CLI_VERSION := 0.169.0
 CODEX_TOOLS := .tools/codex-$(CODEX_CLI_VERSION)
 
-.PHONY: install test lint format typecheck regen regen-check regen-schemas bench soak clean
+.PHONY: install test lint format typecheck regen regen-check regen-schemas bench soak demo docs clean
 
 install: $(STAMP)
 
@@ -44,6 +44,15 @@ regen: install
 regen-check: install
 	$(BIN)/python scripts/regen.py --check
 	$(BIN)/python scripts/gen_client.py --check
+
+# The main example end to end on the embedded fake server (or a real one with
+# CODEX_MANAGER_API_BASE set).
+demo: install
+	$(BIN)/python examples/remote_skill_demo.py
+
+# API reference from docstrings, into docs/api/ (not committed).
+docs: install
+	$(BIN)/pdoc -o docs/api codex_manager
 
 # The long fault-injection soak (CI runs the same test at 2,000 calls inside `make test`).
 soak: install
