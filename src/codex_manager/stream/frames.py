@@ -94,8 +94,7 @@ class StreamEvent:
         return f"{type(self).__name__}(type={self.type!r}, thread_id={self.thread_id!r})"
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCallParams:
+class ToolCallParams(msgspec.Struct, frozen=True, kw_only=True):
     """Params of an ``item/tool/call`` request: the model calls a dynamic tool.
 
     Attributes:
