@@ -90,12 +90,29 @@ def test_containers_optional_unions_literal_enum() -> None:
         "type": "object",
         "additionalProperties": {"type": "integer"},
     }
-    assert _prop(schema, "maybe") == {"anyOf": [{"type": "string"}, {"type": "null"}]}
+    # Nullable unions are published as the plain type (Codex reads typeless anyOf poorly);
+    # null is still accepted by validation.
+    assert _prop(schema, "maybe") == {"type": "string"}
     # Optional without a default is still required: required means "no default".
     assert schema["required"] == ["tags", "counts", "maybe"]
     assert _prop(schema, "either")["anyOf"] == [{"type": "integer"}, {"type": "string"}]
     assert _prop(schema, "mode")["enum"] == ["fast", "slow"]
     assert _prop(schema, "color")["enum"] == ["red", "blue"]
+
+
+def test_nullable_parameters_still_accept_null() -> None:
+    def handler(tags: list[str] | None = None, box: Box | None = None) -> None:
+        return None
+
+    skill = build_skill("nullable", handler)
+    assert _prop(skill.input_schema, "tags") == {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": None,
+    }
+    assert _prop(skill.input_schema, "box")["required"] == ["label"]
+    bound = skill.validator.validate({"tags": None, "box": None})
+    assert not hasattr(bound, "issues")
 
 
 def test_structured_parameters_are_inlined() -> None:

@@ -24,7 +24,7 @@ import jsonschema_rs
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 from pydantic.json_schema import GenerateJsonSchema
 
-from codex_manager.json_types import JSONObject
+from codex_manager.json_types import JSONObject, JSONValue
 from codex_manager.remote_skills._compat import pydantic_compatible
 from codex_manager.remote_skills.context import SkillContext
 from codex_manager.remote_skills.errors import SkillRegistrationError
@@ -291,6 +291,28 @@ def _inline_refs(schema: JSONObject) -> JSONObject:
     return inlined
 
 
+def _collapse_nullable(node: JSONValue) -> JSONValue:
+    """Replace ``anyOf: [X, {"type": "null"}]`` by ``X`` throughout a synthesized schema.
+
+    Codex reduces tool schemas to a small subset; older releases read a typeless ``anyOf`` as
+    ``string``, which would misdescribe every ``Optional[...]`` parameter. Validation still
+    uses the pydantic model, so ``null`` stays accepted.
+    """
+    if isinstance(node, list):
+        return [_collapse_nullable(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    result: JSONObject = {key: _collapse_nullable(value) for key, value in node.items()}
+    variants = result.get("anyOf")
+    if isinstance(variants, list):
+        kept = [v for v in variants if v != {"type": "null"}]
+        if len(kept) == 1 and len(kept) < len(variants) and isinstance(kept[0], dict):
+            del result["anyOf"]
+            merged: JSONObject = {**kept[0], **result}
+            return merged
+    return result
+
+
 def _json_schema_of(adapter_type: object) -> JSONObject | None:
     try:
         adapter: TypeAdapter[object] = TypeAdapter(cast(type[object], adapter_type))
@@ -359,6 +381,9 @@ def _build_model(
         ) from exc
     schema.pop("title", None)
     schema.setdefault("properties", {})
+    properties = schema["properties"]
+    if isinstance(properties, dict):
+        schema["properties"] = {key: _collapse_nullable(value) for key, value in properties.items()}
     adapter: TypeAdapter[dict[str, Any]] | None = None
     if plan.var_keyword is not None:
         if var_keyword_annotation is inspect.Parameter.empty:
