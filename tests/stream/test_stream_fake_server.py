@@ -1,0 +1,184 @@
+"""The stream through the real clients against ``FakeCodexManager``, end to end.
+
+A scripted turn calls a tool; the handler answers it over REST; the turn completes. Also
+reconnects after the fake drops its websockets or restarts, and bad frames it injects.
+(The missing-pong scenario needs a server that stops answering pings, which the fake
+does not offer; tests/stream/test_sync_stream.py covers it with its own server.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Iterator
+
+import pytest
+
+from codex_manager.client import AsyncCodexManager, CodexManager
+from codex_manager.json_types import JSONObject
+from codex_manager.stream import (
+    AppServerSignal,
+    HandlerContext,
+    Reconnected,
+    StreamError,
+    StreamEvent,
+    StreamFrameError,
+)
+from codex_manager.testing import FakeCodexManager
+
+from .ws_server import Recorder
+
+TOOL: JSONObject = {
+    "name": "lookup_ticket",
+    "description": "Look a ticket up",
+    "inputSchema": {"type": "object", "properties": {"ticket_id": {"type": "string"}}},
+}
+CALL_TEXT = 'CALL lookup_ticket {"ticket_id": "ABC-1"}'
+
+SyncContext = HandlerContext[CodexManager]
+AsyncContext = HandlerContext[AsyncCodexManager]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeCodexManager]:
+    with FakeCodexManager() as server:
+        yield server
+
+
+def test_tool_call_roundtrip_with_thread_filter(fake: FakeCodexManager) -> None:
+    mine = fake.create_session(dynamic_tools=[TOOL])
+    other = fake.create_session(dynamic_tools=[TOOL])
+    with CodexManager(fake.base_url) as cm:
+        threads: set[str | None] = set()
+        started: list[str | None] = []
+
+        @cm.on_event_prefix("")
+        def every_event(event: StreamEvent, context: SyncContext) -> None:
+            threads.add(event.thread_id)
+
+        @cm.on_turn_started()
+        def turn_started(signal: AppServerSignal, context: SyncContext) -> None:
+            started.append(signal.turn_id)
+
+        @cm.on_app_server_request("item.tool.call")
+        def on_tool_call(signal: AppServerSignal, context: SyncContext) -> None:
+            call = signal.tool_call
+            assert call is not None
+            assert call.thread_id == mine
+            assert call.arguments == {"ticket_id": "ABC-1"}
+            context.client.tool_calls.respond(str(signal.request_id), text="ticket is open")
+
+        @cm.on_app_server("turn.completed")
+        def turn_completed(signal: AppServerSignal, context: SyncContext) -> None:
+            context.stop()
+
+        def drive() -> None:
+            fake.wait_for(lambda: fake.websocket_count == 1)
+            # The other session's turn runs first: none of its frames may reach us.
+            cm.session(other).messages.send("hello")
+            fake.wait_idle()
+            cm.session(mine).messages.send(CALL_TEXT)
+
+        driver = threading.Thread(target=drive, daemon=True)
+        driver.start()
+        cm.stream.run_forever(thread_id=mine)
+        driver.join(timeout=10)
+    assert threads <= {mine, None}
+    assert len(started) == 1
+    fake.wait_idle()
+    assert "ticket is open" in fake.turns(mine)[-1].replies[0]
+
+
+@pytest.mark.parametrize("fault", ["drop", "drop_abrupt", "restart"])
+def test_reconnect_after_fake_faults(fake: FakeCodexManager, fault: str) -> None:
+    session = fake.create_session(dynamic_tools=[TOOL])
+    with CodexManager(fake.base_url) as cm:
+        reconnects: Recorder[Reconnected] = Recorder()
+        calls: Recorder[str] = Recorder()
+        cm.on_reconnect(lambda notice, context: reconnects.add(notice))
+
+        @cm.on_app_server_request("item.tool.call")
+        def on_tool_call(signal: AppServerSignal, context: SyncContext) -> None:
+            calls.add(str(signal.request_id))
+            context.client.tool_calls.respond(str(signal.request_id), text="done")
+
+        runner = threading.Thread(target=lambda: cm.stream.run_forever(thread_id=session))
+        runner.start()
+        try:
+            fake.wait_for(lambda: fake.websocket_count == 1)
+            if fault == "restart":
+                fake.restart(downtime=0.2)
+            else:
+                fake.drop_websockets(abrupt=fault == "drop_abrupt")
+            (notice,) = reconnects.wait_for(1)
+            assert notice.thread_id == session
+            fake.wait_for(lambda: fake.websocket_count == 1)
+            cm.session(session).messages.send(CALL_TEXT)
+            calls.wait_for(1)
+            fake.wait_idle()
+        finally:
+            cm.stream.stop()
+            runner.join(timeout=10)
+        assert not runner.is_alive()
+
+
+def test_injected_bad_frames_are_survived(fake: FakeCodexManager) -> None:
+    with CodexManager(fake.base_url) as cm:
+        errors: Recorder[StreamError] = Recorder()
+        seen: Recorder[str] = Recorder()
+        cm.on_error(lambda error, context: errors.add(error))
+        cm.on_event("custom_event")(lambda event, context: seen.add(event.type))
+        runner = threading.Thread(target=cm.stream.run_forever)
+        runner.start()
+        try:
+            fake.wait_for(lambda: fake.websocket_count == 1)
+            fake.send_raw_frame("{oops")
+            fake.send_raw_frame(b"\xff\xfe")
+            fake.send_raw_frame('{"type":"app_server.turn.started","threadId":null,"payload":7}')
+            fake.publish_event("custom_event", {"ok": True}, broadcast=True)
+            seen.wait_for(1)
+            reported = errors.wait_for(3)
+            assert all(isinstance(error, StreamFrameError) for error in reported)
+        finally:
+            cm.stream.stop()
+            runner.join(timeout=10)
+        assert not runner.is_alive()
+
+
+async def test_async_tool_call_roundtrip_and_reconnect(fake: FakeCodexManager) -> None:
+    session = fake.create_session(dynamic_tools=[TOOL])
+    async with AsyncCodexManager(fake.base_url) as cm:
+        answered: list[str] = []
+        reconnected = asyncio.Event()
+        done = asyncio.Event()
+
+        @cm.on_reconnect
+        async def on_reconnect(notice: Reconnected, context: AsyncContext) -> None:
+            reconnected.set()
+
+        @cm.on_app_server_request("item.tool.call")
+        async def on_tool_call(signal: AppServerSignal, context: AsyncContext) -> None:
+            call = signal.tool_call
+            assert call is not None
+            await context.client.tool_calls.respond(str(signal.request_id), text="async answer")
+            answered.append(call.call_id)
+
+        @cm.on_app_server("turn.completed")
+        async def turn_completed(signal: AppServerSignal, context: AsyncContext) -> None:
+            done.set()
+
+        runner = asyncio.create_task(cm.stream.run_forever(thread_id=session))
+        await fake.wait_for_async(lambda: fake.websocket_count == 1)
+        await asyncio.to_thread(fake.drop_websockets, abrupt=True)
+        async with asyncio.timeout(10):
+            await reconnected.wait()
+        await fake.wait_for_async(lambda: fake.websocket_count == 1)
+        await cm.session(session).messages.send(CALL_TEXT)
+        async with asyncio.timeout(10):
+            await done.wait()
+        cm.stream.stop()
+        async with asyncio.timeout(10):
+            await runner
+    assert len(answered) == 1
+    await fake.wait_idle_async()
+    assert "async answer" in fake.turns(session)[-1].replies[0]
