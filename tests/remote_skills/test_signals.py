@@ -113,3 +113,12 @@ def test_never_raises_on_json(value: JSONValue) -> None:
     result = tool_call_from_signal(value)
     assert result is None or isinstance(result, ToolCall)
     signal_session_id(value)
+
+
+def test_non_json_arguments_do_not_break_reading() -> None:
+    params = ENVELOPE["params"]
+    assert isinstance(params, dict)
+    odd: dict[str, object] = {**ENVELOPE, "params": {**params, "arguments": {"when": object}}}
+    call = tool_call_from_signal(odd)
+    assert call is not None
+    assert call.arguments == {"when": str(object)}

@@ -69,14 +69,18 @@ def _field(source: object, *names: str) -> object:
 
 
 def _json(value: object) -> JSONValue:
-    """Arguments as plain JSON (typed stream structs may hand over msgspec values)."""
+    """Arguments as plain JSON.
+
+    Decoded frames only hold JSON; a hand-built mapping might hold other objects, which are
+    passed on as their ``str()`` (validation then judges them) instead of failing the read.
+    """
     if value is None or isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, Mapping):
         return {str(k): _json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_json(v) for v in value]
-    raise TypeError(f"arguments contain a non-JSON value of type {type(value).__name__}")
+    return str(value)
 
 
 def tool_call_from_pending(row: object) -> ToolCall | None:
