@@ -112,6 +112,7 @@ class BenchServerProcess:
             handler=handler,
             expected_calls=config.sessions * config.calls_per_session,
             timeout_s=timeout_s,
+            warmup_calls=config.sessions * min(config.warmup_calls, config.calls_per_session),
         )
         result = run_client_process(spec, timeout_s + 30.0)
         wait = 2.0 if result.status == "ok" else 0.0

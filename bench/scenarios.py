@@ -77,6 +77,9 @@ QUICK = Sizes(
 
 Progress = Callable[[str], None]
 
+TP_WARMUP = 1
+"""Warm-up calls per session before the timed phase of the throughput scenarios."""
+
 
 def _rotated(items: tuple[str, ...], by: int) -> list[str]:
     k = by % len(items)
@@ -88,7 +91,7 @@ def _record(m: Measured, client: str, variant: str, rep: int) -> RunRecord:
     lat_us = [v / 1000.0 for v in s.latencies_ns]
     quiet_us = [v / 1000.0 for v, n in zip(s.latencies_ns, s.noise_frames, strict=True) if not n]
     noisy_us = [v / 1000.0 for v, n in zip(s.noise_latencies_ns, s.noise_frames, strict=True) if n]
-    span_s = (s.last_answer_ns - s.first_emit_ns) / 1e9 if s.answered else 0.0
+    span_s = (s.last_answer_ns - s.first_emit_ns) / 1e9 if s.measured_answered else 0.0
     return RunRecord(
         client=client,
         variant=variant,
@@ -102,9 +105,11 @@ def _record(m: Measured, client: str, variant: str, rep: int) -> RunRecord:
         p99_us=percentile(lat_us, 99) if lat_us else None,
         quiet_p50_us=percentile(quiet_us, 50) if quiet_us else None,
         noisy_p50_us=percentile(noisy_us, 50) if noisy_us else None,
-        calls_per_s=s.answered / span_s if span_s > 0 else 0.0,
+        calls_per_s=s.measured_answered / span_s if span_s > 0 else 0.0,
         wall_s=m.client.wall_s,
-        cpu_us_per_call=m.client.cpu_s * 1e6 / s.answered if s.answered else None,
+        cpu_us_per_call=(
+            m.client.cpu_s * 1e6 / s.measured_answered if s.measured_answered else None
+        ),
     )
 
 
@@ -187,14 +192,20 @@ def throughput(
         sockets = 1 if mode == "shared" else sizes.tp_sessions
         config = RunConfig(
             sessions=sizes.tp_sessions,
-            calls_per_session=sizes.tp_calls,
+            calls_per_session=sizes.tp_calls + TP_WARMUP,
             window=sizes.tp_window,
+            warmup_calls=TP_WARMUP,
             expect_sockets=sockets,
         )
         for handler in ("trivial", "sleep20"):
             variants.append(_Variant(f"{mode}/{handler}", config, mode, handler))
     # The backlog configuration: every call emitted at once on one shared stream, slow handler.
-    backlog = RunConfig(sessions=sizes.tp_sessions, calls_per_session=sizes.tp_calls, window=0)
+    backlog = RunConfig(
+        sessions=sizes.tp_sessions,
+        calls_per_session=sizes.tp_calls + TP_WARMUP,
+        window=0,
+        warmup_calls=TP_WARMUP,
+    )
     variants.append(_Variant("shared/sleep20/backlog", backlog, "shared", "sleep20"))
     cfg: dict[str, int | str] = {
         "sessions": sizes.tp_sessions,

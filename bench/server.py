@@ -44,7 +44,8 @@ class RunConfig(msgspec.Struct, frozen=True):
     noise_alternate: bool = False
     """Noise before odd-numbered calls only, so quiet and noisy calls pair up in one run."""
     warmup_calls: int = 0
-    """Leading calls per session left out of the latency figures."""
+    """Leading calls per session, answered before the timed phase starts and left out of
+    every figure (first-call costs such as lazy imports are not steady state)."""
     expect_sockets: int = 1
 
 
@@ -74,7 +75,10 @@ class RunResults(msgspec.Struct, frozen=True):
     noise_frames: list[int]
     """Per measured call: how many noise frames preceded it."""
     first_emit_ns: int
+    """When the timed phase began (after every warm-up call was answered)."""
     last_answer_ns: int
+    measured_answered: int
+    """Answers accepted in the timed phase (warm-up calls excluded)."""
 
 
 @dataclass(slots=True, eq=False)  # identity hashing: sockets live in sets
@@ -111,6 +115,9 @@ class _Run:
     pending_lists_served: int = 0
     first_emit_ns: int = 0
     last_answer_ns: int = 0
+    measured_answered: int = 0
+    warmup_answered: int = 0
+    warmed_up: asyncio.Event = field(default_factory=asyncio.Event)
     latencies_ns: list[int] = field(default_factory=list)
     noise_latencies_ns: list[int] = field(default_factory=list)
     noise_frames: list[int] = field(default_factory=list)
@@ -136,6 +143,7 @@ class _Run:
             noise_frames=self.noise_frames,
             first_emit_ns=self.first_emit_ns,
             last_answer_ns=self.last_answer_ns,
+            measured_answered=self.measured_answered,
         )
 
 
@@ -246,15 +254,24 @@ class BenchServer:
 
     async def _emit_run(self, run: _Run) -> None:
         await asyncio.sleep(_START_DELAY_S)
+        warmup = min(run.config.warmup_calls, run.config.calls_per_session)
+        if warmup:
+            await asyncio.gather(*(self._emit_session(run, t, 0, warmup) for t in run.thread_ids))
+            await run.warmed_up.wait()
         run.first_emit_ns = time.perf_counter_ns()
-        await asyncio.gather(*(self._emit_session(run, t) for t in run.thread_ids))
+        await asyncio.gather(
+            *(
+                self._emit_session(run, t, warmup, run.config.calls_per_session)
+                for t in run.thread_ids
+            )
+        )
 
-    async def _emit_session(self, run: _Run, thread_id: str) -> None:
+    async def _emit_session(self, run: _Run, thread_id: str, first: int, end: int) -> None:
         frames = self._factory.for_thread(thread_id)
         window = run.windows.get(thread_id)
         noise = frames.noise
         alternate = run.config.noise_alternate
-        for index in range(run.config.calls_per_session):
+        for index in range(first, end):
             n_noise = run.config.noise if not alternate or index % 2 else 0
             if window is not None:
                 await window.acquire()
@@ -312,7 +329,12 @@ class BenchServer:
             )
         run.answered += 1
         run.last_answer_ns = received_ns
-        if call.measured:
+        if not call.measured:
+            run.warmup_answered += 1
+            if run.warmup_answered >= run.config.sessions * run.config.warmup_calls:
+                run.warmed_up.set()
+        else:
+            run.measured_answered += 1
             run.latencies_ns.append(received_ns - call.sent_ns)
             run.noise_latencies_ns.append(received_ns - call.first_ns)
             run.noise_frames.append(call.noise)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Literal
 
@@ -25,6 +26,8 @@ class ClientSpec(msgspec.Struct, frozen=True):
     handler: HandlerKind
     expected_calls: int
     timeout_s: float
+    warmup_calls: int = 0
+    """Answers (all sessions together) that belong to the untimed warm-up phase."""
 
 
 class ClientResult(msgspec.Struct):
@@ -35,7 +38,45 @@ class ClientResult(msgspec.Struct):
     reason: str = ""
     wall_s: float = 0.0
     cpu_s: float = 0.0
-    """CPU time (all threads) the client process spent in the run, imports excluded."""
+    """CPU time (all threads) the client process spent in the timed phase."""
+    cpu_mark: float | None = None
+    """``time.process_time()`` when the warm-up ended (``None``: count from the start)."""
+
+
+class AnswerTally:
+    """Counts accepted answers (thread-safe) and marks the CPU clock when warm-up ends."""
+
+    def __init__(self, spec: ClientSpec) -> None:
+        """Count towards ``spec.expected_calls``; warm-up is ``spec.warmup_calls`` answers."""
+        self._lock = threading.Lock()
+        self._expected = spec.expected_calls
+        self._warmup = spec.warmup_calls
+        self.answered = 0
+        self.cpu_mark: float | None = None
+        self.failures: list[str] = []
+
+    def accepted(self) -> bool:
+        """Record one accepted answer; True once every expected call is answered."""
+        with self._lock:
+            self.answered += 1
+            if self.answered == self._warmup:
+                self.cpu_mark = time.process_time()
+            return self.answered >= self._expected
+
+    def failed(self, what: str) -> None:
+        """Record an answer the server did not accept."""
+        with self._lock:
+            self.failures.append(what)
+
+    def result(self, status: Literal["ok", "timeout"], started: float) -> ClientResult:
+        """The client's result so far (``started``: its ``time.perf_counter()`` start)."""
+        return ClientResult(
+            status=status,
+            answered=self.answered,
+            reason="; ".join(self.failures[:3]),
+            wall_s=time.perf_counter() - started,
+            cpu_mark=self.cpu_mark,
+        )
 
 
 def ws_url(base_url: str, thread_id: str | None) -> str:

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from bench.clients.common import (
+    AnswerTally,
     ClientResult,
     ClientSpec,
     lookup_ticket_async,
@@ -58,12 +59,10 @@ async def run_raw(
     handler = lookup_ticket_sleeping if spec.handler == "sleep20" else lookup_ticket_async
     limit = asyncio.Semaphore(max_in_flight) if max_in_flight else None
     done = asyncio.Event()
-    answered = 0
-    failures: list[str] = []
+    tally = AnswerTally(spec)
     tasks: set[asyncio.Task[None]] = set()
 
     async def answer(request_id: str, ticket: str) -> None:
-        nonlocal answered
         result = await handler(ticket)
         body = json.dumps({"success": True, "text": json.dumps(result)}).encode()
         if limit is None:
@@ -71,12 +70,10 @@ async def run_raw(
         else:
             async with limit:
                 status = await post_answer(request_id, body)
-        if status == 200:
-            answered += 1
-            if answered >= spec.expected_calls:
-                done.set()
-        else:
-            failures.append(f"{request_id}: HTTP {status}")
+        if status != 200:
+            tally.failed(f"{request_id}: HTTP {status}")
+        elif tally.accepted():
+            done.set()
 
     async def read(thread_id: str | None) -> None:
         async for text in open_stream(thread_id):
@@ -98,11 +95,7 @@ async def run_raw(
         for reader in readers:
             reader.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
-    errors = [r for r in readers if r.done() and not r.cancelled() and r.exception()]
-    reason = "; ".join(failures[:3] + [repr(r.exception()) for r in errors[:3]])
-    return ClientResult(
-        status="ok" if status == "ok" else "timeout",
-        answered=answered,
-        reason=reason,
-        wall_s=time.perf_counter() - started,
-    )
+    for reader in readers:
+        if reader.done() and not reader.cancelled() and reader.exception():
+            tally.failed(repr(reader.exception()))
+    return tally.result("ok" if status == "ok" else "timeout", started)

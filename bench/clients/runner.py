@@ -43,7 +43,7 @@ def run_client(spec: ClientSpec) -> ClientResult:
             result = asyncio.run(result)
         if not isinstance(result, ClientResult):
             return ClientResult(status="error", reason=f"{module_name}.run returned {result!r}")
-        result.cpu_s = time.process_time() - cpu_start
+        result.cpu_s = time.process_time() - (result.cpu_mark or cpu_start)
         return result
     except SdkUnavailableError as exc:
         return ClientResult(status="unavailable", reason=str(exc))

@@ -12,6 +12,7 @@ import asyncio
 import time
 
 from bench.clients.common import (
+    AnswerTally,
     ClientResult,
     ClientSpec,
     lookup_ticket_async,
@@ -26,8 +27,7 @@ async def run(spec: ClientSpec) -> ClientResult:
     """Serve the run described by ``spec`` through the SDK."""
     handler = lookup_ticket_sleeping if spec.handler == "sleep20" else lookup_ticket_async
     started = time.perf_counter()
-    answered = 0
-    failures: list[str] = []
+    tally = AnswerTally(spec)
     done = asyncio.Event()
     async with AsyncCodexManager(base_url=spec.base_url) as cm:
         registries: dict[str, AsyncSessionSkills] = {}
@@ -39,19 +39,16 @@ async def run(spec: ClientSpec) -> ClientResult:
         async def on_tool_call(
             signal: AppServerSignal, _ctx: HandlerContext[AsyncCodexManager]
         ) -> None:
-            nonlocal answered
             skills = registries.get(signal.thread_id) if signal.thread_id else None
             if skills is None:
                 return
             dispatch = await skills.respond_to_signal(signal)
             if dispatch is None:
                 return
-            if dispatch.submission_status == "accepted":
-                answered += 1
-                if answered >= spec.expected_calls:
-                    done.set()
-            else:
-                failures.append(f"{dispatch.request_id}: {dispatch.submission_status}")
+            if dispatch.submission_status != "accepted":
+                tally.failed(f"{dispatch.request_id}: {dispatch.submission_status}")
+            elif tally.accepted():
+                done.set()
 
         streams: list[tuple[AsyncEventStream[AsyncCodexManager], str | None]]
         if spec.stream_mode == "shared":
@@ -76,9 +73,4 @@ async def run(spec: ClientSpec) -> ClientResult:
             _, pending = await asyncio.wait(runners, timeout=10.0)
             for runner in pending:
                 runner.cancel()
-    return ClientResult(
-        status="ok" if status == "ok" else "timeout",
-        answered=answered,
-        reason="; ".join(failures[:3]),
-        wall_s=time.perf_counter() - started,
-    )
+    return tally.result("ok" if status == "ok" else "timeout", started)

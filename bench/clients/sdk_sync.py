@@ -8,7 +8,13 @@ from __future__ import annotations
 import threading
 import time
 
-from bench.clients.common import ClientResult, ClientSpec, lookup_ticket, lookup_ticket_blocking
+from bench.clients.common import (
+    AnswerTally,
+    ClientResult,
+    ClientSpec,
+    lookup_ticket,
+    lookup_ticket_blocking,
+)
 from codex_manager import CodexManager
 from codex_manager.remote_skills import SessionSkills
 from codex_manager.stream import AppServerSignal, EventStream, HandlerContext
@@ -18,9 +24,7 @@ def run(spec: ClientSpec) -> ClientResult:
     """Serve the run described by ``spec`` through the SDK."""
     handler = lookup_ticket_blocking if spec.handler == "sleep20" else lookup_ticket
     started = time.perf_counter()
-    lock = threading.Lock()
-    answered = 0
-    failures: list[str] = []
+    tally = AnswerTally(spec)
     timed_out = threading.Event()
     with CodexManager(base_url=spec.base_url) as cm:
         registries: dict[str, SessionSkills] = {}
@@ -35,21 +39,15 @@ def run(spec: ClientSpec) -> ClientResult:
                 stream.stop()
 
         def on_tool_call(signal: AppServerSignal, _ctx: HandlerContext[CodexManager]) -> None:
-            nonlocal answered
             skills = registries.get(signal.thread_id) if signal.thread_id else None
             if skills is None:
                 return
             dispatch = skills.respond_to_signal(signal)
             if dispatch is None:
                 return
-            with lock:
-                if dispatch.submission_status == "accepted":
-                    answered += 1
-                    finished = answered >= spec.expected_calls
-                else:
-                    failures.append(f"{dispatch.request_id}: {dispatch.submission_status}")
-                    finished = False
-            if finished:
+            if dispatch.submission_status != "accepted":
+                tally.failed(f"{dispatch.request_id}: {dispatch.submission_status}")
+            elif tally.accepted():
                 stop_all()
 
         if spec.stream_mode == "shared":
@@ -82,9 +80,4 @@ def run(spec: ClientSpec) -> ClientResult:
                     reader.join()
         finally:
             timer.cancel()
-    return ClientResult(
-        status="timeout" if timed_out.is_set() else "ok",
-        answered=answered,
-        reason="; ".join(failures[:3]),
-        wall_s=time.perf_counter() - started,
-    )
+    return tally.result("timeout" if timed_out.is_set() else "ok", started)
