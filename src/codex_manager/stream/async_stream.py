@@ -48,7 +48,10 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
     """Real-time events of a codex-manager server for an asyncio client.
 
     The same decorators as :class:`EventStream`; ``await run_forever()`` or
-    ``async for event in events()``.
+    ``async for event in events()``. Async handlers run as tasks, sync handlers in a
+    thread pool; neither delays the reader. Ordering: the calls of one handler for one
+    thread run one at a time, in frame order; nothing is promised across threads or
+    across handlers.
     """
 
     def __init__(self, client: ClientT, *, options: StreamOptions | None = None) -> None:

@@ -93,7 +93,8 @@ class StreamOptions:
         max_concurrency: Handlers running at the same time (threads for the sync stream,
             tasks for the async one; sync handlers on the async stream use as many threads).
         max_pending: Handler calls queued or running before the reader waits
-            (backpressure: the reader stops reading until a handler finishes).
+            (backpressure: the reader stops reading until a handler finishes; a handler
+            must therefore not wait for a later event of the same stream).
         max_frame_bytes: Largest accepted frame.
         shutdown_timeout: Seconds ``run_forever()`` waits, when stopping, for queued and
             running handlers to finish.

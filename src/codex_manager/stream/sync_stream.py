@@ -44,7 +44,8 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
 
     Register handlers with the decorators (:meth:`on_app_server_request`, ...), then call
     :meth:`run_forever`, or iterate :meth:`events`. Handlers run in a thread pool and
-    never delay the reader; calls of one handler for one thread keep frame order.
+    never delay the reader. Ordering: the calls of one handler for one thread run one at
+    a time, in frame order; nothing is promised across threads or across handlers.
     """
 
     def __init__(self, client: ClientT, *, options: StreamOptions | None = None) -> None:

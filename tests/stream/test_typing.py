@@ -1,0 +1,77 @@
+"""Static typing of the decorators, checked by ``mypy --strict`` (and run as a test).
+
+The decorators must return the handler with its exact type, and reject handlers whose
+first parameter cannot take what the decorator delivers. The ``type: ignore`` comments
+below are assertions: mypy's ``warn_unused_ignores`` (on under ``--strict``) fails the
+type check if a rejected registration stops being rejected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeAlias, assert_type
+
+from codex_manager.client import AsyncCodexManager, CodexManager
+from codex_manager.config import ClientConfig
+from codex_manager.stream import (
+    AppServerSignal,
+    AsyncEventStream,
+    EventStream,
+    HandlerContext,
+    Reconnected,
+    StreamError,
+    StreamEvent,
+)
+
+Context: TypeAlias = HandlerContext[CodexManager]
+
+
+def check_sync_decorators(cm: CodexManager) -> None:
+    @cm.on_app_server_request("item.tool.call")
+    def on_call(signal: AppServerSignal, context: HandlerContext[CodexManager]) -> int:
+        return 1
+
+    assert_type(on_call(signal_stub(), HandlerContext(cm.stream, cm, None)), int)
+
+    @cm.stream.on_event("x")
+    async def on_event(event: StreamEvent, context: HandlerContext[CodexManager]) -> str:
+        return event.type
+
+    # Assignable only if the decorator kept the precise type (not Callable[..., object]).
+    keep: Callable[[StreamEvent, Context], Coroutine[Any, Any, str]] = on_event
+    assert keep is on_event
+
+    @cm.stream.on_error
+    def on_error(error: StreamError, context: HandlerContext[CodexManager]) -> None: ...
+
+    @cm.stream.on_reconnect()
+    def on_reconnect(notice: Reconnected, context: HandlerContext[CodexManager]) -> None: ...
+
+    # A signal handler cannot take every event.
+    @cm.stream.on_event("x")  # type: ignore[type-var]
+    def wrong(signal: AppServerSignal, context: HandlerContext[CodexManager]) -> None: ...
+
+
+def check_async_decorators(cm: AsyncCodexManager) -> None:
+    @cm.on_app_server_request("item.tool.call")
+    async def on_call(signal: AppServerSignal, context: HandlerContext[AsyncCodexManager]) -> None:
+        await context.client.tool_calls.respond(str(signal.request_id), text="ok")
+
+    stream: AsyncEventStream[AsyncCodexManager] = cm.stream
+    assert_type(stream.client, AsyncCodexManager)
+
+    # An error handler does not receive events.
+    @stream.on_error  # type: ignore[type-var]
+    def wrong(event: StreamEvent, context: HandlerContext[AsyncCodexManager]) -> None: ...
+
+
+def signal_stub() -> AppServerSignal:
+    return AppServerSignal(signal_type="request", method="item/tool/call", thread_id="t")
+
+
+def test_decorated_handlers_stay_callable() -> None:
+    with CodexManager(config=ClientConfig()) as cm:
+        check_sync_decorators(cm)
+        stream: EventStream[CodexManager] = cm.stream
+        assert stream.client is cm
+        assert stream._router.count() == 5
