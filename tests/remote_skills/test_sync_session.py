@@ -626,3 +626,27 @@ def test_stream_events_and_raw_frames_are_accepted(
     assert record is not None
     assert record.answer_text == "3"
     assert last_reply(server, session_id) == "TOOL RESULT: 2\nTOOL RESULT: 3"
+
+
+def test_sync_drain_runs_calls_side_by_side(server: FakeCodexManager, cm: CodexManager) -> None:
+    fast_done = threading.Event()
+
+    def slow() -> str:
+        assert fast_done.wait(5), "the fast handler never ran alongside"
+        return "slow"
+
+    def fast() -> str:
+        fast_done.set()
+        return "fast"
+
+    def register(skills: SessionSkills) -> None:
+        skills.register(None, slow, timeout_seconds=5)
+        skills.register(None, fast, timeout_seconds=5)
+
+    created, skills = cm.remote_skills.create_session(register=register)
+    session_id = created["session"]["sessionId"]
+    skills.send("PARALLEL\nCALL slow\nCALL fast", inject_skills=False)
+    wait_pending(server, session_id, 2)
+    records = skills.drain_pending_calls()
+    assert [record.answer_text for record in records] == ["slow", "fast"]
+    assert last_reply(server, session_id) == "TOOL RESULT: slow\nTOOL RESULT: fast"

@@ -249,16 +249,25 @@ class SessionSkills(SessionSkillsBase):
                 f"malformed tool-calls list payload for session {self.session_id!r}: {exc}"
             ) from exc
         rows = pending_rows(listed)
-        records: list[RemoteSkillDispatch] = []
-        for row in rows:
-            record = self.respond_to_pending_call(
+
+        def respond(row: PendingCallInput) -> RemoteSkillDispatch | None:
+            return self.respond_to_pending_call(
                 row,
                 max_submit_attempts=max_submit_attempts,
                 retry_delay_seconds=retry_delay_seconds,
             )
-            if record is not None:
-                records.append(record)
-        return records
+
+        if len(rows) <= 1:
+            results = [respond(row) for row in rows]
+        else:
+            # Calls are resolved side by side so one slow handler does not hold back the rest;
+            # these threads only wait, the handlers themselves run on the registry's pool.
+            workers = min(len(rows), self._options.max_concurrent_calls)
+            with concurrent.futures.ThreadPoolExecutor(
+                max_workers=workers, thread_name_prefix="remote-skill-drain"
+            ) as pool:
+                results = list(pool.map(respond, rows))
+        return [record for record in results if record is not None]
 
     def _still_pending(self, call: ToolCall) -> bool | None:
         try:
