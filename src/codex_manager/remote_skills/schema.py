@@ -142,6 +142,7 @@ class _NoFieldTitles(GenerateJsonSchema):
     """Pydantic's generator without the per-field ``title`` noise (the model sees descriptions)."""
 
     def field_title_should_be_set(self, schema: Any) -> bool:
+        """Never add a per-field ``title``."""
         return False
 
 
