@@ -650,3 +650,16 @@ def test_sync_drain_runs_calls_side_by_side(server: FakeCodexManager, cm: CodexM
     records = skills.drain_pending_calls()
     assert [record.answer_text for record in records] == ["slow", "fast"]
     assert last_reply(server, session_id) == "TOOL RESULT: slow\nTOOL RESULT: fast"
+
+
+def test_catalog_of_a_session_created_elsewhere_is_unknown(
+    server: FakeCodexManager, cm: CodexManager
+) -> None:
+    session_id = server.create_session()
+    skills = cm.remote_skills.session(session_id)
+    skills.skill(add)
+    with pytest.warns(CatalogWarning, match="unknown"):
+        result = skills.sync_runtime()
+    assert result.pushed
+    assert result.model_tools is None
+    assert result.tools_sent == ("add",)
