@@ -27,6 +27,7 @@ from codex_manager.stream import (
     StreamEvent,
     StreamFrameError,
     StreamOptions,
+    StreamRefusedError,
     StreamServerError,
 )
 
@@ -330,6 +331,14 @@ async def test_reconnect_policy_exhaustion_raises() -> None:
     with pytest.raises(StreamConnectionError):
         await stream.run_forever()
     assert len(errors) == 2
+
+
+async def test_refused_upgrade_is_final(server: MiniStreamServer) -> None:
+    server.reject_status = 404
+    stream = make_stream(server)
+    with pytest.raises(StreamRefusedError) as caught:
+        await stream.run_forever()
+    assert caught.value.status_code == 404
 
 
 async def test_running_twice_is_refused(server: MiniStreamServer) -> None:

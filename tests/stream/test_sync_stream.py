@@ -28,6 +28,7 @@ from codex_manager.stream import (
     StreamEvent,
     StreamFrameError,
     StreamOptions,
+    StreamRefusedError,
     StreamServerError,
 )
 from codex_manager.stream.context import StreamClient
@@ -388,6 +389,25 @@ def test_reconnect_policy_exhaustion_raises() -> None:
     with pytest.raises(StreamConnectionError):
         stream.run_forever()
     assert len(errors.wait_for(2)) == 2
+
+
+@pytest.mark.parametrize(("status", "fatal"), [(404, True), (403, True), (503, False)])
+def test_refused_upgrade(server: MiniStreamServer, status: int, fatal: bool) -> None:
+    server.reject_status = status
+    stream: EventStream[FakeClient] = EventStream(
+        FakeClient(server.config),
+        options=StreamOptions(reconnect=RetryPolicy(max_attempts=3, initial_delay=0.01)),
+    )
+    errors: Recorder[StreamError] = Recorder()
+    stream.on_error(lambda error, context: errors.add(error))
+    with pytest.raises(StreamConnectionError) as caught:
+        stream.run_forever()
+    # A 4xx refusal is final at once; a 5xx is retried until the policy gives up.
+    assert isinstance(caught.value, StreamRefusedError) == fatal
+    assert len(errors.snapshot()) == (1 if fatal else 3)
+    if fatal:
+        assert isinstance(caught.value, StreamRefusedError)
+        assert caught.value.status_code == status
 
 
 def test_running_twice_is_refused(server: MiniStreamServer) -> None:

@@ -12,11 +12,13 @@ import json
 import socket
 import threading
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from types import TracebackType
 from typing import Generic, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
 from codex_manager.config import ClientConfig
@@ -41,6 +43,7 @@ class MiniStreamServer:
         self.port: int = probe.getsockname()[1]
         probe.close()
         self.answer_pings = True
+        self.reject_status: int | None = None
         self.commands: list[JSONValue] = []
         self.paths: list[str] = []
         self.connections_opened = 0
@@ -54,7 +57,13 @@ class MiniStreamServer:
     # -- lifecycle ---------------------------------------------------------------------
 
     def start(self) -> None:
-        self._server = serve(self._handle, "127.0.0.1", self.port, ping_interval=None)
+        self._server = serve(
+            self._handle,
+            "127.0.0.1",
+            self.port,
+            ping_interval=None,
+            process_request=self._maybe_reject,
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -87,6 +96,11 @@ class MiniStreamServer:
         return ClientConfig(base_url=f"http://127.0.0.1:{self.port}")
 
     # -- protocol ----------------------------------------------------------------------
+
+    def _maybe_reject(self, connection: ServerConnection, request: Request) -> Response | None:
+        if self.reject_status is None:
+            return None
+        return connection.respond(HTTPStatus(self.reject_status), "refused\n")
 
     def _handle(self, connection: ServerConnection) -> None:
         request = connection.request

@@ -15,6 +15,7 @@ from codex_manager.stream.errors import (
     StreamConnectionError,
     StreamError,
     StreamFrameError,
+    StreamRefusedError,
     StreamServerError,
 )
 from codex_manager.stream.frames import (
@@ -78,6 +79,7 @@ __all__ = [
     "StreamEvent",
     "StreamFrameError",
     "StreamOptions",
+    "StreamRefusedError",
     "StreamServerError",
     "ToolCallParams",
     "ToolCallResolvedPayload",

@@ -17,6 +17,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from codex_manager.retry import Backoff
+from codex_manager.stream.connection import connection_problem
 from codex_manager.stream.context import ClientT, HandlerContext, StreamClient, StreamOptions
 from codex_manager.stream.dispatch import TaskDispatcher
 from codex_manager.stream.errors import (
@@ -25,6 +26,7 @@ from codex_manager.stream.errors import (
     StreamConnectionError,
     StreamError,
     StreamFrameError,
+    StreamRefusedError,
     StreamServerError,
 )
 from codex_manager.stream.frames import Reconnected, StreamEvent
@@ -212,20 +214,19 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
                 problem: StreamConnectionError
                 if liveness.reason is not None:
                     problem = DeadConnectionError(liveness.reason, url)
+                    problem.__cause__ = error
                 else:
-                    problem = StreamConnectionError(
-                        f"stream connection failed: {type(error).__name__}: {error}", url
-                    )
-                problem.__cause__ = error
+                    problem = connection_problem(error, url)
             finally:
                 self._websocket = None
             if ready:  # a healthy connection was lost (not just another failed attempt)
                 lost_at = time.monotonic()
-            logger.warning("%s; reconnecting", problem)
             await self._report(problem, context, dispatcher)
             delay = backoff.next_delay()
-            if backoff.exhausted:
+            if backoff.exhausted or isinstance(problem, StreamRefusedError):
+                logger.error("%s; giving up", problem)
                 raise problem
+            logger.warning("%s; reconnecting in %.2f s", problem, delay)
             await self._sleep(delay)
 
     async def _sleep(self, seconds: float) -> None:

@@ -2,8 +2,9 @@
 
 None of these is raised into the read loop: bad frames, failing handlers and dropped
 connections are logged and handed to ``on_error`` handlers, and the stream goes on.
-Only :class:`StreamConnectionError` can end :meth:`run_forever`, when the reconnect
-policy is exhausted.
+Only :class:`StreamConnectionError` can end :meth:`run_forever`: when the reconnect
+policy is exhausted, or at once as :class:`StreamRefusedError` when the server refuses the
+upgrade with a 4xx status (retrying cannot help).
 """
 
 from __future__ import annotations
@@ -88,6 +89,21 @@ class StreamConnectionError(StreamError):
         super().__init__(f"{message} ({url})")
 
 
+class StreamRefusedError(StreamConnectionError):
+    """The server answered the websocket upgrade with a client error (HTTP 4xx).
+
+    Retrying cannot help (wrong URL or prefix, missing credentials), so ``run_forever()``
+    raises it at once.
+
+    Attributes:
+        status_code: The HTTP status of the refusal.
+    """
+
+    def __init__(self, status_code: int, url: str):
+        self.status_code = status_code
+        super().__init__(f"the server refused the websocket upgrade with HTTP {status_code}", url)
+
+
 class DeadConnectionError(StreamConnectionError):
     """No ``pong`` arrived within the pong timeout after a ``ping``: the connection is dead."""
 
@@ -98,5 +114,6 @@ __all__ = [
     "StreamConnectionError",
     "StreamError",
     "StreamFrameError",
+    "StreamRefusedError",
     "StreamServerError",
 ]

@@ -18,6 +18,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
 from codex_manager.retry import Backoff
+from codex_manager.stream.connection import connection_problem
 from codex_manager.stream.context import ClientT, HandlerContext, StreamClient, StreamOptions
 from codex_manager.stream.dispatch import ThreadDispatcher, call_sync
 from codex_manager.stream.errors import (
@@ -26,6 +27,7 @@ from codex_manager.stream.errors import (
     StreamConnectionError,
     StreamError,
     StreamFrameError,
+    StreamRefusedError,
     StreamServerError,
 )
 from codex_manager.stream.frames import Reconnected, StreamEvent
@@ -171,21 +173,19 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
             except DeadConnectionError as error:
                 problem: StreamConnectionError = error
             except (ConnectionClosed, WebSocketException, OSError, TimeoutError) as error:
-                problem = StreamConnectionError(
-                    f"stream connection failed: {type(error).__name__}: {error}", url
-                )
-                problem.__cause__ = error
+                problem = connection_problem(error, url)
             except StreamConnectionError as error:
                 problem = error
             if self._stop.is_set():
                 return
             if ready:  # a healthy connection was lost (not just another failed attempt)
                 lost_at = time.monotonic()
-            logger.warning("%s; reconnecting", problem)
             self._report(problem, context, dispatcher)
             delay = backoff.next_delay()
-            if backoff.exhausted:
+            if backoff.exhausted or isinstance(problem, StreamRefusedError):
+                logger.error("%s; giving up", problem)
                 raise problem
+            logger.warning("%s; reconnecting in %.2f s", problem, delay)
             self._stop.wait(delay)
 
     def _read(
