@@ -419,6 +419,8 @@ def test_running_twice_is_refused(server: MiniStreamServer) -> None:
     finish(stream, runner)
     with pytest.raises(ValueError, match="thread_id"):
         stream.run_forever(thread_id="")
+    with pytest.raises(ValueError, match="thread_id"):
+        stream.events(thread_id="")  # at the call, not at the first next()
 
 
 def test_client_protocol_accepts_plain_objects() -> None:

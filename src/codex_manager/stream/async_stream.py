@@ -18,7 +18,13 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from codex_manager.retry import Backoff
 from codex_manager.stream.connection import connection_problem
-from codex_manager.stream.context import ClientT, HandlerContext, StreamClient, StreamOptions
+from codex_manager.stream.context import (
+    ClientT,
+    HandlerContext,
+    StreamClient,
+    StreamOptions,
+    check_thread_id,
+)
 from codex_manager.stream.dispatch import TaskDispatcher
 from codex_manager.stream.errors import (
     DeadConnectionError,
@@ -124,13 +130,13 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
         Leaving the loop early: call ``aclose()`` on the iterator (or use
         ``contextlib.aclosing``) to close the connection promptly.
         """
+        check_thread_id(thread_id)  # now, not at the first next()
         return self._run(thread_id)
 
     # -- internals -------------------------------------------------------------------
 
     async def _run(self, thread_id: str | None) -> AsyncIterator[StreamEvent]:
-        if thread_id is not None and (not isinstance(thread_id, str) or not thread_id):
-            raise ValueError("thread_id must be a non-empty string or None")
+        check_thread_id(thread_id)
         if self._running:
             raise RuntimeError("this stream is already running")
         self._running = True

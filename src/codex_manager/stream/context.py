@@ -75,6 +75,12 @@ class HandlerContext(Generic[ClientT_co]):
         return f"HandlerContext(thread_id={self._thread_id!r})"
 
 
+def check_thread_id(thread_id: object) -> None:
+    """Reject a thread id that is neither ``None`` nor a non-empty string."""
+    if thread_id is not None and (not isinstance(thread_id, str) or not thread_id):
+        raise ValueError(f"thread_id must be a non-empty string or None (got {thread_id!r})")
+
+
 def _default_reconnect_policy() -> RetryPolicy:
     # Reconnect "forever": 2**31 attempts at up to 15 s apart is decades.
     return RetryPolicy(max_attempts=2**31, initial_delay=0.25, max_delay=15.0, jitter=0.5)
@@ -130,4 +136,5 @@ __all__ = [
     "StreamClient",
     "StreamControl",
     "StreamOptions",
+    "check_thread_id",
 ]

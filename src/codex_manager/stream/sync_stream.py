@@ -19,7 +19,13 @@ from websockets.sync.client import ClientConnection, connect
 
 from codex_manager.retry import Backoff
 from codex_manager.stream.connection import connection_problem
-from codex_manager.stream.context import ClientT, HandlerContext, StreamClient, StreamOptions
+from codex_manager.stream.context import (
+    ClientT,
+    HandlerContext,
+    StreamClient,
+    StreamOptions,
+    check_thread_id,
+)
 from codex_manager.stream.dispatch import ThreadDispatcher, call_sync
 from codex_manager.stream.errors import (
     DeadConnectionError,
@@ -103,13 +109,13 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         ``app_server.*`` events are :class:`AppServerSignal` instances. Leaving the loop
         early closes the connection.
         """
+        check_thread_id(thread_id)  # now, not at the first next()
         return self._run(thread_id)
 
     # -- internals -------------------------------------------------------------------
 
     def _run(self, thread_id: str | None) -> Iterator[StreamEvent]:
-        if thread_id is not None and (not isinstance(thread_id, str) or not thread_id):
-            raise ValueError("thread_id must be a non-empty string or None")
+        check_thread_id(thread_id)
         with self._state_lock:
             if self._running:
                 raise RuntimeError("this stream is already running")
