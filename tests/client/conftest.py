@@ -18,6 +18,21 @@ import pytest
 
 from codex_manager.testing import FakeCodexManager
 
+HEALTH: dict[str, object] = {
+    "status": "ok",
+    "service": "api",
+    "timestamp": "2026-01-01T00:00:00Z",
+    "codex": {"running": True, "pid": 1, "initialized": True},
+    "auth": {"hasOpenAiApiKey": False, "codexHomeAuthFile": True, "likelyUnauthenticated": False},
+}
+"""A ``GET /api/health`` body with the documented shape (the scripted server's default)."""
+
+SESSIONS_PAGE: dict[str, object] = {"data": [], "nextCursor": None, "archived": False}
+"""An empty ``GET /api/sessions`` page."""
+
+ACCEPTED: dict[str, object] = {"status": "accepted", "sessionId": "s", "turnId": "t"}
+"""A ``POST /api/sessions/{id}/messages`` 202 body."""
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -39,7 +54,7 @@ class Received:
 
 
 class ScriptedServer:
-    """A loopback HTTP server answering from a queue (default: 200 ``{"status": "ok"}``)."""
+    """A loopback HTTP server answering from a queue (default: 200 with :data:`HEALTH`)."""
 
     def __init__(self) -> None:
         self.replies: deque[Reply] = deque()
@@ -60,9 +75,7 @@ class ScriptedServer:
                             body,
                         )
                     )
-                    reply = (
-                        server.replies.popleft() if server.replies else Reply(200, {"status": "ok"})
-                    )
+                    reply = server.replies.popleft() if server.replies else Reply(200, HEALTH)
                 payload = (
                     reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
                 )

@@ -15,13 +15,13 @@ from codex_manager.errors import (
     UnknownOperationError,
 )
 from codex_manager.hooks import ErrorInfo, RequestInfo, ResponseInfo
-from tests.client.conftest import Reply, ScriptedServer
+from tests.client.conftest import ACCEPTED, HEALTH, SESSIONS_PAGE, Reply, ScriptedServer
 
 FAST = RetryPolicy(max_attempts=3, initial_delay=0.001, max_delay=0.002)
 
 
 def test_transient_statuses_are_retried_and_counted(scripted: ScriptedServer) -> None:
-    scripted.queue(Reply(503, {"status": "error"}), Reply(429, {}), Reply(200, {"status": "ok"}))
+    scripted.queue(Reply(503, {"status": "error"}), Reply(429, {}), Reply(200, HEALTH))
     failures: list[ErrorInfo] = []
     with CodexManager(scripted.base_url, retry=FAST) as cm:
         cm.hooks.on_error("*")(failures.append)
@@ -46,7 +46,7 @@ def test_retry_after_is_honoured(scripted: ScriptedServer) -> None:
     scripted.queue(
         Reply(503, {}, headers={"Retry-After": "0.05"}),
         Reply(429, {}, headers={"Retry-After-Ms": "30"}),
-        Reply(200, {"status": "ok"}),
+        Reply(200, HEALTH),
     )
     slept: list[float] = []
     with CodexManager(scripted.base_url, retry=RetryPolicy(initial_delay=5)) as cm:
@@ -56,7 +56,7 @@ def test_retry_after_is_honoured(scripted: ScriptedServer) -> None:
 
 
 async def test_async_retry_after_is_honoured(scripted: ScriptedServer) -> None:
-    scripted.queue(Reply(503, {}, headers={"Retry-After": "0.01"}), Reply(200, {"status": "ok"}))
+    scripted.queue(Reply(503, {}, headers={"Retry-After": "0.01"}), Reply(200, HEALTH))
     delays: list[float | None] = []
     async with AsyncCodexManager(scripted.base_url, retry=RetryPolicy(initial_delay=5)) as cm:
 
@@ -70,18 +70,18 @@ async def test_async_retry_after_is_honoured(scripted: ScriptedServer) -> None:
 
 
 def test_post_is_not_replayed_unless_allowed(scripted: ScriptedServer) -> None:
-    scripted.queue(Reply(503, {}), Reply(503, {}), Reply(202, {"status": "accepted"}))
+    scripted.queue(Reply(503, {}), Reply(503, {}), Reply(202, ACCEPTED))
     with CodexManager(scripted.base_url, retry=FAST) as cm:
         with pytest.raises(ServerError):
             cm.session("s").messages.send("hi")
         assert len(scripted.received) == 1
         opt_in = RetryPolicy(max_attempts=3, initial_delay=0.001, retry_non_idempotent=True)
-        assert cm.session("s").messages.send("hi", retry=opt_in) == {"status": "accepted"}
+        assert cm.session("s").messages.send("hi", retry=opt_in)["turnId"] == "t"
     assert len(scripted.received) == 3
 
 
 def test_per_call_disabled_retry_makes_one_attempt(scripted: ScriptedServer) -> None:
-    scripted.queue(Reply(503, {}), Reply(200, {"status": "ok"}))
+    scripted.queue(Reply(503, {}), Reply(200, HEALTH))
     with CodexManager(scripted.base_url, retry=FAST) as cm, pytest.raises(ServerError):
         cm.system.health(retry=RetryPolicy.disabled())
     assert len(scripted.received) == 1
@@ -105,6 +105,7 @@ async def test_async_connect_error(closed_port_url: str) -> None:
 
 
 def test_before_hook_sets_headers_per_operation(scripted: ScriptedServer) -> None:
+    scripted.queue(Reply(200, HEALTH), Reply(200, SESSIONS_PAGE))
     seen: list[RequestInfo] = []
     answers: list[ResponseInfo] = []
     with CodexManager(scripted.base_url, bearer_token="old") as cm:
@@ -155,6 +156,15 @@ def test_auth_and_custom_headers_are_sent(scripted: ScriptedServer) -> None:
 
 
 def test_custom_api_prefix_and_query(scripted: ScriptedServer) -> None:
+    removed = {
+        "status": "ok",
+        "sessionId": "a/b c",
+        "scope": "session",
+        "key": "k",
+        "removed": True,
+        "settings": {},
+    }
+    scripted.queue(Reply(200, SESSIONS_PAGE), Reply(200, removed))
     with CodexManager(scripted.base_url + "/base", api_prefix="/v2") as cm:
         cm.sessions.list(archived=True, limit=5)
         cm.session("a/b c").settings.delete("k", scope="session")
@@ -177,6 +187,7 @@ def test_user_http_client_is_adopted_not_closed(scripted: ScriptedServer) -> Non
 
 
 def test_pool_is_reused(scripted: ScriptedServer) -> None:
+    scripted.queue(Reply(200, HEALTH), Reply(200, {"name": "Codex Manager API", "version": "1"}))
     with CodexManager(scripted.base_url) as cm:
         client = cm.http_client
         cm.system.health()

@@ -131,6 +131,16 @@ def test_success_without_json_object_is_unexpected(scripted: ScriptedServer) -> 
             cm.sessions.list()
 
 
+def test_success_with_the_wrong_shape_is_unexpected(scripted: ScriptedServer) -> None:
+    scripted.queue(Reply(200, {"status": "ok"}), Reply(202, {"status": "accepted"}))
+    with CodexManager(scripted.base_url) as cm:
+        with pytest.raises(UnexpectedResponseError, match="not the documented schema") as caught:
+            cm.system.health()
+        assert caught.value.body == {"status": "ok"}
+        with pytest.raises(UnexpectedResponseError, match=r"sessionId|turnId"):
+            cm.session("s").messages.send("hi")
+
+
 def _respond_replies() -> list[Reply]:
     return [
         Reply(200, {"status": "ok", "requestId": "7", "threadId": "t-1"}),
@@ -205,7 +215,14 @@ def test_other_tool_call_statuses_raise(scripted: ScriptedServer, status: int) -
 
 
 def test_suggest_request_returns_either_documented_success(scripted: ScriptedServer) -> None:
-    queued = {"status": "queued", "sessionId": "s", "requestKey": "k", "jobId": "j"}
+    queued = {
+        "status": "queued",
+        "sessionId": "s",
+        "requestKey": "k",
+        "jobId": "j",
+        "projectId": "p",
+        "dedupe": "enqueued",
+    }
     scripted.queue(Reply(202, queued))
     with CodexManager(scripted.base_url) as cm:
         assert cm.session("s").suggest_request() == queued

@@ -58,6 +58,7 @@ class _Attempt:
 
     info: RequestInfo
     response: httpx.Response | None = None
+    shape_problem: str | None = None
 
 
 _current_attempt: ContextVar[_Attempt | None] = ContextVar(
@@ -75,6 +76,8 @@ class HttpAnswer:
     status_code: int
     headers: Mapping[str, str]
     body: JSONValue
+    shape_problem: str | None = None
+    """Why the generated model rejected the body (``None`` when it accepted it)."""
 
     def unexpected(self, reason: str) -> UnexpectedResponseError:
         """An :class:`UnexpectedResponseError` describing this answer."""
@@ -237,6 +240,7 @@ class _TransportBase:
             status_code=response.status_code,
             headers=dict(response.headers),
             body=_parse_body(response),
+            shape_problem=state.shape_problem,
         )
 
     @staticmethod
@@ -246,6 +250,8 @@ class _TransportBase:
             return answer.status_error()
         if not isinstance(answer.body, dict):
             return answer.unexpected("expected a JSON object")
+        if answer.shape_problem is not None:
+            return answer.unexpected(f"not the documented schema: {answer.shape_problem}")
         return None
 
     def _retry_delay(
@@ -389,11 +395,12 @@ class SyncTransport(_TransportBase):
             plan.binding.sync_detailed(client=self.api, **plan.kwargs)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, state.info) from exc
-        except (KeyError, TypeError, ValueError, AttributeError):
-            # The generated attrs parser rejected the body; it is reported from the raw
-            # answer below. Without an answer, the error came from elsewhere: re-raise it.
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            # The generated attrs parser rejected the body: the answer is judged from the raw
+            # body below. Without an answer, the error came from elsewhere: re-raise it.
             if state.response is None:
                 raise
+            state.shape_problem = f"{type(exc).__name__}: {exc}"
         finally:
             _current_attempt.reset(token)
         answer = self._answer(plan, state)
@@ -506,9 +513,10 @@ class AsyncTransport(_TransportBase):
             await _maybe_await(pending)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, state.info) from exc
-        except (KeyError, TypeError, ValueError, AttributeError):
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if state.response is None:
                 raise
+            state.shape_problem = f"{type(exc).__name__}: {exc}"
         finally:
             _current_attempt.reset(token)
         answer = self._answer(plan, state)
