@@ -8,7 +8,9 @@ be checked over a real loopback socket with exact control of every answer.
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -41,6 +43,8 @@ class Reply:
     status: int
     body: object = None  # JSON-serialisable, or raw bytes sent as text/plain
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds to wait before answering (to provoke client timeouts)
+    drop: bool = False  # close the connection without answering
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,12 @@ class ScriptedServer:
                         )
                     )
                     reply = server.replies.popleft() if server.replies else Reply(200, HEALTH)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.drop:
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
                 payload = (
                     reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
                 )
@@ -141,8 +151,6 @@ def fake_server() -> Iterator[FakeCodexManager]:
 @pytest.fixture
 def closed_port_url() -> str:
     """A loopback URL nothing listens on (connections are refused)."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

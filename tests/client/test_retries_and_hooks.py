@@ -11,6 +11,8 @@ from codex_manager import AsyncCodexManager, CodexManager, RetryPolicy
 from codex_manager.errors import (
     AuthenticationError,
     ConnectError,
+    ProtocolError,
+    RequestTimeoutError,
     ServerError,
     UnknownOperationError,
 )
@@ -102,6 +104,46 @@ async def test_async_connect_error(closed_port_url: str) -> None:
     async with AsyncCodexManager(closed_port_url, retry=RetryPolicy.disabled()) as cm:
         with pytest.raises(ConnectError):
             await cm.system.health()
+
+
+def test_read_timeouts_are_retried_only_when_replay_is_safe(scripted: ScriptedServer) -> None:
+    slow = Reply(200, HEALTH, delay=0.3)
+    scripted.queue(slow, slow)
+    with CodexManager(scripted.base_url, timeout=0.05, retry=FAST) as cm:
+        with pytest.raises(RequestTimeoutError, match="timed out"):
+            cm.system.health(retry=RetryPolicy(max_attempts=2, initial_delay=0.001))
+        assert len(scripted.received) == 2
+        scripted.queue(Reply(202, ACCEPTED, delay=0.3))
+        with pytest.raises(RequestTimeoutError):
+            cm.session("s").messages.send("hi")
+    assert len(scripted.received) == 3
+
+
+def test_dropped_connection_is_a_protocol_error(scripted: ScriptedServer) -> None:
+    scripted.queue(Reply(200, drop=True))
+    cm = CodexManager(scripted.base_url, retry=RetryPolicy.disabled())
+    with cm, pytest.raises(ProtocolError) as caught:
+        cm.session("s").messages.send("hi")
+    assert caught.value.operation_id == "sendSessionMessage"
+    assert caught.value.method == "POST"
+
+
+async def test_async_client_runs_plain_and_async_hooks(scripted: ScriptedServer) -> None:
+    calls: list[str] = []
+    async with AsyncCodexManager(scripted.base_url) as cm:
+
+        @cm.hooks.before()
+        def plain(info: RequestInfo) -> None:
+            calls.append("plain " + info.operation_id)
+
+        @cm.hooks.before("getHealth")
+        async def coroutine(info: RequestInfo) -> None:
+            info.headers["x-async"] = "yes"
+            calls.append("async " + info.operation_id)
+
+        await cm.system.health()
+    assert calls == ["plain getHealth", "async getHealth"]
+    assert scripted.received[0].headers["x-async"] == "yes"
 
 
 def test_before_hook_sets_headers_per_operation(scripted: ScriptedServer) -> None:
