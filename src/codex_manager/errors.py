@@ -38,6 +38,13 @@ class UnknownOperationError(CodexManagerError, ValueError):
     """An operation id passed to the SDK (e.g. to a hook) is not one of the server's."""
 
 
+class InvalidRequestBodyError(CodexManagerError, ValueError):
+    """The arguments do not form a request body the spec accepts; nothing was sent.
+
+    For example a content item whose ``type`` is neither ``inputText`` nor ``inputImage``.
+    """
+
+
 class TransportError(CodexManagerError):
     """No usable HTTP answer: the request failed below the HTTP status level.
 
@@ -294,6 +301,7 @@ __all__ = [
     "ConflictError",
     "ConnectError",
     "GoneError",
+    "InvalidRequestBodyError",
     "LockedError",
     "NotFoundError",
     "PermissionDeniedError",

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
-from codex_manager.errors import CodexManagerError
+from codex_manager.errors import CodexManagerError, InvalidRequestBodyError
 
 REST_PACKAGE = "codex_manager_api"
 
@@ -62,10 +62,6 @@ class Binding:
         raise InvalidRequestBodyError(
             f"{self.operation_id}: the request body does not match the spec ({'; '.join(failures)})"
         )
-
-
-class InvalidRequestBodyError(CodexManagerError, ValueError):
-    """The arguments do not form a request body the spec accepts (nothing was sent)."""
 
 
 @cache
@@ -123,4 +119,4 @@ def binding(operation_id: str) -> Binding:
     )
 
 
-__all__ = ["Binding", "BindingError", "InvalidRequestBodyError", "binding"]
+__all__ = ["Binding", "BindingError", "binding"]
