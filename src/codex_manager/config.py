@@ -142,7 +142,7 @@ class ClientConfig:
     base_url: str = DEFAULT_BASE_URL
     api_prefix: str = DEFAULT_API_PREFIX
     timeout: float = DEFAULT_TIMEOUT
-    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     bearer_token: str | None = None
     rbac_token: str | None = None
     rbac_role: str | None = None

@@ -157,3 +157,11 @@ def test_secrets_never_in_repr() -> None:
     with CodexManager(config=config) as cm:
         assert "secret" not in repr(cm)
     assert "secret" not in repr(AsyncCodexManager(config=config))
+
+
+def test_config_is_hashable_and_compares_by_value() -> None:
+    first = ClientConfig(headers={"x-team": "blue"}, bearer_token="t")
+    second = ClientConfig(headers={"x-team": "blue"}, bearer_token="t")
+    assert first == second
+    assert len({first, second}) == 1
+    assert first != ClientConfig(headers={"x-team": "red"}, bearer_token="t")
