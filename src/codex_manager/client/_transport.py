@@ -291,9 +291,14 @@ class _TransportBase:
         )
 
 
-def _apply_extra_headers(request: httpx.Request, info: RequestInfo) -> None:
+def _describe(request: httpx.Request, info: RequestInfo) -> None:
+    """Record the final method and URL (after the prefix rewrite) for hooks and errors."""
     info.method = request.method
     info.url = str(request.url)
+
+
+def _apply_extra_headers(request: httpx.Request, info: RequestInfo) -> None:
+    """Send the headers ``before`` hooks set for this attempt."""
     for name, value in info.headers.items():
         request.headers[name] = value
 
@@ -344,8 +349,7 @@ class SyncTransport(_TransportBase):
         self._rewriter.apply(request)
         state = _current_attempt.get()
         if state is not None:
-            state.info.method = request.method
-            state.info.url = str(request.url)
+            _describe(request, state.info)
             self.hooks.run_before(state.info)
             _apply_extra_headers(request, state.info)
 
@@ -461,8 +465,7 @@ class AsyncTransport(_TransportBase):
         self._rewriter.apply(request)
         state = _current_attempt.get()
         if state is not None:
-            state.info.method = request.method
-            state.info.url = str(request.url)
+            _describe(request, state.info)
             await self.hooks.run_before(state.info)
             _apply_extra_headers(request, state.info)
 
