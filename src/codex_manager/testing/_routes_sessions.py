@@ -222,7 +222,9 @@ async def interrupt_turn(request: web.Request) -> web.Response:
     if session is None:
         return internal_error()
     turn = session.turn(turn_id)
-    if turn is not None and turn.task is not None and not turn.task.done():
+    if turn is None:
+        return internal_error()  # codex rejects turn/interrupt for a turn it does not know
+    if turn.task is not None and not turn.task.done():
         turn.task.cancel()
     return reply({"status": "ok", "sessionId": session_id, "turnId": turn_id})
 

@@ -171,9 +171,8 @@ class FakeCodexManager:
         assert self._runner is not None
         self._site = web.TCPSite(self._runner, self._host, port, reuse_address=True)
         await self._site.start()
-        server = self._site._server  # the bound asyncio server; aiohttp has no public getter
-        assert isinstance(server, asyncio.base_events.Server)
-        self._port = int(server.sockets[0].getsockname()[1])
+        addresses = self._runner.addresses  # socket names of the running sites
+        self._port = int(addresses[-1][1])
 
     def stop(self) -> None:
         """Stop serving: close sockets and turns, free the port, end the loop thread."""
