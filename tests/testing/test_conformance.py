@@ -48,7 +48,7 @@ def test_fake_conforms_to_openapi_spec(tmp_path: Path) -> None:
                 "--max-examples",
                 "10",
                 "--max-time",
-                "20",
+                "15",
                 "--seed",
                 "1",
                 "--no-color",

@@ -384,6 +384,10 @@ class FakeCodexManager:
 
         self._on_loop(apply)
 
+    def delete_session_while_pending(self, count: int = 1) -> None:
+        """Alias of :meth:`delete_session_on_next_tool_call`."""
+        self.delete_session_on_next_tool_call(count)
+
     def clear_faults(self) -> None:
         """Disarm every fault (including response delay and slow delivery)."""
 
