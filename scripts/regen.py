@@ -18,6 +18,7 @@ import hashlib
 import importlib.metadata
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -223,6 +224,45 @@ def app_server_bundle(work: Path) -> Path:
     return out
 
 
+JSON_VALUE_ALIAS = (
+    "JsonValue: TypeAlias = (\n"
+    '    str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]\n'
+    ")\n"
+    '"""Any JSON value: what the spec leaves free (`{}`) is typed as this, never as `Any`."""\n'
+)
+
+
+def type_free_values_as_json(module: Path) -> None:
+    """Type the spec's free-form values (``{}``) as a recursive JSON alias instead of ``Any``.
+
+    datamodel-code-generator maps an unconstrained schema to ``typing.Any``; users index these
+    TypedDicts directly, so ``Any`` would switch type checking off exactly where JSON enters
+    their program. Only code lines are rewritten (docstrings keep their words).
+    """
+    lines = module.read_text().splitlines(keepends=True)
+    in_docstring = False
+    output: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith('"""'):
+            closes_same_line = stripped.count('"""') >= 2
+            if not closes_same_line:
+                in_docstring = not in_docstring
+            output.append(line)
+            continue
+        if in_docstring:
+            output.append(line)
+            continue
+        if stripped.startswith("from typing import "):
+            names = [n.strip() for n in stripped.removeprefix("from typing import ").split(",")]
+            names = [n for n in names if n != "Any"]
+            output.append(f"from typing import {', '.join(names)}\n\n\n")
+            output.append(JSON_VALUE_ALIAS)
+            continue
+        output.append(re.sub(r"\bAny\b", "JsonValue", line))
+    module.write_text("".join(output))
+
+
 def generate_models(work: Path, out: Path) -> None:
     package = work / MODELS_PACKAGE
     package.mkdir()
@@ -237,6 +277,7 @@ def generate_models(work: Path, out: Path) -> None:
         "typing.TypedDict",
         "--use-field-description",
     )
+    type_free_values_as_json(payloads)
     stamp([payloads], header("datamodel-code-generator", [REST_SPEC]))
 
     stream = package / "stream.py"

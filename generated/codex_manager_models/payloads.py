@@ -4,10 +4,16 @@
 #   filename:  codex-manager.codegen.json
 
 from __future__ import annotations
-from typing import Any, Literal, NotRequired, TypeAlias, TypedDict
+from typing import Literal, NotRequired, TypeAlias, TypedDict
 
 
-JsonObject: TypeAlias = dict[str, Any]
+JsonValue: TypeAlias = (
+    str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+)
+"""Any JSON value: what the spec leaves free (`{}`) is typed as this, never as `Any`."""
+
+
+JsonObject: TypeAlias = dict[str, JsonValue]
 """
 A JSON object with arbitrary keys.
 """
@@ -304,19 +310,19 @@ class CodexTurn(TypedDict):
     Codex turn status such as `completed`, `failed`, `interrupted`, `inProgress`.
     """
     items: list[CodexThreadItem]
-    startedAt: NotRequired[Any]
+    startedAt: NotRequired[JsonValue]
     """
     Start time in whatever form Codex used.
     """
-    startTime: NotRequired[Any]
+    startTime: NotRequired[JsonValue]
     """
     Start time (older Codex field name).
     """
-    completedAt: NotRequired[Any]
+    completedAt: NotRequired[JsonValue]
     """
     End time in whatever form Codex used.
     """
-    endTime: NotRequired[Any]
+    endTime: NotRequired[JsonValue]
     """
     End time (older Codex field name).
     """
@@ -333,7 +339,7 @@ class CodexThread(TypedDict):
     createdAt: float
     updatedAt: float
     cwd: str
-    source: Any
+    source: JsonValue
     """
     A string such as `vscode`, or an object for sub-agent threads.
     """
@@ -493,7 +499,7 @@ class SessionActionResponse(TypedDict):
 
     status: Literal["ok"]
     sessionId: str
-    result: NotRequired[Any]
+    result: NotRequired[JsonValue]
     """
     The app-server result, unchanged.
     """
@@ -507,7 +513,7 @@ class RollbackSessionResponse(TypedDict):
     status: Literal["ok"]
     sessionId: str
     numTurns: int
-    result: NotRequired[Any]
+    result: NotRequired[JsonValue]
     """
     The app-server result, unchanged.
     """
@@ -572,7 +578,7 @@ class SteerTurnResponse(TypedDict):
     status: Literal["ok"]
     sessionId: str
     turnId: str
-    result: NotRequired[Any]
+    result: NotRequired[JsonValue]
     """
     Outcome reported by the runtime.
     """
@@ -589,7 +595,7 @@ class SteerTurnErrorResponse(TypedDict):
     code: str
     sessionId: str
     turnId: str
-    result: NotRequired[Any]
+    result: NotRequired[JsonValue]
     """
     Outcome reported by the runtime.
     """
@@ -690,7 +696,7 @@ class PendingToolCall(TypedDict):
     The model's call id, when Codex gave one.
     """
     tool: str
-    arguments: Any
+    arguments: JsonValue
     """
     Tool arguments exactly as Codex sent them (usually an object).
     """
@@ -756,7 +762,7 @@ class ToolCallResponseRequest(TypedDict):
     """
     Shorthand for one `inputText` item when `contentItems` is absent.
     """
-    response: NotRequired[Any]
+    response: NotRequired[JsonValue]
     """
     Raw JSON-RPC result to forward unchanged.
     """
@@ -953,7 +959,7 @@ class ToolInputDecisionRequest(TypedDict):
 
     decision: Literal["accept", "decline", "cancel"]
     answers: NotRequired[dict[str, ToolInputAnswers]]
-    response: NotRequired[Any]
+    response: NotRequired[JsonValue]
     """
     Raw JSON-RPC result to forward unchanged.
     """
@@ -1066,7 +1072,7 @@ class SessionSettingValueResponse(TypedDict):
     scope: SessionSettingsScope
     key: str
     found: bool
-    value: Any
+    value: JsonValue
     """
     The stored JSON value.
     """
@@ -1089,7 +1095,7 @@ class SetSessionSettingsRequest(TypedDict):
 
     scope: SessionSettingsScope
     key: NotRequired[str]
-    value: NotRequired[Any]
+    value: NotRequired[JsonValue]
     """
     Any JSON value for `key`.
     """
@@ -1518,7 +1524,7 @@ class RemoteSkillsResponse(TypedDict):
     """
 
     status: Literal["ok"]
-    result: NotRequired[Any]
+    result: NotRequired[JsonValue]
     """
     The app-server result, unchanged.
     """
@@ -1539,7 +1545,7 @@ class WriteRemoteSkillsResponse(TypedDict):
     """
 
     status: Literal["ok"]
-    result: NotRequired[Any]
+    result: NotRequired[JsonValue]
     """
     The app-server result, unchanged.
     """
@@ -1551,7 +1557,7 @@ class ReloadMcpConfigResponse(TypedDict):
     """
 
     status: Literal["ok"]
-    result: NotRequired[Any]
+    result: NotRequired[JsonValue]
     """
     The app-server result, unchanged.
     """
@@ -1647,7 +1653,7 @@ class CancelAccountLoginResponse(TypedDict):
     """
 
     status: Literal["ok"]
-    result: NotRequired[Any]
+    result: NotRequired[JsonValue]
     """
     The app-server result, unchanged.
     """
@@ -1659,7 +1665,7 @@ class LogoutAccountResponse(TypedDict):
     """
 
     status: Literal["ok"]
-    result: NotRequired[Any]
+    result: NotRequired[JsonValue]
     """
     The app-server result, unchanged.
     """
@@ -1683,7 +1689,7 @@ class ReadConfigResponse(TypedDict):
     layers: NotRequired[list[JsonObject] | None]
 
 
-ConfigRequirementsResponse: TypeAlias = dict[str, Any]
+ConfigRequirementsResponse: TypeAlias = dict[str, JsonValue]
 """
 Requirements as Codex reports them.
 """
@@ -1699,7 +1705,7 @@ class WriteConfigValueRequest(TypedDict):
 
     keyPath: list[str]
     mergeStrategy: ConfigMergeStrategy
-    value: Any
+    value: JsonValue
     """
     The JSON value to write.
     """
@@ -1756,13 +1762,13 @@ class FeedbackUploadResult(TypedDict):
     threadId: NotRequired[str]
 
 
-AgentExtensionsResponse: TypeAlias = dict[str, Any]
+AgentExtensionsResponse: TypeAlias = dict[str, JsonValue]
 """
 Loaded extensions and runtime snapshot information.
 """
 
 
-ReloadAgentExtensionsResponse: TypeAlias = dict[str, Any]
+ReloadAgentExtensionsResponse: TypeAlias = dict[str, JsonValue]
 """
 Result of the reload.
 """
@@ -1979,7 +1985,7 @@ class ConfigEdit(TypedDict):
 
     keyPath: list[str]
     mergeStrategy: ConfigMergeStrategy
-    value: Any
+    value: JsonValue
     """
     The JSON value to write.
     """

@@ -12,12 +12,13 @@ from codex_manager.client._parsing import _fields, _whole_body, tool_call_outcom
 
 if TYPE_CHECKING:
     from codex_manager.client._transport import AsyncTransport
-    from codex_manager.json_types import JSONInput, JSONObject
+    from codex_manager.json_types import JSONInput
     from codex_manager.outcomes import ToolCallResponseOutcome
     from codex_manager.retry import RetryPolicy
     from codex_manager_models.payloads import (
         AccountRateLimitsResponse,
         AccountResponse,
+        AgentExtensionsResponse,
         ApiInfoResponse,
         ApplySessionControlsResponse,
         ApprovalDecisionSuccessResponse,
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
         CapabilitiesResponse,
         ConfigEdit,
         ConfigMergeStrategy,
+        ConfigRequirementsResponse,
         ConfigWriteResponse,
         CreateSessionResponse,
         DeleteProjectChatsResponse,
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
         GetSessionSettingsResponse,
         HealthResponse,
         InterruptSessionResponse,
+        JsonObject,
         ListAppsResponse,
         ListCollaborationModesResponse,
         ListExperimentalFeaturesResponse,
@@ -64,6 +67,7 @@ if TYPE_CHECKING:
         ReadConfigResponse,
         ReadSessionResponse,
         ReasoningEffort,
+        ReloadAgentExtensionsResponse,
         ReloadMcpConfigResponse,
         RemoteSkillsResponse,
         RenameSessionResponse,
@@ -373,7 +377,7 @@ class AsyncExtensions(_AsyncResource):
         self,
         *,
         retry: RetryPolicy | None = None,
-    ) -> JSONObject:
+    ) -> AgentExtensionsResponse:
         """List loaded agent extensions.
 
         Role-checked (RBAC headers or JWT); other routes ignore those headers.
@@ -401,14 +405,14 @@ class AsyncExtensions(_AsyncResource):
             ok=(200,),
             retry=retry,
         )
-        return cast("JSONObject", answer.body)
+        return cast("AgentExtensionsResponse", answer.body)
 
     async def reload(
         self,
         *,
         body: Mapping[str, JSONInput] | Omit = OMIT,
         retry: RetryPolicy | None = None,
-    ) -> JSONObject:
+    ) -> ReloadAgentExtensionsResponse:
         """Reload agent extensions from disk.
 
         Operation ``reloadAgentExtensions``.
@@ -437,7 +441,7 @@ class AsyncExtensions(_AsyncResource):
             ok=(200,),
             retry=retry,
         )
-        return cast("JSONObject", answer.body)
+        return cast("ReloadAgentExtensionsResponse", answer.body)
 
 
 class AsyncSkills(_AsyncResource):
@@ -947,7 +951,7 @@ class AsyncCodexConfig(_AsyncResource):
         self,
         *,
         retry: RetryPolicy | None = None,
-    ) -> JSONObject:
+    ) -> ConfigRequirementsResponse:
         """Read configuration requirements imposed on Codex.
 
         Operation ``readConfigRequirements``.
@@ -975,7 +979,7 @@ class AsyncCodexConfig(_AsyncResource):
             ok=(200,),
             retry=retry,
         )
-        return cast("JSONObject", answer.body)
+        return cast("ConfigRequirementsResponse", answer.body)
 
     async def write_value(
         self,
@@ -2370,7 +2374,7 @@ class AsyncSessions(_AsyncResource):
         scope: SessionSettingsScope,
         key: str | Omit = OMIT,
         value: JSONInput | Omit = OMIT,
-        settings: Mapping[str, JSONInput] | Omit = OMIT,
+        settings: JsonObject | Omit = OMIT,
         mode: Literal["merge", "replace"] | Omit = OMIT,
         actor: str | Omit = OMIT,
         source: str | Omit = OMIT,
@@ -3218,7 +3222,7 @@ class AsyncSessionSettings(_AsyncHandlePart):
         scope: SessionSettingsScope,
         key: str | Omit = OMIT,
         value: JSONInput | Omit = OMIT,
-        settings: Mapping[str, JSONInput] | Omit = OMIT,
+        settings: JsonObject | Omit = OMIT,
         mode: Literal["merge", "replace"] | Omit = OMIT,
         actor: str | Omit = OMIT,
         source: str | Omit = OMIT,
