@@ -25,8 +25,8 @@ from codex_manager.retry import RetryPolicy
 from codex_manager.wait import AsyncTurnWaiter, TurnWaiter
 
 if TYPE_CHECKING:
-    from codex_manager.remote_skills import AsyncRemoteSkills, RemoteSkills
-    from codex_manager.stream import AsyncEventStream, EventStream
+    from codex_manager.remote_skills import AsyncRemoteSkills, RemoteSkillOptions, RemoteSkills
+    from codex_manager.stream import AsyncEventStream, EventStream, StreamOptions
     from codex_manager.stream.router import (
         ErrorHandlerT,
         EventHandlerT,
@@ -100,6 +100,10 @@ class CodexManager(ResourceGroups):
             empty, and the auth headers and the SDK's event hooks are added to it.
         transport: An httpx transport for the client the SDK creates (tests, proxies).
         config: A complete :class:`ClientConfig` instead of the connection arguments.
+        stream_options: Tuning of :attr:`stream` (ping interval, handler concurrency,
+            reconnect policy); defaults when omitted.
+        skill_options: Defaults of every :attr:`remote_skills` registry (timeouts, submit
+            retries, concurrency); each session may override them.
     """
 
     def __init__(
@@ -117,6 +121,8 @@ class CodexManager(ResourceGroups):
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
         config: ClientConfig | None = None,
+        stream_options: StreamOptions | None = None,
+        skill_options: RemoteSkillOptions | None = None,
     ) -> None:
         self._config = _build_config(
             config,
@@ -137,6 +143,8 @@ class CodexManager(ResourceGroups):
         """Helpers that wait for turns to finish (``cm.wait.turn(...)``)."""
         self._stream: EventStream[CodexManager] | None = None
         self._remote_skills: RemoteSkills | None = None
+        self._stream_options = stream_options
+        self._skill_options = skill_options
 
     @classmethod
     def from_env(
@@ -146,6 +154,8 @@ class CodexManager(ResourceGroups):
         retry: RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
+        stream_options: StreamOptions | None = None,
+        skill_options: RemoteSkillOptions | None = None,
     ) -> Self:
         """A client configured from ``CODEX_MANAGER_*`` variables (``ClientConfig.from_env``)."""
         return cls(
@@ -153,6 +163,8 @@ class CodexManager(ResourceGroups):
             retry=retry,
             http_client=http_client,
             transport=transport,
+            stream_options=stream_options,
+            skill_options=skill_options,
         )
 
     @classmethod
@@ -164,6 +176,8 @@ class CodexManager(ResourceGroups):
         retry: RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
         transport: httpx.BaseTransport | None = None,
+        stream_options: StreamOptions | None = None,
+        skill_options: RemoteSkillOptions | None = None,
     ) -> Self:
         """A client configured from a CLI profile (``ClientConfig.from_profile``)."""
         return cls(
@@ -171,6 +185,8 @@ class CodexManager(ResourceGroups):
             retry=retry,
             http_client=http_client,
             transport=transport,
+            stream_options=stream_options,
+            skill_options=skill_options,
         )
 
     @property
@@ -199,7 +215,7 @@ class CodexManager(ResourceGroups):
         if self._stream is None:
             from codex_manager.stream import EventStream
 
-            self._stream = EventStream(self)
+            self._stream = EventStream(self, options=self._stream_options)
         return self._stream
 
     @property
@@ -208,7 +224,7 @@ class CodexManager(ResourceGroups):
         if self._remote_skills is None:
             from codex_manager.remote_skills import RemoteSkills
 
-            self._remote_skills = RemoteSkills(self)
+            self._remote_skills = RemoteSkills(self, self._skill_options)
         return self._remote_skills
 
     def on_event(self, event_type: str) -> Callable[[EventHandlerT], EventHandlerT]:
@@ -267,6 +283,8 @@ class CodexManager(ResourceGroups):
         """Release the connection pool (when the client created it) and stop the stream."""
         if self._stream is not None:
             self._stream.stop()
+        if self._remote_skills is not None:
+            self._remote_skills.close()
         self._transport.close()
 
     def __enter__(self) -> Self:
@@ -309,6 +327,8 @@ class AsyncCodexManager(AsyncResourceGroups):
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         config: ClientConfig | None = None,
+        stream_options: StreamOptions | None = None,
+        skill_options: RemoteSkillOptions | None = None,
     ) -> None:
         self._config = _build_config(
             config,
@@ -329,6 +349,8 @@ class AsyncCodexManager(AsyncResourceGroups):
         """Helpers that wait for turns to finish (``await cm.wait.turn(...)``)."""
         self._stream: AsyncEventStream[AsyncCodexManager] | None = None
         self._remote_skills: AsyncRemoteSkills | None = None
+        self._stream_options = stream_options
+        self._skill_options = skill_options
 
     @classmethod
     def from_env(
@@ -338,6 +360,8 @@ class AsyncCodexManager(AsyncResourceGroups):
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        stream_options: StreamOptions | None = None,
+        skill_options: RemoteSkillOptions | None = None,
     ) -> Self:
         """A client configured from ``CODEX_MANAGER_*`` variables (``ClientConfig.from_env``)."""
         return cls(
@@ -345,6 +369,8 @@ class AsyncCodexManager(AsyncResourceGroups):
             retry=retry,
             http_client=http_client,
             transport=transport,
+            stream_options=stream_options,
+            skill_options=skill_options,
         )
 
     @classmethod
@@ -356,6 +382,8 @@ class AsyncCodexManager(AsyncResourceGroups):
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        stream_options: StreamOptions | None = None,
+        skill_options: RemoteSkillOptions | None = None,
     ) -> Self:
         """A client configured from a CLI profile (``ClientConfig.from_profile``)."""
         return cls(
@@ -363,6 +391,8 @@ class AsyncCodexManager(AsyncResourceGroups):
             retry=retry,
             http_client=http_client,
             transport=transport,
+            stream_options=stream_options,
+            skill_options=skill_options,
         )
 
     @property
@@ -391,7 +421,7 @@ class AsyncCodexManager(AsyncResourceGroups):
         if self._stream is None:
             from codex_manager.stream import AsyncEventStream
 
-            self._stream = AsyncEventStream(self)
+            self._stream = AsyncEventStream(self, options=self._stream_options)
         return self._stream
 
     @property
@@ -400,7 +430,7 @@ class AsyncCodexManager(AsyncResourceGroups):
         if self._remote_skills is None:
             from codex_manager.remote_skills import AsyncRemoteSkills
 
-            self._remote_skills = AsyncRemoteSkills(self)
+            self._remote_skills = AsyncRemoteSkills(self, self._skill_options)
         return self._remote_skills
 
     def on_event(self, event_type: str) -> Callable[[EventHandlerT], EventHandlerT]:
@@ -459,6 +489,8 @@ class AsyncCodexManager(AsyncResourceGroups):
         """Release the connection pool (when the client created it) and stop the stream."""
         if self._stream is not None:
             self._stream.stop()
+        if self._remote_skills is not None:
+            self._remote_skills.close()
         await self._transport.aclose()
 
     async def close(self) -> None:
