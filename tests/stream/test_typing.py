@@ -16,6 +16,7 @@ from codex_manager.config import ClientConfig
 from codex_manager.stream import (
     AppServerSignal,
     AsyncEventStream,
+    Connected,
     EventStream,
     HandlerContext,
     Reconnected,
@@ -47,6 +48,16 @@ def check_sync_decorators(cm: CodexManager) -> None:
     @cm.stream.on_reconnect()
     def on_reconnect(notice: Reconnected, context: HandlerContext[CodexManager]) -> None: ...
 
+    @cm.stream.on_connect
+    def on_connect(notice: Connected, context: HandlerContext[CodexManager]) -> bool:
+        return notice.is_reconnect
+
+    assert_type(on_connect(Connected(None, 1, None), HandlerContext(cm.stream, cm, None)), bool)
+
+    # A connect hook receives Connected, not Reconnected.
+    @cm.stream.on_connect()  # type: ignore[type-var]
+    def wrong_connect(notice: Reconnected, context: HandlerContext[CodexManager]) -> None: ...
+
     # A signal handler cannot take every event.
     @cm.stream.on_event("x")  # type: ignore[type-var]
     def wrong(signal: AppServerSignal, context: HandlerContext[CodexManager]) -> None: ...
@@ -59,6 +70,10 @@ def check_async_decorators(cm: AsyncCodexManager) -> None:
 
     stream: AsyncEventStream[AsyncCodexManager] = cm.stream
     assert_type(stream.client, AsyncCodexManager)
+
+    @stream.on_connect
+    async def drain(notice: Connected, context: HandlerContext[AsyncCodexManager]) -> None:
+        await context.client.tool_calls.respond("1", text="drained")
 
     # An error handler does not receive events.
     @stream.on_error  # type: ignore[type-var]
@@ -74,4 +89,4 @@ def test_decorated_handlers_stay_callable() -> None:
         check_sync_decorators(cm)
         stream: EventStream[CodexManager] = cm.stream
         assert stream.client is cm
-        assert stream._router.count() == 5
+        assert stream._router.count() == 7

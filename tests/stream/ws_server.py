@@ -156,6 +156,12 @@ class MiniStreamServer:
             )
         assert ok, f"expected {count} connections, saw {self.connections_opened}"
 
+    def wait_for_no_connections(self, timeout: float = 10.0) -> None:
+        """Wait until every connection was closed (by either side)."""
+        with self._changed:
+            ok = self._changed.wait_for(lambda: not self._sockets, timeout)
+        assert ok, f"{len(self._sockets)} connection(s) still open"
+
     def wait_for_command(self, command: JSONValue, count: int = 1, timeout: float = 10.0) -> None:
         """Wait until ``command`` arrived ``count`` times in total."""
         with self._changed:

@@ -21,6 +21,7 @@ from codex_manager.stream.errors import (
 from codex_manager.stream.frames import (
     TOOL_CALL_METHOD,
     AppServerSignal,
+    Connected,
     Reconnected,
     SignalType,
     StreamEvent,
@@ -64,6 +65,7 @@ __all__ = [
     "TOOL_CALL_METHOD",
     "AppServerSignal",
     "AsyncEventStream",
+    "Connected",
     "DeadConnectionError",
     "EventStream",
     "HandlerContext",

@@ -261,9 +261,39 @@ class Reconnected:
     disconnected_for: float
 
 
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """What ``on_connect`` handlers receive each time a connection is ready.
+
+    Sent once the ``ready`` frame arrived and the ``subscribe`` command (when following a
+    thread) was sent: from then on the stream receives what the server publishes.
+
+    Attributes:
+        thread_id: The thread the stream follows, or ``None``.
+        connection: Which ready connection of this run this is (1 for the first).
+        disconnected_for: Seconds between losing the previous connection and ``ready``;
+            ``None`` for the first connection.
+    """
+
+    thread_id: str | None
+    connection: int
+    disconnected_for: float | None
+
+    @property
+    def reconnects(self) -> int:
+        """How many times this run reconnected so far (0 for the first connection)."""
+        return self.connection - 1
+
+    @property
+    def is_reconnect(self) -> bool:
+        """Whether an earlier connection of this run was lost (``on_reconnect`` runs too)."""
+        return self.connection > 1
+
+
 __all__ = [
     "TOOL_CALL_METHOD",
     "AppServerSignal",
+    "Connected",
     "Reconnected",
     "SignalType",
     "StreamEvent",

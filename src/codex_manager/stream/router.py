@@ -16,7 +16,13 @@ from typing import Final, Literal, Never, TypeAlias, TypeVar, overload
 
 from codex_manager.stream.context import HandlerContext
 from codex_manager.stream.errors import StreamError
-from codex_manager.stream.frames import AppServerSignal, Reconnected, SignalType, StreamEvent
+from codex_manager.stream.frames import (
+    AppServerSignal,
+    Connected,
+    Reconnected,
+    SignalType,
+    StreamEvent,
+)
 from codex_manager.stream.normalize import normalize_method
 
 EventHandlerT = TypeVar(
@@ -39,7 +45,12 @@ ReconnectHandlerT = TypeVar(
 )
 """A handler called after each reconnect."""
 
-HandlerKind: TypeAlias = Literal["event", "prefix", "signal", "error", "reconnect"]
+ConnectHandlerT = TypeVar(
+    "ConnectHandlerT", bound=Callable[[Connected, HandlerContext[Never]], object]
+)
+"""A handler called each time a connection is ready (the first one included)."""
+
+HandlerKind: TypeAlias = Literal["event", "prefix", "signal", "error", "reconnect", "connect"]
 _RouteKey: TypeAlias = str | tuple[str, str, str]
 _CACHE_LIMIT: Final = 4096
 _NO_ENTRIES: tuple[HandlerEntry, ...] = ()
@@ -83,6 +94,7 @@ class Router:
         self._signals: dict[tuple[SignalType, str | None], tuple[HandlerEntry, ...]] = {}
         self.error_handlers: tuple[HandlerEntry, ...] = ()
         self.reconnect_handlers: tuple[HandlerEntry, ...] = ()
+        self.connect_handlers: tuple[HandlerEntry, ...] = ()
         self._cache: dict[_RouteKey, tuple[HandlerEntry, ...]] = {}
 
     def add(self, handler: Callable[..., object], kind: HandlerKind, key: str | None) -> None:
@@ -100,6 +112,8 @@ class Router:
                 self.error_handlers = (*self.error_handlers, entry)
             elif kind == "reconnect":
                 self.reconnect_handlers = (*self.reconnect_handlers, entry)
+            elif kind == "connect":
+                self.connect_handlers = (*self.connect_handlers, entry)
             else:
                 raise ValueError(f"use add_signal for {kind!r} handlers")
             self._cache = {}
@@ -128,6 +142,7 @@ class Router:
             self._prefixes = keep(self._prefixes)
             self.error_handlers = keep(self.error_handlers)
             self.reconnect_handlers = keep(self.reconnect_handlers)
+            self.connect_handlers = keep(self.connect_handlers)
             self._cache = {}
             return before - self.count()
 
@@ -139,6 +154,7 @@ class Router:
             + len(self._prefixes)
             + len(self.error_handlers)
             + len(self.reconnect_handlers)
+            + len(self.connect_handlers)
         )
 
     def route(self, event: StreamEvent) -> tuple[HandlerEntry, ...]:
@@ -276,6 +292,7 @@ class HandlerRegistry:
     ) -> Callable[..., object]:
         """Register a hook run after every reconnect (``@on_reconnect`` or ``@on_reconnect()``).
 
+        Not called for the first connection (see :meth:`on_connect` for a hook that is).
         Events published while disconnected are lost; use it to catch up, e.g. with
         ``skills.drain_pending_calls()``.
         """
@@ -286,12 +303,35 @@ class HandlerRegistry:
 
         return register if handler is None else register(handler)
 
+    @overload
+    def on_connect(self, handler: ConnectHandlerT, /) -> ConnectHandlerT: ...
+
+    @overload
+    def on_connect(self, /) -> Callable[[ConnectHandlerT], ConnectHandlerT]: ...
+
+    def on_connect(self, handler: Callable[..., object] | None = None, /) -> Callable[..., object]:
+        """Register a hook run on every connection, the first included (``@on_connect``).
+
+        It receives a :class:`Connected` notice once the ``ready`` frame arrived and the
+        ``subscribe`` command (when following a thread) was sent, so the stream already
+        listens: a good moment to send a session's first message (no tool call can beat
+        the subscription) or to drain pending calls. After a reconnect it runs as well as
+        the ``on_reconnect`` hooks (both submitted together, ``on_connect`` first).
+        """
+
+        def register(fn: Callable[..., object]) -> Callable[..., object]:
+            self._router.add(fn, "connect", None)
+            return fn
+
+        return register if handler is None else register(handler)
+
     def remove_handler(self, handler: Callable[..., object]) -> int:
         """Unregister every registration of ``handler``; returns how many were removed."""
         return self._router.remove(handler)
 
 
 __all__ = [
+    "ConnectHandlerT",
     "ErrorHandlerT",
     "EventHandlerT",
     "HandlerEntry",
