@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Generic
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -35,7 +35,7 @@ from codex_manager.stream.errors import (
     StreamRefusedError,
     StreamServerError,
 )
-from codex_manager.stream.frames import Reconnected, StreamEvent
+from codex_manager.stream.frames import Connected, Reconnected, StreamEvent
 from codex_manager.stream.router import HandlerEntry, HandlerRegistry
 from codex_manager.stream.wire import PING_TEXT, subscribe_text
 
@@ -60,6 +60,17 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
     thread pool; neither delays the reader. Ordering: the calls of one handler for one
     thread run one at a time, in frame order; nothing is promised across threads or
     across handlers.
+
+    Connection hooks: :meth:`on_connect` handlers receive a :class:`Connected` notice on
+    every connection, the first included, once ``ready`` arrived and ``subscribe`` was
+    sent (send a session's first message there, so no tool call can beat the
+    subscription; drain pending calls there). :meth:`on_reconnect` handlers receive a
+    :class:`Reconnected` notice only after a lost connection came back. Both run as
+    handlers do; events read meanwhile are not held back for them.
+
+    :meth:`stop` takes effect even when ``max_pending`` calls are held by stuck handlers:
+    the reader stops waiting for a slot, and the run then waits at most
+    ``shutdown_timeout`` for the handlers before cancelling them.
     """
 
     def __init__(self, client: ClientT, *, options: StreamOptions | None = None) -> None:
@@ -72,6 +83,7 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self._websocket: ClientConnection | None = None
+        self._dispatcher: TaskDispatcher | None = None
         self._error_tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -104,6 +116,8 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
     def _wake(self) -> None:
         if self._stop_event is not None:
             self._stop_event.set()
+        if self._dispatcher is not None:
+            self._dispatcher.abort()  # a reader waiting for a handler slot gives up
         websocket = self._websocket
         if websocket is not None:
             task = asyncio.ensure_future(websocket.close())
@@ -124,18 +138,19 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
         async for _ in self._run(thread_id):
             pass
 
-    def events(self, thread_id: str | None = None) -> AsyncIterator[StreamEvent]:
+    def events(self, thread_id: str | None = None) -> AsyncGenerator[StreamEvent, None]:
         """Iterate the events (handlers run too); ends on :meth:`stop`.
 
-        Leaving the loop early: call ``aclose()`` on the iterator (or use
-        ``contextlib.aclosing``) to close the connection promptly.
+        Leaving the loop early: iterate inside ``contextlib.aclosing(stream.events())``
+        (or ``await`` the generator's ``aclose()``); the connection is closed and the
+        handlers are finished before that returns.
         """
         check_thread_id(thread_id)  # now, not at the first next()
         return self._run(thread_id)
 
     # -- internals -------------------------------------------------------------------
 
-    async def _run(self, thread_id: str | None) -> AsyncIterator[StreamEvent]:
+    async def _run(self, thread_id: str | None) -> AsyncGenerator[StreamEvent, None]:
         check_thread_id(thread_id)
         if self._running:
             raise RuntimeError("this stream is already running")
@@ -154,16 +169,29 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
             ),
             name="codex-manager-stream",
         )
+        self._dispatcher = dispatcher
+        if self._stop_requested:
+            dispatcher.abort()
         try:
-            async for event in self._connections(thread_id, context, dispatcher):
-                yield event
+            # aclosing: an early aclose() of this generator closes the connection now,
+            # not when the garbage collector finalizes the inner generator.
+            async with contextlib.aclosing(
+                self._connections(thread_id, context, dispatcher)
+            ) as connections:
+                try:
+                    async for event in connections:
+                        yield event
+                finally:
+                    self._stop_event.set()  # the consumer left: closing must not reconnect
         finally:
             self._stop_event.set()
+            dispatcher.abort()
             await dispatcher.shutdown(options.shutdown_timeout)
             if self._error_tasks:
                 await asyncio.gather(*self._error_tasks, return_exceptions=True)
             self._stop_requested = False
             self._stop_event = None
+            self._dispatcher = None
             self._loop = None
             self._running = False
 
@@ -175,12 +203,12 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
         thread_id: str | None,
         context: HandlerContext[StreamClient],
         dispatcher: TaskDispatcher,
-    ) -> AsyncIterator[StreamEvent]:
+    ) -> AsyncGenerator[StreamEvent, None]:
         options = self._options
         config = self._client.config
         url = config.stream_url(thread_id)
         backoff = Backoff(options.reconnect)
-        reconnects = 0
+        connections = 0
         lost_at: float | None = None
         while not self._stopping():
             ready = False
@@ -197,22 +225,19 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
                     self._websocket = websocket
                     if self._stopping():
                         return
-                    async for event in self._read(
-                        websocket, liveness, thread_id, context, dispatcher
-                    ):
-                        if event is None:  # the ready frame
-                            ready = True
-                            backoff.reset()
-                            if lost_at is not None:
-                                reconnects += 1
-                                notice = Reconnected(
-                                    thread_id, reconnects, time.monotonic() - lost_at
-                                )
-                                logger.info("event stream reconnected (%d)", reconnects)
-                                for entry in self._router.reconnect_handlers:
-                                    await dispatcher.submit(entry, notice, context, None)
-                            continue
-                        yield event
+                    async with contextlib.aclosing(
+                        self._read(websocket, liveness, thread_id, context, dispatcher)
+                    ) as frames:
+                        async for event in frames:
+                            if event is None:  # the ready frame (subscribe already sent)
+                                ready = True
+                                backoff.reset()
+                                connections += 1
+                                away = None if lost_at is None else time.monotonic() - lost_at
+                                notice = Connected(thread_id, connections, away)
+                                await self._connected(notice, context, dispatcher)
+                                continue
+                            yield event
                     return  # stopped
             except (ConnectionClosed, WebSocketException, OSError, TimeoutError) as error:
                 if self._stopping():
@@ -234,6 +259,23 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
                 raise problem
             logger.warning("%s; reconnecting in %.2f s", problem, delay)
             await self._sleep(delay)
+
+    async def _connected(
+        self,
+        notice: Connected,
+        context: HandlerContext[StreamClient],
+        dispatcher: TaskDispatcher,
+    ) -> None:
+        """Submit the ``on_connect`` hooks, then (after a reconnect) the ``on_reconnect`` ones."""
+        router = self._router
+        for entry in router.connect_handlers:
+            await dispatcher.submit(entry, notice, context, None)
+        if notice.disconnected_for is None:
+            return
+        logger.info("event stream reconnected (%d)", notice.reconnects)
+        reconnected = Reconnected(notice.thread_id, notice.reconnects, notice.disconnected_for)
+        for entry in router.reconnect_handlers:
+            await dispatcher.submit(entry, reconnected, context, None)
 
     async def _sleep(self, seconds: float) -> None:
         """Sleep, waking early on stop()."""
@@ -267,7 +309,7 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
         thread_id: str | None,
         context: HandlerContext[StreamClient],
         dispatcher: TaskDispatcher,
-    ) -> AsyncIterator[StreamEvent | None]:
+    ) -> AsyncGenerator[StreamEvent | None, None]:
         """Frames of one connection; ``None`` marks the ``ready`` frame."""
         from codex_manager.stream.decode import ErrorFrame, PongFrame, ReadyFrame, decode_frame
 

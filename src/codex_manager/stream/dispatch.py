@@ -10,6 +10,7 @@ are queued or running, the reader waits (backpressure) instead of buffering with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import threading
@@ -58,7 +59,13 @@ class ThreadDispatcher:
         self._idle = threading.Condition(self._lock)
         self._lanes: dict[LaneKey, deque[Job]] = {}
         self._outstanding = 0
+        self._waiting = False
         self._report = report
+
+    @property
+    def waiting_for_slot(self) -> bool:
+        """Whether a submit is waiting for a free slot (backpressure in effect)."""
+        return self._waiting
 
     def submit(
         self,
@@ -72,9 +79,15 @@ class ThreadDispatcher:
 
         Returns ``False`` (call dropped) only when ``abort`` is set while waiting.
         """
-        while not self._capacity.acquire(timeout=0.1):
-            if abort is not None and abort.is_set():
-                return False
+        capacity = self._capacity
+        if not capacity.acquire(blocking=False):
+            self._waiting = True
+            try:
+                while not capacity.acquire(timeout=0.1):
+                    if abort is not None and abort.is_set():
+                        return False
+            finally:
+                self._waiting = False
         key: LaneKey = (id(entry), thread_id)
         job: Job = (entry, item, context)
         with self._lock:
@@ -130,7 +143,11 @@ class TaskDispatcher:
     ) -> None:
         """Create the bounds; ``report`` receives handler failures."""
         self._running = asyncio.Semaphore(max_concurrency)
-        self._capacity = asyncio.Semaphore(max_pending)
+        # Free pending slots as a plain counter: the common case (a slot is free) costs a
+        # comparison, and a waiting submit can be released by abort().
+        self._free_slots = max_pending
+        self._slot_waiters: deque[asyncio.Future[None]] = deque()
+        self._aborted = False
         self._lanes: dict[LaneKey, deque[Job]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix=name)
@@ -142,18 +159,69 @@ class TaskDispatcher:
         item: object,
         context: HandlerContext[StreamClient],
         thread_id: str | None,
-    ) -> None:
-        """Queue one call; waits while ``max_pending`` calls are outstanding."""
-        await self._capacity.acquire()
+    ) -> bool:
+        """Queue one call; waits while ``max_pending`` calls are outstanding.
+
+        Returns ``False`` (call dropped) only when it had to wait for a slot and
+        :meth:`abort` was called before or while waiting.
+        """
+        if self._free_slots <= 0 and not await self._wait_for_slot():
+            return False
+        self._free_slots -= 1
         key: LaneKey = (id(entry), thread_id)
         lane = self._lanes.get(key)
         if lane is not None:
             lane.append((entry, item, context))
-            return
+            return True
         self._lanes[key] = deque(((entry, item, context),))
         task = asyncio.create_task(self._drain(key))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return True
+
+    @property
+    def waiting_for_slot(self) -> bool:
+        """Whether a submit is waiting for a free slot (backpressure in effect)."""
+        return bool(self._slot_waiters)
+
+    def abort(self) -> None:
+        """Make waiting and later submits that find no free slot return ``False`` at once.
+
+        For stopping: a reader held back by stuck handlers must not wait for them.
+        """
+        self._aborted = True
+        for waiter in self._slot_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _wait_for_slot(self) -> bool:
+        loop = asyncio.get_running_loop()
+        while self._free_slots <= 0:
+            if self._aborted:
+                return False
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._slot_waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if self._free_slots > 0:
+                    self._wake_slot_waiter()  # pass on a wake-up this task will not use
+                raise
+            finally:
+                with contextlib.suppress(ValueError):
+                    self._slot_waiters.remove(waiter)
+        return True
+
+    def _wake_slot_waiter(self) -> None:
+        for waiter in self._slot_waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def _release_slot(self) -> None:
+        self._free_slots += 1
+        if self._slot_waiters:
+            self._wake_slot_waiter()
 
     async def _drain(self, key: LaneKey) -> None:
         lane = self._lanes[key]
@@ -166,7 +234,7 @@ class TaskDispatcher:
                 except Exception as error:
                     self._report(entry, error, item)
                 finally:
-                    self._capacity.release()
+                    self._release_slot()
         finally:
             del self._lanes[key]
 

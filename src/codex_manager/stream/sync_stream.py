@@ -11,7 +11,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Final, Generic
 
 from websockets.exceptions import ConnectionClosed, WebSocketException
@@ -36,7 +36,7 @@ from codex_manager.stream.errors import (
     StreamRefusedError,
     StreamServerError,
 )
-from codex_manager.stream.frames import Reconnected, StreamEvent
+from codex_manager.stream.frames import Connected, Reconnected, StreamEvent
 from codex_manager.stream.router import HandlerEntry, HandlerRegistry
 from codex_manager.stream.wire import PING_TEXT, subscribe_text
 
@@ -54,6 +54,13 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
     :meth:`run_forever`, or iterate :meth:`events`. Handlers run in a thread pool and
     never delay the reader. Ordering: the calls of one handler for one thread run one at
     a time, in frame order; nothing is promised across threads or across handlers.
+
+    Connection hooks: :meth:`on_connect` handlers receive a :class:`Connected` notice on
+    every connection, the first included, once ``ready`` arrived and ``subscribe`` was
+    sent (send a session's first message there, so no tool call can beat the
+    subscription; drain pending calls there). :meth:`on_reconnect` handlers receive a
+    :class:`Reconnected` notice only after a lost connection came back. Both run in the
+    pool like other handlers; events read meanwhile are not held back for them.
     """
 
     def __init__(self, client: ClientT, *, options: StreamOptions | None = None) -> None:
@@ -64,6 +71,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         self._stop = threading.Event()
         self._state_lock = threading.Lock()
         self._running = False
+        self._dispatcher: ThreadDispatcher | None = None
 
     @property
     def client(self) -> ClientT:
@@ -103,18 +111,19 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         for _ in self._run(thread_id):
             pass
 
-    def events(self, thread_id: str | None = None) -> Iterator[StreamEvent]:
+    def events(self, thread_id: str | None = None) -> Generator[StreamEvent, None, None]:
         """Iterate the events (handlers run too); ends on :meth:`stop` or Ctrl-C.
 
         ``app_server.*`` events are :class:`AppServerSignal` instances. Leaving the loop
-        early closes the connection.
+        early: ``close()`` the generator (or iterate inside ``contextlib.closing``) to
+        close the connection at once.
         """
         check_thread_id(thread_id)  # now, not at the first next()
         return self._run(thread_id)
 
     # -- internals -------------------------------------------------------------------
 
-    def _run(self, thread_id: str | None) -> Iterator[StreamEvent]:
+    def _run(self, thread_id: str | None) -> Generator[StreamEvent, None, None]:
         check_thread_id(thread_id)
         with self._state_lock:
             if self._running:
@@ -128,6 +137,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
             report=lambda entry, error, item: self._handler_failed(entry, error, item, context),
             name="codex-manager-stream",
         )
+        self._dispatcher = dispatcher
         try:
             yield from self._connections(thread_id, context, dispatcher)
         except KeyboardInterrupt:
@@ -138,6 +148,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
             with self._state_lock:
                 # Cleared at the end, not the start: a stop() that races the start still counts.
                 self._stop.clear()
+                self._dispatcher = None
                 self._running = False
 
     def _connections(
@@ -150,7 +161,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         config = self._client.config
         url = config.stream_url(thread_id)
         backoff = Backoff(options.reconnect)
-        reconnects = 0
+        connections = 0
         lost_at: float | None = None
         while not self._stop.is_set():
             ready = False
@@ -164,15 +175,14 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
                     max_size=options.max_frame_bytes,
                 ) as websocket:
                     for event in self._read(websocket, url, thread_id, context, dispatcher):
-                        if event is None:  # the ready frame
+                        if event is None:  # the ready frame (subscribe already sent)
                             ready = True
                             backoff.reset()
-                            if lost_at is not None:
-                                reconnects += 1
-                                notice = Reconnected(
-                                    thread_id, reconnects, time.monotonic() - lost_at
-                                )
-                                self._reconnected(notice, context, dispatcher)
+                            connections += 1
+                            away = None if lost_at is None else time.monotonic() - lost_at
+                            self._connected(
+                                Connected(thread_id, connections, away), context, dispatcher
+                            )
                             continue
                         yield event
                     return  # stopped
@@ -270,15 +280,22 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         for entry in self._router.error_handlers:
             dispatcher.submit(entry, error, context, None, self._stop)
 
-    def _reconnected(
+    def _connected(
         self,
-        notice: Reconnected,
+        notice: Connected,
         context: HandlerContext[StreamClient],
         dispatcher: ThreadDispatcher,
     ) -> None:
-        logger.info("event stream reconnected (%d)", notice.reconnects)
-        for entry in self._router.reconnect_handlers:
+        """Submit the ``on_connect`` hooks, then (after a reconnect) the ``on_reconnect`` ones."""
+        router = self._router
+        for entry in router.connect_handlers:
             dispatcher.submit(entry, notice, context, None, self._stop)
+        if notice.disconnected_for is None:
+            return
+        logger.info("event stream reconnected (%d)", notice.reconnects)
+        reconnected = Reconnected(notice.thread_id, notice.reconnects, notice.disconnected_for)
+        for entry in router.reconnect_handlers:
+            dispatcher.submit(entry, reconnected, context, None, self._stop)
 
     def _handler_failed(
         self,
