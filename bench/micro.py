@@ -99,9 +99,16 @@ def run_decode(n_frames: int, reps: int) -> DecodeResult:
 
 
 def _rss_bytes() -> int:
-    with open("/proc/self/statm") as statm:
-        resident_pages = int(statm.read().split()[1])
-    return resident_pages * os.sysconf("SC_PAGE_SIZE")
+    try:
+        with open("/proc/self/statm") as statm:
+            resident_pages = int(statm.read().split()[1])
+        return resident_pages * os.sysconf("SC_PAGE_SIZE")
+    except OSError:
+        # No procfs (macOS): peak RSS, which tracks growth here since nothing is freed meanwhile.
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024
 
 
 def _raw_registries(count: int, skills: int) -> list[object]:
