@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -165,7 +166,7 @@ class Store:
     answers: list[AnswerRecord] = field(default_factory=list)
     messages: list[MessageRecord] = field(default_factory=list)
     catalogs: list[CatalogRecord] = field(default_factory=list)
-    events: list[PublishedEvent] = field(default_factory=list)
+    events: deque[PublishedEvent] = field(default_factory=lambda: deque(maxlen=100_000))
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
 
     def take_rpc_id(self) -> int:

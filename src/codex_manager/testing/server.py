@@ -13,6 +13,7 @@ import copy
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future as ThreadFuture
 from types import TracebackType
@@ -66,6 +67,8 @@ class FakeCodexManager:
             (the server's ``SESSION_DEFAULTS_LOCKED=true``).
         turn_start_delay: Seconds between accepting a message and the turn's first frame
             (the real server takes about 0.1 s); 0 by default, for fast tests.
+        event_history: How many published events :attr:`events_published` keeps (the
+            oldest are dropped first), so long soak runs stay bounded in memory.
     """
 
     def __init__(
@@ -78,6 +81,7 @@ class FakeCodexManager:
         transcript_events: bool = True,
         defaults_locked: bool = False,
         turn_start_delay: float = 0.0,
+        event_history: int = 100_000,
     ) -> None:
         self._host = host
         self._requested_port = port
@@ -87,6 +91,7 @@ class FakeCodexManager:
             noise=noise, transcript_events=transcript_events, turn_start_delay=turn_start_delay
         )
         self._defaults_locked = defaults_locked
+        self._event_history = event_history
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -150,7 +155,7 @@ class FakeCodexManager:
         loop.run_forever()
 
     async def _astart(self) -> None:
-        store = Store()
+        store = Store(events=deque(maxlen=self._event_history))
         faults = Faults()
         hub = StreamHub(store.events.append)
         codex = Codex(store, hub, faults, self._options)
