@@ -7,8 +7,9 @@ Blocking server controls run in a worker thread (``asyncio.to_thread``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -69,6 +70,15 @@ async def finish(stream: AsyncEventStream[FakeAsyncClient], runner: asyncio.Task
     async with asyncio.timeout(10):
         await runner
     assert not stream.running
+
+
+async def wait_until(condition: Callable[[], bool]) -> None:
+    """Let the loop run until ``condition`` holds; fails the test after 10 s."""
+    async with asyncio.timeout(10):
+        while True:
+            if condition():
+                return
+            await asyncio.sleep(0.01)
 
 
 async def test_thread_filter_is_active_from_the_first_frame(server: MiniStreamServer) -> None:
@@ -348,3 +358,60 @@ async def test_running_twice_is_refused(server: MiniStreamServer) -> None:
     with pytest.raises(RuntimeError, match="already running"):
         await stream.run_forever()
     await finish(stream, runner)
+
+
+async def test_aclosing_events_closes_the_connection_on_early_break(
+    server: MiniStreamServer,
+) -> None:
+    stream = make_stream(server)
+
+    def feed() -> None:
+        server.wait_for_connections(1)
+        for index in range(3):
+            server.publish("n", "t", index)
+
+    feeder = asyncio.create_task(asyncio.to_thread(feed))
+    events: AsyncGenerator[StreamEvent, None] = stream.events()
+    async with contextlib.aclosing(events) as iterator:
+        async for event in iterator:
+            first = event.payload
+            break
+    await feeder
+    assert first == 0
+    assert not stream.running
+    # Blocking the event loop on purpose: only a close completed inside aclose() lets the
+    # server see the connection end; one left to a later task on the loop could not.
+    server.wait_for_no_connections()
+    assert server.connections_opened == 1
+
+
+async def test_stop_is_prompt_while_stuck_handlers_fill_max_pending(
+    server: MiniStreamServer,
+) -> None:
+    settings = StreamOptions(
+        max_concurrency=2, max_pending=2, shutdown_timeout=0.05, reconnect=FAST_RECONNECT
+    )
+    stream = AsyncEventStream(FakeAsyncClient(server.config), options=settings)
+    release = asyncio.Event()  # never set while the stream runs
+    started: Recorder[object] = Recorder()
+
+    @stream.on_event("work")
+    async def stuck(event: StreamEvent, context: Context) -> None:
+        started.add(event.payload)
+        await release.wait()
+
+    runner = asyncio.create_task(stream.run_forever())
+    await asyncio.to_thread(server.wait_for_connections, 1)
+    for index in range(3):  # one lane per thread: the third call finds no free slot
+        server.publish("work", f"t{index}", index)
+    await asyncio.to_thread(started.wait_for, 2)
+    dispatcher = stream._dispatcher
+    assert dispatcher is not None
+    await wait_until(lambda: dispatcher.waiting_for_slot)  # the reader is held back now
+    stream.stop()
+    # Without the fix the reader waits for a slot that the stuck handlers never free.
+    async with asyncio.timeout(10):
+        await runner
+    release.set()
+    assert not stream.running
+    assert sorted(started.snapshot(), key=str) == [0, 1]  # the held-back call was dropped

@@ -147,3 +147,56 @@ async def test_task_shutdown_cancels_stuck_handlers() -> None:
     )
     await dispatcher.submit(entry(stuck), 1, CONTEXT, None)
     await dispatcher.shutdown(0.01)
+
+
+async def test_task_abort_releases_a_submit_waiting_for_a_slot() -> None:
+    never = asyncio.Event()
+    seen: list[object] = []
+
+    async def stuck(item: object, context: object) -> None:
+        seen.append(item)
+        await never.wait()
+
+    dispatcher = TaskDispatcher(
+        max_concurrency=2, max_pending=2, report=lambda e, x, i: None, name="t"
+    )
+    registered = entry(stuck)
+    assert await dispatcher.submit(registered, 1, CONTEXT, "a")
+    assert await dispatcher.submit(registered, 2, CONTEXT, "b")
+    assert not dispatcher.waiting_for_slot
+    third = asyncio.create_task(dispatcher.submit(registered, 3, CONTEXT, "c"))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert dispatcher.waiting_for_slot
+    assert not third.done()
+    dispatcher.abort()
+    assert await third is False  # dropped, not queued
+    assert not dispatcher.waiting_for_slot
+    assert not await dispatcher.submit(registered, 4, CONTEXT, "d")  # still full: no wait
+    await dispatcher.shutdown(0.01)
+    assert seen == [1, 2]
+
+
+async def test_task_slot_freed_by_a_finished_call_wakes_the_waiting_submit() -> None:
+    gate = asyncio.Event()
+    seen: list[object] = []
+
+    async def held(item: object, context: object) -> None:
+        if item == 1:
+            await gate.wait()
+        seen.append(item)
+
+    dispatcher = TaskDispatcher(
+        max_concurrency=2, max_pending=1, report=lambda e, x, i: None, name="t"
+    )
+    registered = entry(held)
+    assert await dispatcher.submit(registered, 1, CONTEXT, "a")
+    waiting = [asyncio.create_task(dispatcher.submit(registered, n, CONTEXT, "b")) for n in (2, 3)]
+    for _ in range(20):
+        await asyncio.sleep(0)
+    waiting[0].cancel()  # a cancelled waiter must not swallow the wake-up
+    gate.set()
+    async with asyncio.timeout(10):
+        assert await waiting[1]
+    await dispatcher.shutdown(10)
+    assert seen == [1, 3]

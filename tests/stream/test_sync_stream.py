@@ -7,9 +7,11 @@ never on elapsed time.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
 import pytest
@@ -81,6 +83,14 @@ def when_connected(
         then()
 
     return run_in_thread(act)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Poll ``condition`` until it holds; fails the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.01)
 
 
 def background(stream: EventStream[FakeClient], thread_id: str | None = None) -> threading.Thread:
@@ -367,13 +377,41 @@ def test_events_iterator_with_stop(server: MiniStreamServer) -> None:
 def test_leaving_the_events_loop_closes_the_connection(server: MiniStreamServer) -> None:
     stream = make_stream(server)
     when_connected(server, 1, lambda: server.publish("n", None, 0))
-    iterator = stream.events()
-    for _event in iterator:
-        break
-    iterator_close = getattr(iterator, "close", None)
-    assert iterator_close is not None
-    iterator_close()
+    events: Generator[StreamEvent, None, None] = stream.events()
+    with contextlib.closing(events) as iterator:
+        for _event in iterator:
+            break
     assert not stream.running
+    server.wait_for_no_connections()
+    assert server.connections_opened == 1
+
+
+def test_stop_is_prompt_while_stuck_handlers_fill_max_pending(server: MiniStreamServer) -> None:
+    settings = StreamOptions(
+        max_concurrency=2, max_pending=2, shutdown_timeout=0.05, reconnect=FAST_RECONNECT
+    )
+    stream = EventStream(FakeClient(server.config), options=settings)
+    release = threading.Event()  # never set while the stream runs
+    started: Recorder[object] = Recorder()
+
+    @stream.on_event("work")
+    def stuck(event: StreamEvent, context: Context) -> None:
+        started.add(event.payload)
+        assert release.wait(30)
+
+    runner = background(stream)
+    server.wait_for_connections(1)
+    for index in range(3):  # one lane per thread: the third call finds no free slot
+        server.publish("work", f"t{index}", index)
+    started.wait_for(2)
+    dispatcher = stream._dispatcher
+    assert dispatcher is not None
+    wait_until(lambda: dispatcher.waiting_for_slot)  # the reader is held back now
+    try:
+        finish(stream, runner)
+    finally:
+        release.set()
+    assert sorted(started.snapshot(), key=str) == [0, 1]  # the held-back call was dropped
 
 
 def test_reconnect_policy_exhaustion_raises() -> None:
