@@ -149,6 +149,11 @@ async def test_task_shutdown_cancels_stuck_handlers() -> None:
     await dispatcher.shutdown(0.01)
 
 
+def is_waiting(dispatcher: TaskDispatcher) -> bool:
+    """Read the property afresh (a plain attribute read would be narrowed by mypy)."""
+    return dispatcher.waiting_for_slot
+
+
 async def test_task_abort_releases_a_submit_waiting_for_a_slot() -> None:
     never = asyncio.Event()
     seen: list[object] = []
@@ -163,15 +168,15 @@ async def test_task_abort_releases_a_submit_waiting_for_a_slot() -> None:
     registered = entry(stuck)
     assert await dispatcher.submit(registered, 1, CONTEXT, "a")
     assert await dispatcher.submit(registered, 2, CONTEXT, "b")
-    assert not dispatcher.waiting_for_slot
+    assert not is_waiting(dispatcher)
     third = asyncio.create_task(dispatcher.submit(registered, 3, CONTEXT, "c"))
     for _ in range(20):
         await asyncio.sleep(0)
-    assert dispatcher.waiting_for_slot
+    assert is_waiting(dispatcher)
     assert not third.done()
     dispatcher.abort()
     assert await third is False  # dropped, not queued
-    assert not dispatcher.waiting_for_slot
+    assert not is_waiting(dispatcher)
     assert not await dispatcher.submit(registered, 4, CONTEXT, "d")  # still full: no wait
     await dispatcher.shutdown(0.01)
     assert seen == [1, 2]
