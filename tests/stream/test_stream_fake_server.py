@@ -18,6 +18,7 @@ from codex_manager.client import AsyncCodexManager, CodexManager
 from codex_manager.json_types import JSONObject
 from codex_manager.stream import (
     AppServerSignal,
+    Connected,
     HandlerContext,
     Reconnected,
     StreamError,
@@ -182,3 +183,60 @@ async def test_async_tool_call_roundtrip_and_reconnect(fake: FakeCodexManager) -
     assert len(answered) == 1
     await fake.wait_idle_async()
     assert "async answer" in fake.turns(session)[-1].replies[0]
+
+
+def test_first_message_sent_from_on_connect(fake: FakeCodexManager) -> None:
+    session = fake.create_session(dynamic_tools=[TOOL])
+    with CodexManager(fake.base_url) as cm:
+        connections: Recorder[int] = Recorder()
+
+        @cm.stream.on_connect
+        def start(notice: Connected, context: SyncContext) -> None:
+            # The stream listens already: the tool call of this turn cannot be missed.
+            connections.add(notice.connection)
+            context.client.session(session).messages.send(CALL_TEXT)
+
+        @cm.on_app_server_request("item.tool.call")
+        def on_tool_call(signal: AppServerSignal, context: SyncContext) -> None:
+            context.client.tool_calls.respond(str(signal.request_id), text="answered early")
+
+        @cm.on_app_server("turn.completed")
+        def turn_completed(signal: AppServerSignal, context: SyncContext) -> None:
+            context.stop()
+
+        cm.stream.run_forever(thread_id=session)
+    assert connections.snapshot() == [1]
+    fake.wait_idle()
+    assert "answered early" in fake.turns(session)[-1].replies[0]
+
+
+async def test_async_on_connect_runs_again_after_a_drop(fake: FakeCodexManager) -> None:
+    session = fake.create_session(dynamic_tools=[TOOL])
+    async with AsyncCodexManager(fake.base_url) as cm:
+        connections: list[Connected] = []
+        answered: list[str] = []
+
+        @cm.stream.on_connect
+        async def start(notice: Connected, context: AsyncContext) -> None:
+            connections.append(notice)
+            await context.client.session(session).messages.send(CALL_TEXT)
+
+        @cm.on_app_server_request("item.tool.call")
+        async def on_tool_call(signal: AppServerSignal, context: AsyncContext) -> None:
+            text = f"answer {len(answered) + 1}"
+            await context.client.tool_calls.respond(str(signal.request_id), text=text)
+            answered.append(text)
+
+        @cm.on_app_server("turn.completed")
+        async def turn_completed(signal: AppServerSignal, context: AsyncContext) -> None:
+            if len(connections) == 1:
+                await asyncio.to_thread(fake.drop_websockets, abrupt=True)
+            else:
+                context.stop()
+
+        async with asyncio.timeout(20):
+            await cm.stream.run_forever(thread_id=session)
+    assert [(n.connection, n.is_reconnect) for n in connections] == [(1, False), (2, True)]
+    assert answered == ["answer 1", "answer 2"]
+    await fake.wait_idle_async()
+    assert "answer 2" in fake.turns(session)[-1].replies[0]
