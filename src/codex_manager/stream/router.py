@@ -316,7 +316,9 @@ class HandlerRegistry:
         ``subscribe`` command (when following a thread) was sent, so the stream already
         listens: a good moment to send a session's first message (no tool call can beat
         the subscription) or to drain pending calls. After a reconnect it runs as well as
-        the ``on_reconnect`` hooks (both submitted together, ``on_connect`` first).
+        the ``on_reconnect`` hooks (both submitted together, ``on_connect`` first). Like
+        every handler it runs off the reader; the calls of one hook run one at a time, in
+        connection order.
         """
 
         def register(fn: Callable[..., object]) -> Callable[..., object]:
