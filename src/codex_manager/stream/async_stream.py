@@ -142,8 +142,8 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
         """Iterate the events (handlers run too); ends on :meth:`stop`.
 
         Leaving the loop early: iterate inside ``contextlib.aclosing(stream.events())``
-        (or ``await`` the generator's ``aclose()``); the connection is closed and the
-        handlers are finished before that returns.
+        (or ``await`` the generator's ``aclose()``); the connection is closed, and the
+        handlers finished (or cancelled after ``shutdown_timeout``), before that returns.
         """
         check_thread_id(thread_id)  # now, not at the first next()
         return self._run(thread_id)
