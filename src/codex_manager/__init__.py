@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     from codex_manager.stream import (
         AppServerSignal,
         AsyncEventStream,
+        Connected,
         DeadConnectionError,
         EventStream,
         HandlerContext,
@@ -131,6 +132,7 @@ _EXPORTS: dict[str, str] = {
         [
             "AppServerSignal",
             "AsyncEventStream",
+            "Connected",
             "DeadConnectionError",
             "EventStream",
             "HandlerContext",
@@ -201,6 +203,7 @@ __all__ = [
     "ConfigError",
     "ConflictError",
     "ConnectError",
+    "Connected",
     "DeadConnectionError",
     "ErrorInfo",
     "EventStream",

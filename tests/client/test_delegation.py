@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from codex_manager import AsyncCodexManager, CodexManager
-from codex_manager.stream import AppServerSignal, HandlerContext, StreamError, StreamEvent
+from codex_manager.stream import (
+    AppServerSignal,
+    Connected,
+    HandlerContext,
+    StreamError,
+    StreamEvent,
+)
 
 pytest.importorskip("codex_manager.remote_skills")
 
@@ -44,3 +50,9 @@ def test_decorators_return_the_handler_unchanged() -> None:
         assert cm.on_event_prefix("app_server.")(on_any) is on_any
         assert cm.on_error(on_failure) is on_failure
         assert cm.on_error()(on_failure) is on_failure
+
+        def on_connected(event: Connected, ctx: HandlerContext[CodexManager]) -> None:
+            return None
+
+        assert cm.on_connect(on_connected) is on_connected
+        assert cm.on_connect()(on_connected) is on_connected

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from codex_manager.remote_skills import AsyncRemoteSkills, RemoteSkillOptions, RemoteSkills
     from codex_manager.stream import AsyncEventStream, EventStream, StreamOptions
     from codex_manager.stream.router import (
+        ConnectHandlerT,
         ErrorHandlerT,
         EventHandlerT,
         ReconnectHandlerT,
@@ -279,6 +280,24 @@ class CodexManager(ResourceGroups):
             return self.stream.on_reconnect()
         return self.stream.on_reconnect(handler)
 
+    @overload
+    def on_connect(self, handler: ConnectHandlerT, /) -> ConnectHandlerT: ...
+
+    @overload
+    def on_connect(self, /) -> Callable[[ConnectHandlerT], ConnectHandlerT]: ...
+
+    def on_connect(
+        self, handler: ConnectHandlerT | None = None, /
+    ) -> ConnectHandlerT | Callable[[ConnectHandlerT], ConnectHandlerT]:
+        """Register a hook run on every stream connection, the first one included.
+
+        It runs once the server said ``ready`` and the thread subscription was sent: the place
+        to send a first message without racing the subscription, or to drain pending calls.
+        """
+        if handler is None:
+            return self.stream.on_connect()
+        return self.stream.on_connect(handler)
+
     def close(self) -> None:
         """Release the connection pool (when the client created it) and stop the stream."""
         if self._stream is not None:
@@ -484,6 +503,24 @@ class AsyncCodexManager(AsyncResourceGroups):
         if handler is None:
             return self.stream.on_reconnect()
         return self.stream.on_reconnect(handler)
+
+    @overload
+    def on_connect(self, handler: ConnectHandlerT, /) -> ConnectHandlerT: ...
+
+    @overload
+    def on_connect(self, /) -> Callable[[ConnectHandlerT], ConnectHandlerT]: ...
+
+    def on_connect(
+        self, handler: ConnectHandlerT | None = None, /
+    ) -> ConnectHandlerT | Callable[[ConnectHandlerT], ConnectHandlerT]:
+        """Register a hook run on every stream connection, the first one included.
+
+        It runs once the server said ``ready`` and the thread subscription was sent: the place
+        to send a first message without racing the subscription, or to drain pending calls.
+        """
+        if handler is None:
+            return self.stream.on_connect()
+        return self.stream.on_connect(handler)
 
     async def aclose(self) -> None:
         """Release the connection pool (when the client created it) and stop the stream."""
