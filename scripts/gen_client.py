@@ -101,7 +101,7 @@ GROUP_DOCS = {
     "mcp": "MCP servers: reload, list, OAuth login.",
     "account": "The Codex account: read, log in/out, rate limits.",
     # Not ``config``: ``cm.config`` is the client's ClientConfig (the stream reads it).
-    "codex_config": "Codex configuration (``config.toml``): read and write.",
+    "config": "Codex configuration (``config.toml``): read and write.",
     "commands": "Run commands through codex app-server.",
     "feedback": "Upload feedback.",
     "orchestrator": "Orchestrator jobs.",
@@ -445,8 +445,13 @@ def emit_method(method: Method, mode: str, *, bound: dict[str, str] | None = Non
     return text + "\n".join(lines) + "\n"
 
 
+# Group classes whose plain name would read ambiguously next to the SDK's own types.
+GROUP_CLASS_NAMES = {"config": "CodexConfig"}
+
+
 def group_class(group: str, mode: str) -> str:
-    return ("Async" if mode == "async" else "") + pascal(group)
+    name = GROUP_CLASS_NAMES.get(group, pascal(group))
+    return ("Async" if mode == "async" else "") + name
 
 
 def handle_class(path: str, mode: str) -> str:

@@ -140,8 +140,8 @@ def test_profile_errors_name_the_problem(tmp_path: Path) -> None:
 def test_from_profile_builds_both_clients(tmp_path: Path) -> None:
     file = _write_profiles(tmp_path / "p.json", {"profiles": {"x": {"baseUrl": "http://x:1"}}})
     with CodexManager.from_profile("x", file) as cm:
-        assert cm.config.base_url == "http://x:1"
-    assert AsyncCodexManager.from_profile("x", file).config.base_url == "http://x:1"
+        assert cm.client_config.base_url == "http://x:1"
+    assert AsyncCodexManager.from_profile("x", file).client_config.base_url == "http://x:1"
 
 
 def test_secrets_never_in_repr() -> None:

@@ -261,7 +261,7 @@ def test_secrets_stay_out_of_logs_and_errors(
         with pytest.raises(AuthenticationError) as caught:
             cm.system.health()
         errors.append(str(caught.value))
-        errors.append(repr(cm) + repr(cm.config))
+        errors.append(repr(cm) + repr(cm.client_config))
     with CodexManager(closed_port_url, bearer_token=secret, retry=FAST) as cm:
         with pytest.raises(ConnectError) as refused:
             cm.system.health()

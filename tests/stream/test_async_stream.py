@@ -41,7 +41,7 @@ FAST_RECONNECT = RetryPolicy(max_attempts=1000, initial_delay=0.01, max_delay=0.
 class FakeAsyncClient:
     """The only thing a stream needs from a client: its config."""
 
-    config: ClientConfig
+    client_config: ClientConfig
 
 
 Context = HandlerContext[FakeAsyncClient]

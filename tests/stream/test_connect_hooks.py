@@ -39,7 +39,7 @@ SUBSCRIBE_T1: JSONObject = {"type": "subscribe", "threadId": "t1"}
 class FakeClient:
     """The only thing a stream needs from a client: its config."""
 
-    config: ClientConfig
+    client_config: ClientConfig
 
 
 Context = HandlerContext[FakeClient]

@@ -22,7 +22,7 @@ class _Control:
 
 
 class _Client:
-    config = ClientConfig()
+    client_config = ClientConfig()
 
 
 CONTEXT: HandlerContext[StreamClient] = HandlerContext(_Control(), _Client(), None)

@@ -191,8 +191,8 @@ class CodexManager(ResourceGroups):
         )
 
     @property
-    def config(self) -> ClientConfig:
-        """The connection settings."""
+    def client_config(self) -> ClientConfig:
+        """The connection settings (``cm.config`` is the Codex configuration API)."""
         return self._config
 
     @property
@@ -415,8 +415,8 @@ class AsyncCodexManager(AsyncResourceGroups):
         )
 
     @property
-    def config(self) -> ClientConfig:
-        """The connection settings."""
+    def client_config(self) -> ClientConfig:
+        """The connection settings (``cm.config`` is the Codex configuration API)."""
         return self._config
 
     @property

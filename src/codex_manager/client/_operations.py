@@ -58,10 +58,10 @@ _TABLE: tuple[tuple[str, str, str, str], ...] = (
     ("logoutAccount", "POST", "/account/logout", "account.logout"),
     ("readAccountRateLimits", "GET", "/account/rate-limits", "account.rate_limits"),
     # config
-    ("readConfig", "GET", "/config", "codex_config.read"),
-    ("readConfigRequirements", "GET", "/config/requirements", "codex_config.requirements"),
-    ("writeConfigValue", "POST", "/config/value", "codex_config.write_value"),
-    ("writeConfigBatch", "POST", "/config/batch", "codex_config.write_batch"),
+    ("readConfig", "GET", "/config", "config.read"),
+    ("readConfigRequirements", "GET", "/config/requirements", "config.requirements"),
+    ("writeConfigValue", "POST", "/config/value", "config.write_value"),
+    ("writeConfigBatch", "POST", "/config/batch", "config.write_batch"),
     # commands, feedback
     ("executeCommand", "POST", "/commands/exec", "commands.execute"),
     ("uploadFeedback", "POST", "/feedback", "feedback.upload"),

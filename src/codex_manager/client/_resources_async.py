@@ -4205,7 +4205,7 @@ class AsyncResourceGroups:
         """MCP servers: reload, list, OAuth login."""
         self.account = AsyncAccount(transport)
         """The Codex account: read, log in/out, rate limits."""
-        self.codex_config = AsyncCodexConfig(transport)
+        self.config = AsyncCodexConfig(transport)
         """Codex configuration (``config.toml``): read and write."""
         self.commands = AsyncCommands(transport)
         """Run commands through codex app-server."""

@@ -4205,7 +4205,7 @@ class ResourceGroups:
         """MCP servers: reload, list, OAuth login."""
         self.account = Account(transport)
         """The Codex account: read, log in/out, rate limits."""
-        self.codex_config = CodexConfig(transport)
+        self.config = CodexConfig(transport)
         """Codex configuration (``config.toml``): read and write."""
         self.commands = Commands(transport)
         """Run commands through codex app-server."""

@@ -205,7 +205,7 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
         dispatcher: TaskDispatcher,
     ) -> AsyncGenerator[StreamEvent, None]:
         options = self._options
-        config = self._client.config
+        config = self._client.client_config
         url = config.stream_url(thread_id)
         backoff = Backoff(options.reconnect)
         connections = 0

@@ -16,7 +16,7 @@ class StreamClient(Protocol):
     """What a stream needs from its client: the connection settings."""
 
     @property
-    def config(self) -> ClientConfig:
+    def client_config(self) -> ClientConfig:
         """URL and auth headers of the server."""
         ...
 

@@ -158,7 +158,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         dispatcher: ThreadDispatcher,
     ) -> Iterator[StreamEvent]:
         options = self._options
-        config = self._client.config
+        config = self._client.client_config
         url = config.stream_url(thread_id)
         backoff = Backoff(options.reconnect)
         connections = 0
