@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Self, overload
 
 import httpx
 
+from codex_manager.client._http import HttpTransportChoice
 from codex_manager.client._resources_async import AsyncResourceGroups
 from codex_manager.client._resources_sync import ResourceGroups
 from codex_manager.client._transport import AsyncTransport, SyncTransport
@@ -328,7 +329,13 @@ class AsyncCodexManager(AsyncResourceGroups):
     """Asynchronous client of codex-manager: the API of :class:`CodexManager` with ``await``.
 
     Use ``async with`` or call :meth:`aclose`. Arguments as for :class:`CodexManager`, with an
-    ``httpx.AsyncClient`` / async transport.
+    ``httpx.AsyncClient`` / async transport, plus:
+
+    Args:
+        http_transport: What the client it creates sends through: ``"auto"`` (default):
+            aiohttp via ``httpx-aiohttp`` when that package is installed, else stock httpx;
+            ``"aiohttp"`` (a :class:`~codex_manager.errors.ConfigError` when it is not
+            installed); ``"httpx"``. Ignored when ``transport`` or ``http_client`` is given.
     """
 
     def __init__(
@@ -348,6 +355,7 @@ class AsyncCodexManager(AsyncResourceGroups):
         config: ClientConfig | None = None,
         stream_options: StreamOptions | None = None,
         skill_options: RemoteSkillOptions | None = None,
+        http_transport: HttpTransportChoice = "auto",
     ) -> None:
         self._config = _build_config(
             config,
@@ -361,7 +369,11 @@ class AsyncCodexManager(AsyncResourceGroups):
             rbac_actor=rbac_actor,
         )
         self._transport = AsyncTransport(
-            self._config, retry=retry, http_client=http_client, transport=transport
+            self._config,
+            retry=retry,
+            http_client=http_client,
+            transport=transport,
+            http_transport=http_transport,
         )
         super().__init__(self._transport)
         self.wait = AsyncTurnWaiter(self)

@@ -24,6 +24,12 @@ import httpx
 
 from codex_manager._omit import OMIT, Omit
 from codex_manager.client._bindings import Binding, binding
+from codex_manager.client._http import (
+    HttpTransportChoice,
+    classify_failure,
+    is_unmapped_aiohttp_error,
+    new_async_http_client,
+)
 from codex_manager.client._operations import OPERATIONS, REST_OPERATIONS, Operation
 from codex_manager.config import ClientConfig
 from codex_manager.errors import (
@@ -122,9 +128,10 @@ def _transport_error(exc: Exception, info: RequestInfo) -> TransportError:
     where = f"{info.operation_id}: {info.method} {info.url}"
     detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     kind: type[TransportError]
-    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+    failure = classify_failure(exc)
+    if failure == "connect":
         kind, what = ConnectError, "could not connect"
-    elif isinstance(exc, httpx.TimeoutException):
+    elif failure == "timeout":
         kind, what = RequestTimeoutError, "timed out"
     else:
         kind, what = ProtocolError, "failed"
@@ -429,6 +436,7 @@ class AsyncTransport(_TransportBase):
         retry: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        http_transport: HttpTransportChoice = "auto",
         sleep: Callable[[float], object] = asyncio.sleep,
         hooks: AsyncHooks | None = None,
     ):
@@ -437,9 +445,10 @@ class AsyncTransport(_TransportBase):
         self._sleep = sleep
         self._owns_http = http_client is None
         if http_client is None:
-            http_client = httpx.AsyncClient(
+            http_client = new_async_http_client(
                 base_url=config.base_url,
                 timeout=config.timeout,
+                choice=http_transport,
                 transport=transport,
             )
         elif not str(http_client.base_url):
@@ -517,9 +526,17 @@ class AsyncTransport(_TransportBase):
         except httpx.HTTPError as exc:
             raise _transport_error(exc, state.info) from exc
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            if is_unmapped_aiohttp_error(exc):  # e.g. aiohttp.InvalidURL, a ValueError
+                raise _transport_error(exc, state.info) from exc
             if state.response is None:
                 raise
             state.shape_problem = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:
+            # httpx-aiohttp passes some aiohttp errors through unchanged (a malformed
+            # response, for one): they are transport failures all the same.
+            if is_unmapped_aiohttp_error(exc):
+                raise _transport_error(exc, state.info) from exc
+            raise
         finally:
             _current_attempt.reset(token)
         answer = self._answer(plan, state)

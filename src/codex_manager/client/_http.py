@@ -1,0 +1,150 @@
+"""Which HTTP transport the async client sends through, and what its failures mean.
+
+Stock ``httpx.AsyncClient`` (httpcore) costs about 1 ms of CPU per request and scans its
+whole connection pool for every request, which makes it the bottleneck when many tool calls
+are answered at once. ``httpx-aiohttp`` keeps the httpx API that the generated bindings use
+and sends through aiohttp instead; the async client picks it when it is installed.
+
+httpx-aiohttp maps aiohttp's exceptions onto httpx's coarsely: a server that drops the
+connection after reading the request (``ServerDisconnectedError``) and a refused connection
+(``ClientConnectorError``) both become ``httpx.ConnectTimeout``. The retry policy replays a
+non-idempotent request after a connect failure because it never reached the server, which
+holds only for the second case. :func:`classify_failure` therefore judges an error by the
+aiohttp exception it came from, when there is one.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from functools import cache
+from typing import Final, Literal, TypeAlias
+
+import httpx
+
+from codex_manager.errors import ConfigError
+
+HttpTransportChoice: TypeAlias = Literal["auto", "aiohttp", "httpx"]
+"""The async client's HTTP transport: ``"aiohttp"`` (httpx-aiohttp), ``"httpx"`` (stock
+httpcore), or ``"auto"``: aiohttp when ``httpx-aiohttp`` is installed, else httpx."""
+
+HTTP_TRANSPORT_CHOICES: Final = ("auto", "aiohttp", "httpx")
+
+FailureKind: TypeAlias = Literal["connect", "timeout", "protocol"]
+"""``connect``: the request provably never left the client; ``timeout``: no answer in time
+(the server may have received it); ``protocol``: anything else (it may have been received)."""
+
+
+@cache
+def aiohttp_transport_available() -> bool:
+    """Whether ``httpx-aiohttp`` (and so aiohttp) can be imported."""
+    return importlib.util.find_spec("httpx_aiohttp") is not None
+
+
+def resolve_http_transport(choice: str) -> Literal["aiohttp", "httpx"]:
+    """The transport ``choice`` stands for here; a bad or unavailable choice raises.
+
+    Raises:
+        ConfigError: ``choice`` is not one of ``"auto"``, ``"aiohttp"``, ``"httpx"``, or is
+            ``"aiohttp"`` while ``httpx-aiohttp`` is not installed.
+    """
+    if choice == "httpx":
+        return "httpx"
+    if choice == "aiohttp":
+        if not aiohttp_transport_available():
+            raise ConfigError(
+                "http_transport='aiohttp' needs the httpx-aiohttp package "
+                "(pip install httpx-aiohttp), or pass http_transport='httpx'"
+            )
+        return "aiohttp"
+    if choice == "auto":
+        return "aiohttp" if aiohttp_transport_available() else "httpx"
+    raise ConfigError(
+        f"http_transport must be one of {', '.join(map(repr, HTTP_TRANSPORT_CHOICES))}; "
+        f"got {choice!r}"
+    )
+
+
+def new_async_http_client(
+    *,
+    base_url: str,
+    timeout: float,
+    choice: str,
+    transport: httpx.AsyncBaseTransport | None,
+) -> httpx.AsyncClient:
+    """The ``httpx.AsyncClient`` the async SDK client owns.
+
+    An explicit ``transport`` wins over ``choice``. With aiohttp the client is
+    ``httpx_aiohttp.HttpxAiohttpClient``, which also routes environment proxies through
+    aiohttp (as stock httpx would honour them).
+    """
+    if transport is None and resolve_http_transport(choice) == "aiohttp":
+        from httpx_aiohttp import HttpxAiohttpClient
+
+        return HttpxAiohttpClient(base_url=base_url, timeout=timeout)
+    if transport is None:
+        resolve_http_transport(choice)  # a misspelt choice is an error whatever is installed
+    return httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+
+
+def _aiohttp_cause(exc: BaseException) -> BaseException | None:
+    """The aiohttp exception ``exc`` was raised from, if any (aiohttp already imported)."""
+    if "aiohttp" not in sys.modules:
+        return None
+    import aiohttp
+
+    # Only explicit causes (``raise ... from``): an implicit context may be an unrelated
+    # exception the caller was handling.
+    seen: BaseException | None = exc
+    for _ in range(8):  # a short chain; the bound guards against cycles
+        if seen is None:
+            return None
+        if isinstance(seen, aiohttp.ClientError):
+            return seen
+        seen = seen.__cause__
+    return None
+
+
+def _classify_aiohttp(cause: BaseException) -> FailureKind:
+    import aiohttp
+
+    # Raised while opening a connection (refused, DNS, TLS) or waiting for one: no request
+    # byte was written. Every other connection error may follow a complete request.
+    if isinstance(cause, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        return "connect"
+    if isinstance(cause, aiohttp.ServerTimeoutError):
+        return "timeout"
+    return "protocol"
+
+
+def classify_failure(exc: BaseException) -> FailureKind:
+    """What an HTTP failure means for replaying the request (see :data:`FailureKind`)."""
+    cause = _aiohttp_cause(exc)
+    if cause is not None:
+        return _classify_aiohttp(cause)
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
+        return "connect"
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout"
+    return "protocol"
+
+
+def is_unmapped_aiohttp_error(exc: BaseException) -> bool:
+    """An aiohttp error that httpx-aiohttp let through without turning it into an httpx one."""
+    if "aiohttp" not in sys.modules:
+        return False
+    import aiohttp
+
+    return isinstance(exc, aiohttp.ClientError)
+
+
+__all__ = [
+    "HTTP_TRANSPORT_CHOICES",
+    "FailureKind",
+    "HttpTransportChoice",
+    "aiohttp_transport_available",
+    "classify_failure",
+    "is_unmapped_aiohttp_error",
+    "new_async_http_client",
+    "resolve_http_transport",
+]
