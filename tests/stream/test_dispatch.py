@@ -205,3 +205,83 @@ async def test_task_slot_freed_by_a_finished_call_wakes_the_waiting_submit() -> 
         assert await waiting[1]
     await dispatcher.shutdown(10)
     assert seen == [1, 3]
+
+
+def test_thread_unordered_calls_of_one_thread_run_concurrently() -> None:
+    second_started = threading.Event()
+    first_saw_second: Recorder[bool] = Recorder()
+    failures: list[BaseException] = []
+
+    def handler(item: object, context: object) -> None:
+        if item == 0:
+            first_saw_second.add(second_started.wait(10))  # a lane would block here
+        else:
+            second_started.set()
+
+    dispatcher = ThreadDispatcher(
+        max_workers=4, max_pending=10, report=lambda e, x, i: failures.append(x), name="t"
+    )
+    registered = entry(handler)
+    assert dispatcher.submit(registered, 0, CONTEXT, "t1", ordered=False)
+    assert dispatcher.submit(registered, 1, CONTEXT, "t1", ordered=False)
+    assert first_saw_second.wait_for(1) == [True]
+    assert dispatcher.wait_idle(10)
+    dispatcher.shutdown(10)
+    assert failures == []
+
+
+def test_thread_unordered_calls_still_hold_pending_slots() -> None:
+    gate = threading.Event()
+    started: Recorder[object] = Recorder()
+
+    def blocked(item: object, context: object) -> None:
+        started.add(item)
+        assert gate.wait(10)
+
+    dispatcher = ThreadDispatcher(
+        max_workers=4, max_pending=2, report=lambda e, x, i: None, name="t"
+    )
+    handler = entry(blocked)
+    abort = threading.Event()
+    assert dispatcher.submit(handler, 1, CONTEXT, "t1", abort, ordered=False)
+    assert dispatcher.submit(handler, 2, CONTEXT, "t1", abort, ordered=False)
+    started.wait_for(2)
+    abort.set()
+    assert not dispatcher.submit(handler, 3, CONTEXT, "t1", abort, ordered=False)
+    gate.set()
+    assert dispatcher.wait_idle(10)
+    dispatcher.shutdown(10)
+    assert sorted(started.snapshot(), key=str) == [1, 2]
+
+
+async def test_task_unordered_calls_run_concurrently_under_the_bound() -> None:
+    gate = asyncio.Event()
+    running = 0
+    most = 0
+    started: list[object] = []
+
+    async def handler(item: object, context: object) -> None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        started.append(item)
+        await gate.wait()
+        running -= 1
+
+    dispatcher = TaskDispatcher(
+        max_concurrency=2, max_pending=4, report=lambda e, x, i: None, name="t"
+    )
+    registered = entry(handler)
+    for number in range(4):
+        await dispatcher.submit(registered, number, CONTEXT, "t1", ordered=False)
+    # Full: a fifth submit waits for a slot.
+    fifth = asyncio.create_task(dispatcher.submit(registered, 4, CONTEXT, "t1", ordered=False))
+    for _ in range(20):
+        await asyncio.sleep(0)
+    assert not fifth.done()
+    assert sorted(started, key=str) == [0, 1]  # same thread, yet both run; the bound is 2
+    gate.set()
+    assert await fifth
+    await dispatcher.shutdown(10)
+    assert sorted(started, key=str) == [0, 1, 2, 3, 4]
+    assert most == 2

@@ -36,7 +36,7 @@ from codex_manager.stream.errors import (
     StreamServerError,
 )
 from codex_manager.stream.frames import Connected, Reconnected, StreamEvent
-from codex_manager.stream.router import HandlerEntry, HandlerRegistry
+from codex_manager.stream.router import HandlerEntry, HandlerRegistry, is_server_request
 from codex_manager.stream.wire import PING_TEXT, subscribe_text
 
 logger = logging.getLogger("codex_manager.stream")
@@ -316,6 +316,7 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
         loop = asyncio.get_running_loop()
         route = self._router.route
         submit = dispatcher.submit
+        ordered_requests = self._options.ordered_requests
         ready_timer: asyncio.TimerHandle | None = loop.call_later(
             self._options.open_timeout, self._abort_unready, websocket, liveness
         )
@@ -337,8 +338,11 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
                         and frame_thread != thread_id
                     ):
                         continue  # another session's event (contract 11.3)
+                    ordered = ordered_requests or not is_server_request(frame)
                     for entry in route(frame):
-                        await submit(entry, frame, context, frame_thread)
+                        await submit(
+                            entry, frame, context, frame_thread, ordered=ordered or entry.ordered
+                        )
                     yield frame
                 elif type(frame) is PongFrame:
                     liveness.pong.set()

@@ -98,6 +98,13 @@ class StreamOptions:
         close_timeout: Seconds allowed for a clean close.
         max_concurrency: Handlers running at the same time (threads for the sync stream,
             tasks for the async one; sync handlers on the async stream use as many threads).
+            Threads start only when needed, so a high bound costs nothing while idle.
+        ordered_requests: Run server requests (``app_server.request.*``: tool calls,
+            approvals, user-input requests) one at a time per (handler, thread), in arrival
+            order, like every other frame. Off by default: requests are independent, so
+            they run concurrently under ``max_concurrency`` (a handler blocked on one tool
+            call does not delay the next). ``on_app_server_request(..., ordered=True)``
+            asks the same for one handler.
         max_pending: Handler calls queued or running before the reader waits
             (backpressure: the reader stops reading until a handler finishes; a handler
             must therefore not wait for a later event of the same stream).
@@ -112,7 +119,8 @@ class StreamOptions:
     pong_timeout: float = 10.0
     open_timeout: float = 10.0
     close_timeout: float = 2.0
-    max_concurrency: int = 16
+    max_concurrency: int = 64
+    ordered_requests: bool = False
     max_pending: int = 1024
     max_frame_bytes: int = 64 * 1024 * 1024
     shutdown_timeout: float = 30.0

@@ -1,10 +1,12 @@
-"""Running handlers off the reader thread: bounded, with backpressure and per-lane order.
+"""Running handlers off the reader thread: bounded, with backpressure and optional order.
 
-A *lane* is one (handler registration, thread id) pair. Calls in a lane run one after
-the other, in the order the frames arrived; different lanes run concurrently, up to the
-concurrency bound. So a slow handler delays only its own later calls for the same
-thread, never the reader, other handlers or other threads. When ``max_pending`` calls
-are queued or running, the reader waits (backpressure) instead of buffering without end.
+An *ordered* call goes to a *lane*, one (handler registration, thread id) pair: calls in
+a lane run one after the other, in the order the frames arrived, and different lanes run
+concurrently. An *unordered* call (the default for server requests such as tool calls,
+each independent with its own id) runs as soon as a worker is free. Either way at most
+the concurrency bound run at once, a slow handler never holds up the reader, and when
+``max_pending`` calls are queued or running the reader waits (backpressure) instead of
+buffering without end.
 """
 
 from __future__ import annotations
@@ -74,10 +76,14 @@ class ThreadDispatcher:
         context: HandlerContext[StreamClient],
         thread_id: str | None,
         abort: threading.Event | None = None,
+        *,
+        ordered: bool = True,
     ) -> bool:
         """Queue one call; blocks while ``max_pending`` calls are outstanding.
 
-        Returns ``False`` (call dropped) only when ``abort`` is set while waiting.
+        ``ordered`` calls run in their (handler, thread) lane; others run as soon as a
+        worker is free. Returns ``False`` (call dropped) only when ``abort`` is set while
+        waiting.
         """
         capacity = self._capacity
         if not capacity.acquire(blocking=False):
@@ -88,8 +94,13 @@ class ThreadDispatcher:
                         return False
             finally:
                 self._waiting = False
-        key: LaneKey = (id(entry), thread_id)
         job: Job = (entry, item, context)
+        if not ordered:
+            with self._lock:
+                self._outstanding += 1
+            self._executor.submit(self._run, job)
+            return True
+        key: LaneKey = (id(entry), thread_id)
         with self._lock:
             self._outstanding += 1
             lane = self._lanes.get(key)
@@ -108,17 +119,21 @@ class ThreadDispatcher:
                     # Only now is the lane gone: submits meanwhile appended to it.
                     del self._lanes[key]
                     return
-                entry, item, context = lane.popleft()
-            try:
-                call_sync(entry, item, context)
-            except Exception as error:
-                self._report(entry, error, item)
-            finally:
-                self._capacity.release()
-                with self._lock:
-                    self._outstanding -= 1
-                    if not self._outstanding:
-                        self._idle.notify_all()
+                job = lane.popleft()
+            self._run(job)
+
+    def _run(self, job: Job) -> None:
+        entry, item, context = job
+        try:
+            call_sync(entry, item, context)
+        except Exception as error:
+            self._report(entry, error, item)
+        finally:
+            self._capacity.release()
+            with self._lock:
+                self._outstanding -= 1
+                if not self._outstanding:
+                    self._idle.notify_all()
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every queued call finished; ``False`` on timeout."""
@@ -159,25 +174,34 @@ class TaskDispatcher:
         item: object,
         context: HandlerContext[StreamClient],
         thread_id: str | None,
+        *,
+        ordered: bool = True,
     ) -> bool:
         """Queue one call; waits while ``max_pending`` calls are outstanding.
 
-        Returns ``False`` (call dropped) only when it had to wait for a slot and
-        :meth:`abort` was called before or while waiting.
+        ``ordered`` calls run in their (handler, thread) lane; others start at once and
+        wait only for the concurrency bound. Returns ``False`` (call dropped) only when it
+        had to wait for a slot and :meth:`abort` was called before or while waiting.
         """
         if self._free_slots <= 0 and not await self._wait_for_slot():
             return False
         self._free_slots -= 1
+        if not ordered:
+            self._start(self._run(entry, item, context))
+            return True
         key: LaneKey = (id(entry), thread_id)
         lane = self._lanes.get(key)
         if lane is not None:
             lane.append((entry, item, context))
             return True
         self._lanes[key] = deque(((entry, item, context),))
-        task = asyncio.create_task(self._drain(key))
+        self._start(self._drain(key))
+        return True
+
+    def _start(self, work: Coroutine[object, object, None]) -> None:
+        task = asyncio.create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        return True
 
     @property
     def waiting_for_slot(self) -> bool:
@@ -227,16 +251,20 @@ class TaskDispatcher:
         lane = self._lanes[key]
         try:
             while lane:
-                entry, item, context = lane.popleft()
-                try:
-                    async with self._running:
-                        await self.call(entry, item, context)
-                except Exception as error:
-                    self._report(entry, error, item)
-                finally:
-                    self._release_slot()
+                await self._run(*lane.popleft())
         finally:
             del self._lanes[key]
+
+    async def _run(
+        self, entry: HandlerEntry, item: object, context: HandlerContext[StreamClient]
+    ) -> None:
+        try:
+            async with self._running:
+                await self.call(entry, item, context)
+        except Exception as error:
+            self._report(entry, error, item)
+        finally:
+            self._release_slot()
 
     async def call(
         self, entry: HandlerEntry, item: object, context: HandlerContext[StreamClient]
@@ -256,7 +284,7 @@ class TaskDispatcher:
             _, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
             if pending:
                 logger.warning(
-                    "cancelling %d stream handler lane(s) after %.1f s", len(pending), grace_seconds
+                    "cancelling %d stream handler task(s) after %.1f s", len(pending), grace_seconds
                 )
                 for task in pending:
                     task.cancel()

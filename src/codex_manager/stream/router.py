@@ -58,20 +58,27 @@ _NO_ENTRIES: tuple[HandlerEntry, ...] = ()
 
 @dataclass(frozen=True, eq=False, slots=True)
 class HandlerEntry:
-    """One registration: the callable, how to call it, and what it was registered for."""
+    """One registration: the callable, how to call it, and what it was registered for.
+
+    ``ordered`` asks for server requests to reach this handler one at a time per thread,
+    in arrival order (other frames always do).
+    """
 
     handler: Callable[..., object]
     name: str
     is_async: bool
     kind: HandlerKind
     key: str | None
+    ordered: bool = False
 
 
-def _entry(handler: Callable[..., object], kind: HandlerKind, key: str | None) -> HandlerEntry:
+def _entry(
+    handler: Callable[..., object], kind: HandlerKind, key: str | None, ordered: bool = False
+) -> HandlerEntry:
     if not callable(handler):
         raise TypeError(f"a stream handler must be callable, got {handler!r}")
     name = getattr(handler, "__qualname__", None) or repr(handler)
-    return HandlerEntry(handler, name, inspect.iscoroutinefunction(handler), kind, key)
+    return HandlerEntry(handler, name, inspect.iscoroutinefunction(handler), kind, key, ordered)
 
 
 def _method_key(normalized_method: str | None) -> str | None:
@@ -81,6 +88,19 @@ def _method_key(normalized_method: str | None) -> str | None:
     if not isinstance(normalized_method, str) or not normalized_method.strip():
         raise ValueError("normalized_method must be a non-empty string or None")
     return normalize_method(normalized_method) if "/" in normalized_method else normalized_method
+
+
+def _check_ordered(ordered: bool) -> None:
+    if not isinstance(ordered, bool):
+        raise TypeError(f"ordered must be a bool, got {ordered!r}")
+
+
+def is_server_request(event: StreamEvent) -> bool:
+    """Whether ``event`` is a server request (``app_server.request.*``).
+
+    Requests are independent (each has its own id), so their handler calls need no order.
+    """
+    return type(event) is AppServerSignal and event.signal_type == "request"
 
 
 class Router:
@@ -97,9 +117,16 @@ class Router:
         self.connect_handlers: tuple[HandlerEntry, ...] = ()
         self._cache: dict[_RouteKey, tuple[HandlerEntry, ...]] = {}
 
-    def add(self, handler: Callable[..., object], kind: HandlerKind, key: str | None) -> None:
+    def add(
+        self,
+        handler: Callable[..., object],
+        kind: HandlerKind,
+        key: str | None,
+        *,
+        ordered: bool = False,
+    ) -> None:
         """Register ``handler``; ``key`` is the event type, prefix or normalized method."""
-        entry = _entry(handler, kind, key)
+        entry = _entry(handler, kind, key, ordered)
         with self._lock:
             if kind == "event":
                 assert key is not None
@@ -119,10 +146,15 @@ class Router:
             self._cache = {}
 
     def add_signal(
-        self, handler: Callable[..., object], signal_type: SignalType, method: str | None
+        self,
+        handler: Callable[..., object],
+        signal_type: SignalType,
+        method: str | None,
+        *,
+        ordered: bool = False,
     ) -> None:
         """Register a signal handler for one normalized method (``None``: every method)."""
-        entry = _entry(handler, "signal", method)
+        entry = _entry(handler, "signal", method, ordered)
         with self._lock:
             signals = dict(self._signals)
             signals[(signal_type, method)] = (*signals.get((signal_type, method), ()), entry)
@@ -197,30 +229,40 @@ class HandlerRegistry:
         """Start with no handlers."""
         self._router = Router()
 
-    def on_event(self, event_type: str) -> Callable[[EventHandlerT], EventHandlerT]:
+    def on_event(
+        self, event_type: str, *, ordered: bool = False
+    ) -> Callable[[EventHandlerT], EventHandlerT]:
         """Register a handler for every frame of exactly this type (e.g. ``"tool_call_requested"``).
 
         ``app_server.*`` frames arrive as :class:`AppServerSignal` (a :class:`StreamEvent`).
+        Frames of one thread reach the handler in order, except server requests
+        (``app_server.request.*``), which run concurrently unless ``ordered=True``.
         """
         if not isinstance(event_type, str) or not event_type:
             raise ValueError("event_type must be a non-empty string")
+        _check_ordered(ordered)
 
         def register(handler: EventHandlerT) -> EventHandlerT:
-            self._router.add(handler, "event", event_type)
+            self._router.add(handler, "event", event_type, ordered=ordered)
             return handler
 
         return register
 
-    def on_event_prefix(self, prefix: str) -> Callable[[EventHandlerT], EventHandlerT]:
+    def on_event_prefix(
+        self, prefix: str, *, ordered: bool = False
+    ) -> Callable[[EventHandlerT], EventHandlerT]:
         """Register a handler for every frame whose type starts with ``prefix``.
 
-        ``on_event_prefix("")`` receives every event frame.
+        ``on_event_prefix("")`` receives every event frame. Frames of one thread reach the
+        handler in order, except server requests (``app_server.request.*``), which run
+        concurrently unless ``ordered=True`` (e.g. for a timeline of a whole turn).
         """
         if not isinstance(prefix, str):
             raise ValueError("prefix must be a string")
+        _check_ordered(ordered)
 
         def register(handler: EventHandlerT) -> EventHandlerT:
-            self._router.add(handler, "prefix", prefix)
+            self._router.add(handler, "prefix", prefix, ordered=ordered)
             return handler
 
         return register
@@ -242,17 +284,24 @@ class HandlerRegistry:
         return register
 
     def on_app_server_request(
-        self, normalized_method: str | None = None
+        self, normalized_method: str | None = None, *, ordered: bool = False
     ) -> Callable[[SignalHandlerT], SignalHandlerT]:
         """Register a handler for server-initiated requests, e.g. ``"item.tool.call"``.
 
         ``None`` receives every request. A raw method (``"item/tool/call"``) is normalized
         first. For tool calls, ``signal.tool_call`` holds the typed params.
+
+        Requests are independent (each has its own id), so by default they run
+        concurrently, even several of one thread: Codex's parallel tool calls in one turn
+        run in parallel. ``ordered=True`` runs this handler's requests one at a time per
+        thread, in arrival order (``StreamOptions.ordered_requests`` does so for every
+        handler).
         """
         method = _method_key(normalized_method)
+        _check_ordered(ordered)
 
         def register(handler: SignalHandlerT) -> SignalHandlerT:
-            self._router.add_signal(handler, "request", method)
+            self._router.add_signal(handler, "request", method, ordered=ordered)
             return handler
 
         return register
@@ -341,4 +390,5 @@ __all__ = [
     "ReconnectHandlerT",
     "Router",
     "SignalHandlerT",
+    "is_server_request",
 ]

@@ -37,7 +37,7 @@ from codex_manager.stream.errors import (
     StreamServerError,
 )
 from codex_manager.stream.frames import Connected, Reconnected, StreamEvent
-from codex_manager.stream.router import HandlerEntry, HandlerRegistry
+from codex_manager.stream.router import HandlerEntry, HandlerRegistry, is_server_request
 from codex_manager.stream.wire import PING_TEXT, subscribe_text
 
 logger = logging.getLogger("codex_manager.stream")
@@ -219,6 +219,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         stop = self._stop
         route = self._router.route
         submit = dispatcher.submit
+        ordered_requests = self._options.ordered_requests
         inf = math.inf
         ready_deadline = time.monotonic() + options.open_timeout
         next_ping = pong_deadline = inf
@@ -253,8 +254,11 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
                 frame_thread = frame.thread_id
                 if thread_id is not None and frame_thread is not None and frame_thread != thread_id:
                     continue  # another session's event (contract 11.3)
+                ordered = ordered_requests or not is_server_request(frame)
                 for entry in route(frame):
-                    submit(entry, frame, context, frame_thread, stop)
+                    submit(
+                        entry, frame, context, frame_thread, stop, ordered=ordered or entry.ordered
+                    )
                 yield frame
             elif type(frame) is PongFrame:
                 pong_deadline = inf
