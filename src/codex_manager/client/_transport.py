@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
@@ -151,6 +152,34 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
+@dataclass(frozen=True)
+class _RouteTemplate:
+    """A route split once at its placeholders, so filling it needs no regex per call."""
+
+    literals: tuple[str, ...]
+    """The text around the placeholders (one more than there are placeholders)."""
+    placeholders: tuple[tuple[str, str], ...]
+    """Per placeholder: the bindings' keyword (``session_id``) and the text as written."""
+
+    def fill(self, path: Mapping[str, str]) -> str:
+        """The route with each value URL-quoted (an unknown one keeps its placeholder)."""
+        pieces = [self.literals[0]]
+        for (keyword, written), literal in zip(self.placeholders, self.literals[1:], strict=True):
+            pieces.append(quote(path.get(keyword, written), safe=""))
+            pieces.append(literal)
+        return "".join(pieces)
+
+
+@cache
+def _route_template(route: str) -> _RouteTemplate:
+    split = _PLACEHOLDER.split(route)  # literal, name, literal, name, ..., literal
+    names = split[1::2]
+    return _RouteTemplate(
+        literals=tuple(split[0::2]),
+        placeholders=tuple((_snake(name), "{" + name + "}") for name in names),
+    )
+
+
 class _PrefixRewriter:
     """Maps the spec's ``/api`` prefix onto the configured one (after the base URL's path)."""
 
@@ -219,12 +248,7 @@ class _TransportBase:
 
     def _url(self, operation: Operation, path: Mapping[str, str]) -> str:
         """The request URL, for hooks and errors before httpx has built the request."""
-
-        def fill(match: re.Match[str]) -> str:
-            return quote(path.get(_snake(match.group(1)), match.group(0)), safe="")
-
-        route = _PLACEHOLDER.sub(fill, operation.path)
-        return self.config.api_base + route
+        return self.config.api_base + _route_template(operation.path).fill(path)
 
     def _new_attempt(self, plan: _CallPlan, attempt: int) -> _Attempt:
         return _Attempt(
@@ -245,7 +269,7 @@ class _TransportBase:
             method=state.info.method,
             url=state.info.url,
             status_code=response.status_code,
-            headers=dict(response.headers),
+            headers=response.headers,  # read-only use (Retry-After); a copy costs ~3 us
             body=_parse_body(response),
             shape_problem=state.shape_problem,
         )
