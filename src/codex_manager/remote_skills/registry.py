@@ -62,7 +62,8 @@ class SkillRegistry:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._skills: dict[str, RemoteSkill] = {}
-        self._known: set[str] = set()
+        # Names unregistered since (created on first removal: most registries never remove).
+        self._removed: set[str] | None = None
         self._creation_catalog: tuple[str, ...] | None = None
 
     def add(self, skill: RemoteSkill, *, replace: bool = False) -> None:
@@ -77,18 +78,27 @@ class SkillRegistry:
                     skill.name, f"a session can publish at most {MAX_DYNAMIC_TOOLS} dynamic tools"
                 )
             self._skills[skill.name] = skill
-            self._known.add(skill.name)
 
     def remove(self, name: str) -> RemoteSkill | None:
         """Remove and return a skill, or ``None`` when absent."""
         with self._lock:
-            return self._skills.pop(name, None)
+            removed = self._skills.pop(name, None)
+            if removed is not None:
+                self._note_removed((name,))
+            return removed
+
+    def _note_removed(self, names: tuple[str, ...]) -> None:
+        if names:
+            if self._removed is None:
+                self._removed = set()
+            self._removed.update(names)
 
     def clear(self) -> tuple[str, ...]:
         """Remove every skill; returns the removed names."""
         with self._lock:
             names = tuple(self._skills)
             self._skills.clear()
+            self._note_removed(names)
             return names
 
     def get(self, name: str) -> RemoteSkill | None:
@@ -102,7 +112,7 @@ class SkillRegistry:
             skill = self._skills.get(name)
             if skill is not None:
                 return skill
-            was_known = name in self._known or (
+            was_known = (self._removed is not None and name in self._removed) or (
                 self._creation_catalog is not None and name in self._creation_catalog
             )
             return MissingSkill(

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
 from pydantic.json_schema import GenerateJsonSchema
 
 from codex_manager.json_types import JSONObject, JSONValue
+from codex_manager.remote_skills._cache import BoundedCache
 from codex_manager.remote_skills._compat import pydantic_compatible
 from codex_manager.remote_skills.context import SkillContext
 from codex_manager.remote_skills.errors import SkillRegistrationError
@@ -437,11 +438,25 @@ def _json_text(name: str, value: object, what: str) -> str:
         raise SkillRegistrationError(name, f"{what} is not JSON-serialisable ({exc})") from exc
 
 
+_COMPILED: BoundedCache[str, jsonschema_rs.Validator] = BoundedCache()
+"""Compiled validators by canonical schema text: equal schemas share one (it is immutable)."""
+
+
 def check_json_schema(name: str, schema: JSONObject, *, what: str) -> jsonschema_rs.Validator:
-    """Check that ``schema`` is valid JSON Schema and compile a validator for it."""
+    """Check that ``schema`` is valid JSON Schema and compile a validator for it.
+
+    Equal schemas (whatever their key order) share one compiled validator.
+    """
+    try:
+        canonical = json.dumps(schema, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise SkillRegistrationError(name, f"{what} is not JSON-serialisable ({exc})") from exc
+    compiled = _COMPILED.get(canonical)
+    if compiled is not None:
+        return compiled
     try:
         jsonschema_rs.meta.validate(schema)
-        return jsonschema_rs.validator_for(schema)
+        return _COMPILED.put(canonical, jsonschema_rs.validator_for(schema))
     except jsonschema_rs.ValidationError as exc:
         path = "/".join(str(p) for p in exc.instance_path) or "(top level)"
         raise SkillRegistrationError(

@@ -18,6 +18,7 @@ from codex_manager.remote_skills.schema import (
     check_output_schema,
     synthesize,
 )
+from codex_manager.remote_skills.sharing import TEMPLATES, SkillTemplate, template_key
 from codex_manager.remote_skills.validation import (
     ArgumentValidator,
     ModelArgumentValidator,
@@ -57,24 +58,48 @@ class RemoteSkill:
 
     name: str
     """Tool name seen by the model."""
-    description: str
-    """Tool description seen by the model."""
     handler: SkillHandler
     """The callable run for each call."""
-    input_schema: JSONObject
-    """``inputSchema`` sent to Codex (explicit, unaltered; or synthesized)."""
-    explicit_input_schema: bool
-    """Whether ``input_schema`` was given at registration."""
-    output: OutputContract | None
-    """Output contract shown in the instruction text (never part of ``inputSchema``)."""
     is_async: bool
     """Whether the handler is a coroutine function (awaited) or a plain one (called)."""
     timeout_seconds: float | None
     """Per-skill timeout; ``None`` means the registry's default applies."""
-    validator: ArgumentValidator
-    """Checks and binds arguments before the handler runs."""
-    plan: CallPlan
-    """How bound values become handler arguments."""
+    template: SkillTemplate
+    """What was synthesized for it, shared with other registrations of the same function."""
+
+    @property
+    def description(self) -> str:
+        """Tool description seen by the model."""
+        return self.template.description
+
+    @property
+    def input_schema(self) -> JSONObject:
+        """``inputSchema`` sent to Codex (explicit, unaltered; or synthesized).
+
+        Shared with other registrations of the same function: read it, never mutate it
+        (:meth:`definition` returns a copy).
+        """
+        return self.template.input_schema
+
+    @property
+    def explicit_input_schema(self) -> bool:
+        """Whether ``input_schema`` was given at registration."""
+        return self.template.explicit_input_schema
+
+    @property
+    def output(self) -> OutputContract | None:
+        """Output contract shown in the instruction text (never part of ``inputSchema``)."""
+        return self.template.output
+
+    @property
+    def validator(self) -> ArgumentValidator:
+        """Checks and binds arguments before the handler runs."""
+        return self.template.validator
+
+    @property
+    def plan(self) -> CallPlan:
+        """How bound values become handler arguments."""
+        return self.template.plan
 
     def definition(self) -> DynamicToolSpec:
         """The catalog entry sent as one element of ``dynamicTools``."""
@@ -116,7 +141,9 @@ def build_skill(
     """Build a :class:`RemoteSkill`, or refuse with :class:`SkillRegistrationError`.
 
     ``name`` defaults to the handler's ``__name__``; ``description`` to the docstring summary,
-    then ``"Remote skill <name>"``.
+    then ``"Remote skill <name>"``. Registrations of the same function with the same
+    arguments share one synthesized schema, argument model and validator (see
+    :mod:`codex_manager.remote_skills.sharing`); the handler stays the one given.
     """
     if name is None:
         name = getattr(handler, "__name__", None)
@@ -129,6 +156,35 @@ def build_skill(
         )
     if timeout_seconds is not None and not (timeout_seconds > 0):
         raise SkillRegistrationError(name, "timeout_seconds must be a positive number or None")
+    key = template_key(
+        name,
+        handler,
+        description=description,
+        input_schema=input_schema,
+        output_schema=output_schema,
+    )
+
+    def build() -> SkillTemplate:
+        return _build_template(name, handler, description, input_schema, output_schema)
+
+    template = build() if key is None else TEMPLATES.get_or_build(key, build)
+    return RemoteSkill(
+        name=name,
+        handler=handler,
+        is_async=_is_async_callable(handler),
+        timeout_seconds=timeout_seconds,
+        template=template,
+    )
+
+
+def _build_template(
+    name: str,
+    handler: SkillHandler,
+    description: str | None,
+    input_schema: Mapping[str, object] | None,
+    output_schema: Mapping[str, object] | None,
+) -> SkillTemplate:
+    """Synthesize what a registration needs besides the handler object itself."""
     synthesized = synthesize(name, handler, explicit_schema=input_schema is not None)
     validator: ArgumentValidator
     if input_schema is not None:
@@ -154,15 +210,11 @@ def build_skill(
         raise SkillRegistrationError(
             name, f"the description is longer than {MAX_DESCRIPTION_LENGTH} characters"
         )
-    return RemoteSkill(
-        name=name,
+    return SkillTemplate(
         description=description,
-        handler=handler,
         input_schema=schema,
         explicit_input_schema=input_schema is not None,
         output=output,
-        is_async=_is_async_callable(handler),
-        timeout_seconds=timeout_seconds,
         validator=validator,
         plan=synthesized.plan,
     )
