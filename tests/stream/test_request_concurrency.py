@@ -110,7 +110,10 @@ def publish_tool_calls(server: MiniStreamServer, thread_id: str, count: int) -> 
 def test_options_default_to_concurrent_requests_under_a_wider_bound() -> None:
     settings = StreamOptions()
     assert settings.ordered_requests is False
-    assert settings.max_concurrency == 64
+    assert settings.max_concurrency is None
+    assert (settings.task_bound(), settings.thread_bound()) == (256, 64)
+    explicit = StreamOptions(max_concurrency=8)
+    assert (explicit.task_bound(), explicit.thread_bound()) == (8, 8)
 
 
 # --- sync stream -----------------------------------------------------------------------

@@ -53,7 +53,7 @@ class RemoteSkills:
         self._lock = threading.Lock()
         self._executors: list[concurrent.futures.ThreadPoolExecutor] = []
         self._options = options or RemoteSkillOptions()
-        self._bound = self._options.max_concurrent_calls
+        self._bound = self._options.thread_bound()
         self._executor = self._new_executor(self._bound)
 
     def _new_executor(self, bound: int) -> concurrent.futures.ThreadPoolExecutor:
@@ -64,9 +64,9 @@ class RemoteSkills:
         return executor
 
     def _executor_for(self, options: RemoteSkillOptions) -> concurrent.futures.Executor:
-        if options.max_concurrent_calls == self._bound:
+        if options.thread_bound() == self._bound:
             return self._executor
-        return self._new_executor(options.max_concurrent_calls)
+        return self._new_executor(options.thread_bound())
 
     @property
     def options(self) -> RemoteSkillOptions:
@@ -77,8 +77,8 @@ class RemoteSkills:
         """Set the default options of registries made from now on (existing ones keep theirs)."""
         with self._lock:
             self._options = options
-            if options.max_concurrent_calls != self._bound:
-                self._bound = options.max_concurrent_calls
+            if options.thread_bound() != self._bound:
+                self._bound = options.thread_bound()
                 self._executor = self._new_executor(self._bound)
 
     def create_session(
@@ -146,20 +146,26 @@ class AsyncRemoteSkills:
         self._sessions: dict[str, AsyncSessionSkills] = {}
         self._executors: list[concurrent.futures.ThreadPoolExecutor] = []
         self._options = options or RemoteSkillOptions()
-        self._runtime = self._new_runtime(self._options.max_concurrent_calls)
+        self._runtime = self._new_runtime(self._options)
 
-    def _new_runtime(self, bound: int) -> AsyncRuntime:
+    def _new_runtime(self, options: RemoteSkillOptions) -> AsyncRuntime:
+        # As many threads as calls: a plain handler admitted by the bound never queues for a
+        # thread, so its timeout only counts its own run (threads start only when needed).
+        bound = options.call_bound()
         executor = concurrent.futures.ThreadPoolExecutor(
             max_workers=bound, thread_name_prefix="remote-skill"
         )
         self._executors.append(executor)
         return AsyncRuntime(bound, executor)
 
+    def _fits(self, options: RemoteSkillOptions) -> bool:
+        return options.call_bound() == self._runtime.max_concurrent_calls
+
     def _runtime_for(self, options: RemoteSkillOptions) -> AsyncRuntime:
         # Sessions with their own bound get their own pool; the rest share the client's.
-        if options.max_concurrent_calls == self._runtime.max_concurrent_calls:
+        if self._fits(options):
             return self._runtime
-        return self._new_runtime(options.max_concurrent_calls)
+        return self._new_runtime(options)
 
     @property
     def options(self) -> RemoteSkillOptions:
@@ -173,8 +179,8 @@ class AsyncRemoteSkills:
         the defaults; a session given other ``skill_options`` gets its own bound.
         """
         self._options = options
-        if options.max_concurrent_calls != self._runtime.max_concurrent_calls:
-            self._runtime = self._new_runtime(options.max_concurrent_calls)
+        if not self._fits(options):
+            self._runtime = self._new_runtime(options)
 
     async def create_session(
         self,

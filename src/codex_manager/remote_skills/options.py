@@ -12,7 +12,17 @@ from codex_manager.remote_skills.submit import (
     SubmissionPolicy,
 )
 
-__all__ = ["RemoteSkillOptions"]
+__all__ = [
+    "DEFAULT_ASYNC_CONCURRENT_CALLS",
+    "DEFAULT_THREAD_CONCURRENT_CALLS",
+    "RemoteSkillOptions",
+]
+
+DEFAULT_ASYNC_CONCURRENT_CALLS = 256
+"""Default bound on calls handled at once by an async client (async handlers are cheap)."""
+
+DEFAULT_THREAD_CONCURRENT_CALLS = 64
+"""Default bound on worker threads running handlers on the sync client."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,9 +37,10 @@ class RemoteSkillOptions:
         max_submit_attempts: Attempts to deliver each answer (first one included).
         retry_delay_seconds: Linear backoff step between attempts; ``0`` retries at once.
         max_concurrent_calls: Calls handled at the same time (async client: across all its
-            sessions; sync client: worker threads running handlers). 64 by default, like the
-            stream's ``max_concurrency``: with 20 ms handlers that allows about 3,200 calls/s;
-            threads start only when needed.
+            sessions; sync client: worker threads running handlers). ``None`` (the default)
+            picks 256 on the async client, where ``async def`` handlers are cheap tasks, and
+            64 on the sync client, where each call holds a thread. A number sets both.
+            Threads start only when needed.
         dedupe_memory: Finished calls remembered per session for exactly-once handling
             (calls in progress are never forgotten).
         ownership_check_after_seconds: When a handler ran at least this long (``0``: always;
@@ -44,7 +55,7 @@ class RemoteSkillOptions:
     mask_errors: bool = False
     max_submit_attempts: int = DEFAULT_MAX_SUBMIT_ATTEMPTS
     retry_delay_seconds: float = DEFAULT_RETRY_DELAY_SECONDS
-    max_concurrent_calls: int = 64
+    max_concurrent_calls: int | None = None
     dedupe_memory: int = 4096
     ownership_check_after_seconds: float | None = 1.0
 
@@ -52,14 +63,26 @@ class RemoteSkillOptions:
         timeout = self.default_timeout_seconds
         if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
             raise ValueError(f"default_timeout_seconds must be > 0 or None (got {timeout!r})")
-        if self.max_concurrent_calls < 1:
-            raise ValueError(f"max_concurrent_calls must be >= 1 (got {self.max_concurrent_calls})")
+        if self.max_concurrent_calls is not None and self.max_concurrent_calls < 1:
+            raise ValueError(
+                f"max_concurrent_calls must be >= 1 or None (got {self.max_concurrent_calls})"
+            )
         if self.dedupe_memory < 1:
             raise ValueError(f"dedupe_memory must be >= 1 (got {self.dedupe_memory})")
         check = self.ownership_check_after_seconds
         if check is not None and not (math.isfinite(check) and check >= 0):
             raise ValueError(f"ownership_check_after_seconds must be >= 0 or None (got {check!r})")
         self.submission_policy()  # validates the retry settings
+
+    def call_bound(self) -> int:
+        """Calls handled at once across the sessions of an async client (and its threads)."""
+        bound = self.max_concurrent_calls
+        return DEFAULT_ASYNC_CONCURRENT_CALLS if bound is None else bound
+
+    def thread_bound(self) -> int:
+        """Worker threads running handlers on the sync client."""
+        bound = self.max_concurrent_calls
+        return DEFAULT_THREAD_CONCURRENT_CALLS if bound is None else bound
 
     def execution_settings(self) -> ExecutionSettings:
         """The execution part of these options."""

@@ -262,7 +262,7 @@ class SessionSkills(SessionSkillsBase):
         else:
             # Calls are resolved side by side so one slow handler does not hold back the rest;
             # these threads only wait, the handlers themselves run on the registry's pool.
-            workers = min(len(rows), self._options.max_concurrent_calls)
+            workers = min(len(rows), self._options.thread_bound())
             with concurrent.futures.ThreadPoolExecutor(
                 max_workers=workers, thread_name_prefix="remote-skill-drain"
             ) as pool:

@@ -162,7 +162,8 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
         options = self._options
         context: HandlerContext[StreamClient] = HandlerContext(self, self._client, thread_id)
         dispatcher = TaskDispatcher(
-            max_concurrency=options.max_concurrency,
+            max_concurrency=options.task_bound(),
+            max_threads=options.thread_bound(),
             max_pending=options.max_pending,
             report=lambda entry, error, item: self._handler_failed(
                 entry, error, item, context, dispatcher

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar
 
 from codex_manager.errors import ConfigError
 from codex_manager.retry import RetryPolicy
@@ -86,6 +86,13 @@ def _default_reconnect_policy() -> RetryPolicy:
     return RetryPolicy(max_attempts=2**31, initial_delay=0.25, max_delay=15.0, jitter=0.5)
 
 
+DEFAULT_ASYNC_CONCURRENCY: Final = 256
+"""Default bound on handler calls running at once on the async stream (tasks are cheap)."""
+
+DEFAULT_THREAD_CONCURRENCY: Final = 64
+"""Default bound on worker threads running plain handlers."""
+
+
 @dataclass(frozen=True)
 class StreamOptions:
     """Tuning of an event stream.
@@ -96,8 +103,10 @@ class StreamOptions:
             treated as dead and replaced.
         open_timeout: Seconds allowed for the websocket handshake and the ``ready`` frame.
         close_timeout: Seconds allowed for a clean close.
-        max_concurrency: Handlers running at the same time (threads for the sync stream,
-            tasks for the async one; sync handlers on the async stream use as many threads).
+        max_concurrency: Handler calls running at the same time. ``None`` (the default)
+            picks one suited to the stream: 256 on the async stream, whose ``async def``
+            handlers are cheap tasks (its plain handlers use at most 64 worker threads), and
+            64 on the sync stream, where each call holds a thread. A number sets both.
             Threads start only when needed, so a high bound costs nothing while idle.
         ordered_requests: Run server requests (``app_server.request.*``: tool calls,
             approvals, user-input requests) one at a time per (handler, thread), in arrival
@@ -119,7 +128,7 @@ class StreamOptions:
     pong_timeout: float = 10.0
     open_timeout: float = 10.0
     close_timeout: float = 2.0
-    max_concurrency: int = 64
+    max_concurrency: int | None = None
     ordered_requests: bool = False
     max_pending: int = 1024
     max_frame_bytes: int = 64 * 1024 * 1024
@@ -132,12 +141,24 @@ class StreamOptions:
                 raise ConfigError(f"StreamOptions.{name} must be > 0")
         if self.shutdown_timeout < 0:
             raise ConfigError("StreamOptions.shutdown_timeout must be >= 0")
-        for name in ("max_concurrency", "max_pending", "max_frame_bytes"):
+        if self.max_concurrency is not None and self.max_concurrency < 1:
+            raise ConfigError("StreamOptions.max_concurrency must be >= 1 or None")
+        for name in ("max_pending", "max_frame_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"StreamOptions.{name} must be >= 1")
 
+    def task_bound(self) -> int:
+        """Handler calls running at once on the async stream."""
+        return DEFAULT_ASYNC_CONCURRENCY if self.max_concurrency is None else self.max_concurrency
+
+    def thread_bound(self) -> int:
+        """Worker threads running plain handlers (on either stream)."""
+        return DEFAULT_THREAD_CONCURRENCY if self.max_concurrency is None else self.max_concurrency
+
 
 __all__ = [
+    "DEFAULT_ASYNC_CONCURRENCY",
+    "DEFAULT_THREAD_CONCURRENCY",
     "ClientT",
     "ClientT_co",
     "HandlerContext",

@@ -154,9 +154,18 @@ class TaskDispatcher:
     """
 
     def __init__(
-        self, *, max_concurrency: int, max_pending: int, report: FailureReporter, name: str
+        self,
+        *,
+        max_concurrency: int,
+        max_pending: int,
+        report: FailureReporter,
+        name: str,
+        max_threads: int | None = None,
     ) -> None:
-        """Create the bounds; ``report`` receives handler failures."""
+        """Create the bounds; ``report`` receives handler failures.
+
+        ``max_threads`` (default: ``max_concurrency``) bounds the threads of plain handlers.
+        """
         self._running = asyncio.Semaphore(max_concurrency)
         # Free pending slots as a plain counter: the common case (a slot is free) costs a
         # comparison, and a waiting submit can be released by abort().
@@ -165,7 +174,10 @@ class TaskDispatcher:
         self._aborted = False
         self._lanes: dict[LaneKey, deque[Job]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix=name)
+        self._executor = ThreadPoolExecutor(
+            max_workers=max_concurrency if max_threads is None else max_threads,
+            thread_name_prefix=name,
+        )
         self._report = report
 
     async def submit(

@@ -132,7 +132,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         options = self._options
         context: HandlerContext[StreamClient] = HandlerContext(self, self._client, thread_id)
         dispatcher = ThreadDispatcher(
-            max_workers=options.max_concurrency,
+            max_workers=options.thread_bound(),
             max_pending=options.max_pending,
             report=lambda entry, error, item: self._handler_failed(entry, error, item, context),
             name="codex-manager-stream",
