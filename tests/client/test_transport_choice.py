@@ -49,13 +49,15 @@ def test_aiohttp_is_the_default_when_installed() -> None:
 
 def test_httpx_is_selectable() -> None:
     client = AsyncCodexManager("http://127.0.0.1:9", http_transport="httpx")
-    assert type(client.http_client) is httpx.AsyncClient
+    assert isinstance(client.http_client, httpx.AsyncClient)
+    assert not isinstance(client.http_client, HttpxAiohttpClient)
 
 
 def test_explicit_transport_and_client_win_over_the_choice() -> None:
     transport = httpx.AsyncHTTPTransport()
     client = AsyncCodexManager("http://127.0.0.1:9", transport=transport, http_transport="aiohttp")
-    assert type(client.http_client) is httpx.AsyncClient
+    assert not isinstance(client.http_client, HttpxAiohttpClient)
+    assert client.http_client._transport is transport  # which transport is used
     own = httpx.AsyncClient()
     adopted = AsyncCodexManager("http://127.0.0.1:9", http_client=own, http_transport="aiohttp")
     assert adopted.http_client is own
@@ -72,7 +74,7 @@ def test_aiohttp_without_the_package_is_a_config_error(monkeypatch: pytest.Monke
     with pytest.raises(ConfigError, match="httpx-aiohttp"):
         AsyncCodexManager("http://127.0.0.1:9", http_transport="aiohttp")
     fallback = AsyncCodexManager("http://127.0.0.1:9")
-    assert type(fallback.http_client) is httpx.AsyncClient
+    assert not isinstance(fallback.http_client, HttpxAiohttpClient)
 
 
 @pytest.mark.parametrize(

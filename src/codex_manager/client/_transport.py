@@ -27,6 +27,7 @@ from codex_manager._omit import OMIT, Omit
 from codex_manager.client._bindings import Binding, binding
 from codex_manager.client._http import (
     HttpTransportChoice,
+    SdkHttpClient,
     classify_failure,
     is_unmapped_aiohttp_error,
     new_async_http_client,
@@ -352,10 +353,8 @@ class SyncTransport(_TransportBase):
         self._sleep = sleep
         self._owns_http = http_client is None
         if http_client is None:
-            http_client = httpx.Client(
-                base_url=config.base_url,
-                timeout=config.timeout,
-                transport=transport,
+            http_client = SdkHttpClient(
+                base_url=config.base_url, timeout=config.timeout, transport=transport
             )
         elif not str(http_client.base_url):
             http_client.base_url = httpx.URL(config.base_url)
