@@ -11,6 +11,9 @@ connection after reading the request (``ServerDisconnectedError``) and a refused
 non-idempotent request after a connect failure because it never reached the server, which
 holds only for the second case. :func:`classify_failure` therefore judges an error by the
 aiohttp exception it came from, when there is one.
+
+The httpx clients the SDK creates for itself (sync and async) also skip httpx's per-answer
+cookie-jar round trip when an answer sets no cookie (:class:`_SetCookieAwareCookies`).
 """
 
 from __future__ import annotations
@@ -84,8 +87,9 @@ class _SetCookieAwareCookies(httpx.Cookies):
 class _CheapCookies:
     """Mixin for the httpx clients the SDK creates: :attr:`cookies` skips cookieless answers.
 
-    httpx reads and updates cookies through this property only; both it and the base class's
-    store wrap one :class:`CookieJar`, so nothing diverges either way.
+    httpx 0.28 reads and updates a client's cookies through this property only. Until the
+    property is assigned, it and the base class's own store wrap one :class:`CookieJar`, so
+    an httpx that bypassed the property would still see every cookie (just more slowly).
     """
 
     _sdk_cookies: _SetCookieAwareCookies
