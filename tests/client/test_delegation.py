@@ -56,3 +56,7 @@ def test_decorators_return_the_handler_unchanged() -> None:
 
         assert cm.on_connect(on_connected) is on_connected
         assert cm.on_connect()(on_connected) is on_connected
+
+        assert cm.on_app_server_request("item.tool.call", ordered=True)(on_call) is on_call
+        assert cm.on_event("tool_call_requested", ordered=True)(on_any) is on_any
+        assert cm.on_event_prefix("app_server.", ordered=True)(on_any) is on_any

@@ -229,13 +229,23 @@ class CodexManager(ResourceGroups):
             self._remote_skills = RemoteSkills(self, self._skill_options)
         return self._remote_skills
 
-    def on_event(self, event_type: str) -> Callable[[EventHandlerT], EventHandlerT]:
-        """Register a stream handler for events of ``event_type`` (see :attr:`stream`)."""
-        return self.stream.on_event(event_type)
+    def on_event(
+        self, event_type: str, *, ordered: bool = False
+    ) -> Callable[[EventHandlerT], EventHandlerT]:
+        """Register a stream handler for events of ``event_type`` (see :attr:`stream`).
 
-    def on_event_prefix(self, prefix: str) -> Callable[[EventHandlerT], EventHandlerT]:
-        """Register a stream handler for event types starting with ``prefix``."""
-        return self.stream.on_event_prefix(prefix)
+        ``ordered=True`` also serializes server requests per thread (see the stream).
+        """
+        return self.stream.on_event(event_type, ordered=ordered)
+
+    def on_event_prefix(
+        self, prefix: str, *, ordered: bool = False
+    ) -> Callable[[EventHandlerT], EventHandlerT]:
+        """Register a stream handler for event types starting with ``prefix``.
+
+        ``ordered=True`` also serializes server requests per thread (see the stream).
+        """
+        return self.stream.on_event_prefix(prefix, ordered=ordered)
 
     def on_app_server(
         self, normalized_method: str | None = None
@@ -244,10 +254,14 @@ class CodexManager(ResourceGroups):
         return self.stream.on_app_server(normalized_method)
 
     def on_app_server_request(
-        self, normalized_method: str | None = None
+        self, normalized_method: str | None = None, *, ordered: bool = False
     ) -> Callable[[SignalHandlerT], SignalHandlerT]:
-        """Register a stream handler for app-server requests (e.g. ``"item.tool.call"``)."""
-        return self.stream.on_app_server_request(normalized_method)
+        """Register a stream handler for app-server requests (e.g. ``"item.tool.call"``).
+
+        Requests run concurrently by default (Codex's parallel tool calls run in parallel);
+        ``ordered=True`` runs this handler's requests one at a time per thread, in order.
+        """
+        return self.stream.on_app_server_request(normalized_method, ordered=ordered)
 
     def on_turn_started(self) -> Callable[[SignalHandlerT], SignalHandlerT]:
         """Register a stream handler for ``turn/started`` notifications."""
@@ -464,13 +478,23 @@ class AsyncCodexManager(AsyncResourceGroups):
             self._remote_skills = AsyncRemoteSkills(self, self._skill_options)
         return self._remote_skills
 
-    def on_event(self, event_type: str) -> Callable[[EventHandlerT], EventHandlerT]:
-        """Register a stream handler for events of ``event_type`` (see :attr:`stream`)."""
-        return self.stream.on_event(event_type)
+    def on_event(
+        self, event_type: str, *, ordered: bool = False
+    ) -> Callable[[EventHandlerT], EventHandlerT]:
+        """Register a stream handler for events of ``event_type`` (see :attr:`stream`).
 
-    def on_event_prefix(self, prefix: str) -> Callable[[EventHandlerT], EventHandlerT]:
-        """Register a stream handler for event types starting with ``prefix``."""
-        return self.stream.on_event_prefix(prefix)
+        ``ordered=True`` also serializes server requests per thread (see the stream).
+        """
+        return self.stream.on_event(event_type, ordered=ordered)
+
+    def on_event_prefix(
+        self, prefix: str, *, ordered: bool = False
+    ) -> Callable[[EventHandlerT], EventHandlerT]:
+        """Register a stream handler for event types starting with ``prefix``.
+
+        ``ordered=True`` also serializes server requests per thread (see the stream).
+        """
+        return self.stream.on_event_prefix(prefix, ordered=ordered)
 
     def on_app_server(
         self, normalized_method: str | None = None
@@ -479,10 +503,14 @@ class AsyncCodexManager(AsyncResourceGroups):
         return self.stream.on_app_server(normalized_method)
 
     def on_app_server_request(
-        self, normalized_method: str | None = None
+        self, normalized_method: str | None = None, *, ordered: bool = False
     ) -> Callable[[SignalHandlerT], SignalHandlerT]:
-        """Register a stream handler for app-server requests (e.g. ``"item.tool.call"``)."""
-        return self.stream.on_app_server_request(normalized_method)
+        """Register a stream handler for app-server requests (e.g. ``"item.tool.call"``).
+
+        Requests run concurrently by default (Codex's parallel tool calls run in parallel);
+        ``ordered=True`` runs this handler's requests one at a time per thread, in order.
+        """
+        return self.stream.on_app_server_request(normalized_method, ordered=ordered)
 
     def on_turn_started(self) -> Callable[[SignalHandlerT], SignalHandlerT]:
         """Register a stream handler for ``turn/started`` notifications."""
