@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from codex_manager._omit import OMIT, Omit
-    from codex_manager.client import AsyncCodexManager, CodexManager
+    from codex_manager.client import AsyncCodexManager, CodexManager, HttpTransportChoice
     from codex_manager.config import ClientConfig
     from codex_manager.errors import (
         APIStatusError,
@@ -86,6 +86,7 @@ _EXPORTS: dict[str, str] = {
     "Omit": "codex_manager._omit",
     "AsyncCodexManager": "codex_manager.client",
     "CodexManager": "codex_manager.client",
+    "HttpTransportChoice": "codex_manager.client",
     "ClientConfig": "codex_manager.config",
     "ErrorInfo": "codex_manager.hooks",
     "RequestInfo": "codex_manager.hooks",
@@ -210,6 +211,7 @@ __all__ = [
     "GoneError",
     "HandlerContext",
     "HandlerError",
+    "HttpTransportChoice",
     "ImageContent",
     "InvalidRequestBodyError",
     "LockedError",
