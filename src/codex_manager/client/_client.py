@@ -9,15 +9,16 @@ stream decorators.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Self, overload
+from typing import TYPE_CHECKING, Self
 
 import httpx
 
 from codex_manager.client._http import HttpTransportChoice
 from codex_manager.client._resources_async import AsyncResourceGroups
 from codex_manager.client._resources_sync import ResourceGroups
+from codex_manager.client._shortcuts import StreamShortcuts
 from codex_manager.client._transport import AsyncTransport, SyncTransport
 from codex_manager.config import DEFAULT_API_PREFIX, DEFAULT_BASE_URL, ClientConfig
 from codex_manager.errors import ConfigError
@@ -28,13 +29,6 @@ from codex_manager.wait import AsyncTurnWaiter, TurnWaiter
 if TYPE_CHECKING:
     from codex_manager.remote_skills import AsyncRemoteSkills, RemoteSkillOptions, RemoteSkills
     from codex_manager.stream import AsyncEventStream, EventStream, StreamOptions
-    from codex_manager.stream.router import (
-        ConnectHandlerT,
-        ErrorHandlerT,
-        EventHandlerT,
-        ReconnectHandlerT,
-        SignalHandlerT,
-    )
 
 
 def _build_config(
@@ -80,7 +74,7 @@ def _build_config(
     )
 
 
-class CodexManager(ResourceGroups):
+class CodexManager(StreamShortcuts, ResourceGroups):
     """Synchronous client of codex-manager.
 
     Every server operation is a typed method, grouped by domain (``cm.sessions.create(...)``,
@@ -229,90 +223,6 @@ class CodexManager(ResourceGroups):
             self._remote_skills = RemoteSkills(self, self._skill_options)
         return self._remote_skills
 
-    def on_event(
-        self, event_type: str, *, ordered: bool = False
-    ) -> Callable[[EventHandlerT], EventHandlerT]:
-        """Register a stream handler for events of ``event_type`` (see :attr:`stream`).
-
-        ``ordered=True`` also serializes server requests per thread (see the stream).
-        """
-        return self.stream.on_event(event_type, ordered=ordered)
-
-    def on_event_prefix(
-        self, prefix: str, *, ordered: bool = False
-    ) -> Callable[[EventHandlerT], EventHandlerT]:
-        """Register a stream handler for event types starting with ``prefix``.
-
-        ``ordered=True`` also serializes server requests per thread (see the stream).
-        """
-        return self.stream.on_event_prefix(prefix, ordered=ordered)
-
-    def on_app_server(
-        self, normalized_method: str | None = None
-    ) -> Callable[[SignalHandlerT], SignalHandlerT]:
-        """Register a stream handler for app-server notifications (e.g. ``"turn.completed"``)."""
-        return self.stream.on_app_server(normalized_method)
-
-    def on_app_server_request(
-        self, normalized_method: str | None = None, *, ordered: bool = False
-    ) -> Callable[[SignalHandlerT], SignalHandlerT]:
-        """Register a stream handler for app-server requests (e.g. ``"item.tool.call"``).
-
-        Requests run concurrently by default (Codex's parallel tool calls run in parallel);
-        ``ordered=True`` runs this handler's requests one at a time per thread, in order.
-        """
-        return self.stream.on_app_server_request(normalized_method, ordered=ordered)
-
-    def on_turn_started(self) -> Callable[[SignalHandlerT], SignalHandlerT]:
-        """Register a stream handler for ``turn/started`` notifications."""
-        return self.stream.on_turn_started()
-
-    @overload
-    def on_error(self, handler: ErrorHandlerT, /) -> ErrorHandlerT: ...
-
-    @overload
-    def on_error(self, /) -> Callable[[ErrorHandlerT], ErrorHandlerT]: ...
-
-    def on_error(
-        self, handler: ErrorHandlerT | None = None, /
-    ) -> ErrorHandlerT | Callable[[ErrorHandlerT], ErrorHandlerT]:
-        """Register a stream error handler (``@cm.on_error`` or ``@cm.on_error()``)."""
-        if handler is None:
-            return self.stream.on_error()
-        return self.stream.on_error(handler)
-
-    @overload
-    def on_reconnect(self, handler: ReconnectHandlerT, /) -> ReconnectHandlerT: ...
-
-    @overload
-    def on_reconnect(self, /) -> Callable[[ReconnectHandlerT], ReconnectHandlerT]: ...
-
-    def on_reconnect(
-        self, handler: ReconnectHandlerT | None = None, /
-    ) -> ReconnectHandlerT | Callable[[ReconnectHandlerT], ReconnectHandlerT]:
-        """Register a hook run after each stream reconnect."""
-        if handler is None:
-            return self.stream.on_reconnect()
-        return self.stream.on_reconnect(handler)
-
-    @overload
-    def on_connect(self, handler: ConnectHandlerT, /) -> ConnectHandlerT: ...
-
-    @overload
-    def on_connect(self, /) -> Callable[[ConnectHandlerT], ConnectHandlerT]: ...
-
-    def on_connect(
-        self, handler: ConnectHandlerT | None = None, /
-    ) -> ConnectHandlerT | Callable[[ConnectHandlerT], ConnectHandlerT]:
-        """Register a hook run on every stream connection, the first one included.
-
-        It runs once the server said ``ready`` and the thread subscription was sent: the place
-        to send a first message without racing the subscription, or to drain pending calls.
-        """
-        if handler is None:
-            return self.stream.on_connect()
-        return self.stream.on_connect(handler)
-
     def close(self) -> None:
         """Release the connection pool (when the client created it) and stop the stream."""
         if self._stream is not None:
@@ -339,7 +249,7 @@ class CodexManager(ResourceGroups):
         )
 
 
-class AsyncCodexManager(AsyncResourceGroups):
+class AsyncCodexManager(StreamShortcuts, AsyncResourceGroups):
     """Asynchronous client of codex-manager: the API of :class:`CodexManager` with ``await``.
 
     Use ``async with`` or call :meth:`aclose`. Arguments as for :class:`CodexManager`, with an
@@ -477,90 +387,6 @@ class AsyncCodexManager(AsyncResourceGroups):
 
             self._remote_skills = AsyncRemoteSkills(self, self._skill_options)
         return self._remote_skills
-
-    def on_event(
-        self, event_type: str, *, ordered: bool = False
-    ) -> Callable[[EventHandlerT], EventHandlerT]:
-        """Register a stream handler for events of ``event_type`` (see :attr:`stream`).
-
-        ``ordered=True`` also serializes server requests per thread (see the stream).
-        """
-        return self.stream.on_event(event_type, ordered=ordered)
-
-    def on_event_prefix(
-        self, prefix: str, *, ordered: bool = False
-    ) -> Callable[[EventHandlerT], EventHandlerT]:
-        """Register a stream handler for event types starting with ``prefix``.
-
-        ``ordered=True`` also serializes server requests per thread (see the stream).
-        """
-        return self.stream.on_event_prefix(prefix, ordered=ordered)
-
-    def on_app_server(
-        self, normalized_method: str | None = None
-    ) -> Callable[[SignalHandlerT], SignalHandlerT]:
-        """Register a stream handler for app-server notifications (e.g. ``"turn.completed"``)."""
-        return self.stream.on_app_server(normalized_method)
-
-    def on_app_server_request(
-        self, normalized_method: str | None = None, *, ordered: bool = False
-    ) -> Callable[[SignalHandlerT], SignalHandlerT]:
-        """Register a stream handler for app-server requests (e.g. ``"item.tool.call"``).
-
-        Requests run concurrently by default (Codex's parallel tool calls run in parallel);
-        ``ordered=True`` runs this handler's requests one at a time per thread, in order.
-        """
-        return self.stream.on_app_server_request(normalized_method, ordered=ordered)
-
-    def on_turn_started(self) -> Callable[[SignalHandlerT], SignalHandlerT]:
-        """Register a stream handler for ``turn/started`` notifications."""
-        return self.stream.on_turn_started()
-
-    @overload
-    def on_error(self, handler: ErrorHandlerT, /) -> ErrorHandlerT: ...
-
-    @overload
-    def on_error(self, /) -> Callable[[ErrorHandlerT], ErrorHandlerT]: ...
-
-    def on_error(
-        self, handler: ErrorHandlerT | None = None, /
-    ) -> ErrorHandlerT | Callable[[ErrorHandlerT], ErrorHandlerT]:
-        """Register a stream error handler (``@cm.on_error`` or ``@cm.on_error()``)."""
-        if handler is None:
-            return self.stream.on_error()
-        return self.stream.on_error(handler)
-
-    @overload
-    def on_reconnect(self, handler: ReconnectHandlerT, /) -> ReconnectHandlerT: ...
-
-    @overload
-    def on_reconnect(self, /) -> Callable[[ReconnectHandlerT], ReconnectHandlerT]: ...
-
-    def on_reconnect(
-        self, handler: ReconnectHandlerT | None = None, /
-    ) -> ReconnectHandlerT | Callable[[ReconnectHandlerT], ReconnectHandlerT]:
-        """Register a hook run after each stream reconnect."""
-        if handler is None:
-            return self.stream.on_reconnect()
-        return self.stream.on_reconnect(handler)
-
-    @overload
-    def on_connect(self, handler: ConnectHandlerT, /) -> ConnectHandlerT: ...
-
-    @overload
-    def on_connect(self, /) -> Callable[[ConnectHandlerT], ConnectHandlerT]: ...
-
-    def on_connect(
-        self, handler: ConnectHandlerT | None = None, /
-    ) -> ConnectHandlerT | Callable[[ConnectHandlerT], ConnectHandlerT]:
-        """Register a hook run on every stream connection, the first one included.
-
-        It runs once the server said ``ready`` and the thread subscription was sent: the place
-        to send a first message without racing the subscription, or to drain pending calls.
-        """
-        if handler is None:
-            return self.stream.on_connect()
-        return self.stream.on_connect(handler)
 
     async def aclose(self) -> None:
         """Release the connection pool (when the client created it) and stop the stream."""
