@@ -29,7 +29,8 @@ documented shape; sessions, tool calls, approvals, tool input, settings, control
 the stream are emulated for real.
 """
 
-from ._normalize import normalize_method
+from codex_manager.stream.normalize import normalize_method
+
 from .agent import (
     AsyncScript,
     Script,

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from codex_manager.json_types import JSONObject, JSONValue
+from codex_manager.stream.normalize import notification_event_type, request_event_type
 
 from ._clock import epoch_millis, epoch_seconds, iso_now, uuid7
 from ._faults import Faults
 from ._hub import StreamHub
-from ._normalize import notification_event_type, request_event_type
 from ._state import (
     MODEL,
     PendingCall,
