@@ -82,8 +82,15 @@ class RetryPolicy:
 
     @classmethod
     def disabled(cls) -> RetryPolicy:
-        """A policy that makes exactly one attempt."""
-        return cls(max_attempts=1)
+        """A policy that makes exactly one attempt.
+
+        The policy is immutable, so one instance per class is shared: answer submission asks
+        for it on every call.
+        """
+        policy = _SINGLE_ATTEMPT.get(cls)
+        if policy is None:
+            policy = _SINGLE_ATTEMPT[cls] = cls(max_attempts=1)
+        return policy
 
     def backoff_delay(self, attempt: int) -> float:
         """Backoff (with jitter) after failed attempt number ``attempt`` (1-based)."""
@@ -116,6 +123,10 @@ class RetryPolicy:
     def is_idempotent(self, method: str) -> bool:
         """Whether ``method`` may be replayed without :attr:`retry_non_idempotent`."""
         return method.upper() in IDEMPOTENT_METHODS
+
+
+_SINGLE_ATTEMPT: dict[type[RetryPolicy], RetryPolicy] = {}
+"""The shared :meth:`RetryPolicy.disabled` instance of each class."""
 
 
 class Backoff:

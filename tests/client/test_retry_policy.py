@@ -81,3 +81,8 @@ def test_retry_after_headers_prefer_milliseconds() -> None:
     assert retry_after_from_headers({"Retry-After-Ms": "250", "Retry-After": "9"}) == 0.25
     assert retry_after_from_headers({"retry-after": "2"}) == 2.0
     assert retry_after_from_headers({}) is None
+
+
+def test_disabled_policy_is_one_shared_single_attempt_instance() -> None:
+    assert RetryPolicy.disabled().max_attempts == 1
+    assert RetryPolicy.disabled() is RetryPolicy.disabled()
