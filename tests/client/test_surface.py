@@ -152,5 +152,7 @@ def test_package_exports_resolve() -> None:
 
     for name in codex_manager.__all__:
         assert getattr(codex_manager, name) is not None, name
+    # The lazy-export table and __all__ are kept by hand side by side: they must agree.
+    assert set(codex_manager.__all__) == set(codex_manager._EXPORTS)
     with pytest.raises(AttributeError):
         _ = codex_manager.NoSuchThing
