@@ -48,6 +48,10 @@ class Binding:
     asyncio_detailed: Callable[..., object]
     body_models: tuple[type[BodyModel], ...]
     parameters: frozenset[str]
+    parse_response: Callable[..., object]
+    """The module's ``_parse_response(client=, response=)``: the documented model of each
+    status, raising when a body does not fit it (used where no ``*_detailed`` call parses).
+    It reads ``response.status_code``, ``response.json()`` and ``response.content`` only."""
 
     def build_body(self, body: Mapping[str, object]) -> object:
         """The generated request model for a camelCase body (tries ``oneOf`` variants in order)."""
@@ -106,8 +110,13 @@ def binding(operation_id: str) -> Binding:
     module = importlib.import_module(module_name)
     sync_detailed = getattr(module, "sync_detailed", None)
     asyncio_detailed = getattr(module, "asyncio_detailed", None)
-    if not callable(sync_detailed) or not callable(asyncio_detailed):
-        raise BindingError(f"{module_name} lacks sync_detailed/asyncio_detailed")
+    parse_response = getattr(module, "_parse_response", None)
+    if (
+        not callable(sync_detailed)
+        or not callable(asyncio_detailed)
+        or not callable(parse_response)
+    ):
+        raise BindingError(f"{module_name} lacks sync_detailed/asyncio_detailed/_parse_response")
     parameters = frozenset(typing.get_type_hints(sync_detailed)) - {"return", "client"}
     return Binding(
         operation_id=operation_id,
@@ -116,6 +125,7 @@ def binding(operation_id: str) -> Binding:
         asyncio_detailed=asyncio_detailed,
         body_models=_body_models(sync_detailed),
         parameters=parameters,
+        parse_response=parse_response,
     )
 
 

@@ -20,13 +20,17 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from dataclasses import dataclass
 from functools import cache
 from http.cookiejar import CookieJar
-from typing import Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 import httpx
 
 from codex_manager.errors import ConfigError
+
+if TYPE_CHECKING:
+    from httpx_aiohttp import AiohttpTransport
 
 HttpTransportChoice: TypeAlias = Literal["auto", "aiohttp", "httpx"]
 """The async client's HTTP transport: ``"aiohttp"`` (httpx-aiohttp), ``"httpx"`` (stock
@@ -137,10 +141,29 @@ def _aiohttp_client_class() -> type[httpx.AsyncClient]:
     class SdkAiohttpClient(_CheapCookies, HttpxAiohttpClient):
         """The aiohttp-backed ``httpx.AsyncClient`` of an async client that made its own."""
 
+        sdk_transport: httpx.AsyncBaseTransport | None = None
+        """The transport built for direct requests (proxies get transports of their own)."""
+
         def __init__(self, *, base_url: str, timeout: float):
             super().__init__(base_url=base_url, timeout=timeout, cookies=self._new_shared_jar())
 
+        def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
+            # HttpxAiohttpClient builds its aiohttp transport here; passing one in instead
+            # would make httpx ignore the environment's proxies, so keep the one it builds.
+            transport = super()._init_transport(*args, **kwargs)
+            self.sdk_transport = transport
+            return transport
+
     return SdkAiohttpClient
+
+
+@dataclass(frozen=True)
+class AsyncHttpSetup:
+    """The ``httpx.AsyncClient`` an async SDK client made, and its aiohttp transport if any."""
+
+    client: httpx.AsyncClient
+    aiohttp_transport: AiohttpTransport | None
+    """The httpx-aiohttp transport under :attr:`client` (``None``: stock httpx or a given one)."""
 
 
 def new_async_http_client(
@@ -149,7 +172,7 @@ def new_async_http_client(
     timeout: float,
     choice: str,
     transport: httpx.AsyncBaseTransport | None,
-) -> httpx.AsyncClient:
+) -> AsyncHttpSetup:
     """The ``httpx.AsyncClient`` the async SDK client owns.
 
     An explicit ``transport`` wins over ``choice``. With aiohttp the client is an
@@ -157,10 +180,16 @@ def new_async_http_client(
     aiohttp (as stock httpx would honour them).
     """
     if transport is None and resolve_http_transport(choice) == "aiohttp":
-        return _aiohttp_client_class()(base_url=base_url, timeout=timeout)
+        from httpx_aiohttp import AiohttpTransport
+
+        client = _aiohttp_client_class()(base_url=base_url, timeout=timeout)
+        built = getattr(client, "sdk_transport", None)
+        return AsyncHttpSetup(client, built if isinstance(built, AiohttpTransport) else None)
     if transport is None:
         resolve_http_transport(choice)  # a misspelt choice is an error whatever is installed
-    return SdkAsyncHttpClient(base_url=base_url, timeout=timeout, transport=transport)
+    return AsyncHttpSetup(
+        SdkAsyncHttpClient(base_url=base_url, timeout=timeout, transport=transport), None
+    )
 
 
 def _aiohttp_cause(exc: BaseException) -> BaseException | None:
@@ -198,11 +227,28 @@ def classify_failure(exc: BaseException) -> FailureKind:
     cause = _aiohttp_cause(exc)
     if cause is not None:
         return _classify_aiohttp(cause)
+    core = _classify_httpcore(exc)
+    if core is not None:
+        return core
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         return "connect"
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return "timeout"
     return "protocol"
+
+
+def _classify_httpcore(exc: BaseException) -> FailureKind | None:
+    """An error of httpcore itself (the sync answer road sends on an httpcore pool)."""
+    import httpcore
+
+    # Raised before a request byte was written: no connection, or none free in time.
+    if isinstance(exc, httpcore.ConnectError | httpcore.ConnectTimeout | httpcore.PoolTimeout):
+        return "connect"
+    if isinstance(exc, httpcore.TimeoutException):
+        return "timeout"
+    if isinstance(exc, httpcore.NetworkError | httpcore.ProtocolError):
+        return "protocol"
+    return None
 
 
 def is_unmapped_aiohttp_error(exc: BaseException) -> bool:
@@ -216,6 +262,7 @@ def is_unmapped_aiohttp_error(exc: BaseException) -> bool:
 
 __all__ = [
     "HTTP_TRANSPORT_CHOICES",
+    "AsyncHttpSetup",
     "FailureKind",
     "HttpTransportChoice",
     "SdkAsyncHttpClient",
