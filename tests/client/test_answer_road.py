@@ -8,8 +8,12 @@ untouched one: a given client or transport, auth, foreign event hooks, or a prox
 
 from __future__ import annotations
 
+import gc
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
+import httpcore
 import httpx
 import pytest
 
@@ -29,6 +33,7 @@ from codex_manager.outcomes import (
     ToolCallNotFound,
     ToolCallSubmitFailed,
 )
+from codex_manager.testing import FakeCodexManager
 from codex_manager_models.payloads import DynamicToolCallTextContentItem
 from tests.client.conftest import Received, Reply, ScriptedServer
 
@@ -298,3 +303,44 @@ async def test_a_proxy_in_the_environment_closes_the_road(
         bypassing.tool_calls.respond("7", text="x")
     assert road.sync_posts == 1
     assert len(scripted.received) == 1
+
+
+def test_sync_road_keeps_a_connection_per_answering_thread(
+    fake_server: FakeCodexManager, road: RoadSpy
+) -> None:
+    with CodexManager(fake_server.base_url) as cm:
+        answer_road = cm._transport._road_for(
+            cm._transport._plan("respondToolCall", path={}, query={}, body={}, ok=(200,))
+        )
+        assert isinstance(answer_road, HttpcoreAnswerRoad)
+        used: list[list[httpcore.HTTPConnection]] = []
+
+        def answer_unknown_calls(worker: int) -> list[object]:
+            outcomes: list[object] = []
+            connections: list[httpcore.HTTPConnection] = []
+            for n in range(5):
+                outcomes.append(cm.tool_calls.respond(f"{worker}-{n}", text="x"))
+                connections.append(answer_road._local.held.connection)
+            used.append(connections)
+            return outcomes
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            outcomes = [o for batch in pool.map(answer_unknown_calls, range(4)) for o in batch]
+        opened = {id(connection) for connections in used for connection in connections}
+    assert all(isinstance(o, ToolCallNotFound) for o in outcomes)
+    assert road.sync_posts == 20
+    # Each thread reused one keep-alive connection for its five answers.
+    assert all(len({id(c) for c in connections}) == 1 for connections in used)
+    assert len(opened) == len(used) <= 4
+    assert all(c.is_closed() for connections in used for c in connections)
+
+
+def test_a_thread_that_ends_closes_its_connection(fake_server: FakeCodexManager) -> None:
+    with CodexManager(fake_server.base_url) as cm:
+        worker = threading.Thread(target=lambda: cm.tool_calls.respond("gone", text="x"))
+        worker.start()
+        worker.join()
+        answer_road = cm._transport._answer_road
+        assert answer_road is not None
+        gc.collect()
+        assert all(connection.is_closed() for connection in list(answer_road._open))
