@@ -663,3 +663,49 @@ def test_catalog_of_a_session_created_elsewhere_is_unknown(
     assert result.pushed
     assert result.model_tools is None
     assert result.tools_sent == ("add",)
+
+
+def test_stream_handler_timeout_is_answered_while_the_handler_still_runs(
+    server: FakeCodexManager, cm: CodexManager
+) -> None:
+    # In a stream worker the handler runs in place; its deadline is kept by the watchdog,
+    # which answers on time while the handler (blocked here until the turn ends) still runs.
+    turn_done = threading.Event()
+    handler_returned = threading.Event()
+
+    def stuck() -> str:
+        turn_done.wait(10)
+        handler_returned.set()
+        return "late"
+
+    def register(skills: SessionSkills) -> None:
+        skills.register(None, stuck, timeout_seconds=0.05)
+
+    response, skills = cm.remote_skills.create_session(register=register)
+    session_id = response["session"]["sessionId"]
+    records = []
+
+    @cm.on_app_server_request("item.tool.call")
+    def on_call(signal: AppServerSignal, ctx: object) -> None:
+        records.append(skills.respond_to_signal(signal))
+
+    @cm.on_app_server("turn.completed")
+    def on_done(signal: AppServerSignal, ctx: object) -> None:
+        turn_done.set()
+        cm.stream.stop()
+
+    def user() -> None:
+        server.wait_for(lambda: server.websocket_count > 0, 10)
+        skills.send("CALL stuck", inject_skills=False)
+
+    threading.Thread(target=user, daemon=True).start()
+    cm.stream.run_forever(thread_id=session_id)
+    assert turn_done.is_set(), "the turn ended only after the handler returned"
+    assert handler_returned.is_set()
+    [record] = records
+    assert record is not None
+    assert record.error_kind == "timeout"
+    assert record.submission_status == "accepted"
+    reply = last_reply(server, session_id)
+    assert "did not finish within 0.05 seconds" in reply
+    assert "late" not in reply  # the handler's late result is never sent

@@ -33,6 +33,8 @@ __all__ = [
     "execute_async",
     "execute_sync",
     "prepare_call",
+    "run_in_place",
+    "timed_out",
 ]
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
@@ -134,6 +136,11 @@ def _failed(skill: RemoteSkill, exc: BaseException, settings: ExecutionSettings)
     return LocalOutcome(SkillAnswer.failure(shown), False, detail, "handler_error")
 
 
+def timed_out(prepared: PreparedCall) -> LocalOutcome:
+    """The answer for a call whose handler missed its deadline."""
+    return _timed_out(prepared.skill, prepared.timeout)
+
+
 def _timed_out(skill: RemoteSkill, timeout: float | None) -> LocalOutcome:
     text = f"Tool {skill.name!r} did not finish within {timeout:g} seconds and was abandoned."
     return LocalOutcome(SkillAnswer.failure(text), False, text, "timeout")
@@ -189,6 +196,21 @@ def execute_sync(
             return _failed(skill, exc, settings)
         future.cancel()
         return _timed_out(skill, prepared.timeout)
+    except Exception as exc:
+        return _failed(skill, exc, settings)
+    return _finish(skill, value)
+
+
+def run_in_place(prepared: PreparedCall, settings: ExecutionSettings) -> LocalOutcome:
+    """Run a plain (not async) handler in the calling thread; no timeout is enforced here.
+
+    For callers that keep the deadline themselves (see ``SessionSkills``): it saves the hop to
+    a pool thread and back when the caller is already a worker thread.
+    """
+    skill = prepared.skill
+    context = contextvars.copy_context()
+    try:
+        value = context.run(skill.handler, *prepared.args, **prepared.kwargs)
     except Exception as exc:
         return _failed(skill, exc, settings)
     return _finish(skill, value)

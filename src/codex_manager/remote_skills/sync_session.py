@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,10 +30,14 @@ from codex_manager.remote_skills.execution import (
     LocalOutcome,
     execute_sync,
     prepare_call,
+    run_in_place,
+    timed_out,
 )
 from codex_manager.remote_skills.options import RemoteSkillOptions
 from codex_manager.remote_skills.submit import SubmissionPolicy, submit_sync
+from codex_manager.remote_skills.watchdog import shared_watchdog
 from codex_manager.retry import RetryPolicy
+from codex_manager.stream.dispatch import in_handler_worker
 from codex_manager.types import (
     ApprovalPolicy,
     DynamicToolDefinition,
@@ -289,11 +294,75 @@ class SessionSkills(SessionSkillsBase):
         try:
             if resubmitted and claim.answer is not None:
                 outcome = claim.answer
+            elif in_handler_worker():
+                ran = self._execute_in_place(call, policy, start)
+                if isinstance(ran, RemoteSkillDispatch):
+                    return ran  # the deadline passed: the watchdog's pool answered the call
+                outcome = ran
             else:
                 outcome = self._execute(call)
         except BaseException:
             self._tracker.release(call.key)
             raise
+        return self._complete(call, outcome, policy, start, resubmitted)
+
+    def _execute_in_place(
+        self, call: ToolCall, policy: SubmissionPolicy, start: float
+    ) -> LocalOutcome | RemoteSkillDispatch:
+        """Run a plain handler in this (stream worker) thread instead of a second pool.
+
+        The timeout stays honest: a watchdog answers the call with the timeout failure at the
+        deadline (on the registry's pool) while the handler keeps this thread until it returns,
+        just as it would keep a pool thread. Async handlers keep their own loop on the pool.
+        """
+        prepared = prepare_call(self._registry, call, self._session_id, self._settings)
+        if isinstance(prepared, LocalOutcome):
+            return prepared
+        if prepared.skill.is_async:
+            return execute_sync(prepared, self._settings, self._executor)
+        if prepared.timeout is None:
+            return run_in_place(prepared, self._settings)
+        race = _DeadlineRace()
+
+        def answer_late() -> None:
+            try:
+                race.record = self._complete(call, timed_out(prepared), policy, start, False)
+            except BaseException as exc:
+                race.error = exc
+            finally:
+                race.settled.set()
+
+        def expire() -> None:
+            if race.claim():
+                self._executor.submit(answer_late)
+
+        watchdog = shared_watchdog()
+        timer = watchdog.schedule(prepared.timeout, expire)
+        try:
+            outcome = run_in_place(prepared, self._settings)
+        except BaseException:
+            if race.claim():
+                watchdog.cancel(timer)
+            raise
+        if race.claim():
+            watchdog.cancel(timer)
+            return outcome
+        # The watchdog won: its answer (the timeout failure) is the one the server got.
+        race.settled.wait()
+        if race.error is not None:
+            raise race.error
+        assert race.record is not None
+        return race.record
+
+    def _complete(
+        self,
+        call: ToolCall,
+        outcome: LocalOutcome,
+        policy: SubmissionPolicy,
+        start: float,
+        resubmitted: bool,
+    ) -> RemoteSkillDispatch:
+        """Post the answer for a claimed call and record the result."""
         check_first = self._check_first(time.perf_counter() - start, resubmitted)
         try:
             request_id = call.request_id
@@ -317,3 +386,19 @@ class SessionSkills(SessionSkillsBase):
             self._tracker.unsent(call.key, outcome)
             raise
         return self._settle(call, outcome, result, start, resubmitted)
+
+
+class _DeadlineRace:
+    """Who answers an in-place call: the returning handler or the watchdog (first claim wins)."""
+
+    __slots__ = ("_token", "error", "record", "settled")
+
+    def __init__(self) -> None:
+        self._token = threading.Lock()
+        self.settled = threading.Event()
+        self.record: RemoteSkillDispatch | None = None
+        self.error: BaseException | None = None
+
+    def claim(self) -> bool:
+        """``True`` for the first caller only."""
+        return self._token.acquire(blocking=False)

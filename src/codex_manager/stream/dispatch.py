@@ -26,6 +26,22 @@ from codex_manager.stream.router import HandlerEntry
 
 logger = logging.getLogger("codex_manager.stream")
 
+_worker = threading.local()
+
+
+def _mark_handler_worker() -> None:
+    _worker.handler_thread = True
+
+
+def in_handler_worker() -> bool:
+    """Whether the current thread is a worker of a sync stream's handler pool.
+
+    Code called from a handler there (e.g. ``respond_to_signal``) is already off the reader
+    thread, so it may run blocking work in place instead of handing it to another pool.
+    """
+    return bool(getattr(_worker, "handler_thread", False))
+
+
 Job: TypeAlias = tuple[HandlerEntry, object, HandlerContext[StreamClient]]
 LaneKey: TypeAlias = tuple[int, str | None]
 FailureReporter: TypeAlias = Callable[[HandlerEntry, BaseException, object], None]
@@ -55,7 +71,9 @@ class ThreadDispatcher:
         self, *, max_workers: int, max_pending: int, report: FailureReporter, name: str
     ) -> None:
         """Create the pool; ``report`` receives handler failures."""
-        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name)
+        self._executor = ThreadPoolExecutor(
+            max_workers=max_workers, thread_name_prefix=name, initializer=_mark_handler_worker
+        )
         self._capacity = threading.Semaphore(max_pending)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -304,4 +322,10 @@ class TaskDispatcher:
         self._executor.shutdown(wait=False)
 
 
-__all__ = ["FailureReporter", "TaskDispatcher", "ThreadDispatcher", "call_sync"]
+__all__ = [
+    "FailureReporter",
+    "TaskDispatcher",
+    "ThreadDispatcher",
+    "call_sync",
+    "in_handler_worker",
+]

@@ -1,0 +1,114 @@
+"""A single daemon thread that fires callbacks at deadlines (handler timeouts kept off-thread).
+
+Scheduling and cancelling cost a lock and a heap push: no thread per call. Cancelled entries
+stay in the heap until their deadline or until they outnumber the live ones (then the heap is
+rebuilt), so a long default timeout does not make the heap grow without bound.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from collections.abc import Callable
+
+__all__ = ["Watchdog", "WatchdogTimer", "shared_watchdog"]
+
+_COMPACT_AT = 256
+"""Cancelled entries tolerated before a rebuild is considered."""
+
+
+class WatchdogTimer:
+    """One scheduled callback; :meth:`Watchdog.cancel` it when it is no longer needed."""
+
+    __slots__ = ("active", "callback")
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        """Internal: made by :meth:`Watchdog.schedule`."""
+        self.callback = callback
+        self.active = True
+
+
+class Watchdog:
+    """Fires callbacks at their deadlines on one daemon thread (started on first use)."""
+
+    def __init__(self, name: str = "remote-skill-watchdog") -> None:
+        """Create an idle watchdog; the thread starts with the first :meth:`schedule`."""
+        self._name = name
+        self._wakeup = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, WatchdogTimer]] = []
+        self._order = itertools.count()
+        self._cancelled = 0
+        self._thread: threading.Thread | None = None
+
+    def schedule(self, delay: float, callback: Callable[[], None]) -> WatchdogTimer:
+        """Call ``callback`` (on the watchdog thread; keep it short) in ``delay`` seconds."""
+        timer = WatchdogTimer(callback)
+        deadline = time.monotonic() + delay
+        with self._wakeup:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+                self._thread.start()
+            heap = self._heap
+            # The thread sleeps until the earliest deadline: only an earlier one must wake it.
+            if not heap or deadline < heap[0][0]:
+                self._wakeup.notify()
+            heapq.heappush(heap, (deadline, next(self._order), timer))
+        return timer
+
+    def cancel(self, timer: WatchdogTimer) -> bool:
+        """Stop ``timer`` from firing; ``False`` when it already fired (or was cancelled)."""
+        with self._wakeup:
+            if not timer.active:
+                return False
+            timer.active = False
+            self._cancelled += 1
+            if self._cancelled > _COMPACT_AT and self._cancelled * 2 > len(self._heap):
+                self._heap = [entry for entry in self._heap if entry[2].active]
+                heapq.heapify(self._heap)
+                self._cancelled = 0
+            return True
+
+    def _due(self) -> WatchdogTimer:
+        """Wait for the next live timer to come due and take it (called with the lock held)."""
+        while True:
+            heap = self._heap
+            while heap and not heap[0][2].active:
+                heapq.heappop(heap)
+                self._cancelled -= 1
+            if not heap:
+                self._wakeup.wait()
+                continue
+            wait = heap[0][0] - time.monotonic()
+            if wait > 0:
+                self._wakeup.wait(wait)
+                continue
+            timer = heapq.heappop(heap)[2]
+            timer.active = False
+            return timer
+
+    def _loop(self) -> None:
+        while True:
+            with self._wakeup:
+                timer = self._due()
+            try:
+                timer.callback()
+            except Exception:  # pragma: no cover - callbacks only hand work to a pool
+                import logging
+
+                logging.getLogger("codex_manager.remote_skills").exception("watchdog callback")
+
+
+_shared: Watchdog | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_watchdog() -> Watchdog:
+    """The process-wide watchdog (one thread for every registry)."""
+    global _shared
+    if _shared is None:
+        with _shared_lock:
+            if _shared is None:
+                _shared = Watchdog()
+    return _shared
