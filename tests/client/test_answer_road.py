@@ -284,6 +284,27 @@ async def test_auth_or_event_hooks_added_later_close_the_road(
     assert (road.async_posts, road.sync_posts) == (0, 0)
 
 
+@pytest.mark.parametrize("change", ["cookie", "params", "redirects"])
+def test_client_defaults_the_road_cannot_honour_close_it(
+    scripted: ScriptedServer, road: RoadSpy, change: str
+) -> None:
+    scripted.queue(Reply(200, ACCEPTED_ANSWER))
+    with CodexManager(scripted.base_url) as cm:
+        if change == "cookie":
+            cm.http_client.cookies.set("session", "abc")
+        elif change == "params":
+            cm.http_client.params = httpx.QueryParams({"tenant": "blue"})
+        else:
+            cm.http_client.follow_redirects = True
+        cm.tool_calls.respond("7", text="x")
+    sent = scripted.received[0]
+    assert road.sync_posts == 0
+    if change == "cookie":
+        assert sent.headers["cookie"] == "session=abc"
+    elif change == "params":
+        assert sent.path == "/api/tool-calls/7/response?tenant=blue"
+
+
 async def test_a_proxy_in_the_environment_closes_the_road(
     scripted: ScriptedServer, road: RoadSpy, monkeypatch: pytest.MonkeyPatch, closed_port_url: str
 ) -> None:

@@ -79,12 +79,20 @@ def proxy_applies(base_url: str) -> bool:
 
 
 def untouched(http: httpx.Client | httpx.AsyncClient, own_hooks: int) -> bool:
-    """Whether ``http`` still sends as the SDK set it up (no auth, no foreign event hooks)."""
+    """Whether ``http`` still sends as the SDK set it up.
+
+    Anything httpx would add to the request or do with the answer that the direct road does
+    not: authentication, event hooks other than the SDK's own, default query parameters,
+    cookies to send, redirects to follow.
+    """
     hooks = http.event_hooks
     return (
         http.auth is None
         and len(hooks.get("request", ())) == own_hooks
         and len(hooks.get("response", ())) == own_hooks
+        and not http.params
+        and not http.follow_redirects
+        and not http.cookies.jar
     )
 
 
