@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Generic, Literal, Self, TypeAlias, TypeVar, overload
+from typing import Generic, Literal, Self, TypeAlias, TypeVar, overload
 
 from codex_manager.remote_skills.calls import ToolCall
 from codex_manager.remote_skills.catalog import CatalogSync, catalog_warning_text, warn_catalog
@@ -26,10 +26,8 @@ from codex_manager.remote_skills.signals import (
 )
 from codex_manager.remote_skills.skill import RemoteSkill, SkillHandler, build_skill
 from codex_manager.remote_skills.submit import SubmissionPolicy, SubmissionResult
+from codex_manager.stream.frames import StreamEvent
 from codex_manager.types import DynamicToolDefinition, PendingToolCall
-
-if TYPE_CHECKING:
-    from codex_manager.stream.frames import StreamEvent
 
 __all__ = [
     "HandlerT",
@@ -43,10 +41,10 @@ __all__ = [
 HandlerT = TypeVar("HandlerT", bound=SkillHandler)
 SessionT = TypeVar("SessionT", bound="SessionSkillsBase")
 
-SignalInput: TypeAlias = "StreamEvent | Mapping[str, object]"
+SignalInput: TypeAlias = StreamEvent | Mapping[str, object]
 """A stream event or signal (``AppServerSignal`` is a ``StreamEvent``), or a raw frame dict."""
 
-PendingCallInput: TypeAlias = "PendingToolCall | Mapping[str, object]"
+PendingCallInput: TypeAlias = PendingToolCall | Mapping[str, object]
 """One row of ``GET /api/sessions/{id}/tool-calls`` (or a ``tool_call_requested`` payload)."""
 
 _NO_REQUEST_ID = SubmissionResult("failed", False, 0, "the call carries no request id to answer")
