@@ -1,9 +1,8 @@
 """The stream through the real clients against ``FakeCodexManager``, end to end.
 
 A scripted turn calls a tool; the handler answers it over REST; the turn completes. Also
-reconnects after the fake drops its websockets or restarts, and bad frames it injects.
-(The missing-pong scenario needs a server that stops answering pings, which the fake
-does not offer; tests/stream/test_sync_stream.py covers it with its own server.)
+reconnects after the fake drops its websockets, restarts or leaves them half-open (no pong
+any more), and bad frames it injects.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ from codex_manager.stream import (
     StreamError,
     StreamEvent,
     StreamFrameError,
+    StreamOptions,
 )
 from codex_manager.testing import FakeCodexManager
 
@@ -121,6 +121,68 @@ def test_reconnect_after_fake_faults(fake: FakeCodexManager, fault: str) -> None
             cm.stream.stop()
             runner.join(timeout=10)
         assert not runner.is_alive()
+
+
+QUICK_PINGS = StreamOptions(ping_interval=0.05, pong_timeout=0.3)
+
+
+def test_a_half_open_connection_is_found_dead_and_replaced(fake: FakeCodexManager) -> None:
+    session = fake.create_session(dynamic_tools=[TOOL])
+    with CodexManager(fake.base_url, stream_options=QUICK_PINGS) as cm:
+        reconnects: Recorder[Reconnected] = Recorder()
+        calls: Recorder[str] = Recorder()
+        cm.on_reconnect(lambda notice, context: reconnects.add(notice))
+
+        @cm.on_app_server_request("item.tool.call")
+        def on_tool_call(signal: AppServerSignal, context: SyncContext) -> None:
+            calls.add(str(signal.request_id))
+            context.client.tool_calls.respond(str(signal.request_id), text="done")
+
+        runner = threading.Thread(target=lambda: cm.stream.run_forever(thread_id=session))
+        runner.start()
+        try:
+            fake.wait_for(lambda: fake.websocket_count == 1)
+            assert fake.stall_websockets() == 1
+            # Silence is noticed by the missing pong; the replacement connection works.
+            (notice,) = reconnects.wait_for(1)
+            assert notice.thread_id == session
+            fake.wait_for(lambda: fake.websocket_count == 1)  # the client closed the dead one
+            cm.session(session).messages.send(CALL_TEXT)
+            calls.wait_for(1)
+            fake.wait_idle()
+        finally:
+            cm.stream.stop()
+            runner.join(timeout=10)
+        assert not runner.is_alive()
+
+
+async def test_async_half_open_connection_is_found_dead_and_replaced(
+    fake: FakeCodexManager,
+) -> None:
+    session = fake.create_session(dynamic_tools=[TOOL])
+    async with AsyncCodexManager(fake.base_url, stream_options=QUICK_PINGS) as cm:
+        reconnected = asyncio.Event()
+        answered: list[str] = []
+
+        @cm.on_reconnect
+        async def on_reconnect(notice: Reconnected, context: AsyncContext) -> None:
+            reconnected.set()
+
+        @cm.on_app_server_request("item.tool.call")
+        async def on_tool_call(signal: AppServerSignal, context: AsyncContext) -> None:
+            await context.client.tool_calls.respond(str(signal.request_id), text="late but fine")
+            answered.append(str(signal.request_id))
+            context.stop()
+
+        runner = asyncio.create_task(cm.stream.run_forever(thread_id=session))
+        await fake.wait_for_async(lambda: fake.websocket_count == 1)
+        assert await asyncio.to_thread(fake.stall_websockets) == 1
+        await asyncio.wait_for(reconnected.wait(), 5)
+        await cm.session(session).messages.send(CALL_TEXT)
+        await asyncio.wait_for(runner, 10)
+    assert len(answered) == 1
+    await asyncio.to_thread(fake.wait_idle)
+    assert "late but fine" in fake.turns(session)[-1].replies[0]
 
 
 def test_injected_bad_frames_are_survived(fake: FakeCodexManager) -> None:

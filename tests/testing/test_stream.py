@@ -132,6 +132,26 @@ def test_drop_websockets(server: FakeCodexManager) -> None:
         assert again.connection.close_code == 1006
 
 
+def test_stall_websockets_leaves_connections_open_but_silent(server: FakeCodexManager) -> None:
+    with open_stream(server) as stalled:
+        stalled.next()
+        server.wait_for(lambda: server.websocket_count == 1)
+        assert server.stall_websockets() == 1
+        stalled.send({"type": "ping"})
+        server.publish_event("brand_new_event", {"x": 1}, broadcast=True)
+        with pytest.raises(TimeoutError):
+            stalled.next(timeout=0.3)  # no pong, no event: silent, yet connected
+        assert server.websocket_count == 1
+        with open_stream(server) as fresh:  # a new connection is served normally
+            assert fresh.next()["type"] == "ready"
+            fresh.send({"type": "ping"})
+            assert fresh.next() == {"type": "pong"}
+            server.publish_event("brand_new_event", {"x": 2}, broadcast=True)
+            assert fresh.next()["payload"] == {"x": 2}
+        with pytest.raises(TimeoutError):
+            stalled.next(timeout=0.1)
+
+
 def test_slow_event_delivery_keeps_order(
     server: FakeCodexManager, http: httpx.Client, session_id: str
 ) -> None:

@@ -31,6 +31,8 @@ class _Socket:
     queue: asyncio.Queue[str | bytes | None] = field(default_factory=asyncio.Queue)
     writer: asyncio.Task[None] | None = None
     transport: asyncio.Transport | None = None
+    stalled: bool = False
+    """Half-open: nothing is sent on it any more (no frame, no pong), the TCP stays up."""
 
 
 class StreamHub:
@@ -107,6 +109,17 @@ class StreamHub:
             return True  # rule 3, unfiltered
         return thread_id is not None and thread_id == socket.filter  # rule 3, filtered
 
+    def stall_all(self) -> int:
+        """Stop sending anything on every current socket (the ``stall_websockets`` fault).
+
+        Returns how many sockets were stalled. Sockets that connect afterwards are served
+        normally.
+        """
+        sockets = list(self._sockets)
+        for socket in sockets:
+            socket.stalled = True
+        return len(sockets)
+
     async def close_all(
         self, code: int = 1012, message: bytes = b"server restart", *, abrupt: bool = False
     ) -> None:
@@ -162,6 +175,8 @@ class StreamHub:
         return ws
 
     def _command(self, socket: _Socket, text: str) -> None:
+        if socket.stalled:
+            return  # a hung server reads nothing and answers nothing, pings included
         try:
             command = json.loads(text)
         except ValueError:
@@ -190,6 +205,8 @@ class StreamHub:
                 await asyncio.sleep(self.frame_delay)
             if socket.ws.closed:
                 return
+            if socket.stalled:
+                continue  # lost, as frames on a dead connection are
             try:
                 if isinstance(data, bytes):
                     await socket.ws.send_bytes(data)

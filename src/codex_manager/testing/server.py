@@ -410,6 +410,17 @@ class FakeCodexManager:
         """
         self._await_on_loop(self._context().codex.hub.close_all(abrupt=abrupt))
 
+    def stall_websockets(self) -> int:
+        """Leave every open websocket half-open: connected, but silent from now on.
+
+        No frame and no ``pong`` is sent on those connections any more and commands on them
+        are ignored, as with a hung server or a connection a NAT box forgot; frames published
+        meanwhile never reach them. The TCP connections stay up, so only a client that pings
+        and times out notices. Connections opened afterwards are served normally. Returns how
+        many connections were stalled.
+        """
+        return self._on_loop(lambda ctx: ctx.codex.hub.stall_all())
+
     def restart(self, downtime: float = 0.0, *, abrupt: bool = False) -> None:
         """Emulate a server restart.
 
