@@ -39,6 +39,7 @@ from codex_manager.client._http import (
     HttpTransportChoice,
     SdkHttpClient,
     classify_failure,
+    httpcore_failure,
     is_unmapped_aiohttp_error,
     new_async_http_client,
 )
@@ -540,7 +541,7 @@ class SyncTransport(_TransportBase):
         try:
             raw = road.post(info.url, plan.encoded_body(), headers, self.http.timeout)
         except Exception as exc:
-            if _is_httpcore_error(exc):
+            if httpcore_failure(exc) is not None:
                 raise _transport_error(exc, info) from exc
             raise
         answer = self._answer_from_raw(plan, raw, info, self.api)
@@ -715,19 +716,6 @@ class AsyncTransport(_TransportBase):
         """Close the connection pool (only when this transport created it)."""
         if self._owns_http:
             await self.http.aclose()
-
-
-def _is_httpcore_error(exc: Exception) -> bool:
-    import httpcore
-
-    return isinstance(
-        exc,
-        httpcore.TimeoutException
-        | httpcore.NetworkError
-        | httpcore.ProtocolError
-        | httpcore.UnsupportedProtocol
-        | httpcore.ProxyError,
-    )
 
 
 async def _maybe_await(value: object) -> None:
