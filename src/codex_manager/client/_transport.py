@@ -323,6 +323,11 @@ class _TransportBase:
         )
 
     @staticmethod
+    def _may_take_road(plan: _CallPlan, http: httpx.Client | httpx.AsyncClient) -> bool:
+        """Whether ``plan`` is a direct-road operation and ``http`` is still as the SDK built it."""
+        return plan.operation.operation_id in DIRECT_OPERATIONS and untouched(http, own_hooks=1)
+
+    @staticmethod
     def _answer_from_raw(
         plan: _CallPlan, raw: RawAnswer, info: RequestInfo, api: ApiClient
     ) -> HttpAnswer:
@@ -432,10 +437,11 @@ class SyncTransport(_TransportBase):
         self.http = http_client
         self._api: ApiClient | None = None
         # The answer road needs the httpx client to be the SDK's own, on stock transport.
-        self._direct_allowed = (
-            self._owns_http and transport is None and not proxy_applies(config.base_url)
+        self._answer_road: HttpcoreAnswerRoad | None = (
+            HttpcoreAnswerRoad()
+            if self._owns_http and transport is None and not proxy_applies(config.base_url)
+            else None
         )
-        self._answer_road: HttpcoreAnswerRoad | None = None
 
     @property
     def api(self) -> ApiClient:
@@ -450,15 +456,8 @@ class SyncTransport(_TransportBase):
 
     def _road_for(self, plan: _CallPlan) -> HttpcoreAnswerRoad | None:
         """The direct road when ``plan`` may take it (see :mod:`codex_manager.client._direct`)."""
-        if (
-            not self._direct_allowed
-            or plan.operation.operation_id not in DIRECT_OPERATIONS
-            or not untouched(self.http, own_hooks=1)
-        ):
-            return None
-        if self._answer_road is None:
-            self._answer_road = HttpcoreAnswerRoad()
-        return self._answer_road
+        road = self._answer_road
+        return road if road is not None and self._may_take_road(plan, self.http) else None
 
     def _on_request(self, request: httpx.Request) -> None:
         self._rewriter.apply(request)
@@ -654,13 +653,7 @@ class AsyncTransport(_TransportBase):
     def _road_for(self, plan: _CallPlan) -> AiohttpAnswerRoad | None:
         """The direct road when ``plan`` may take it (see :mod:`codex_manager.client._direct`)."""
         road = self._answer_road
-        if (
-            road is None
-            or plan.operation.operation_id not in DIRECT_OPERATIONS
-            or not untouched(self.http, own_hooks=1)
-        ):
-            return None
-        return road
+        return road if road is not None and self._may_take_road(plan, self.http) else None
 
     async def _send_direct(
         self, plan: _CallPlan, state: _Attempt, road: AiohttpAnswerRoad
