@@ -365,3 +365,21 @@ def test_a_thread_that_ends_closes_its_connection(fake_server: FakeCodexManager)
         assert answer_road is not None
         gc.collect()
         assert all(connection.is_closed() for connection in list(answer_road._open))
+
+
+async def test_a_body_json_cannot_carry_fails_alike_on_both_roads(
+    scripted: ScriptedServer, road: RoadSpy
+) -> None:
+    not_a_number = {"value": float("nan")}
+    async with AsyncCodexManager(scripted.base_url) as cm:
+        with pytest.raises(ValueError, match="JSON compliant"):
+            await cm.tool_calls.respond("7", response=not_a_number)
+    async with AsyncCodexManager(scripted.base_url, http_transport="httpx") as stock:
+        with pytest.raises(ValueError, match="JSON compliant"):
+            await stock.tool_calls.respond("7", response=not_a_number)
+    with (
+        CodexManager(scripted.base_url) as sync_cm,
+        pytest.raises(ValueError, match="JSON compliant"),
+    ):
+        sync_cm.tool_calls.respond("7", response=not_a_number)
+    assert scripted.received == []

@@ -1,19 +1,21 @@
-"""A shorter road for the tool-call answer: straight onto the connection pool under httpx.
+"""A shorter road for the tool-call answer: straight onto the connections under httpx.
 
 Every tool call ends in one ``POST /api/tool-calls/{requestId}/response``, so its cost bounds
 how many calls a client can serve. Through ``httpx`` that POST spends more CPU in httpx's own
 URL, header, request, response and cookie objects than in the connection pool that carries it
 (measured here: about 240 us per answer through httpx on httpx-aiohttp against 85 us on the
-same aiohttp session; 320 us through ``httpx.Client`` against 200 us on its httpcore pool).
+same aiohttp session; 320 us through ``httpx.Client`` against 200 us on httpcore).
 
 So when nothing could tell the difference, the SDK hands the answer route's request straight to
-the pool the httpx client itself sends through: the aiohttp session of the client's
-httpx-aiohttp transport (the same connections), or, for the sync client, an httpcore pool
-(httpx's own transport library). "Nothing could tell" means: the SDK created the httpx client
-itself, no proxy applies to the server, and nobody added authentication or event hooks to
-that client since. Everything else a request gets still happens: the route's generated request
+what the httpx client itself sends through: the aiohttp session of the client's httpx-aiohttp
+transport (the same connections), or, for the sync client, httpcore (httpx's own transport
+library) with a keep-alive connection per answering thread. "Nothing could tell" means: the SDK
+created the httpx client itself, no proxy applies to the server, and the client has no auth,
+event hooks of someone else, default query parameters, cookies or redirect following (see
+:func:`untouched`). Everything else a request gets still happens: the route's generated request
 model checks the body and its generated response parser checks the answer, the SDK's hooks run,
-and retries, status mapping and errors are the same as on the httpx path.
+the client's headers and timeouts apply, and retries, status mapping and errors are the same as
+on the httpx path.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from typing import TYPE_CHECKING, Final
 from urllib.parse import urlsplit
 
 import httpx
-import msgspec
 
 if TYPE_CHECKING:
     import aiohttp
@@ -47,8 +48,6 @@ decodes) what it supports and httpcore, which decodes nothing, is answered uncom
 KEEPALIVE_EXPIRY_SECONDS: Final = 5.0
 """Idle seconds after which a kept-alive connection is not reused (httpx's default)."""
 
-_json_encoder = msgspec.json.Encoder()
-
 
 @dataclass(frozen=True, slots=True)
 class RawAnswer:
@@ -60,13 +59,8 @@ class RawAnswer:
 
 
 def encode_json_body(body: object) -> bytes:
-    """A request body as compact JSON (what httpx's ``json=`` sends, without its objects)."""
-    try:
-        return _json_encoder.encode(body)
-    except (TypeError, msgspec.EncodeError):
-        # Whatever msgspec cannot encode, httpx's json.dumps would have rejected or encoded the
-        # same way; let json report it exactly as the httpx path would.
-        return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+    """A request body as JSON, byte for byte what httpx's ``json=`` sends (NaN refused alike)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
 
 
 def proxy_applies(base_url: str) -> bool:
