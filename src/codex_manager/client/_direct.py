@@ -112,14 +112,15 @@ class AiohttpAnswerRoad:
 
     def __init__(self, transport: AiohttpTransport) -> None:
         """Send on ``transport``'s session (created by the transport on first use)."""
+        import aiohttp  # loaded already: the transport is built on it
+
+        self._aiohttp = aiohttp
         self._transport = transport
         self._timeout_for: tuple[httpx.Timeout, aiohttp.ClientTimeout] | None = None
 
     def _session(self) -> aiohttp.ClientSession:
-        import aiohttp
-
         client = self._transport.client
-        if isinstance(client, aiohttp.ClientSession):
+        if isinstance(client, self._aiohttp.ClientSession):
             return client
         # Exactly what the transport does on its first request: both roads share one session.
         session = self._transport.get_client()
@@ -131,10 +132,8 @@ class AiohttpAnswerRoad:
         known = self._timeout_for
         if known is not None and known[0] is timeout:
             return known[1]
-        import aiohttp
-
         # The same mapping httpx-aiohttp applies to the requests it carries.
-        mapped = aiohttp.ClientTimeout(
+        mapped = self._aiohttp.ClientTimeout(
             sock_connect=timeout.connect, sock_read=timeout.read, connect=timeout.pool
         )
         self._timeout_for = (timeout, mapped)
@@ -184,6 +183,9 @@ class HttpcoreAnswerRoad:
 
     def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
         """``ssl_context``: how to verify an ``https`` server (httpx's default when ``None``)."""
+        import httpcore  # what httpx.Client sends through; imported by it on first use anyway
+
+        self._httpcore = httpcore
         self._ssl_context = ssl_context
         self._local = threading.local()
         self._lock = threading.Lock()
@@ -194,16 +196,15 @@ class HttpcoreAnswerRoad:
         origin = (scheme, host, port)
         held: _HeldConnection | None = getattr(self._local, "held", None)
         if held is not None:
-            connection = held.connection
-            if held.origin == origin and connection.is_available() and not connection.has_expired():
-                return connection
+            current = held.connection
+            if held.origin == origin and current.is_available() and not current.has_expired():
+                return current
             self._local.held = None  # closes it
-        import httpcore
-
         if scheme == "https" and self._ssl_context is None:
             self._ssl_context = httpx.create_ssl_context()
-        connection = httpcore.HTTPConnection(
-            origin=httpcore.Origin(scheme.encode("ascii"), host.encode("idna"), port),
+        core = self._httpcore
+        connection: httpcore.HTTPConnection = core.HTTPConnection(
+            origin=core.Origin(scheme.encode("ascii"), host.encode("idna"), port),
             ssl_context=self._ssl_context,
             keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
         )
@@ -230,11 +231,9 @@ class HttpcoreAnswerRoad:
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
-        import httpcore
-
         # Handing httpcore the parts it would parse out of ``url`` again saves ~15 us here.
         wire_url: httpcore.URL | str = (
-            httpcore.URL(
+            self._httpcore.URL(
                 scheme=scheme.encode("ascii"),
                 host=(parts.hostname or "").encode("idna"),
                 port=port,
