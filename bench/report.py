@@ -150,6 +150,23 @@ def sequential_figures(scn: ScenarioResult) -> list[Figure]:
             )
         )
 
+    floor50 = _by_rep(runs, "r-sync", "plain", p50)
+    if floor50:
+        figures.append(
+            _figure(
+                "seq_sync_p50_vs_floor",
+                "sequential latency p50, sync, against the sync floor",
+                "us",
+                _by_rep(runs, "sdk-sync", "plain", p50),
+                "R-sync",
+                floor50,
+                "(reported)",
+                None,
+                unavailable=_reason(runs, "sdk-sync"),
+                note="R-sync: websockets.sync + httpcore, one call at a time in one thread",
+            )
+        )
+
     def per_noise(client: str) -> dict[int, float]:
         # Quiet and noisy calls alternate within one run: the difference is paired per run.
         quiet = _by_rep(runs, client, noisy, lambda r: r.quiet_p50_us)
@@ -254,6 +271,36 @@ def throughput_figures(scn: ScenarioResult) -> list[Figure]:
                     if (s := spread(list(_by_rep(runs, "r-httpx", "shared/trivial", cpu).values())))
                     else "?"
                 ),
+            )
+        )
+    floor_cpu = _by_rep(runs, "r-sync", "shared/trivial", cpu)
+    if floor_cpu:
+        figures.append(
+            _figure(
+                "cpu_per_call_sync_vs_floor",
+                "client CPU per call, shared, sync, trivial, against the sync floor",
+                "us",
+                _by_rep(runs, "sdk-sync", "shared/trivial", cpu),
+                "R-sync",
+                floor_cpu,
+                "(reported)",
+                None,
+                unavailable=_reason(runs, "sdk-sync"),
+            )
+        )
+        figures.append(
+            _figure(
+                "tp_shared_sync_floor",
+                "throughput shared, trivial, of the sync floor itself (R-sync, not the SDK)",
+                "calls/s",
+                _by_rep(runs, "r-sync", "shared/trivial", cps),
+                "R-httpx",
+                _by_rep(runs, "r-httpx", "shared/trivial", cps),
+                "(reported)",
+                None,
+                unavailable=_reason(runs, "r-sync"),
+                note="one call at a time, so bounded by its CPU per call: what the 2.5x "
+                "R-httpx target asks of a sync client exceeds what this floor does alone",
             )
         )
     for client, kind in (("sdk-async", "async"), ("sdk-sync", "sync")):

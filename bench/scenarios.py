@@ -19,6 +19,8 @@ from bench.server import RunConfig
 from bench.stats import percentile
 
 CLIENTS = ("r-httpx", "r-aiohttp", "sdk-async", "sdk-sync")
+SYNC_FLOOR = ("r-sync",)
+"""websockets.sync + httpcore, one call at a time: what any sync client costs per call here."""
 """Every wire scenario runs these, rotating the order each repetition."""
 
 
@@ -119,6 +121,8 @@ class _Variant:
     config: RunConfig
     stream_mode: StreamMode
     handler: HandlerKind
+    extra_clients: tuple[str, ...] = ()
+    """Clients measured in this variant only (the R-sync floor serves a few)."""
 
 
 def _run_wire(
@@ -135,7 +139,7 @@ def _run_wire(
     runs: list[RunRecord] = []
     for rep in range(reps):
         for variant in variants:
-            for client in _rotated(CLIENTS, rep):
+            for client in _rotated(CLIENTS + variant.extra_clients, rep):
                 # The first repetition always completes; later ones stop at the deadline.
                 if rep > 0 and time.monotonic() > deadline:
                     progress(f"  {name}: time budget spent during repetition {rep}")
@@ -169,7 +173,7 @@ def sequential(
     )
     noisy = msgspec.structs.replace(base, noise=sizes.noise_frames, noise_alternate=True)
     variants = [
-        _Variant("plain", base, "shared", "trivial"),
+        _Variant("plain", base, "shared", "trivial", SYNC_FLOOR),
         _Variant(f"noise{sizes.noise_frames}", noisy, "shared", "trivial"),
     ]
     config: dict[str, int | str] = {
@@ -198,7 +202,8 @@ def throughput(
             expect_sockets=sockets,
         )
         for handler in ("trivial", "sleep20"):
-            variants.append(_Variant(f"{mode}/{handler}", config, mode, handler))
+            floor = SYNC_FLOOR if (mode, handler) == ("shared", "trivial") else ()
+            variants.append(_Variant(f"{mode}/{handler}", config, mode, handler, floor))
     # The backlog configuration: every call emitted at once on one shared stream, slow handler.
     backlog = RunConfig(
         sessions=sizes.tp_sessions,

@@ -23,6 +23,7 @@ CLIENT_MODULES: dict[str, str] = {
     "r-aiohttp": "bench.clients.raw_aiohttp",
     "sdk-async": "bench.clients.sdk_async",
     "sdk-sync": "bench.clients.sdk_sync",
+    "r-sync": "bench.clients.raw_sync",
 }
 """Client label -> module exposing ``run(spec)`` (a coroutine function, or a plain function)."""
 

@@ -1,0 +1,71 @@
+"""R-sync: the floor of a synchronous client on the libraries the sync SDK uses.
+
+``websockets.sync`` for the stream and one keep-alive ``httpcore`` connection (httpx's
+transport library) for the answers, stdlib ``json``, everything in the calling thread: one
+call at a time, no handler pool, no retries, no checks beyond the raw baselines' own. It only
+serves the shared-stream, trivial-handler runs (one call at a time, a 20 ms handler would
+bound it at 50 calls/s), as the reference for what any sync client costs per call here.
+"""
+
+from __future__ import annotations
+
+import time
+from urllib.parse import urlsplit
+
+import httpcore
+from websockets.sync.client import connect
+
+from bench.clients.common import AnswerTally, ClientResult, ClientSpec, lookup_ticket, ws_url
+from bench.clients.raw import extract_call
+
+
+def run(spec: ClientSpec) -> ClientResult:
+    """Serve the run described by ``spec`` (shared stream, trivial handler only)."""
+    if spec.stream_mode != "shared" or spec.handler != "trivial":
+        return ClientResult(status="error", reason="R-sync serves shared/trivial runs only")
+    import json
+
+    threads = frozenset(spec.thread_ids)
+    tally = AnswerTally(spec)
+    parts = urlsplit(spec.base_url)
+    host = (parts.hostname or "127.0.0.1").encode()
+    port = parts.port or 80
+    http = httpcore.HTTPConnection(origin=httpcore.Origin(b"http", host, port))
+    started = time.perf_counter()
+    deadline = time.monotonic() + spec.timeout_s
+    status = "timeout"
+    with http, connect(ws_url(spec.base_url, None), max_size=None, compression=None) as ws:
+        while time.monotonic() < deadline:
+            try:
+                text = ws.recv(timeout=max(deadline - time.monotonic(), 0.0))
+            except TimeoutError:
+                break
+            if not isinstance(text, str):
+                continue
+            call = extract_call(text, threads)
+            if call is None:
+                continue
+            request_id, ticket = call
+            body = json.dumps({"success": True, "text": json.dumps(lookup_ticket(ticket))})
+            content = body.encode()
+            response = http.request(
+                "POST",
+                httpcore.URL(
+                    scheme=b"http",
+                    host=host,
+                    port=port,
+                    target=f"/api/tool-calls/{request_id}/response".encode(),
+                ),
+                headers=[
+                    (b"Host", parts.netloc.encode()),
+                    (b"Content-Type", b"application/json"),
+                    (b"Content-Length", str(len(content)).encode()),
+                ],
+                content=content,
+            )
+            if response.status != 200:
+                tally.failed(f"{request_id}: HTTP {response.status}")
+            elif tally.accepted():
+                status = "ok"
+                break
+    return tally.result("ok" if status == "ok" else "timeout", started)
