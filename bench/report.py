@@ -299,8 +299,8 @@ def throughput_figures(scn: ScenarioResult) -> list[Figure]:
                 "(reported)",
                 None,
                 unavailable=_reason(runs, "r-sync"),
-                note="one call at a time, so bounded by its CPU per call: what the 2.5x "
-                "R-httpx target asks of a sync client exceeds what this floor does alone",
+                note="one call at a time in one thread, so bounded by its own CPU per call; "
+                "no handler runs concurrently with another",
             )
         )
     for client, kind in (("sdk-async", "async"), ("sdk-sync", "sync")):
