@@ -330,7 +330,7 @@ class SessionSkills(SessionSkillsBase):
             except BaseException as exc:
                 race.error = exc
             finally:
-                race.settled.set()
+                race.settled.release()
 
         def expire() -> None:
             if race.claim():
@@ -348,7 +348,7 @@ class SessionSkills(SessionSkillsBase):
             watchdog.cancel(timer)
             return outcome
         # The watchdog won: its answer (the timeout failure) is the one the server got.
-        race.settled.wait()
+        race.settled.acquire()
         if race.error is not None:
             raise race.error
         assert race.record is not None
@@ -395,7 +395,10 @@ class _DeadlineRace:
 
     def __init__(self) -> None:
         self._token = threading.Lock()
-        self.settled = threading.Event()
+        # Held until the watchdog's answer is settled; only its loser ever waits on it (a
+        # plain lock: an Event per call costs a Condition the common case never uses).
+        self.settled = threading.Lock()
+        self.settled.acquire()
         self.record: RemoteSkillDispatch | None = None
         self.error: BaseException | None = None
 
