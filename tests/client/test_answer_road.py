@@ -383,3 +383,24 @@ async def test_a_body_json_cannot_carry_fails_alike_on_both_roads(
     ):
         sync_cm.tool_calls.respond("7", response=not_a_number)
     assert scripted.received == []
+
+
+def test_sync_road_opens_at_most_max_connections(
+    fake_server: FakeCodexManager, road: RoadSpy
+) -> None:
+    with CodexManager(fake_server.base_url) as cm:
+        bounded = HttpcoreAnswerRoad(max_connections=2)
+        cm._transport._answer_road = bounded
+        all_started = threading.Barrier(4)
+
+        def answer(worker: int) -> list[object]:
+            all_started.wait()  # four threads at once, each keeping its thread alive
+            return [cm.tool_calls.respond(f"{worker}-{n}", text="x") for n in range(3)]
+
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            outcomes = [o for batch in pool.map(answer, range(4)) for o in batch]
+            assert len(bounded._open) <= 2
+    # Every answer went out; the threads beyond the bound took the httpx road.
+    assert all(isinstance(o, ToolCallNotFound) for o in outcomes)
+    assert len(outcomes) == 12
+    assert 1 <= road.sync_posts <= 2 * 3  # two threads with a connection, three answers each

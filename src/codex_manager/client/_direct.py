@@ -45,6 +45,9 @@ _SKIPPED_HEADERS: Final = frozenset({"accept-encoding", "content-length", "host"
 """httpx defaults the pool sets itself. Without httpx's ``Accept-Encoding``, aiohttp offers (and
 decodes) what it supports and httpcore, which decodes nothing, is answered uncompressed."""
 
+MAX_CONNECTIONS: Final = 100
+"""Connections the sync road keeps at most (httpx's default pool limit)."""
+
 KEEPALIVE_EXPIRY_SECONDS: Final = 5.0
 """Idle seconds after which a kept-alive connection is not reused (httpx's default)."""
 
@@ -178,11 +181,18 @@ class HttpcoreAnswerRoad:
     with 32 threads: 330 us of CPU per answer, against 230 us with a connection per thread), so
     each thread keeps its own ``httpcore.HTTPConnection`` to the server instead, replaced when
     the server closed it or it idled past the keep-alive expiry. There are never more
-    connections than threads that answer (the stream's worker pool bounds those).
+    connections than threads that answer, and at most ``max_connections``.
     """
 
-    def __init__(self, ssl_context: ssl.SSLContext | None = None) -> None:
-        """``ssl_context``: how to verify an ``https`` server (httpx's default when ``None``)."""
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext | None = None,
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+    ) -> None:
+        """``ssl_context``: how to verify an ``https`` server (httpx's default when ``None``);
+        ``max_connections``: threads beyond it answer through httpx (see :meth:`serves`)."""
+        self._max_connections = max_connections
         import httpcore  # what httpx.Client sends through; imported by it on first use anyway
 
         self._httpcore = httpcore
@@ -191,6 +201,17 @@ class HttpcoreAnswerRoad:
         self._lock = threading.Lock()
         self._open: weakref.WeakSet[httpcore.HTTPConnection] = weakref.WeakSet()
         self._closed = False
+
+    def serves(self) -> bool:
+        """Whether the calling thread has a connection here or may open one.
+
+        Connections are bounded like httpx's pool (``max_connections``): once that many
+        threads hold one, the others' answers take the httpx road instead of opening more.
+        """
+        return (
+            getattr(self._local, "held", None) is not None
+            or len(self._open) < self._max_connections
+        )
 
     def _connection(self, scheme: str, host: str, port: int) -> httpcore.HTTPConnection:
         origin = (scheme, host, port)

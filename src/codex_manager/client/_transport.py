@@ -457,7 +457,9 @@ class SyncTransport(_TransportBase):
     def _road_for(self, plan: _CallPlan) -> HttpcoreAnswerRoad | None:
         """The direct road when ``plan`` may take it (see :mod:`codex_manager.client._direct`)."""
         road = self._answer_road
-        return road if road is not None and self._may_take_road(plan, self.http) else None
+        if road is None or not road.serves() or not self._may_take_road(plan, self.http):
+            return None
+        return road
 
     def _on_request(self, request: httpx.Request) -> None:
         self._rewriter.apply(request)
