@@ -45,8 +45,10 @@ _SKIPPED_HEADERS: Final = frozenset({"accept-encoding", "content-length", "host"
 """httpx defaults the pool sets itself. Without httpx's ``Accept-Encoding``, aiohttp offers (and
 decodes) what it supports and httpcore, which decodes nothing, is answered uncompressed."""
 
-MAX_CONNECTIONS: Final = 100
-"""Connections the sync road keeps at most (httpx's default pool limit)."""
+MAX_CONNECTIONS: Final = 256
+"""Connections the sync road keeps at most: the handler threads of four sync streams at their
+default bound (64 each). With a stream per session, each stream has threads of its own; past
+this, answers take the httpx road (one shared pool) instead of opening more connections."""
 
 KEEPALIVE_EXPIRY_SECONDS: Final = 5.0
 """Idle seconds after which a kept-alive connection is not reused (httpx's default)."""
@@ -205,8 +207,8 @@ class HttpcoreAnswerRoad:
     def serves(self) -> bool:
         """Whether the calling thread has a connection here or may open one.
 
-        Connections are bounded like httpx's pool (``max_connections``): once that many
-        threads hold one, the others' answers take the httpx road instead of opening more.
+        Connections are bounded (``max_connections``): once that many threads hold one, the
+        others' answers take the httpx road instead of opening more.
         """
         return (
             getattr(self._local, "held", None) is not None
