@@ -94,8 +94,10 @@ def test_tool_call_roundtrip_with_thread_filter(fake: FakeCodexManager) -> None:
 def test_reconnect_after_fake_faults(fake: FakeCodexManager, fault: str) -> None:
     session = fake.create_session(dynamic_tools=[TOOL])
     with CodexManager(fake.base_url) as cm:
+        connected: Recorder[Connected] = Recorder()
         reconnects: Recorder[Reconnected] = Recorder()
         calls: Recorder[str] = Recorder()
+        cm.on_connect(lambda notice, context: connected.add(notice))
         cm.on_reconnect(lambda notice, context: reconnects.add(notice))
 
         @cm.on_app_server_request("item.tool.call")
@@ -106,7 +108,9 @@ def test_reconnect_after_fake_faults(fake: FakeCodexManager, fault: str) -> None
         runner = threading.Thread(target=lambda: cm.stream.run_forever(thread_id=session))
         runner.start()
         try:
-            fake.wait_for(lambda: fake.websocket_count == 1)
+            # Listening (ready seen), not merely accepted: a connection lost before its ready
+            # frame was never up, and its replacement is a first connection, not a reconnect.
+            connected.wait_for(1)
             if fault == "restart":
                 fake.restart(downtime=0.2)
             else:
@@ -129,8 +133,10 @@ QUICK_PINGS = StreamOptions(ping_interval=0.05, pong_timeout=0.3)
 def test_a_half_open_connection_is_found_dead_and_replaced(fake: FakeCodexManager) -> None:
     session = fake.create_session(dynamic_tools=[TOOL])
     with CodexManager(fake.base_url, stream_options=QUICK_PINGS) as cm:
+        connected: Recorder[Connected] = Recorder()
         reconnects: Recorder[Reconnected] = Recorder()
         calls: Recorder[str] = Recorder()
+        cm.on_connect(lambda notice, context: connected.add(notice))
         cm.on_reconnect(lambda notice, context: reconnects.add(notice))
 
         @cm.on_app_server_request("item.tool.call")
@@ -141,7 +147,7 @@ def test_a_half_open_connection_is_found_dead_and_replaced(fake: FakeCodexManage
         runner = threading.Thread(target=lambda: cm.stream.run_forever(thread_id=session))
         runner.start()
         try:
-            fake.wait_for(lambda: fake.websocket_count == 1)
+            connected.wait_for(1)  # listening, so the stall hits a live connection
             assert fake.stall_websockets() == 1
             # Silence is noticed by the missing pong; the replacement connection works.
             (notice,) = reconnects.wait_for(1)
@@ -161,8 +167,13 @@ async def test_async_half_open_connection_is_found_dead_and_replaced(
 ) -> None:
     session = fake.create_session(dynamic_tools=[TOOL])
     async with AsyncCodexManager(fake.base_url, stream_options=QUICK_PINGS) as cm:
+        connected = asyncio.Event()
         reconnected = asyncio.Event()
         answered: list[str] = []
+
+        @cm.on_connect
+        async def on_connect(notice: Connected, context: AsyncContext) -> None:
+            connected.set()
 
         @cm.on_reconnect
         async def on_reconnect(notice: Reconnected, context: AsyncContext) -> None:
@@ -175,7 +186,7 @@ async def test_async_half_open_connection_is_found_dead_and_replaced(
             context.stop()
 
         runner = asyncio.create_task(cm.stream.run_forever(thread_id=session))
-        await fake.wait_for_async(lambda: fake.websocket_count == 1)
+        await asyncio.wait_for(connected.wait(), 10)  # listening: the stall hits a live one
         assert await asyncio.to_thread(fake.stall_websockets) == 1
         await asyncio.wait_for(reconnected.wait(), 5)
         await cm.session(session).messages.send(CALL_TEXT)
@@ -212,8 +223,13 @@ async def test_async_tool_call_roundtrip_and_reconnect(fake: FakeCodexManager) -
     session = fake.create_session(dynamic_tools=[TOOL])
     async with AsyncCodexManager(fake.base_url) as cm:
         answered: list[str] = []
+        connected = asyncio.Event()
         reconnected = asyncio.Event()
         done = asyncio.Event()
+
+        @cm.on_connect
+        async def on_connect(notice: Connected, context: AsyncContext) -> None:
+            connected.set()
 
         @cm.on_reconnect
         async def on_reconnect(notice: Reconnected, context: AsyncContext) -> None:
@@ -231,7 +247,7 @@ async def test_async_tool_call_roundtrip_and_reconnect(fake: FakeCodexManager) -
             done.set()
 
         runner = asyncio.create_task(cm.stream.run_forever(thread_id=session))
-        await fake.wait_for_async(lambda: fake.websocket_count == 1)
+        await asyncio.wait_for(connected.wait(), 10)  # a connection that was up, then lost
         await asyncio.to_thread(fake.drop_websockets, abrupt=True)
         async with asyncio.timeout(10):
             await reconnected.wait()
