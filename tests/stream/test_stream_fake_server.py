@@ -90,10 +90,25 @@ def test_tool_call_roundtrip_with_thread_filter(fake: FakeCodexManager) -> None:
     assert "ticket is open" in fake.turns(mine)[-1].replies[0]
 
 
-@pytest.mark.parametrize("fault", ["drop", "drop_abrupt", "restart"])
+QUICK_PINGS = StreamOptions(ping_interval=0.05, pong_timeout=0.3)
+"""Pings often enough that a silent (stalled) connection is found dead within a second."""
+
+
+def _inject(fake: FakeCodexManager, fault: str) -> None:
+    """Break the live stream connection(s) the way ``fault`` names."""
+    if fault == "restart":
+        fake.restart(downtime=0.2)
+    elif fault == "stall":
+        # Half-open: nothing closes, only the missing pong reveals the dead connection.
+        assert fake.stall_websockets() == 1
+    else:
+        fake.drop_websockets(abrupt=fault == "drop_abrupt")
+
+
+@pytest.mark.parametrize("fault", ["drop", "drop_abrupt", "restart", "stall"])
 def test_reconnect_after_fake_faults(fake: FakeCodexManager, fault: str) -> None:
     session = fake.create_session(dynamic_tools=[TOOL])
-    with CodexManager(fake.base_url) as cm:
+    with CodexManager(fake.base_url, stream_options=QUICK_PINGS) as cm:
         connected: Recorder[Connected] = Recorder()
         reconnects: Recorder[Reconnected] = Recorder()
         calls: Recorder[str] = Recorder()
@@ -111,13 +126,10 @@ def test_reconnect_after_fake_faults(fake: FakeCodexManager, fault: str) -> None
             # Listening (ready seen), not merely accepted: a connection lost before its ready
             # frame was never up, and its replacement is a first connection, not a reconnect.
             connected.wait_for(1)
-            if fault == "restart":
-                fake.restart(downtime=0.2)
-            else:
-                fake.drop_websockets(abrupt=fault == "drop_abrupt")
+            _inject(fake, fault)
             (notice,) = reconnects.wait_for(1)
             assert notice.thread_id == session
-            fake.wait_for(lambda: fake.websocket_count == 1)
+            fake.wait_for(lambda: fake.websocket_count == 1)  # the dead one is closed
             cm.session(session).messages.send(CALL_TEXT)
             calls.wait_for(1)
             fake.wait_idle()
@@ -125,75 +137,6 @@ def test_reconnect_after_fake_faults(fake: FakeCodexManager, fault: str) -> None
             cm.stream.stop()
             runner.join(timeout=10)
         assert not runner.is_alive()
-
-
-QUICK_PINGS = StreamOptions(ping_interval=0.05, pong_timeout=0.3)
-
-
-def test_a_half_open_connection_is_found_dead_and_replaced(fake: FakeCodexManager) -> None:
-    session = fake.create_session(dynamic_tools=[TOOL])
-    with CodexManager(fake.base_url, stream_options=QUICK_PINGS) as cm:
-        connected: Recorder[Connected] = Recorder()
-        reconnects: Recorder[Reconnected] = Recorder()
-        calls: Recorder[str] = Recorder()
-        cm.on_connect(lambda notice, context: connected.add(notice))
-        cm.on_reconnect(lambda notice, context: reconnects.add(notice))
-
-        @cm.on_app_server_request("item.tool.call")
-        def on_tool_call(signal: AppServerSignal, context: SyncContext) -> None:
-            calls.add(str(signal.request_id))
-            context.client.tool_calls.respond(str(signal.request_id), text="done")
-
-        runner = threading.Thread(target=lambda: cm.stream.run_forever(thread_id=session))
-        runner.start()
-        try:
-            connected.wait_for(1)  # listening, so the stall hits a live connection
-            assert fake.stall_websockets() == 1
-            # Silence is noticed by the missing pong; the replacement connection works.
-            (notice,) = reconnects.wait_for(1)
-            assert notice.thread_id == session
-            fake.wait_for(lambda: fake.websocket_count == 1)  # the client closed the dead one
-            cm.session(session).messages.send(CALL_TEXT)
-            calls.wait_for(1)
-            fake.wait_idle()
-        finally:
-            cm.stream.stop()
-            runner.join(timeout=10)
-        assert not runner.is_alive()
-
-
-async def test_async_half_open_connection_is_found_dead_and_replaced(
-    fake: FakeCodexManager,
-) -> None:
-    session = fake.create_session(dynamic_tools=[TOOL])
-    async with AsyncCodexManager(fake.base_url, stream_options=QUICK_PINGS) as cm:
-        connected = asyncio.Event()
-        reconnected = asyncio.Event()
-        answered: list[str] = []
-
-        @cm.on_connect
-        async def on_connect(notice: Connected, context: AsyncContext) -> None:
-            connected.set()
-
-        @cm.on_reconnect
-        async def on_reconnect(notice: Reconnected, context: AsyncContext) -> None:
-            reconnected.set()
-
-        @cm.on_app_server_request("item.tool.call")
-        async def on_tool_call(signal: AppServerSignal, context: AsyncContext) -> None:
-            await context.client.tool_calls.respond(str(signal.request_id), text="late but fine")
-            answered.append(str(signal.request_id))
-            context.stop()
-
-        runner = asyncio.create_task(cm.stream.run_forever(thread_id=session))
-        await asyncio.wait_for(connected.wait(), 10)  # listening: the stall hits a live one
-        assert await asyncio.to_thread(fake.stall_websockets) == 1
-        await asyncio.wait_for(reconnected.wait(), 5)
-        await cm.session(session).messages.send(CALL_TEXT)
-        await asyncio.wait_for(runner, 10)
-    assert len(answered) == 1
-    await asyncio.to_thread(fake.wait_idle)
-    assert "late but fine" in fake.turns(session)[-1].replies[0]
 
 
 def test_injected_bad_frames_are_survived(fake: FakeCodexManager) -> None:
@@ -219,9 +162,10 @@ def test_injected_bad_frames_are_survived(fake: FakeCodexManager) -> None:
         assert not runner.is_alive()
 
 
-async def test_async_tool_call_roundtrip_and_reconnect(fake: FakeCodexManager) -> None:
+@pytest.mark.parametrize("fault", ["drop_abrupt", "stall"])
+async def test_async_tool_call_roundtrip_and_reconnect(fake: FakeCodexManager, fault: str) -> None:
     session = fake.create_session(dynamic_tools=[TOOL])
-    async with AsyncCodexManager(fake.base_url) as cm:
+    async with AsyncCodexManager(fake.base_url, stream_options=QUICK_PINGS) as cm:
         answered: list[str] = []
         connected = asyncio.Event()
         reconnected = asyncio.Event()
@@ -248,7 +192,7 @@ async def test_async_tool_call_roundtrip_and_reconnect(fake: FakeCodexManager) -
 
         runner = asyncio.create_task(cm.stream.run_forever(thread_id=session))
         await asyncio.wait_for(connected.wait(), 10)  # a connection that was up, then lost
-        await asyncio.to_thread(fake.drop_websockets, abrupt=True)
+        await asyncio.to_thread(_inject, fake, fault)
         async with asyncio.timeout(10):
             await reconnected.wait()
         await fake.wait_for_async(lambda: fake.websocket_count == 1)
