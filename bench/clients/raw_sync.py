@@ -9,6 +9,7 @@ bound it at 50 calls/s), as the reference for what any sync client costs per cal
 
 from __future__ import annotations
 
+import json
 import time
 from urllib.parse import urlsplit
 
@@ -23,8 +24,6 @@ def run(spec: ClientSpec) -> ClientResult:
     """Serve the run described by ``spec`` (shared stream, trivial handler only)."""
     if spec.stream_mode != "shared" or spec.handler != "trivial":
         return ClientResult(status="error", reason="R-sync serves shared/trivial runs only")
-    import json
-
     threads = frozenset(spec.thread_ids)
     tally = AnswerTally(spec)
     parts = urlsplit(spec.base_url)

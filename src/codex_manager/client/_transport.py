@@ -126,10 +126,6 @@ class HttpAnswer:
         return self.body
 
 
-def _parse_body(response: httpx.Response) -> JSONValue:
-    return _parse_content(response.content)
-
-
 def _parse_content(content: bytes) -> JSONValue:
     if not content:
         return None
@@ -156,6 +152,26 @@ def _transport_error(exc: Exception, info: RequestInfo) -> TransportError:
         operation_id=info.operation_id,
         method=info.method,
         url=info.url,
+    )
+
+
+def _http_answer(
+    plan: _CallPlan,
+    info: RequestInfo,
+    status_code: int,
+    headers: Mapping[str, str],
+    body: JSONValue,
+    shape_problem: str | None,
+) -> HttpAnswer:
+    """The answer to one attempt of ``plan``, whichever road brought it."""
+    return HttpAnswer(
+        operation_id=plan.operation.operation_id,
+        method=info.method,
+        url=info.url,
+        status_code=status_code,
+        headers=headers,
+        body=body,
+        shape_problem=shape_problem,
     )
 
 
@@ -312,14 +328,13 @@ class _TransportBase:
         response = state.response
         if response is None:  # pragma: no cover - the response hook always runs first
             raise CodexManagerError(f"{plan.operation.operation_id}: no response recorded")
-        return HttpAnswer(
-            operation_id=plan.operation.operation_id,
-            method=state.info.method,
-            url=state.info.url,
-            status_code=response.status_code,
-            headers=response.headers,  # read-only use (Retry-After); a copy costs ~3 us
-            body=_parse_body(response),
-            shape_problem=state.shape_problem,
+        return _http_answer(
+            plan,
+            state.info,
+            response.status_code,
+            response.headers,  # read-only use (Retry-After); a copy costs ~3 us
+            _parse_content(response.content),
+            state.shape_problem,
         )
 
     @staticmethod
@@ -338,15 +353,7 @@ class _TransportBase:
             plan.binding.parse_response(client=api, response=_ParsedAnswer(raw, body))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             shape_problem = f"{type(exc).__name__}: {exc}"
-        return HttpAnswer(
-            operation_id=plan.operation.operation_id,
-            method=info.method,
-            url=info.url,
-            status_code=raw.status_code,
-            headers=raw.headers,
-            body=body,
-            shape_problem=shape_problem,
-        )
+        return _http_answer(plan, info, raw.status_code, raw.headers, body, shape_problem)
 
     @staticmethod
     def _failure(plan: _CallPlan, answer: HttpAnswer) -> CodexManagerError | None:
