@@ -9,16 +9,17 @@ untouched one: a given client or transport, auth, foreign event hooks, or a prox
 from __future__ import annotations
 
 import gc
+import http.client
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import httpcore
 import httpx
 import pytest
 
 from codex_manager import AsyncCodexManager, CodexManager, RetryPolicy
-from codex_manager.client._direct import AiohttpAnswerRoad, HttpcoreAnswerRoad
+from codex_manager.client._direct import AiohttpAnswerRoad
+from codex_manager.client._direct_sync import StdlibAnswerRoad
 from codex_manager.errors import (
     ConnectError,
     ProtocolError,
@@ -54,19 +55,19 @@ class RoadSpy:
         self.async_posts = 0
         self.sync_posts = 0
         real_async = AiohttpAnswerRoad.post
-        real_sync = HttpcoreAnswerRoad.post
+        real_sync = StdlibAnswerRoad.post
         spy = self
 
         async def async_post(self: AiohttpAnswerRoad, *args: object, **kwargs: object) -> object:
             spy.async_posts += 1
             return await real_async(self, *args, **kwargs)  # type: ignore[arg-type]
 
-        def sync_post(self: HttpcoreAnswerRoad, *args: object, **kwargs: object) -> object:
+        def sync_post(self: StdlibAnswerRoad, *args: object, **kwargs: object) -> object:
             spy.sync_posts += 1
             return real_sync(self, *args, **kwargs)  # type: ignore[arg-type]
 
         monkeypatch.setattr(AiohttpAnswerRoad, "post", async_post)
-        monkeypatch.setattr(HttpcoreAnswerRoad, "post", sync_post)
+        monkeypatch.setattr(StdlibAnswerRoad, "post", sync_post)
 
 
 @pytest.fixture
@@ -333,15 +334,15 @@ def test_sync_road_keeps_a_connection_per_answering_thread(
         answer_road = cm._transport._road_for(
             cm._transport._plan("respondToolCall", path={}, query={}, body={}, ok=(200,))
         )
-        assert isinstance(answer_road, HttpcoreAnswerRoad)
-        used: dict[int, list[httpcore.HTTPConnection]] = {}
+        assert isinstance(answer_road, StdlibAnswerRoad)
+        used: dict[int, list[http.client.HTTPConnection]] = {}
 
         def answer_unknown_calls(worker: int) -> list[object]:
             outcomes: list[object] = []
             mine = used.setdefault(threading.get_ident(), [])
             for n in range(5):
                 outcomes.append(cm.tool_calls.respond(f"{worker}-{n}", text="x"))
-                mine.append(answer_road._local.held.connection)
+                mine.append(answer_road._local.slot.connection)
             return outcomes
 
         with ThreadPoolExecutor(max_workers=4) as pool:
@@ -352,18 +353,27 @@ def test_sync_road_keeps_a_connection_per_answering_thread(
     # Each thread (the pool may give one thread several batches) kept one connection.
     assert all(len({id(c) for c in connections}) == 1 for connections in used.values())
     assert len(opened) == len(used) <= 4
-    assert all(c.is_closed() for connections in used.values() for c in connections)
+    assert all(c.sock is None for connections in used.values() for c in connections)
 
 
 def test_a_thread_that_ends_closes_its_connection(fake_server: FakeCodexManager) -> None:
     with CodexManager(fake_server.base_url) as cm:
-        worker = threading.Thread(target=lambda: cm.tool_calls.respond("gone", text="x"))
+        answer_road = cm._transport._answer_road
+        assert isinstance(answer_road, StdlibAnswerRoad)
+        opened: list[http.client.HTTPConnection | None] = []
+
+        def answer_and_end() -> None:
+            cm.tool_calls.respond("gone", text="x")
+            opened.append(answer_road._local.slot.connection)
+
+        worker = threading.Thread(target=answer_and_end)
         worker.start()
         worker.join()
-        answer_road = cm._transport._answer_road
-        assert answer_road is not None
         gc.collect()
-        assert all(connection.is_closed() for connection in list(answer_road._open))
+        [connection] = opened
+        assert connection is not None
+        assert connection.sock is None
+        assert len(answer_road._slots) == 0  # the slot went with the thread
 
 
 async def test_a_body_json_cannot_carry_fails_alike_on_both_roads(
@@ -388,7 +398,7 @@ def test_sync_road_opens_at_most_max_connections(
     fake_server: FakeCodexManager, road: RoadSpy
 ) -> None:
     with CodexManager(fake_server.base_url) as cm:
-        bounded = HttpcoreAnswerRoad(max_connections=2)
+        bounded = StdlibAnswerRoad(max_connections=2)
         cm._transport._answer_road = bounded
         all_started = threading.Barrier(4)
 
@@ -398,7 +408,7 @@ def test_sync_road_opens_at_most_max_connections(
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             outcomes = [o for batch in pool.map(answer, range(4)) for o in batch]
-            assert len(bounded._open) <= 2
+            assert len(bounded._slots) <= 2
     # Every answer went out; the threads beyond the bound took the httpx road.
     assert all(isinstance(o, ToolCallNotFound) for o in outcomes)
     assert len(outcomes) == 12

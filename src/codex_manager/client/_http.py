@@ -227,39 +227,11 @@ def classify_failure(exc: BaseException) -> FailureKind:
     cause = _aiohttp_cause(exc)
     if cause is not None:
         return _classify_aiohttp(cause)
-    core = httpcore_failure(exc)
-    if core is not None:
-        return core
     if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
         return "connect"
     if isinstance(exc, httpx.TimeoutException | TimeoutError):
         return "timeout"
     return "protocol"
-
-
-def httpcore_failure(exc: BaseException) -> FailureKind | None:
-    """What an error of httpcore itself means, ``None`` for any other exception.
-
-    The sync answer road sends on httpcore directly, so its failures arrive unwrapped.
-    """
-    import httpcore
-
-    # Raised before a request byte was written: no connection, none free in time, a scheme
-    # or proxy that could not be used.
-    if isinstance(
-        exc,
-        httpcore.ConnectError
-        | httpcore.ConnectTimeout
-        | httpcore.PoolTimeout
-        | httpcore.UnsupportedProtocol
-        | httpcore.ProxyError,
-    ):
-        return "connect"
-    if isinstance(exc, httpcore.TimeoutException):
-        return "timeout"
-    if isinstance(exc, httpcore.NetworkError | httpcore.ProtocolError):
-        return "protocol"
-    return None
 
 
 def is_unmapped_aiohttp_error(exc: BaseException) -> bool:
@@ -280,7 +252,6 @@ __all__ = [
     "SdkHttpClient",
     "aiohttp_transport_available",
     "classify_failure",
-    "httpcore_failure",
     "is_unmapped_aiohttp_error",
     "new_async_http_client",
     "resolve_http_transport",

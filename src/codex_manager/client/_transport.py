@@ -28,18 +28,17 @@ from codex_manager.client._bindings import Binding, binding
 from codex_manager.client._direct import (
     DIRECT_OPERATIONS,
     AiohttpAnswerRoad,
-    HttpcoreAnswerRoad,
     RawAnswer,
     encode_json_body,
     proxy_applies,
     request_headers,
     untouched,
 )
+from codex_manager.client._direct_sync import StdlibAnswerRoad
 from codex_manager.client._http import (
     HttpTransportChoice,
     SdkHttpClient,
     classify_failure,
-    httpcore_failure,
     is_unmapped_aiohttp_error,
     new_async_http_client,
 )
@@ -444,8 +443,8 @@ class SyncTransport(_TransportBase):
         self.http = http_client
         self._api: ApiClient | None = None
         # The answer road needs the httpx client to be the SDK's own, on stock transport.
-        self._answer_road: HttpcoreAnswerRoad | None = (
-            HttpcoreAnswerRoad()
+        self._answer_road: StdlibAnswerRoad | None = (
+            StdlibAnswerRoad()
             if self._owns_http and transport is None and not proxy_applies(config.base_url)
             else None
         )
@@ -461,10 +460,10 @@ class SyncTransport(_TransportBase):
             self._api = api
         return self._api
 
-    def _road_for(self, plan: _CallPlan) -> HttpcoreAnswerRoad | None:
+    def _road_for(self, plan: _CallPlan) -> StdlibAnswerRoad | None:
         """The direct road when ``plan`` may take it (see :mod:`codex_manager.client._direct`)."""
         road = self._answer_road
-        if road is None or not road.serves() or not self._may_take_road(plan, self.http):
+        if road is None or not self._may_take_road(plan, self.http) or not road.serves():
             return None
         return road
 
@@ -539,19 +538,15 @@ class SyncTransport(_TransportBase):
         )
         return answer
 
-    def _send_direct(
-        self, plan: _CallPlan, state: _Attempt, road: HttpcoreAnswerRoad
-    ) -> HttpAnswer:
+    def _send_direct(self, plan: _CallPlan, state: _Attempt, road: StdlibAnswerRoad) -> HttpAnswer:
         info = state.info
         started = time.monotonic()
         self.hooks.run_before(info)
         headers = request_headers(self.http, info.headers)
         try:
             raw = road.post(info.url, plan.encoded_body(), headers, self.http.timeout)
-        except Exception as exc:
-            if httpcore_failure(exc) is not None:
-                raise _transport_error(exc, info) from exc
-            raise
+        except httpx.TransportError as exc:  # the road raises what the httpx road would
+            raise _transport_error(exc, info) from exc
         answer = self._answer_from_raw(plan, raw, info, self.api)
         self.hooks.run_after(ResponseInfo(info, answer.status_code, time.monotonic() - started))
         return answer

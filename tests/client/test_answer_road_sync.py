@@ -1,0 +1,227 @@
+"""The sync answer road's own connection keeping (``codex_manager.client._direct_sync``).
+
+A raw loopback socket server plays the server's side, so each test decides exactly when a
+connection ends and what bytes come back. (What the road sends compared with the httpx road,
+and every outcome through the client, is in ``test_answer_road.py``.)
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+
+from codex_manager.client import _direct_sync
+from codex_manager.client._direct_sync import StdlibAnswerRoad
+
+LIMITS = httpx.Timeout(2.0)
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+Reply = Callable[[socket.socket, bytes], bool]
+"""Answers one request on a connection; ``False`` closes the connection afterwards."""
+
+
+class RawServer:
+    """Accepts connections and hands each request (head and body) to ``reply``."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+        self.connections = 0
+        self.requests: list[bytes] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        port = self._listener.getsockname()[1]
+        return f"http://127.0.0.1:{port}/api/tool-calls/7/response"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            buffered = b""
+            while True:
+                while b"\r\n\r\n" not in buffered:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    buffered += chunk
+                head, _, buffered = buffered.partition(b"\r\n\r\n")
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                while len(buffered) < length:
+                    buffered += conn.recv(65536)
+                request = head + b"\r\n\r\n" + buffered[:length]
+                buffered = buffered[length:]
+                self.requests.append(request)
+                if not self.reply(conn, request):
+                    return
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[Reply], RawServer]]:
+    servers: list[RawServer] = []
+
+    def start(reply: Reply) -> RawServer:
+        server = RawServer(reply)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def _keep_alive(conn: socket.socket, request: bytes) -> bool:
+    conn.sendall(OK)
+    return True
+
+
+def _post(road: StdlibAnswerRoad, server: RawServer, body: bytes = b"{}") -> int:
+    return road.post(server.url, body, [("content-type", "application/json")], LIMITS).status_code
+
+
+def test_one_connection_carries_answer_after_answer(
+    serve: Callable[[Reply], RawServer],
+) -> None:
+    server = serve(_keep_alive)
+    road = StdlibAnswerRoad()
+    assert [_post(road, server) for _ in range(5)] == [200] * 5
+    assert server.connections == 1
+    head = server.requests[0].split(b"\r\n\r\n")[0].lower()
+    assert head.startswith(b"post /api/tool-calls/7/response http/1.1\r\n")
+    assert b"\r\ncontent-length: 2" in head
+    assert b"accept-encoding" not in head  # nothing compressed comes back undecoded
+    road.close()
+
+
+def test_a_connection_the_server_closed_while_idle_is_replaced(
+    serve: Callable[[Reply], RawServer],
+) -> None:
+    def answer_then_hang_up(conn: socket.socket, request: bytes) -> bool:
+        conn.sendall(OK)  # a keep-alive answer (no "Connection: close") ...
+        return False  # ... and then the server closes anyway, as idle servers do
+
+    server = serve(answer_then_hang_up)
+    road = StdlibAnswerRoad()
+    assert _post(road, server) == 200
+    slot = road._local.slot
+    first = slot.connection
+    # Until the client sees the hang-up, the old connection looks fine: wait for the FIN.
+    assert first is not None
+    assert first.sock is not None
+    first.sock.settimeout(2.0)
+    assert first.sock.recv(1, socket.MSG_PEEK) == b""
+    assert _post(road, server) == 200
+    assert server.connections == 2
+    assert slot.connection is not first
+    assert first.sock is None  # closed, not leaked
+    road.close()
+
+
+def test_an_answer_with_connection_close_ends_the_connection(
+    serve: Callable[[Reply], RawServer],
+) -> None:
+    def answer_and_close(conn: socket.socket, request: bytes) -> bool:
+        conn.sendall(OK.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n"))
+        return False
+
+    server = serve(answer_and_close)
+    road = StdlibAnswerRoad()
+    assert [_post(road, server) for _ in range(3)] == [200] * 3
+    assert server.connections == 3
+    road.close()
+
+
+def test_an_idle_connection_past_the_keepalive_expiry_is_not_reused(
+    serve: Callable[[Reply], RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_direct_sync, "KEEPALIVE_EXPIRY_SECONDS", 0.0)
+    server = serve(_keep_alive)
+    road = StdlibAnswerRoad()
+    assert [_post(road, server) for _ in range(3)] == [200] * 3
+    assert server.connections == 3
+    road.close()
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (b"", httpx.RemoteProtocolError),  # closed without a word
+        (b"SPDY/9 200 OK\r\n\r\n", httpx.RemoteProtocolError),  # not HTTP
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}", httpx.RemoteProtocolError),
+    ],
+)
+def test_a_broken_answer_is_the_httpx_error_for_it(
+    serve: Callable[[Reply], RawServer], answer: bytes, error: type[Exception]
+) -> None:
+    def broken(conn: socket.socket, request: bytes) -> bool:
+        conn.sendall(answer)
+        conn.shutdown(socket.SHUT_WR)
+        return False
+
+    server = serve(broken)
+    road = StdlibAnswerRoad()
+    with pytest.raises(error):
+        _post(road, server)
+    assert road._local.slot.connection is None  # never reused after a failure
+    server.reply = _keep_alive
+    assert _post(road, server) == 200
+    road.close()
+
+
+def test_a_silent_server_is_a_read_timeout(serve: Callable[[Reply], RawServer]) -> None:
+    gate = threading.Event()
+
+    def silent(conn: socket.socket, request: bytes) -> bool:
+        gate.wait(5)
+        return False
+
+    server = serve(silent)
+    road = StdlibAnswerRoad()
+    with pytest.raises(httpx.ReadTimeout):
+        road.post(server.url, b"{}", [], httpx.Timeout(2.0, read=0.05))
+    gate.set()
+    road.close()
+
+
+def test_a_refused_connection_is_a_connect_error(closed_port_url: str) -> None:
+    road = StdlibAnswerRoad()
+    with pytest.raises(httpx.ConnectError):
+        road.post(closed_port_url + "/api/tool-calls/7/response", b"{}", [], LIMITS)
+
+
+def test_a_target_beyond_ascii_is_percent_encoded(serve: Callable[[Reply], RawServer]) -> None:
+    server = serve(_keep_alive)
+    road = StdlibAnswerRoad()
+    url = server.url.replace("/api/", "/\u00e9t\u00e9/api/")
+    assert road.post(url, b"{}", [], LIMITS).status_code == 200
+    assert server.requests[0].startswith(b"POST /%C3%A9t%C3%A9/api/tool-calls/7/response ")
+    road.close()
+
+
+def test_a_closed_road_refuses_new_connections(serve: Callable[[Reply], RawServer]) -> None:
+    server = serve(_keep_alive)
+    road = StdlibAnswerRoad()
+    assert _post(road, server) == 200
+    road.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        _post(road, server)
