@@ -163,7 +163,7 @@ def sequential_figures(scn: ScenarioResult) -> list[Figure]:
                 "(reported)",
                 None,
                 unavailable=_reason(runs, "sdk-sync"),
-                note="R-sync: websockets.sync + httpcore, one call at a time in one thread",
+                note="R-sync: websockets.sync + http.client, one call at a time in one thread",
             )
         )
 

@@ -20,7 +20,7 @@ from bench.stats import percentile
 
 CLIENTS = ("r-httpx", "r-aiohttp", "sdk-async", "sdk-sync")
 SYNC_FLOOR = ("r-sync",)
-"""websockets.sync + httpcore, one call at a time: what any sync client costs per call here."""
+"""websockets.sync + http.client, one call at a time: what any sync client costs per call here."""
 """Every wire scenario runs these, rotating the order each repetition."""
 
 

@@ -1,7 +1,7 @@
 """R-sync: the floor of a synchronous client on the libraries the sync SDK uses.
 
-``websockets.sync`` for the stream and one keep-alive ``httpcore`` connection (httpx's
-transport library) for the answers, stdlib ``json``, everything in the calling thread: one
+``websockets.sync`` for the stream and one keep-alive ``http.client`` connection (what the
+sync SDK answers on) for the answers, stdlib ``json``, everything in the calling thread: one
 call at a time, no handler pool, no retries, no checks beyond the raw baselines' own. It only
 serves the shared-stream, trivial-handler runs (one call at a time, a 20 ms handler would
 bound it at 50 calls/s), as the reference for what any sync client costs per call here.
@@ -9,11 +9,12 @@ bound it at 50 calls/s), as the reference for what any sync client costs per cal
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import time
 from urllib.parse import urlsplit
 
-import httpcore
 from websockets.sync.client import connect
 
 from bench.clients.common import AnswerTally, ClientResult, ClientSpec, lookup_ticket, ws_url
@@ -27,13 +28,14 @@ def run(spec: ClientSpec) -> ClientResult:
     threads = frozenset(spec.thread_ids)
     tally = AnswerTally(spec)
     parts = urlsplit(spec.base_url)
-    host = (parts.hostname or "127.0.0.1").encode()
-    port = parts.port or 80
-    http = httpcore.HTTPConnection(origin=httpcore.Origin(b"http", host, port))
+    answers = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port or 80)
     started = time.perf_counter()
     deadline = time.monotonic() + spec.timeout_s
     status = "timeout"
-    with http, connect(ws_url(spec.base_url, None), max_size=None, compression=None) as ws:
+    with (
+        contextlib.closing(answers),
+        connect(ws_url(spec.base_url, None), max_size=None, compression=None) as ws,
+    ):
         while time.monotonic() < deadline:
             try:
                 text = ws.recv(timeout=max(deadline - time.monotonic(), 0.0))
@@ -47,21 +49,14 @@ def run(spec: ClientSpec) -> ClientResult:
             request_id, ticket = call
             body = json.dumps({"success": True, "text": json.dumps(lookup_ticket(ticket))})
             content = body.encode()
-            response = http.request(
+            answers.request(
                 "POST",
-                httpcore.URL(
-                    scheme=b"http",
-                    host=host,
-                    port=port,
-                    target=f"/api/tool-calls/{request_id}/response".encode(),
-                ),
-                headers=[
-                    (b"Host", parts.netloc.encode()),
-                    (b"Content-Type", b"application/json"),
-                    (b"Content-Length", str(len(content)).encode()),
-                ],
-                content=content,
+                f"/api/tool-calls/{request_id}/response",
+                body=content,
+                headers={"Content-Type": "application/json"},
             )
+            response = answers.getresponse()
+            response.read()
             if response.status != 200:
                 tally.failed(f"{request_id}: HTTP {response.status}")
             elif tally.accepted():
