@@ -464,3 +464,35 @@ def test_running_twice_is_refused(server: MiniStreamServer) -> None:
 def test_client_protocol_accepts_plain_objects() -> None:
     client: StreamClient = FakeClient(ClientConfig())
     assert EventStream(client).client is client
+
+
+def test_an_environment_proxy_is_honoured(
+    server: MiniStreamServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stream reads its own socket only when no proxy applies; otherwise websockets.sync
+    # connects, through the proxy. Here the proxy is a closed port, so the stream must fail
+    # although the server itself is listening.
+    with MiniStreamServer() as closed:
+        proxy = closed.config.base_url
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    stream: EventStream[FakeClient] = EventStream(
+        FakeClient(server.config),
+        options=StreamOptions(reconnect=RetryPolicy(max_attempts=1, initial_delay=0.01)),
+    )
+    with pytest.raises(StreamConnectionError):
+        stream.run_forever()
+    assert server.connections_opened == 0
+    # Bypassed for the server's host: straight to the server again.
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    connected: Recorder[int] = Recorder()
+
+    @stream.on_connect
+    def stop_once_connected(notice: object, context: Context) -> None:
+        connected.add(1)
+        context.stream.stop()
+
+    stream.run_forever()
+    assert connected.snapshot() == [1]

@@ -1,7 +1,8 @@
 """The synchronous event stream: a blocking websocket client and a thread pool.
 
-The calling thread reads frames (``websockets.sync.client``), answers nothing itself,
-and hands every frame to the handler pool (see :mod:`codex_manager.stream.dispatch`).
+The calling thread reads the socket itself (:mod:`codex_manager.stream.sync_socket`, or
+``websockets.sync.client`` behind a proxy), answers nothing itself, and hands every frame to
+the handler pool (see :mod:`codex_manager.stream.dispatch`).
 No event loop is involved, except a private one per call for ``async def`` handlers.
 """
 
@@ -11,12 +12,14 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Generator, Iterator
-from typing import Final, Generic
+from collections.abc import Generator, Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import Final, Generic, Protocol
 
 from websockets.exceptions import ConnectionClosed, WebSocketException
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
+from codex_manager.client._direct import proxy_applies
 from codex_manager.retry import Backoff
 from codex_manager.stream.connection import connection_problem
 from codex_manager.stream.context import (
@@ -38,6 +41,7 @@ from codex_manager.stream.errors import (
 )
 from codex_manager.stream.frames import Connected, Reconnected, StreamEvent
 from codex_manager.stream.router import HandlerEntry, HandlerRegistry, is_server_request
+from codex_manager.stream.sync_socket import open_stream_socket
 from codex_manager.stream.wire import PING_TEXT, subscribe_text
 
 logger = logging.getLogger("codex_manager.stream")
@@ -45,6 +49,16 @@ logger = logging.getLogger("codex_manager.stream")
 # Longest the reader sleeps in recv() before looking at stop() again: stop() only sets a
 # flag, which keeps it safe to call from a signal handler.
 _POLL_SECONDS: Final = 0.25
+
+
+class _WebSocket(AbstractContextManager["_WebSocket"], Protocol):
+    """What the reader needs of a connection (ours, or ``websockets.sync``'s behind a proxy)."""
+
+    def recv(self, timeout: float | None = None) -> str | bytes: ...
+
+    def send(self, message: str) -> None: ...
+
+    def close_socket(self) -> None: ...
 
 
 class EventStream(HandlerRegistry, Generic[ClientT]):
@@ -166,14 +180,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         while not self._stop.is_set():
             ready = False
             try:
-                with connect(
-                    url,
-                    additional_headers=config.auth_headers(),
-                    open_timeout=options.open_timeout,
-                    close_timeout=options.close_timeout,
-                    ping_interval=None,  # liveness is the server's own ping/pong
-                    max_size=options.max_frame_bytes,
-                ) as websocket:
+                with self._open(url, config.auth_headers()) as websocket:
                     for event in self._read(websocket, url, thread_id, context, dispatcher):
                         if event is None:  # the ready frame (subscribe already sent)
                             ready = True
@@ -204,9 +211,29 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
             logger.warning("%s; reconnecting in %.2f s", problem, delay)
             self._stop.wait(delay)
 
+    def _open(self, url: str, headers: Mapping[str, str]) -> _WebSocket:
+        """Connect: read by this thread itself, unless a proxy needs the library's client."""
+        options = self._options
+        if not proxy_applies(url):
+            return open_stream_socket(
+                url,
+                headers=headers,
+                open_timeout=options.open_timeout,
+                close_timeout=options.close_timeout,
+                max_size=options.max_frame_bytes,
+            )
+        return connect(
+            url,
+            additional_headers=headers,
+            open_timeout=options.open_timeout,
+            close_timeout=options.close_timeout,
+            ping_interval=None,  # liveness is the server's own ping/pong
+            max_size=options.max_frame_bytes,
+        )
+
     def _read(
         self,
-        websocket: ClientConnection,
+        websocket: _WebSocket,
         url: str,
         thread_id: str | None,
         context: HandlerContext[StreamClient],

@@ -1,0 +1,229 @@
+"""The sync stream's own websocket connection (``codex_manager.stream.sync_socket``).
+
+A ``websockets.sync`` server on loopback plays the other side, so every behaviour is checked
+against the library's own server: framing, fragments, pings, both closing handshakes, limits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+from websockets.exceptions import (
+    ConnectionClosed,
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidStatus,
+)
+from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
+from websockets.sync.server import Server, ServerConnection, serve
+
+from codex_manager.stream.sync_socket import SocketWebSocket, open_stream_socket
+
+Handler = Callable[[ServerConnection], None]
+
+
+class PeerServer:
+    """Runs ``handler`` for each connection; records what it saw."""
+
+    def __init__(self, handler: Handler, **options: object) -> None:
+        self.handler = handler
+        self.close_codes: list[int | None] = []
+        self.headers: list[dict[str, str]] = []
+        self.done = threading.Event()
+        self._server: Server = serve(self._serve, "127.0.0.1", 0, **options)  # type: ignore[arg-type]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        port = self._server.socket.getsockname()[1]
+        return f"ws://127.0.0.1:{port}/api/stream"
+
+    def _serve(self, connection: ServerConnection) -> None:
+        request = connection.request
+        assert request is not None
+        self.headers.append({name.lower(): value for name, value in request.headers.raw_items()})
+        try:
+            self.handler(connection)
+            with contextlib.suppress(ConnectionClosed, TimeoutError):
+                connection.recv(timeout=2)  # until the client closes
+        finally:
+            close = connection.protocol.close_rcvd
+            self.close_codes.append(None if close is None else close.code)
+            self.done.set()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+
+
+@pytest.fixture
+def peer() -> Iterator[Callable[..., PeerServer]]:
+    servers: list[PeerServer] = []
+
+    def start(handler: Handler, **options: object) -> PeerServer:
+        server = PeerServer(handler, **options)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def _open(url: str, **overrides: object) -> SocketWebSocket:
+    options: dict[str, object] = {
+        "headers": {"Authorization": "Bearer s3cret"},
+        "open_timeout": 5.0,
+        "close_timeout": 2.0,
+        "max_size": 1024,
+    }
+    options.update(overrides)
+    return open_stream_socket(url, **options)  # type: ignore[arg-type]
+
+
+def test_text_binary_and_fragmented_messages_arrive_whole(
+    peer: Callable[..., PeerServer],
+) -> None:
+    def talk(connection: ServerConnection) -> None:
+        connection.send('{"type":"ready"}')  # right after the handshake: maybe the same read
+        connection.send(b"\x00\x01")
+        connection.send(['{"type":', '"fragmented"}'])  # one message, three frames
+        connection.send("h\u00e9llo")
+
+    server = peer(talk)
+    with _open(server.url) as websocket:
+        received = [websocket.recv(timeout=2) for _ in range(4)]
+    assert received == ['{"type":"ready"}', b"\x00\x01", '{"type":"fragmented"}', "h\u00e9llo"]
+    assert server.headers[0]["authorization"] == "Bearer s3cret"
+    assert server.headers[0]["user-agent"].startswith("Python/")
+
+
+def test_what_we_send_arrives_and_close_is_a_clean_handshake(
+    peer: Callable[..., PeerServer],
+) -> None:
+    heard: list[str | bytes] = []
+
+    def listen(connection: ServerConnection) -> None:
+        heard.append(connection.recv(timeout=2))
+
+    server = peer(listen)
+    with _open(server.url) as websocket:
+        websocket.send('{"type":"subscribe","threadId":"t1"}')
+    assert server.done.wait(5)
+    assert heard == ['{"type":"subscribe","threadId":"t1"}']
+    assert server.close_codes == [CloseCode.NORMAL_CLOSURE]
+
+
+def test_the_server_s_pings_are_answered_while_reading(
+    peer: Callable[..., PeerServer],
+) -> None:
+    answered = threading.Event()
+
+    def ping(connection: ServerConnection) -> None:
+        pong = connection.ping()
+        connection.send("after the ping")
+        if pong.wait(2):
+            answered.set()
+        connection.send("pong seen")
+
+    server = peer(ping)
+    with _open(server.url) as websocket:
+        assert websocket.recv(timeout=2) == "after the ping"
+        assert websocket.recv(timeout=2) == "pong seen"
+    assert answered.is_set()
+
+
+def test_a_quiet_connection_times_out_and_stays_usable(peer: Callable[..., PeerServer]) -> None:
+    go = threading.Event()
+
+    def wait_then_send(connection: ServerConnection) -> None:
+        go.wait(5)
+        connection.send("late")
+
+    server = peer(wait_then_send)
+    with _open(server.url) as websocket:
+        with pytest.raises(TimeoutError):
+            websocket.recv(timeout=0.05)
+        go.set()
+        assert websocket.recv(timeout=2) == "late"
+
+
+def test_the_server_closing_cleanly_is_connection_closed_ok(
+    peer: Callable[..., PeerServer],
+) -> None:
+    def say_bye(connection: ServerConnection) -> None:
+        connection.send("bye")
+        connection.close(CloseCode.GOING_AWAY, "restarting")
+
+    server = peer(say_bye)
+    with _open(server.url) as websocket:
+        assert websocket.recv(timeout=2) == "bye"
+        with pytest.raises(ConnectionClosedOK) as closed:
+            websocket.recv(timeout=2)
+        assert closed.value.rcvd is not None
+        assert closed.value.rcvd.code == CloseCode.GOING_AWAY
+        with pytest.raises(ConnectionClosedOK):  # and again: the state stays closed
+            websocket.recv(timeout=2)
+
+
+def test_a_dropped_connection_is_connection_closed_error(
+    peer: Callable[..., PeerServer],
+) -> None:
+    def drop(connection: ServerConnection) -> None:
+        connection.send("one")
+        connection.socket.shutdown(socket.SHUT_RDWR)
+
+    server = peer(drop)
+    with _open(server.url) as websocket:
+        assert websocket.recv(timeout=2) == "one"
+        with pytest.raises(ConnectionClosedError):
+            websocket.recv(timeout=2)
+        with pytest.raises(ConnectionClosedError):
+            websocket.send("too late")
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [("x" * 2048, CloseCode.MESSAGE_TOO_BIG), (b"\xff\xfe", CloseCode.INVALID_DATA)],
+    ids=["over max_size", "text that is not UTF-8"],
+)
+def test_a_message_we_cannot_take_fails_the_connection(
+    peer: Callable[..., PeerServer], payload: str | bytes, code: int
+) -> None:
+    def send_bad(connection: ServerConnection) -> None:
+        connection.send("fine")
+        if isinstance(payload, bytes):  # a text frame (FIN, opcode 1) of bytes that are not UTF-8
+            connection.socket.sendall(bytes([0x81, len(payload)]) + payload)
+        else:
+            connection.send(payload)
+
+    server = peer(send_bad)
+    with _open(server.url) as websocket:
+        assert websocket.recv(timeout=2) == "fine"
+        with pytest.raises(ConnectionClosedError) as failed:
+            websocket.recv(timeout=2)
+    assert failed.value.sent is not None
+    assert failed.value.sent.code == code
+
+
+def test_a_refused_upgrade_is_invalid_status(peer: Callable[..., PeerServer]) -> None:
+    def forbid(connection: ServerConnection, request: Request) -> Response:
+        return connection.respond(403, "no\n")
+
+    server = peer(lambda connection: None, process_request=forbid)
+    with pytest.raises(InvalidStatus) as refused:
+        _open(server.url)
+    assert refused.value.response.status_code == 403
+
+
+def test_nothing_listening_is_an_os_error() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with pytest.raises(ConnectionRefusedError):
+        _open(f"ws://127.0.0.1:{port}/api/stream")
