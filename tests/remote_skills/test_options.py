@@ -11,7 +11,7 @@ def test_default_bound_suits_each_client() -> None:
     options = RemoteSkillOptions()
     assert options.max_concurrent_calls is None
     assert options.call_bound() == 256  # async client: handlers are tasks
-    assert options.thread_bound() == 64  # sync client: each call holds a thread
+    assert options.thread_bound() == 128  # sync client: each call holds a thread
 
 
 def test_an_explicit_bound_applies_to_both_clients() -> None:

@@ -111,7 +111,7 @@ def test_options_default_to_concurrent_requests_under_a_wider_bound() -> None:
     settings = StreamOptions()
     assert settings.ordered_requests is False
     assert settings.max_concurrency is None
-    assert (settings.task_bound(), settings.thread_bound()) == (256, 64)
+    assert (settings.task_bound(), settings.thread_bound()) == (256, 128)
     explicit = StreamOptions(max_concurrency=8)
     assert (explicit.task_bound(), explicit.thread_bound()) == (8, 8)
 

@@ -30,8 +30,8 @@ import httpx
 from codex_manager.client._direct import RawAnswer
 
 MAX_CONNECTIONS: Final = 256
-"""Connections the sync road keeps at most: the handler threads of four sync streams at their
-default bound (64 each). With a stream per session, each stream has threads of its own; past
+"""Connections the sync road keeps at most: the handler threads of two sync streams at their
+default bound (128 each). With a stream per session, each stream has threads of its own; past
 this, answers take the httpx road (one shared pool) instead of opening more connections."""
 
 KEEPALIVE_EXPIRY_SECONDS: Final = 5.0

@@ -21,8 +21,9 @@ __all__ = [
 DEFAULT_ASYNC_CONCURRENT_CALLS = 256
 """Default bound on calls handled at once by an async client (async handlers are cheap)."""
 
-DEFAULT_THREAD_CONCURRENT_CALLS = 64
-"""Default bound on worker threads running handlers on the sync client."""
+DEFAULT_THREAD_CONCURRENT_CALLS = 128
+"""Default bound on worker threads running handlers on the sync client (the sync stream's
+default too: see ``codex_manager.stream.context.DEFAULT_THREAD_CONCURRENCY``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,7 @@ class RemoteSkillOptions:
         max_concurrent_calls: Calls handled at the same time (async client: across all its
             sessions; sync client: worker threads running handlers). ``None`` (the default)
             picks 256 on the async client, where ``async def`` handlers are cheap tasks, and
-            64 on the sync client, where each call holds a thread. A number sets both.
+            128 on the sync client, where each call holds a thread. A number sets both.
             Threads start only when needed.
         dedupe_memory: Finished calls remembered per session for exactly-once handling
             (calls in progress are never forgotten).

@@ -89,8 +89,10 @@ def _default_reconnect_policy() -> RetryPolicy:
 DEFAULT_ASYNC_CONCURRENCY: Final = 256
 """Default bound on handler calls running at once on the async stream (tasks are cheap)."""
 
-DEFAULT_THREAD_CONCURRENCY: Final = 64
-"""Default bound on worker threads running plain handlers."""
+DEFAULT_THREAD_CONCURRENCY: Final = 128
+"""Default bound on worker threads running plain handlers. A blocking handler holds its thread:
+with 64, handlers that block 20 ms capped the sync stream at about 0.85x of its throughput with
+instant ones; 128 keeps them above 0.9x on the bench's 50 sessions."""
 
 
 @dataclass(frozen=True)
@@ -105,8 +107,8 @@ class StreamOptions:
         close_timeout: Seconds allowed for a clean close.
         max_concurrency: Handler calls running at the same time. ``None`` (the default)
             picks one suited to the stream: 256 on the async stream, whose ``async def``
-            handlers are cheap tasks (its plain handlers use at most 64 worker threads), and
-            64 on the sync stream, where each call holds a thread. A number sets both.
+            handlers are cheap tasks (its plain handlers use at most 128 worker threads), and
+            128 on the sync stream, where each call holds a thread. A number sets both.
             Threads start only when needed, so a high bound costs nothing while idle.
         ordered_requests: Run server requests (``app_server.request.*``: tool calls,
             approvals, user-input requests) one at a time per (handler, thread), in arrival
