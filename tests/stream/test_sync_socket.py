@@ -6,7 +6,9 @@ against the library's own server: framing, fragments, pings, both closing handsh
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import socket
 import threading
 from collections.abc import Callable, Iterator
@@ -227,3 +229,47 @@ def test_nothing_listening_is_an_os_error() -> None:
         port = probe.getsockname()[1]
     with pytest.raises(ConnectionRefusedError):
         _open(f"ws://127.0.0.1:{port}/api/stream")
+
+
+def test_frames_in_the_handshake_s_packet_are_taken_in_and_a_ping_answered() -> None:
+    # A server that writes its 101, a ping and a message in one packet: the message must be
+    # the first one received, and the pong must go out at once (before any further read).
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    seen: list[bytes] = []
+
+    def serve_one() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += conn.recv(4096)
+            key = next(
+                line.split(b":", 1)[1].strip()
+                for line in request.split(b"\r\n")
+                if line.lower().startswith(b"sec-websocket-key:")
+            )
+            accept = base64.b64encode(
+                hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest()
+            )
+            handshake = (
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            )
+            ping = bytes([0x89, 0x02]) + b"hi"
+            text = bytes([0x81, 0x05]) + b"ready"
+            conn.sendall(handshake + ping + text)
+            conn.settimeout(2)
+            seen.append(conn.recv(64))  # the pong: FIN + opcode 0xA, masked "hi"
+
+    server = threading.Thread(target=serve_one, daemon=True)
+    server.start()
+    try:
+        websocket = _open(f"ws://127.0.0.1:{port}/api/stream")
+        server.join(5)
+        assert seen, "no pong arrived"
+        assert seen[0][0] == 0x8A
+        assert websocket.recv(timeout=1) == "ready"
+        websocket.close_socket()
+    finally:
+        listener.close()

@@ -29,7 +29,7 @@ from types import TracebackType
 from typing import TypeAlias
 
 from websockets.client import ClientProtocol
-from websockets.exceptions import ConnectionClosedError, InvalidHandshake
+from websockets.exceptions import ConnectionClosed, ConnectionClosedError, InvalidHandshake
 from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import USER_AGENT, Response
@@ -119,7 +119,12 @@ class SocketWebSocket:
             protocol.receive_data(data)
         else:
             protocol.receive_eof()
-        self._take(protocol.events_received())
+        self._settle(protocol.events_received())
+
+    def _settle(self, events: Sequence[object]) -> None:
+        """Queue the messages among ``events``, send what the protocol owes, handle a close."""
+        protocol = self._protocol
+        self._take(events)
         with self._send_lock:
             self._flush()  # pong replies, our half of a closing handshake
         if self._closed():
@@ -300,8 +305,10 @@ def open_stream_socket(
         if protocol.handshake_exc is not None:
             raise protocol.handshake_exc
         connection = SocketWebSocket(sock, protocol, close_timeout=close_timeout)
-        # Frames that came in the same read as the handshake's answer.
-        connection._take([event for event in pending if not isinstance(event, Response)])
+        # Frames that came in the same read as the handshake's answer (a ping among them is
+        # answered now, not at the next read).
+        with contextlib.suppress(ConnectionClosed):  # raised again by the first recv()
+            connection._settle([event for event in pending if not isinstance(event, Response)])
         return connection
     except BaseException:
         sock.close()
