@@ -10,10 +10,13 @@ import base64
 import contextlib
 import hashlib
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+import trustme
 from websockets.exceptions import (
     ConnectionClosed,
     ConnectionClosedError,
@@ -34,6 +37,7 @@ class PeerServer:
 
     def __init__(self, handler: Handler, **options: object) -> None:
         self.handler = handler
+        self.scheme = "wss" if options.get("ssl") is not None else "ws"
         self.close_codes: list[int | None] = []
         self.headers: list[dict[str, str]] = []
         self.done = threading.Event()
@@ -44,7 +48,7 @@ class PeerServer:
     @property
     def url(self) -> str:
         port = self._server.socket.getsockname()[1]
-        return f"ws://127.0.0.1:{port}/api/stream"
+        return f"{self.scheme}://127.0.0.1:{port}/api/stream"
 
     def _serve(self, connection: ServerConnection) -> None:
         request = connection.request
@@ -273,3 +277,51 @@ def test_frames_in_the_handshake_s_packet_are_taken_in_and_a_ping_answered() -> 
         websocket.close_socket()
     finally:
         listener.close()
+
+
+@pytest.fixture
+def tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
+    """A server context whose certificate the client trusts (through ``SSL_CERT_FILE``)."""
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    bundle = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    return server_context
+
+
+def test_a_tls_server_is_read_alike(peer: Callable[..., PeerServer], tls: ssl.SSLContext) -> None:
+    heard: list[str | bytes] = []
+    go = threading.Event()
+
+    def talk(connection: ServerConnection) -> None:
+        connection.send('{"type":"ready"}')
+        connection.send(['{"type":', '"fragmented"}'])
+        heard.append(connection.recv(timeout=2))
+        pong = connection.ping()
+        go.wait(5)
+        connection.send("after a quiet spell" if pong.wait(2) else "no pong")
+
+    server = peer(talk, ssl=tls)
+    assert server.url.startswith("wss://")
+    with _open(server.url) as websocket:
+        assert websocket.recv(timeout=2) == '{"type":"ready"}'
+        assert websocket.recv(timeout=2) == '{"type":"fragmented"}'
+        websocket.send("subscribe")
+        with pytest.raises(TimeoutError):  # the ping is answered while this waits
+            websocket.recv(timeout=0.1)
+        go.set()
+        assert websocket.recv(timeout=2) == "after a quiet spell"
+    assert server.done.wait(5)
+    assert heard == ["subscribe"]
+    assert server.close_codes == [CloseCode.NORMAL_CLOSURE]
+
+
+def test_an_untrusted_certificate_is_refused(
+    peer: Callable[..., PeerServer], tls: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE")
+    server = peer(lambda connection: None, ssl=tls)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        _open(server.url)
