@@ -21,11 +21,9 @@ on the httpx path.
 from __future__ import annotations
 
 import json
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
-from urllib.parse import urlsplit
 
 import httpx
 
@@ -53,15 +51,6 @@ class RawAnswer:
 def encode_json_body(body: object) -> bytes:
     """A request body as JSON, byte for byte what httpx's ``json=`` sends (NaN refused alike)."""
     return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-
-
-def proxy_applies(base_url: str) -> bool:
-    """Whether the environment routes requests for ``base_url`` through a proxy."""
-    proxies = urllib.request.getproxies()
-    if not proxies:
-        return False
-    host = urlsplit(base_url).hostname or ""
-    return not urllib.request.proxy_bypass(host)
 
 
 def untouched(http: httpx.Client | httpx.AsyncClient, own_hooks: int) -> bool:
@@ -153,7 +142,6 @@ __all__ = [
     "AiohttpAnswerRoad",
     "RawAnswer",
     "encode_json_body",
-    "proxy_applies",
     "request_headers",
     "untouched",
 ]

@@ -24,13 +24,13 @@ from urllib.parse import quote
 import httpx
 
 from codex_manager._omit import OMIT, Omit
+from codex_manager._proxies import proxy_applies
 from codex_manager.client._bindings import Binding, binding
 from codex_manager.client._direct import (
     DIRECT_OPERATIONS,
     AiohttpAnswerRoad,
     RawAnswer,
     encode_json_body,
-    proxy_applies,
     request_headers,
     untouched,
 )

@@ -19,7 +19,7 @@ from typing import Final, Generic, Protocol
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
-from codex_manager.client._direct import proxy_applies
+from codex_manager._proxies import proxy_applies
 from codex_manager.retry import Backoff
 from codex_manager.stream.connection import connection_problem
 from codex_manager.stream.context import (
