@@ -68,9 +68,14 @@ class MiniStreamServer:
         self._thread.start()
 
     def stop(self) -> None:
-        """Shut the server down (the port refuses connections until :meth:`start`)."""
+        """Shut the server down (the port refuses connections until :meth:`start`).
+
+        Live connections end too, as when a server process exits (``Server.shutdown()``
+        leaves them open before websockets 17).
+        """
         if self._server is not None:
             self._server.shutdown()
+            self.drop_connections()
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._server = None
