@@ -1,7 +1,8 @@
 """The asyncio ``AsyncEventStream`` over a real loopback websocket.
 
 Same server and same rules as test_sync_stream.py: wait on observed events, not on time.
-Blocking server controls run in a worker thread (``asyncio.to_thread``).
+Blocking server controls run in a worker thread (``asyncio.to_thread``). Every test runs on
+both websocket libraries the stream can read with (aiohttp's and ``websockets.asyncio``).
 """
 
 from __future__ import annotations
@@ -30,11 +31,20 @@ from codex_manager.stream import (
     StreamOptions,
     StreamRefusedError,
     StreamServerError,
+    async_stream,
 )
 
 from .ws_server import MiniStreamServer, Recorder, tool_call_signal
 
 FAST_RECONNECT = RetryPolicy(max_attempts=1000, initial_delay=0.01, max_delay=0.1)
+
+
+@pytest.fixture(autouse=True, params=["aiohttp", "websockets"])
+def websocket_library(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Which library reads the streams of the test (whatever their options say)."""
+    library: str = request.param
+    monkeypatch.setattr(async_stream, "resolve_websocket_client", lambda choice, url: library)
+    return library
 
 
 @dataclass

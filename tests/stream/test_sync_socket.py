@@ -7,78 +7,25 @@ against the library's own server: framing, fragments, pings, both closing handsh
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-import trustme
 from websockets.exceptions import (
-    ConnectionClosed,
     ConnectionClosedError,
     ConnectionClosedOK,
     InvalidStatus,
 )
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
-from websockets.sync.server import Server, ServerConnection, serve
+from websockets.sync.server import ServerConnection
 
 from codex_manager.stream.sync_socket import SocketWebSocket, open_stream_socket
 
-Handler = Callable[[ServerConnection], None]
-
-
-class PeerServer:
-    """Runs ``handler`` for each connection; records what it saw."""
-
-    def __init__(self, handler: Handler, **options: object) -> None:
-        self.handler = handler
-        self.scheme = "wss" if options.get("ssl") is not None else "ws"
-        self.close_codes: list[int | None] = []
-        self.headers: list[dict[str, str]] = []
-        self.done = threading.Event()
-        self._server: Server = serve(self._serve, "127.0.0.1", 0, **options)  # type: ignore[arg-type]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        port = self._server.socket.getsockname()[1]
-        return f"{self.scheme}://127.0.0.1:{port}/api/stream"
-
-    def _serve(self, connection: ServerConnection) -> None:
-        request = connection.request
-        assert request is not None
-        self.headers.append({name.lower(): value for name, value in request.headers.raw_items()})
-        try:
-            self.handler(connection)
-            with contextlib.suppress(ConnectionClosed, TimeoutError):
-                connection.recv(timeout=2)  # until the client closes
-        finally:
-            close = connection.protocol.close_rcvd
-            self.close_codes.append(None if close is None else close.code)
-            self.done.set()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-
-
-@pytest.fixture
-def peer() -> Iterator[Callable[..., PeerServer]]:
-    servers: list[PeerServer] = []
-
-    def start(handler: Handler, **options: object) -> PeerServer:
-        server = PeerServer(handler, **options)
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.stop()
+from .peer_server import PeerServer
 
 
 def _open(url: str, **overrides: object) -> SocketWebSocket:
@@ -277,18 +224,6 @@ def test_frames_in_the_handshake_s_packet_are_taken_in_and_a_ping_answered() -> 
         websocket.close_socket()
     finally:
         listener.close()
-
-
-@pytest.fixture
-def tls(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ssl.SSLContext:
-    """A server context whose certificate the client trusts (through ``SSL_CERT_FILE``)."""
-    authority = trustme.CA()
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    authority.issue_cert("127.0.0.1").configure_cert(server_context)
-    bundle = tmp_path / "ca.pem"
-    authority.cert_pem.write_to_path(str(bundle))
-    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
-    return server_context
 
 
 def test_a_tls_server_is_read_alike(peer: Callable[..., PeerServer], tls: ssl.SSLContext) -> None:

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from codex_manager.stream.context import HandlerContext, StreamClient, StreamControl, StreamOptions
+from codex_manager.stream.context import (
+    HandlerContext,
+    StreamClient,
+    StreamControl,
+    StreamOptions,
+    WebSocketClientChoice,
+)
 from codex_manager.stream.errors import (
     DeadConnectionError,
     HandlerError,
@@ -85,6 +91,7 @@ __all__ = [
     "StreamServerError",
     "ToolCallParams",
     "ToolCallResolvedPayload",
+    "WebSocketClientChoice",
     "decode_frame",
     "normalize_method",
 ]

@@ -1,4 +1,7 @@
-"""The asyncio event stream: ``websockets.asyncio.client`` and handler tasks.
+"""The asyncio event stream: a websocket read on the loop, and handler tasks.
+
+The connection is aiohttp's or ``websockets.asyncio``'s (see
+:mod:`codex_manager.stream.async_socket`).
 
 Async handlers run as tasks, sync handlers in a thread pool (never on the event loop);
 both under the bounds and lane ordering of :mod:`codex_manager.stream.dispatch`.
@@ -13,10 +16,14 @@ import time
 from collections.abc import AsyncGenerator
 from typing import Generic
 
-from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from codex_manager.retry import Backoff
+from codex_manager.stream.async_socket import (
+    AsyncWebSocket,
+    open_async_websocket,
+    resolve_websocket_client,
+)
 from codex_manager.stream.connection import connection_problem
 from codex_manager.stream.context import (
     ClientT,
@@ -82,7 +89,7 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
         self._running = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
-        self._websocket: ClientConnection | None = None
+        self._websocket: AsyncWebSocket | None = None
         self._dispatcher: TaskDispatcher | None = None
         self._error_tasks: set[asyncio.Task[None]] = set()
 
@@ -208,6 +215,7 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
         options = self._options
         config = self._client.client_config
         url = config.stream_url(thread_id)
+        library = resolve_websocket_client(options.websocket_client, url)
         backoff = Backoff(options.reconnect)
         connections = 0
         lost_at: float | None = None
@@ -215,12 +223,12 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
             ready = False
             liveness = _Liveness()
             try:
-                async with connect(
+                async with open_async_websocket(
                     url,
-                    additional_headers=config.auth_headers(),
+                    library=library,
+                    headers=config.auth_headers(),
                     open_timeout=options.open_timeout,
                     close_timeout=options.close_timeout,
-                    ping_interval=None,  # liveness is the server's own ping/pong
                     max_size=options.max_frame_bytes,
                 ) as websocket:
                     self._websocket = websocket
@@ -285,7 +293,7 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
             async with asyncio.timeout(seconds):
                 await self._stop_event.wait()
 
-    async def _keepalive(self, websocket: ClientConnection, liveness: _Liveness) -> None:
+    async def _keepalive(self, websocket: AsyncWebSocket, liveness: _Liveness) -> None:
         options = self._options
         while True:
             await asyncio.sleep(options.ping_interval)
@@ -296,16 +304,16 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
                     await liveness.pong.wait()
             except TimeoutError:
                 liveness.reason = f"no pong within {options.pong_timeout:g} s: connection is dead"
-                websocket.transport.abort()
+                websocket.abort()
                 return
 
-    def _abort_unready(self, websocket: ClientConnection, liveness: _Liveness) -> None:
+    def _abort_unready(self, websocket: AsyncWebSocket, liveness: _Liveness) -> None:
         liveness.reason = f"no ready frame within {self._options.open_timeout:g} s"
-        websocket.transport.abort()
+        websocket.abort()
 
     async def _read(
         self,
-        websocket: ClientConnection,
+        websocket: AsyncWebSocket,
         liveness: _Liveness,
         thread_id: str | None,
         context: HandlerContext[StreamClient],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, Literal, Protocol, TypeAlias, TypeVar
 
 from codex_manager.errors import ConfigError
 from codex_manager.retry import RetryPolicy
@@ -86,6 +86,15 @@ def _default_reconnect_policy() -> RetryPolicy:
     return RetryPolicy(max_attempts=2**31, initial_delay=0.25, max_delay=15.0, jitter=0.5)
 
 
+WebSocketClientChoice: TypeAlias = Literal["auto", "aiohttp", "websockets"]
+"""What reads the async stream (see ``StreamOptions.websocket_client``)."""
+
+WEBSOCKET_CLIENT_CHOICES: Final[tuple[WebSocketClientChoice, ...]] = (
+    "auto",
+    "aiohttp",
+    "websockets",
+)
+
 DEFAULT_ASYNC_CONCURRENCY: Final = 256
 """Default bound on handler calls running at once on the async stream (tasks are cheap)."""
 
@@ -124,6 +133,11 @@ class StreamOptions:
             running handlers to finish.
         reconnect: Backoff between reconnect attempts (``max_attempts`` bounds the
             consecutive failed attempts; the count resets once a connection is healthy).
+        websocket_client: What reads the async stream: ``"auto"`` (default) uses aiohttp's
+            websocket client when aiohttp is installed (the ``aiohttp`` extra) and no
+            environment proxy applies to the server, else ``websockets``; ``"aiohttp"`` or
+            ``"websockets"`` choose explicitly. aiohttp parses frames in C (measured: about 45
+            us lower latency per tool call). The sync stream always uses ``websockets``.
     """
 
     ping_interval: float = 15.0
@@ -136,6 +150,7 @@ class StreamOptions:
     max_frame_bytes: int = 64 * 1024 * 1024
     shutdown_timeout: float = 30.0
     reconnect: RetryPolicy = field(default_factory=_default_reconnect_policy)
+    websocket_client: WebSocketClientChoice = "auto"
 
     def __post_init__(self) -> None:
         for name in ("ping_interval", "pong_timeout", "open_timeout", "close_timeout"):
@@ -148,6 +163,11 @@ class StreamOptions:
         for name in ("max_pending", "max_frame_bytes"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"StreamOptions.{name} must be >= 1")
+        if self.websocket_client not in WEBSOCKET_CLIENT_CHOICES:
+            raise ConfigError(
+                "StreamOptions.websocket_client must be 'auto', 'aiohttp' or 'websockets'; "
+                f"got {self.websocket_client!r}"
+            )
 
     def task_bound(self) -> int:
         """Handler calls running at once on the async stream."""
@@ -161,11 +181,13 @@ class StreamOptions:
 __all__ = [
     "DEFAULT_ASYNC_CONCURRENCY",
     "DEFAULT_THREAD_CONCURRENCY",
+    "WEBSOCKET_CLIENT_CHOICES",
     "ClientT",
     "ClientT_co",
     "HandlerContext",
     "StreamClient",
     "StreamControl",
     "StreamOptions",
+    "WebSocketClientChoice",
     "check_thread_id",
 ]
