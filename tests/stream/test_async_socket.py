@@ -189,3 +189,19 @@ def test_the_choice_is_checked_in_the_options() -> None:
     assert StreamOptions().websocket_client == "auto"
     with pytest.raises(ConfigError, match="websocket_client"):
         StreamOptions(websocket_client="curl")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+async def test_an_environment_proxy_is_used_unless_bypassed(
+    peer: Callable[..., PeerServer], library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = peer(lambda connection: connection.send("direct"))
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(OSError):  # noqa: PT011 - the proxy refuses: it was used
+        async with _connect(server.url, library):
+            pass
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with _connect(server.url, library) as websocket:
+        assert await websocket.recv() == "direct"

@@ -20,6 +20,7 @@ import contextlib
 import importlib.util
 import socket
 import ssl
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -169,6 +170,19 @@ class _AiohttpConnection:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
+def _environment_proxy(url: str, secure: bool) -> str | None:
+    """The proxy the environment names for ``url``, read as websockets reads it.
+
+    ``HTTP_PROXY`` for ``ws://``, ``HTTPS_PROXY`` for ``wss://`` (``ALL_PROXY`` for both),
+    unless ``NO_PROXY`` exempts the host. aiohttp's own ``trust_env`` would look for
+    ``WS_PROXY`` instead, and would also take credentials from ``~/.netrc``.
+    """
+    if not proxy_applies(url):
+        return None
+    proxies = urllib.request.getproxies()
+    return proxies.get("https" if secure else "http") or proxies.get("all")
+
+
 @contextlib.asynccontextmanager
 async def open_async_websocket(
     url: str,
@@ -194,11 +208,11 @@ async def open_async_websocket(
     import aiohttp
 
     # A session per connection: the stream's socket never takes a slot of the HTTP pool.
-    # trust_env: with websocket_client="aiohttp" chosen explicitly, proxies still apply.
     # TLS trust as websockets decides it: the default context, made now (so SSL_CERT_FILE and
     # the like are read per connection; aiohttp's own default is made once, at its import).
-    tls = ssl.create_default_context() if url.startswith("wss:") else None
-    async with aiohttp.ClientSession(trust_env=True) as session:
+    secure = url.startswith("wss:")
+    tls = ssl.create_default_context() if secure else None
+    async with aiohttp.ClientSession() as session:
         try:
             async with asyncio.timeout(open_timeout):
                 websocket = await session.ws_connect(
@@ -208,6 +222,7 @@ async def open_async_websocket(
                     heartbeat=None,  # liveness is the server's own ping/pong
                     max_msg_size=max_size,
                     ssl=tls if tls is not None else True,
+                    proxy=_environment_proxy(url, secure),
                 )
         except aiohttp.WSServerHandshakeError as exc:
             refused = Response(exc.status, exc.message or "", Headers(), b"")
