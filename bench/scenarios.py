@@ -46,7 +46,7 @@ class Sizes:
 
 FULL = Sizes(
     reps=5,
-    tp_reps=3,
+    tp_reps=5,
     seq_calls=400,
     seq_warmup=30,
     noise_frames=10,
