@@ -1,4 +1,4 @@
-"""Fixtures of the stream tests: a scriptable websocket peer and TLS certificates."""
+"""Fixtures of the stream tests: the stream server, a scriptable websocket peer, TLS."""
 
 from __future__ import annotations
 
@@ -10,6 +10,14 @@ import pytest
 import trustme
 
 from .peer_server import Handler, PeerServer
+from .ws_server import MiniStreamServer
+
+
+@pytest.fixture
+def server() -> Iterator[MiniStreamServer]:
+    """A running ``MiniStreamServer`` (the ``/api/stream`` protocol, faults on demand)."""
+    with MiniStreamServer() as running:
+        yield running
 
 
 @pytest.fixture

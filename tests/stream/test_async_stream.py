@@ -10,12 +10,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import AsyncGenerator, Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator, Callable
 
 import pytest
 
-from codex_manager.config import ClientConfig
 from codex_manager.retry import RetryPolicy
 from codex_manager.stream import (
     AppServerSignal,
@@ -34,7 +32,7 @@ from codex_manager.stream import (
     async_stream,
 )
 
-from .ws_server import MiniStreamServer, Recorder, tool_call_signal
+from .ws_server import FakeClient, MiniStreamServer, Recorder, tool_call_signal
 
 FAST_RECONNECT = RetryPolicy(max_attempts=1000, initial_delay=0.01, max_delay=0.1)
 
@@ -47,35 +45,22 @@ def websocket_library(request: pytest.FixtureRequest, monkeypatch: pytest.Monkey
     return library
 
 
-@dataclass
-class FakeAsyncClient:
-    """The only thing a stream needs from a client: its config."""
-
-    client_config: ClientConfig
-
-
-Context = HandlerContext[FakeAsyncClient]
-
-
-@pytest.fixture
-def server() -> Iterator[MiniStreamServer]:
-    with MiniStreamServer() as running:
-        yield running
+Context = HandlerContext[FakeClient]
 
 
 def make_stream(
     server: MiniStreamServer, *, ping_interval: float = 15.0, pong_timeout: float = 10.0
-) -> AsyncEventStream[FakeAsyncClient]:
+) -> AsyncEventStream[FakeClient]:
     settings = StreamOptions(
         ping_interval=ping_interval,
         pong_timeout=pong_timeout,
         reconnect=FAST_RECONNECT,
         shutdown_timeout=5.0,
     )
-    return AsyncEventStream(FakeAsyncClient(server.config), options=settings)
+    return AsyncEventStream(FakeClient(server.config), options=settings)
 
 
-async def finish(stream: AsyncEventStream[FakeAsyncClient], runner: asyncio.Task[None]) -> None:
+async def finish(stream: AsyncEventStream[FakeClient], runner: asyncio.Task[None]) -> None:
     stream.stop()
     async with asyncio.timeout(10):
         await runner
@@ -343,7 +328,7 @@ async def test_reconnect_policy_exhaustion_raises() -> None:
     with MiniStreamServer() as closed:
         config = closed.config
     stream = AsyncEventStream(
-        FakeAsyncClient(config),
+        FakeClient(config),
         options=StreamOptions(reconnect=RetryPolicy(max_attempts=2, initial_delay=0.01)),
     )
     errors: list[StreamError] = []
@@ -401,7 +386,7 @@ async def test_stop_is_prompt_while_stuck_handlers_fill_max_pending(
     settings = StreamOptions(
         max_concurrency=2, max_pending=2, shutdown_timeout=0.05, reconnect=FAST_RECONNECT
     )
-    stream = AsyncEventStream(FakeAsyncClient(server.config), options=settings)
+    stream = AsyncEventStream(FakeClient(server.config), options=settings)
     release = asyncio.Event()  # never set while the stream runs
     started: Recorder[object] = Recorder()
 

@@ -8,12 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 
-import pytest
-
-from codex_manager.config import ClientConfig
 from codex_manager.json_types import JSONObject
 from codex_manager.retry import RetryPolicy
 from codex_manager.stream import (
@@ -26,7 +21,7 @@ from codex_manager.stream import (
     StreamOptions,
 )
 
-from .ws_server import MiniStreamServer, Recorder
+from .ws_server import FakeClient, MiniStreamServer, Recorder
 
 OPTIONS = StreamOptions(
     reconnect=RetryPolicy(max_attempts=1000, initial_delay=0.01, max_delay=0.1),
@@ -35,20 +30,7 @@ OPTIONS = StreamOptions(
 SUBSCRIBE_T1: JSONObject = {"type": "subscribe", "threadId": "t1"}
 
 
-@dataclass
-class FakeClient:
-    """The only thing a stream needs from a client: its config."""
-
-    client_config: ClientConfig
-
-
 Context = HandlerContext[FakeClient]
-
-
-@pytest.fixture
-def server() -> Iterator[MiniStreamServer]:
-    with MiniStreamServer() as running:
-        yield running
 
 
 def check_first(notice: Connected) -> None:

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import pytest
 
-from codex_manager.config import ClientConfig
 from codex_manager.retry import RetryPolicy
 from codex_manager.stream import (
     AppServerSignal,
@@ -24,27 +22,14 @@ from codex_manager.stream import (
     StreamOptions,
 )
 
-from .ws_server import MiniStreamServer, Recorder, notification_signal, tool_call_signal
+from .ws_server import FakeClient, MiniStreamServer, Recorder, notification_signal, tool_call_signal
 
 FAST_RECONNECT = RetryPolicy(max_attempts=1000, initial_delay=0.01, max_delay=0.1)
 TOOL_CALL = "app_server.request.item.tool.call"
 DELTA = "app_server.item.agentMessage.delta"
 
 
-@dataclass
-class FakeClient:
-    """The only thing a stream needs from a client: its config."""
-
-    client_config: ClientConfig
-
-
 Context = HandlerContext[FakeClient]
-
-
-@pytest.fixture
-def server() -> Iterator[MiniStreamServer]:
-    with MiniStreamServer() as running:
-        yield running
 
 
 def options(

@@ -11,8 +11,7 @@ import contextlib
 import signal
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Generator
 
 import pytest
 
@@ -35,24 +34,11 @@ from codex_manager.stream import (
 )
 from codex_manager.stream.context import StreamClient
 
-from .ws_server import MiniStreamServer, Recorder, tool_call_signal
+from .ws_server import FakeClient, MiniStreamServer, Recorder, tool_call_signal
 
-Context = HandlerContext["FakeClient"]
+Context = HandlerContext[FakeClient]
 
 FAST_RECONNECT = RetryPolicy(max_attempts=1000, initial_delay=0.01, max_delay=0.1)
-
-
-@dataclass
-class FakeClient:
-    """The only thing a stream needs from a client: its config."""
-
-    client_config: ClientConfig
-
-
-@pytest.fixture
-def server() -> Iterator[MiniStreamServer]:
-    with MiniStreamServer() as running:
-        yield running
 
 
 def make_stream(

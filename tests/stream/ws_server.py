@@ -34,6 +34,13 @@ class _Socket:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+@dataclass
+class FakeClient:
+    """The only thing a stream needs from a client: its config."""
+
+    client_config: ClientConfig
+
+
 class MiniStreamServer:
     """Serves ``/api/stream`` on a loopback port until closed (a context manager)."""
 
