@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import threading
 from collections.abc import AsyncGenerator, Callable
 
@@ -29,7 +30,7 @@ from codex_manager.stream import (
     StreamOptions,
     StreamRefusedError,
     StreamServerError,
-    async_stream,
+    WebSocketClientChoice,
 )
 
 from .ws_server import FakeClient, MiniStreamServer, Recorder, tool_call_signal
@@ -37,11 +38,17 @@ from .ws_server import FakeClient, MiniStreamServer, Recorder, tool_call_signal
 FAST_RECONNECT = RetryPolicy(max_attempts=1000, initial_delay=0.01, max_delay=0.1)
 
 
+LIBRARY: WebSocketClientChoice = "auto"
+"""``StreamOptions.websocket_client`` of every stream the tests build (set per test below)."""
+
+
 @pytest.fixture(autouse=True, params=["aiohttp", "websockets"])
-def websocket_library(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Which library reads the streams of the test (whatever their options say)."""
-    library: str = request.param
-    monkeypatch.setattr(async_stream, "resolve_websocket_client", lambda choice, url: library)
+def websocket_library(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> WebSocketClientChoice:
+    """Run each test with the stream read by one library, then the other."""
+    library: WebSocketClientChoice = request.param
+    monkeypatch.setattr(sys.modules[__name__], "LIBRARY", library)
     return library
 
 
@@ -56,6 +63,7 @@ def make_stream(
         pong_timeout=pong_timeout,
         reconnect=FAST_RECONNECT,
         shutdown_timeout=5.0,
+        websocket_client=LIBRARY,
     )
     return AsyncEventStream(FakeClient(server.config), options=settings)
 
@@ -329,7 +337,9 @@ async def test_reconnect_policy_exhaustion_raises() -> None:
         config = closed.config
     stream = AsyncEventStream(
         FakeClient(config),
-        options=StreamOptions(reconnect=RetryPolicy(max_attempts=2, initial_delay=0.01)),
+        options=StreamOptions(
+            reconnect=RetryPolicy(max_attempts=2, initial_delay=0.01), websocket_client=LIBRARY
+        ),
     )
     errors: list[StreamError] = []
     stream.on_error(lambda error, context: errors.append(error))
@@ -384,7 +394,11 @@ async def test_stop_is_prompt_while_stuck_handlers_fill_max_pending(
     server: MiniStreamServer,
 ) -> None:
     settings = StreamOptions(
-        max_concurrency=2, max_pending=2, shutdown_timeout=0.05, reconnect=FAST_RECONNECT
+        max_concurrency=2,
+        max_pending=2,
+        shutdown_timeout=0.05,
+        reconnect=FAST_RECONNECT,
+        websocket_client=LIBRARY,
     )
     stream = AsyncEventStream(FakeClient(server.config), options=settings)
     release = asyncio.Event()  # never set while the stream runs
