@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeAlias, cast
 
 from codex_manager.stream.context import HandlerContext, StreamClient
+from codex_manager.stream.read_ahead import ReadAheadGate, read_ahead_gate
 from codex_manager.stream.router import HandlerEntry
 
 logger = logging.getLogger("codex_manager.stream")
@@ -197,6 +198,7 @@ class TaskDispatcher:
             thread_name_prefix=name,
         )
         self._report = report
+        self._gate: ReadAheadGate | None = None
 
     async def submit(
         self,
@@ -210,26 +212,37 @@ class TaskDispatcher:
         """Queue one call; waits while ``max_pending`` calls are outstanding.
 
         ``ordered`` calls run in their (handler, thread) lane; others start at once and
-        wait only for the concurrency bound. Returns ``False`` (call dropped) only when it
-        had to wait for a slot and :meth:`abort` was called before or while waiting.
+        wait only for the concurrency bound. Before it starts a task, the call also waits
+        while the loop has a backlog of tasks not started yet (see
+        :mod:`codex_manager.stream.read_ahead`). Returns ``False`` (call dropped) only when
+        it had to wait for a slot and :meth:`abort` was called before or while waiting.
         """
-        if self._free_slots <= 0 and not await self._wait_for_slot():
-            return False
-        self._free_slots -= 1
-        if not ordered:
-            self._start(self._run(entry, item, context))
-            return True
         key: LaneKey = (id(entry), thread_id)
+        gate = self._gate
+        if gate is None:
+            gate = self._gate = read_ahead_gate(asyncio.get_running_loop())
+        while True:  # every wait may change what the others found: check them all again
+            if self._free_slots <= 0 and not await self._wait_for_slot():
+                return False
+            if (ordered and key in self._lanes) or not gate.closed:
+                break  # joining a running lane starts no task
+            await gate.wait_open()
+        self._free_slots -= 1
+        job: Job = (entry, item, context)
+        if not ordered:
+            self._start(self._run(*job), gate)
+            return True
         lane = self._lanes.get(key)
         if lane is not None:
-            lane.append((entry, item, context))
+            lane.append(job)
             return True
-        self._lanes[key] = deque(((entry, item, context),))
-        self._start(self._drain(key))
+        self._lanes[key] = deque((job,))
+        self._start(self._drain(key), gate)
         return True
 
-    def _start(self, work: Coroutine[object, object, None]) -> None:
+    def _start(self, work: Coroutine[object, object, None], gate: ReadAheadGate) -> None:
         task = asyncio.create_task(work)
+        gate.task_created()
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
