@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bench.installed import INSTALLED_SUFFIX
 from bench.results import BenchReport, Figure, MicroResult, RunRecord, ScenarioResult
 from bench.stats import Spread, paired_ratios, spread
 
@@ -352,6 +353,36 @@ def _micro_series(m: MicroResult, label: str) -> dict[int, float]:
     return dict(enumerate(m.samples.get(label, [])))
 
 
+def _import_figure(imports: MicroResult, suffix: str, key: str, where: str) -> Figure:
+    sdk = imports.samples.get("sdk" + suffix, [])
+    bare = spread(imports.samples.get("python" + suffix, []))
+    return _figure(
+        key,
+        f"import time, {where}: from codex_manager import CodexManager",
+        "ms",
+        dict(enumerate(sdk)),
+        "import httpx",
+        dict(enumerate(imports.samples.get("httpx" + suffix, []))),
+        "<= 250 ms (moonshot 150)",
+        _value_at_most(250.0),
+        unavailable=imports.unavailable.get("sdk" + suffix, ""),
+        note=("moonshot met; " if _median_at_most(sdk, 150.0) else "")
+        + "bare interpreter: "
+        + (f"{bare.median:.0f} ms" if bare else "?"),
+    )
+
+
+def _import_figures(imports: MicroResult) -> list[Figure]:
+    """As a user's ``pip install`` leaves it (full runs), and in the project's virtualenv."""
+    figures = []
+    installed = "sdk" + INSTALLED_SUFFIX
+    if imports.samples.get(installed) or installed in imports.unavailable:
+        where = "pip install, no extras"
+        figures.append(_import_figure(imports, INSTALLED_SUFFIX, "import_installed_ms", where))
+    figures.append(_import_figure(imports, "", "import_ms", "project virtualenv (dev tools)"))
+    return figures
+
+
 def micro_figures(decode: MicroResult, imports: MicroResult, memory: MicroResult) -> list[Figure]:
     """Decode+route rate, import time, registry memory."""
     sdk_decode = _micro_series(decode, "sdk")
@@ -368,22 +399,7 @@ def micro_figures(decode: MicroResult, imports: MicroResult, memory: MicroResult
             unavailable=decode.unavailable.get("sdk", ""),
             note="moonshot met" if sdk_decode and min(sdk_decode.values()) >= 300_000 else "",
         ),
-        _figure(
-            "import_ms",
-            "import time: from codex_manager import CodexManager",
-            "ms",
-            _micro_series(imports, "sdk"),
-            "import httpx",
-            _micro_series(imports, "httpx"),
-            "<= 250 ms (moonshot 150)",
-            _value_at_most(250.0),
-            unavailable=imports.unavailable.get("sdk", ""),
-            note=(
-                "moonshot met; " if _median_at_most(imports.samples.get("sdk", []), 150.0) else ""
-            )
-            + "bare interpreter: "
-            + (f"{s.median:.0f} ms" if (s := spread(imports.samples.get("python", []))) else "?"),
-        ),
+        *_import_figures(imports),
         _figure(
             "memory_mib_per_1000",
             "RSS per 1,000 registries x 5 skills",

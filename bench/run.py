@@ -17,6 +17,7 @@ import msgspec
 
 from bench import scenarios
 from bench.control import PROJECT_ROOT, BenchServerProcess
+from bench.installed import installed_python
 from bench.report import micro_figures, render, sequential_figures, throughput_figures
 from bench.results import BenchReport, Meta
 
@@ -61,8 +62,13 @@ def run(quick: bool, reps: int | None, verbose: bool) -> BenchReport:
         tp = scenarios.throughput(server, sizes, progress, wire_deadline)
     progress("decode + route ...")
     decode = scenarios.decode(sizes, progress)
-    progress("import time ...")
-    imports = scenarios.import_time(sizes, progress)
+    if quick:
+        progress("import time (project virtualenv only: a quick run installs nothing) ...")
+        imports = scenarios.import_time(sizes, progress)
+    else:
+        progress("import time: installing the SDK into a fresh virtualenv ...")
+        with installed_python() as installed:
+            imports = scenarios.import_time(sizes, progress, installed)
     progress("memory ...")
     memory = scenarios.memory(sizes, progress)
     figures = [

@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import msgspec
 
 from bench.clients.common import HandlerKind, StreamMode
 from bench.control import PROJECT_ROOT, BenchServerProcess, Measured, child_env
+from bench.installed import INSTALLED_SUFFIX, InstallFailed
 from bench.micro import DecodeResult, MemoryResult
 from bench.results import MicroResult, RunRecord, ScenarioResult
 from bench.server import RunConfig
@@ -270,26 +273,47 @@ IMPORT_COMMANDS = {
 }
 
 
-def import_time(sizes: Sizes, progress: Progress) -> MicroResult:
-    """Wall time of ``python -c <import>`` with PYTHONDONTWRITEBYTECODE=1, alternating labels."""
+def import_time(
+    sizes: Sizes, progress: Progress, installed: Path | InstallFailed | None = None
+) -> MicroResult:
+    """Wall time of ``python -c <import>`` with PYTHONDONTWRITEBYTECODE=1, alternating labels.
+
+    Each command runs in the project's virtualenv and, when ``installed`` is an interpreter,
+    in that one too (labels with :data:`INSTALLED_SUFFIX`).
+    """
     env = child_env()
     env.pop("PYTHONPATH", None)  # the installed package, as a user imports it
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    samples: dict[str, list[float]] = {label: [] for label in IMPORT_COMMANDS}
+    interpreters: dict[str, str] = {"": sys.executable}
     unavailable: dict[str, str] = {}
-    for _ in range(sizes.import_reps):
-        for label, code in IMPORT_COMMANDS.items():
-            if label in unavailable:
-                continue
-            start = time.perf_counter()
-            proc = subprocess.run(
-                [sys.executable, "-c", code], capture_output=True, env=env, check=False
-            )
-            elapsed_ms = (time.perf_counter() - start) * 1000.0
-            if proc.returncode != 0:
-                unavailable[label] = proc.stderr.decode().strip().splitlines()[-1][:300]
-                continue
-            samples[label].append(elapsed_ms)
+    if isinstance(installed, Path):
+        interpreters[INSTALLED_SUFFIX] = str(installed)
+    elif isinstance(installed, InstallFailed):
+        for label in IMPORT_COMMANDS:
+            unavailable[label + INSTALLED_SUFFIX] = installed.reason
+    samples: dict[str, list[float]] = {
+        label + suffix: [] for suffix in interpreters for label in IMPORT_COMMANDS
+    }
+    with tempfile.TemporaryDirectory() as neutral:  # no project files importable from cwd
+        for _ in range(sizes.import_reps):
+            for suffix, python in interpreters.items():
+                for command_label, code in IMPORT_COMMANDS.items():
+                    label = command_label + suffix
+                    if label in unavailable:
+                        continue
+                    start = time.perf_counter()
+                    proc = subprocess.run(
+                        [python, "-c", code],
+                        capture_output=True,
+                        env=env,
+                        cwd=neutral,
+                        check=False,
+                    )
+                    elapsed_ms = (time.perf_counter() - start) * 1000.0
+                    if proc.returncode != 0:
+                        unavailable[label] = proc.stderr.decode().strip().splitlines()[-1][:300]
+                        continue
+                    samples[label].append(elapsed_ms)
     progress(f"  import: { {k: [round(x) for x in v] for k, v in samples.items()} } {unavailable}")
     return MicroResult(name="import_time", unit="ms", samples=samples, unavailable=unavailable)
 
