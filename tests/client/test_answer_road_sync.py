@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import httpx
@@ -199,6 +200,45 @@ def test_a_silent_server_is_a_read_timeout(serve: Callable[[Reply], RawServer]) 
     road = StdlibAnswerRoad()
     with pytest.raises(httpx.ReadTimeout):
         road.post(server.url, b"{}", [], httpx.Timeout(2.0, read=0.05))
+    gate.set()
+    road.close()
+
+
+def test_the_answer_socket_sends_without_delay_and_keeps_its_limits(
+    serve: Callable[[Reply], RawServer],
+) -> None:
+    server = serve(_keep_alive)
+    road = StdlibAnswerRoad()
+    assert _post(road, server) == 200
+    connection = road._local.slot.connection
+    assert connection is not None
+    assert connection.sock is not None
+    assert connection.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    assert connection.sock.gettimeout() == LIMITS.read
+    road.close()
+
+
+def test_a_kept_connection_takes_a_new_read_limit(serve: Callable[[Reply], RawServer]) -> None:
+    gate = threading.Event()
+    answered = 0
+
+    def answer_once(conn: socket.socket, request: bytes) -> bool:
+        nonlocal answered
+        if answered:
+            gate.wait(5)  # the second request gets no answer
+            return False
+        answered += 1
+        conn.sendall(OK)
+        return True
+
+    server = serve(answer_once)
+    road = StdlibAnswerRoad()
+    assert _post(road, server) == 200
+    started = time.monotonic()
+    with pytest.raises(httpx.ReadTimeout):
+        road.post(server.url, b"{}", [], httpx.Timeout(2.0, read=0.05))
+    assert time.monotonic() - started < 1.0
+    assert server.connections == 1  # the same connection, with the new limit
     gate.set()
     road.close()
 

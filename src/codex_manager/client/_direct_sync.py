@@ -41,6 +41,13 @@ _URL_SAFE: Final = "/?#[]@!$&'()*+,;=:%-._~"
 """What stays as it is when a non-ASCII target is percent-encoded (httpx's choice as well)."""
 
 
+def _set_timeout(sock: socket.socket, seconds: float | None) -> None:
+    """Apply ``seconds`` unless the socket has it already: each change is a system call that
+    gives up the GIL, twice per answer otherwise (the write and read limits are usually equal)."""
+    if sock.gettimeout() != seconds:
+        sock.settimeout(seconds)
+
+
 def _server_hung_up(sock: socket.socket) -> bool:
     """Whether an idle kept-alive socket is readable: the server closed it (or broke HTTP)."""
     if hasattr(select, "poll"):
@@ -161,6 +168,10 @@ class StdlibAnswerRoad:
             raise httpx.ConnectTimeout(str(exc) or "connect timed out") from exc
         except OSError as exc:  # refused, unreachable, name resolution, TLS handshake
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+        # http.client writes the request line and headers, then the body, in two sends: without
+        # TCP_NODELAY the body could wait for the first segment's acknowledgement (Nagle).
+        with contextlib.suppress(OSError):
+            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return connection
 
     def post(
@@ -187,19 +198,19 @@ class StdlibAnswerRoad:
         try:
             sock = connection.sock
             assert sock is not None  # connected by _connection
-            sock.settimeout(limits.write)
+            _set_timeout(sock, limits.write)
             try:
                 connection.putrequest("POST", target, skip_host=True, skip_accept_encoding=True)
                 connection.putheader("Host", parts.netloc.rpartition("@")[2])
                 for name, value in headers:
                     connection.putheader(name, value)
                 connection.putheader("Content-Length", str(len(content)))
-                connection.endheaders(content)  # headers and body in one send
+                connection.endheaders(content)
             except TimeoutError as exc:
                 raise httpx.WriteTimeout(str(exc) or "write timed out") from exc
             except OSError as exc:
                 raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
-            sock.settimeout(limits.read)
+            _set_timeout(sock, limits.read)
             try:
                 response = connection.getresponse()
                 body = response.read()
