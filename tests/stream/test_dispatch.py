@@ -5,32 +5,10 @@ from __future__ import annotations
 import asyncio
 import threading
 
-from codex_manager.config import ClientConfig
-from codex_manager.stream import HandlerContext
-from codex_manager.stream.context import StreamClient
 from codex_manager.stream.dispatch import TaskDispatcher, ThreadDispatcher
-from codex_manager.stream.router import HandlerEntry
 
+from .dispatch_support import CONTEXT, entry
 from .ws_server import Recorder
-
-
-class _Control:
-    running = True
-
-    def stop(self) -> None:
-        self.running = False
-
-
-class _Client:
-    client_config = ClientConfig()
-
-
-CONTEXT: HandlerContext[StreamClient] = HandlerContext(_Control(), _Client(), None)
-
-
-def entry(handler: object, name: str = "h") -> HandlerEntry:
-    assert callable(handler)
-    return HandlerEntry(handler, name, asyncio.iscoroutinefunction(handler), "event", "x")
 
 
 def test_thread_backpressure_blocks_the_submitter() -> None:

@@ -6,26 +6,10 @@ import asyncio
 
 import pytest
 
-from codex_manager.config import ClientConfig
-from codex_manager.stream import HandlerContext
-from codex_manager.stream.context import StreamClient
 from codex_manager.stream.dispatch import TaskDispatcher
 from codex_manager.stream.read_ahead import READ_AHEAD_TASKS, ReadAheadGate, read_ahead_gate
-from codex_manager.stream.router import HandlerEntry
 
-
-class _Control:
-    running = True
-
-    def stop(self) -> None:
-        self.running = False
-
-
-class _Client:
-    client_config = ClientConfig()
-
-
-CONTEXT: HandlerContext[StreamClient] = HandlerContext(_Control(), _Client(), None)
+from .dispatch_support import CONTEXT, entry
 
 
 async def _noop() -> None:
@@ -103,11 +87,6 @@ async def test_every_stream_on_a_loop_shares_one_gate() -> None:
         other.close()
 
 
-def _entry(handler: object) -> HandlerEntry:
-    assert callable(handler)
-    return HandlerEntry(handler, "h", asyncio.iscoroutinefunction(handler), "signal", "x")
-
-
 async def test_a_busy_loop_keeps_the_reader_from_running_ahead() -> None:
     """A burst of calls becomes at most READ_AHEAD_TASKS unstarted tasks, and all of them run."""
     gate = read_ahead_gate(asyncio.get_running_loop())
@@ -123,7 +102,7 @@ async def test_a_busy_loop_keeps_the_reader_from_running_ahead() -> None:
     dispatcher = TaskDispatcher(
         max_concurrency=256, max_pending=1024, report=lambda e, x, i: None, name="t"
     )
-    registered = _entry(handler)
+    registered = entry(handler)
     waited = 0
     for number in range(100):
         if gate.closed:
@@ -149,7 +128,7 @@ async def test_joining_a_running_lane_does_not_wait_for_the_gate() -> None:
     dispatcher = TaskDispatcher(
         max_concurrency=4, max_pending=1024, report=lambda e, x, i: None, name="t"
     )
-    registered = _entry(handler)
+    registered = entry(handler)
     assert await dispatcher.submit(registered, 0, CONTEXT, "lane", ordered=True)
     await asyncio.sleep(0)  # the lane's task has started and waits on `release`
     for _ in range(READ_AHEAD_TASKS):
