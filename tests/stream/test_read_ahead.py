@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import cast
 
 import pytest
 
@@ -85,6 +86,16 @@ async def test_every_stream_on_a_loop_shares_one_gate() -> None:
         assert read_ahead_gate(other) is not read_ahead_gate(loop)
     finally:
         other.close()
+
+
+def test_a_loop_without_weak_references_still_gets_a_gate() -> None:
+    class SlottedLoop:  # stands in for an event loop written without __weakref__
+        __slots__ = ()
+
+    loop = cast(asyncio.AbstractEventLoop, SlottedLoop())
+    first = read_ahead_gate(loop)
+    assert not first.closed
+    assert read_ahead_gate(loop) is not first  # not shared, but each stream is still bounded
 
 
 async def test_a_busy_loop_keeps_the_reader_from_running_ahead() -> None:

@@ -93,9 +93,12 @@ class ReadAheadGate:
 
 def read_ahead_gate(loop: asyncio.AbstractEventLoop) -> ReadAheadGate:
     """The gate shared by every stream running on ``loop``."""
-    gate = _gates.get(loop)
-    if gate is None:
-        gate = _gates[loop] = ReadAheadGate(loop)
+    try:
+        gate = _gates.get(loop)
+        if gate is None:
+            gate = _gates[loop] = ReadAheadGate(loop)
+    except TypeError:  # a loop without weak references: each stream counts for itself
+        gate = ReadAheadGate(loop)
     return gate
 
 
