@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from typing import cast
 
 import pytest
@@ -26,7 +28,7 @@ async def _started(gate: ReadAheadGate, count: int) -> list[asyncio.Task[None]]:
 
 
 async def test_the_gate_closes_at_its_limit_and_opens_on_the_next_pass() -> None:
-    gate = ReadAheadGate(asyncio.get_running_loop(), limit=3)
+    gate = ReadAheadGate(limit=3)
     tasks = await _started(gate, 2)
     open_below_the_limit = not gate.closed
     tasks += await _started(gate, 1)
@@ -40,7 +42,7 @@ async def test_the_gate_closes_at_its_limit_and_opens_on_the_next_pass() -> None
 
 
 async def test_a_task_cancelled_before_its_first_step_releases_its_count() -> None:
-    gate = ReadAheadGate(asyncio.get_running_loop(), limit=1)
+    gate = ReadAheadGate(limit=1)
     (task,) = await _started(gate, 1)
     task.cancel()
     assert gate.closed
@@ -50,7 +52,7 @@ async def test_a_task_cancelled_before_its_first_step_releases_its_count() -> No
 
 
 async def test_waiters_are_let_through_in_arrival_order() -> None:
-    gate = ReadAheadGate(asyncio.get_running_loop(), limit=1)
+    gate = ReadAheadGate(limit=1)
     order: list[int] = []
 
     async def reader(number: int) -> None:
@@ -65,7 +67,7 @@ async def test_waiters_are_let_through_in_arrival_order() -> None:
 
 
 async def test_a_cancelled_waiter_passes_its_opening_on() -> None:
-    gate = ReadAheadGate(asyncio.get_running_loop(), limit=1)
+    gate = ReadAheadGate(limit=1)
     first = asyncio.create_task(gate.wait_open())
     second = asyncio.create_task(gate.wait_open())
     gate.task_created()  # closed before either waiter runs
@@ -86,6 +88,27 @@ async def test_every_stream_on_a_loop_shares_one_gate() -> None:
         assert read_ahead_gate(other) is not read_ahead_gate(loop)
     finally:
         other.close()
+
+
+def test_a_finished_loop_is_not_kept_alive_by_its_gate() -> None:
+    """Neither the gate nor a waiter abandoned in it holds on to the loop."""
+
+    async def use_the_gate() -> None:
+        gate = read_ahead_gate(asyncio.get_running_loop())
+        for _ in range(READ_AHEAD_TASKS):
+            gate.task_created()  # closed until the loop's next pass
+        abandoned = gate.wait_open()
+        abandoned.send(None)  # waiting now: its future is queued in the gate
+        with pytest.raises(asyncio.CancelledError):
+            abandoned.throw(asyncio.CancelledError())
+
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(use_the_gate())
+    loop.close()
+    alive = weakref.ref(loop)
+    del loop
+    gc.collect()
+    assert alive() is None
 
 
 def test_a_loop_without_weak_references_still_gets_a_gate() -> None:

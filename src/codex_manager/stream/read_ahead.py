@@ -40,9 +40,10 @@ _gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, ReadAheadGate] = (
 class ReadAheadGate:
     """Counts handler tasks not started yet on one event loop; readers wait on it."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, limit: int = READ_AHEAD_TASKS) -> None:
-        """A gate for ``loop`` that closes at ``limit`` unstarted tasks."""
-        self._loop = loop
+    # It holds no reference to its loop: the registry keeps a gate while its loop lives, and a
+    # gate that held the loop would keep every loop that ever ran a stream.
+    def __init__(self, limit: int = READ_AHEAD_TASKS) -> None:
+        """A gate that closes at ``limit`` unstarted tasks (used from one event loop)."""
         self._limit = limit
         self._unstarted = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -60,7 +61,7 @@ class ReadAheadGate:
     async def wait_open(self) -> None:
         """Wait until fewer than the limit of tasks are waiting for their first step."""
         while self._unstarted >= self._limit:
-            waiter: asyncio.Future[None] = self._loop.create_future()
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
                 await waiter
@@ -69,14 +70,15 @@ class ReadAheadGate:
                     self._wake_one()  # pass on the opening this reader will not use
                 raise
             finally:
-                if not waiter.done():
+                if not waiter.done():  # never woken, so still queued
                     waiter.cancel()
+                    self._waiters.remove(waiter)
 
     def task_created(self) -> None:
         """Count a task just created on the loop (call right after ``create_task``)."""
         self._unstarted += 1
         # FIFO: this runs right after the task's first step, or its cancellation.
-        self._loop.call_soon(self._task_started)
+        asyncio.get_running_loop().call_soon(self._task_started)
 
     def _task_started(self) -> None:
         self._unstarted -= 1
@@ -96,9 +98,9 @@ def read_ahead_gate(loop: asyncio.AbstractEventLoop) -> ReadAheadGate:
     try:
         gate = _gates.get(loop)
         if gate is None:
-            gate = _gates[loop] = ReadAheadGate(loop)
+            gate = _gates[loop] = ReadAheadGate()
     except TypeError:  # a loop without weak references: each stream counts for itself
-        gate = ReadAheadGate(loop)
+        gate = ReadAheadGate()
     return gate
 
 
