@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
+from codex_manager._sockets import set_timeout
 from codex_manager.client._direct import RawAnswer
 
 MAX_CONNECTIONS: Final = 256
@@ -39,13 +40,6 @@ KEEPALIVE_EXPIRY_SECONDS: Final = 5.0
 
 _URL_SAFE: Final = "/?#[]@!$&'()*+,;=:%-._~"
 """What stays as it is when a non-ASCII target is percent-encoded (httpx's choice as well)."""
-
-
-def _set_timeout(sock: socket.socket, seconds: float | None) -> None:
-    """Apply ``seconds`` unless the socket has it already: each change is a system call that
-    gives up the GIL, twice per answer otherwise (the write and read limits are usually equal)."""
-    if sock.gettimeout() != seconds:
-        sock.settimeout(seconds)
 
 
 def _server_hung_up(sock: socket.socket) -> bool:
@@ -198,7 +192,7 @@ class StdlibAnswerRoad:
         try:
             sock = connection.sock
             assert sock is not None  # connected by _connection
-            _set_timeout(sock, limits.write)
+            set_timeout(sock, limits.write)
             try:
                 connection.putrequest("POST", target, skip_host=True, skip_accept_encoding=True)
                 connection.putheader("Host", parts.netloc.rpartition("@")[2])
@@ -210,7 +204,7 @@ class StdlibAnswerRoad:
                 raise httpx.WriteTimeout(str(exc) or "write timed out") from exc
             except OSError as exc:
                 raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
-            _set_timeout(sock, limits.read)
+            set_timeout(sock, limits.read)  # usually unchanged
             try:
                 response = connection.getresponse()
                 body = response.read()

@@ -36,6 +36,8 @@ from websockets.http11 import USER_AGENT, Response
 from websockets.protocol import State
 from websockets.uri import parse_uri
 
+from codex_manager._sockets import set_timeout
+
 _RECV_BYTES = 65536
 
 Buffer: TypeAlias = bytes | bytearray | memoryview
@@ -59,7 +61,6 @@ class SocketWebSocket:
         self._fragments: list[Buffer] = []
         self._fragmented_text = False
         self._send_lock = threading.Lock()
-        self._timeout: float | None = -1.0  # what the socket has now (-1: not set yet)
         self._poller: select.poll | None = None
         if hasattr(select, "poll") and not isinstance(sock, ssl.SSLSocket):
             # No socket timeout, or Python would wait before every read: reads never block
@@ -95,9 +96,7 @@ class SocketWebSocket:
         poller = self._poller
         try:
             if poller is None:  # TLS, or no poll(): the socket's own timeout
-                if timeout != self._timeout:
-                    sock.settimeout(timeout)
-                    self._timeout = timeout
+                set_timeout(sock, timeout)
                 return sock.recv(_RECV_BYTES)
             # Under load the bytes are there already: one system call, no wait.
             try:
