@@ -23,7 +23,7 @@ import sys
 from dataclasses import dataclass
 from functools import cache
 from http.cookiejar import CookieJar
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias, cast, get_args
 
 import httpx
 
@@ -36,7 +36,9 @@ HttpTransportChoice: TypeAlias = Literal["auto", "aiohttp", "httpx"]
 """The async client's HTTP transport: ``"aiohttp"`` (httpx-aiohttp), ``"httpx"`` (stock
 httpcore), or ``"auto"``: aiohttp when ``httpx-aiohttp`` is installed, else httpx."""
 
-HTTP_TRANSPORT_CHOICES: Final = ("auto", "aiohttp", "httpx")
+HTTP_TRANSPORT_CHOICES: Final = cast(
+    "tuple[HttpTransportChoice, ...]", get_args(HttpTransportChoice)
+)
 
 FailureKind: TypeAlias = Literal["connect", "timeout", "protocol"]
 """``connect``: the request provably never left the client; ``timeout``: no answer in time

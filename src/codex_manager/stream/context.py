@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Generic, Literal, Protocol, TypeAlias, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Final,
+    Generic,
+    Literal,
+    Protocol,
+    TypeAlias,
+    TypeVar,
+    cast,
+    get_args,
+)
 
 from codex_manager.errors import ConfigError
 from codex_manager.retry import RetryPolicy
@@ -89,10 +99,8 @@ def _default_reconnect_policy() -> RetryPolicy:
 WebSocketClientChoice: TypeAlias = Literal["auto", "aiohttp", "websockets"]
 """What reads the async stream (see ``StreamOptions.websocket_client``)."""
 
-WEBSOCKET_CLIENT_CHOICES: Final[tuple[WebSocketClientChoice, ...]] = (
-    "auto",
-    "aiohttp",
-    "websockets",
+WEBSOCKET_CLIENT_CHOICES: Final = cast(
+    "tuple[WebSocketClientChoice, ...]", get_args(WebSocketClientChoice)
 )
 
 DEFAULT_ASYNC_CONCURRENCY: Final = 256
@@ -165,8 +173,8 @@ class StreamOptions:
                 raise ConfigError(f"StreamOptions.{name} must be >= 1")
         if self.websocket_client not in WEBSOCKET_CLIENT_CHOICES:
             raise ConfigError(
-                "StreamOptions.websocket_client must be 'auto', 'aiohttp' or 'websockets'; "
-                f"got {self.websocket_client!r}"
+                "StreamOptions.websocket_client must be one of "
+                f"{', '.join(map(repr, WEBSOCKET_CLIENT_CHOICES))}; got {self.websocket_client!r}"
             )
 
     def task_bound(self) -> int:
