@@ -19,7 +19,7 @@ import pytest
 
 from codex_manager import AsyncCodexManager, CodexManager, RetryPolicy
 from codex_manager.client._direct import AiohttpAnswerRoad
-from codex_manager.client._direct_sync import StdlibAnswerRoad
+from codex_manager.client._direct_sync import SyncAnswerRoad
 from codex_manager.errors import (
     ConnectError,
     ProtocolError,
@@ -55,19 +55,19 @@ class RoadSpy:
         self.async_posts = 0
         self.sync_posts = 0
         real_async = AiohttpAnswerRoad.post
-        real_sync = StdlibAnswerRoad.post
+        real_sync = SyncAnswerRoad.post
         spy = self
 
         async def async_post(self: AiohttpAnswerRoad, *args: object, **kwargs: object) -> object:
             spy.async_posts += 1
             return await real_async(self, *args, **kwargs)  # type: ignore[arg-type]
 
-        def sync_post(self: StdlibAnswerRoad, *args: object, **kwargs: object) -> object:
+        def sync_post(self: SyncAnswerRoad, *args: object, **kwargs: object) -> object:
             spy.sync_posts += 1
             return real_sync(self, *args, **kwargs)  # type: ignore[arg-type]
 
         monkeypatch.setattr(AiohttpAnswerRoad, "post", async_post)
-        monkeypatch.setattr(StdlibAnswerRoad, "post", sync_post)
+        monkeypatch.setattr(SyncAnswerRoad, "post", sync_post)
 
 
 @pytest.fixture
@@ -334,7 +334,7 @@ def test_sync_road_keeps_a_connection_per_answering_thread(
         answer_road = cm._transport._road_for(
             cm._transport._plan("respondToolCall", path={}, query={}, body={}, ok=(200,))
         )
-        assert isinstance(answer_road, StdlibAnswerRoad)
+        assert isinstance(answer_road, SyncAnswerRoad)
         used: dict[int, list[http.client.HTTPConnection]] = {}
 
         def answer_unknown_calls(worker: int) -> list[object]:
@@ -359,7 +359,7 @@ def test_sync_road_keeps_a_connection_per_answering_thread(
 def test_a_thread_that_ends_closes_its_connection(fake_server: FakeCodexManager) -> None:
     with CodexManager(fake_server.base_url) as cm:
         answer_road = cm._transport._answer_road
-        assert isinstance(answer_road, StdlibAnswerRoad)
+        assert isinstance(answer_road, SyncAnswerRoad)
         opened: list[http.client.HTTPConnection | None] = []
 
         def answer_and_end() -> None:
@@ -398,7 +398,7 @@ def test_sync_road_opens_at_most_max_connections(
     fake_server: FakeCodexManager, road: RoadSpy
 ) -> None:
     with CodexManager(fake_server.base_url) as cm:
-        bounded = StdlibAnswerRoad(max_connections=2)
+        bounded = SyncAnswerRoad(max_connections=2)
         cm._transport._answer_road = bounded
         all_started = threading.Barrier(4)
 

@@ -1,13 +1,15 @@
 """The sync answer road's own connection keeping (``codex_manager.client._direct_sync``).
 
 A raw loopback socket server plays the server's side, so each test decides exactly when a
-connection ends and what bytes come back. (What the road sends compared with the httpx road,
-and every outcome through the client, is in ``test_answer_road.py``.)
+connection ends and what bytes come back. Every test runs on both engines (httptools and
+``http.client``). (What the road sends compared with the httpx road, and every outcome through
+the client, is in ``test_answer_road.py``.)
 """
 
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +18,8 @@ import httpx
 import pytest
 
 from codex_manager.client import _direct_sync
-from codex_manager.client._direct_sync import StdlibAnswerRoad
+from codex_manager.client._direct_sync import SyncAnswerRoad
+from codex_manager.client._http1 import HTTP1_ENGINES, Http1Engine
 
 LIMITS = httpx.Timeout(2.0)
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
@@ -77,6 +80,14 @@ class RawServer:
         self._listener.close()
 
 
+@pytest.fixture(autouse=True, params=HTTP1_ENGINES)
+def engine(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Http1Engine:
+    """Every road these tests build parses answers with this engine."""
+    chosen: Http1Engine = request.param
+    monkeypatch.setattr(_direct_sync, "installed_engine", lambda: chosen)
+    return chosen
+
+
 @pytest.fixture
 def serve() -> Iterator[Callable[[Reply], RawServer]]:
     servers: list[RawServer] = []
@@ -96,7 +107,7 @@ def _keep_alive(conn: socket.socket, request: bytes) -> bool:
     return True
 
 
-def _post(road: StdlibAnswerRoad, server: RawServer, body: bytes = b"{}") -> int:
+def _post(road: SyncAnswerRoad, server: RawServer, body: bytes = b"{}") -> int:
     return road.post(server.url, body, [("content-type", "application/json")], LIMITS).status_code
 
 
@@ -104,7 +115,7 @@ def test_one_connection_carries_answer_after_answer(
     serve: Callable[[Reply], RawServer],
 ) -> None:
     server = serve(_keep_alive)
-    road = StdlibAnswerRoad()
+    road = SyncAnswerRoad()
     assert [_post(road, server) for _ in range(5)] == [200] * 5
     assert server.connections == 1
     head = server.requests[0].split(b"\r\n\r\n")[0].lower()
@@ -122,7 +133,7 @@ def test_a_connection_the_server_closed_while_idle_is_replaced(
         return False  # ... and then the server closes anyway, as idle servers do
 
     server = serve(answer_then_hang_up)
-    road = StdlibAnswerRoad()
+    road = SyncAnswerRoad()
     assert _post(road, server) == 200
     slot = road._local.slot
     first = slot.connection
@@ -146,7 +157,7 @@ def test_an_answer_with_connection_close_ends_the_connection(
         return False
 
     server = serve(answer_and_close)
-    road = StdlibAnswerRoad()
+    road = SyncAnswerRoad()
     assert [_post(road, server) for _ in range(3)] == [200] * 3
     assert server.connections == 3
     road.close()
@@ -157,7 +168,7 @@ def test_an_idle_connection_past_the_keepalive_expiry_is_not_reused(
 ) -> None:
     monkeypatch.setattr(_direct_sync, "KEEPALIVE_EXPIRY_SECONDS", 0.0)
     server = serve(_keep_alive)
-    road = StdlibAnswerRoad()
+    road = SyncAnswerRoad()
     assert [_post(road, server) for _ in range(3)] == [200] * 3
     assert server.connections == 3
     road.close()
@@ -180,7 +191,7 @@ def test_a_broken_answer_is_the_httpx_error_for_it(
         return False
 
     server = serve(broken)
-    road = StdlibAnswerRoad()
+    road = SyncAnswerRoad()
     with pytest.raises(error):
         _post(road, server)
     assert road._local.slot.connection is None  # never reused after a failure
@@ -197,7 +208,7 @@ def test_a_silent_server_is_a_read_timeout(serve: Callable[[Reply], RawServer]) 
         return False
 
     server = serve(silent)
-    road = StdlibAnswerRoad()
+    road = SyncAnswerRoad()
     with pytest.raises(httpx.ReadTimeout):
         road.post(server.url, b"{}", [], httpx.Timeout(2.0, read=0.05))
     gate.set()
@@ -205,16 +216,50 @@ def test_a_silent_server_is_a_read_timeout(serve: Callable[[Reply], RawServer]) 
 
 
 def test_the_answer_socket_sends_without_delay_and_keeps_its_limits(
-    serve: Callable[[Reply], RawServer],
+    serve: Callable[[Reply], RawServer], engine: str
 ) -> None:
     server = serve(_keep_alive)
-    road = StdlibAnswerRoad()
-    assert _post(road, server) == 200
+    road = SyncAnswerRoad()
+    limits = httpx.Timeout(2.0, write=1.5)
+    assert road.post(server.url, b"{}", [], limits).status_code == 200
     connection = road._local.slot.connection
     assert connection is not None
-    assert connection.sock is not None
-    assert connection.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
-    assert connection.sock.gettimeout() == LIMITS.read
+    sock = connection.sock
+    assert sock is not None
+    assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    if engine == "http.client":
+        assert sock.gettimeout() == limits.read  # one timeout: the last one set
+    else:  # the kernel's limits, each its own, on a blocking socket
+        assert sock.gettimeout() is None
+        timeval = struct.Struct("@ll")
+        sent = timeval.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, 16))
+        received = timeval.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, 16))
+        assert (sent, received) == ((1, 500_000), (2, 0))
+    road.close()
+
+
+def test_a_server_that_reads_nothing_is_a_write_timeout() -> None:
+    held = threading.Event()
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[socket.socket] = []
+
+    def accept() -> None:
+        conn, _ = listener.accept()
+        accepted.append(conn)  # ... and never read from it
+        held.wait(10)
+
+    threading.Thread(target=accept, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/api/tool-calls/7/response"
+    road = SyncAnswerRoad()
+    started = time.monotonic()
+    with pytest.raises(httpx.WriteTimeout):
+        road.post(url, b"x" * 64_000_000, [], httpx.Timeout(2.0, write=0.2))
+    assert time.monotonic() - started < 5.0
+    assert road._local.slot.connection is None  # dropped, never reused
+    held.set()
+    for conn in accepted:
+        conn.close()
+    listener.close()
     road.close()
 
 
@@ -232,7 +277,7 @@ def test_a_kept_connection_takes_a_new_read_limit(serve: Callable[[Reply], RawSe
         return True
 
     server = serve(answer_once)
-    road = StdlibAnswerRoad()
+    road = SyncAnswerRoad()
     assert _post(road, server) == 200
     started = time.monotonic()
     with pytest.raises(httpx.ReadTimeout):
@@ -244,14 +289,14 @@ def test_a_kept_connection_takes_a_new_read_limit(serve: Callable[[Reply], RawSe
 
 
 def test_a_refused_connection_is_a_connect_error(closed_port_url: str) -> None:
-    road = StdlibAnswerRoad()
+    road = SyncAnswerRoad()
     with pytest.raises(httpx.ConnectError):
         road.post(closed_port_url + "/api/tool-calls/7/response", b"{}", [], LIMITS)
 
 
 def test_a_target_beyond_ascii_is_percent_encoded(serve: Callable[[Reply], RawServer]) -> None:
     server = serve(_keep_alive)
-    road = StdlibAnswerRoad()
+    road = SyncAnswerRoad()
     url = server.url.replace("/api/", "/\u00e9t\u00e9/api/")
     assert road.post(url, b"{}", [], LIMITS).status_code == 200
     assert server.requests[0].startswith(b"POST /%C3%A9t%C3%A9/api/tool-calls/7/response ")
@@ -260,8 +305,95 @@ def test_a_target_beyond_ascii_is_percent_encoded(serve: Callable[[Reply], RawSe
 
 def test_a_closed_road_refuses_new_connections(serve: Callable[[Reply], RawServer]) -> None:
     server = serve(_keep_alive)
-    road = StdlibAnswerRoad()
+    road = SyncAnswerRoad()
     assert _post(road, server) == 200
     road.close()
     with pytest.raises(RuntimeError, match="closed"):
         _post(road, server)
+
+
+def test_the_engine_is_the_one_chosen(serve: Callable[[Reply], RawServer], engine: str) -> None:
+    server = serve(_keep_alive)
+    road = SyncAnswerRoad()
+    assert road.engine == engine
+    assert _post(road, server) == 200
+    road.close()
+
+
+def _answer(raw: bytes) -> Reply:
+    def reply(conn: socket.socket, request: bytes) -> bool:
+        conn.sendall(raw)
+        return True
+
+    return reply
+
+
+def test_a_chunked_answer_is_read_whole_and_the_connection_kept(
+    serve: Callable[[Reply], RawServer],
+) -> None:
+    chunked = (
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Seen: yes\r\n\r\n"
+        b'3\r\n{"a\r\n4\r\n": 1\r\n1\r\n}\r\n0\r\n\r\n'
+    )
+    server = serve(_answer(chunked))
+    road = SyncAnswerRoad()
+    for _ in range(2):
+        answer = road.post(server.url, b"{}", [], LIMITS)
+        assert (answer.status_code, answer.content) == (200, b'{"a": 1}')
+        assert answer.headers["x-seen"] == "yes"
+    assert server.connections == 1
+    road.close()
+
+
+def test_an_interim_answer_is_skipped(serve: Callable[[Reply], RawServer]) -> None:
+    server = serve(_answer(b"HTTP/1.1 100 Continue\r\n\r\n" + OK))
+    road = SyncAnswerRoad()
+    answer = road.post(server.url, b"{}", [], LIMITS)
+    assert (answer.status_code, answer.content) == (200, b"{}")
+    assert answer.headers["content-type"] == "application/json"
+    road.close()
+
+
+def test_a_body_ended_by_the_connection_is_whole(serve: Callable[[Reply], RawServer]) -> None:
+    def until_close(conn: socket.socket, request: bytes) -> bool:
+        conn.sendall(b"HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\n\r\n{}")
+        conn.shutdown(socket.SHUT_WR)
+        return False
+
+    server = serve(until_close)
+    road = SyncAnswerRoad()
+    answer = road.post(server.url, b"{}", [], LIMITS)
+    assert (answer.status_code, answer.content) == (409, b"{}")
+    assert road._local.slot.connection is None or road._local.slot.connection.sock is None
+    server.reply = _keep_alive
+    assert _post(road, server) == 200
+    assert server.connections == 2
+    road.close()
+
+
+def test_bytes_after_the_answer_never_pass_for_the_next_answer(
+    serve: Callable[[Reply], RawServer], engine: str
+) -> None:
+    server = serve(_answer(OK + b"HTTP/1.1 418 I'm a teapot\r\nContent-Length: 0\r\n\r\n"))
+    road = SyncAnswerRoad()
+    assert _post(road, server) == 200
+    server.reply = _keep_alive
+    assert _post(road, server) == 200  # the server's answer to this request, not the 418
+    # httptools sees the extra bytes and drops the connection; http.client read them into the
+    # first answer's buffer, which went with it, so its connection is clean and kept.
+    assert server.connections == (2 if engine == "httptools" else 1)
+    road.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("X-Evil", "a\r\nInjected: 1"), ("X-Evil\r\nInjected", "1")]
+)
+def test_a_header_with_a_line_break_is_refused(
+    serve: Callable[[Reply], RawServer], name: str, value: str
+) -> None:
+    server = serve(_keep_alive)
+    road = SyncAnswerRoad()
+    with pytest.raises(ValueError, match=r"[Ii]nvalid header"):
+        road.post(server.url, b"{}", [(name, value)], LIMITS)
+    assert server.requests == []
+    road.close()

@@ -1,21 +1,21 @@
-"""The sync client's direct road for the tool-call answer: the standard library's HTTP client.
+"""The sync client's direct road for the tool-call answer: one kept connection per thread.
 
 The sync client answers from many handler threads at once, one POST per tool call, so the
 answer's CPU cost bounds its throughput and sits on every call's latency. Measured here for one
 keep-alive POST on loopback: ``httpx.Client`` 300 us of CPU, httpcore (httpx's transport
-library) 140 us, ``http.client`` 66 us; httpcore's request and response models and h11's header
-validation are most of the difference. So the answer goes out on ``http.client`` (the
-standard library's HTTP/1.1 client, which also parses the answer), with one keep-alive
-connection per answering thread: through one shared pool, 32 threads queue on its lock twice
-per request. This module only decides when a kept connection may be reused, maps the httpx
-client's timeouts onto the socket and turns failures into the httpx errors the httpx road
-raises, so callers see the same error on either road.
+library) 140 us, ``http.client`` 66-90 us, a request written in one send and parsed by httptools
+20-30 us; httpcore's request and response models and h11's header validation are most of the
+difference. So the answer goes out on a connection of :mod:`codex_manager.client._http1`
+(httptools when installed, else ``http.client``), one keep-alive connection per answering
+thread: through one shared pool, 32 threads queue on its lock twice per request. This module
+only decides when a kept connection may be reused, maps the httpx client's timeouts onto the
+socket and turns failures into the httpx errors the httpx road raises, so callers see the same
+error on either road.
 """
 
 from __future__ import annotations
 
 import contextlib
-import http.client
 import select
 import socket
 import ssl
@@ -27,8 +27,14 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 
-from codex_manager._sockets import set_timeout
 from codex_manager.client._direct import RawAnswer
+from codex_manager.client._http1 import (
+    AnswerConnection,
+    AnswerProtocolError,
+    Http1Engine,
+    installed_engine,
+    open_connection,
+)
 
 MAX_CONNECTIONS: Final = 256
 """Connections the sync road keeps at most: the handler threads of two sync streams at their
@@ -42,12 +48,19 @@ _URL_SAFE: Final = "/?#[]@!$&'()*+,;=:%-._~"
 """What stays as it is when a non-ASCII target is percent-encoded (httpx's choice as well)."""
 
 
-def _server_hung_up(sock: socket.socket) -> bool:
+def _watch(sock: socket.socket) -> select.poll | None:
+    """A poller for ``sock``'s readability, made once per connection (``None``: no poll())."""
+    if not hasattr(select, "poll"):
+        return None
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return poller
+
+
+def _server_hung_up(sock: socket.socket, watch: select.poll | None) -> bool:
     """Whether an idle kept-alive socket is readable: the server closed it (or broke HTTP)."""
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(0))
+    if watch is not None:
+        return bool(watch.poll(0))
     readable, _, _ = select.select([sock], [], [], 0)  # Windows: no poll()
     return bool(readable)
 
@@ -59,24 +72,31 @@ class _ThreadSlot:
     collected: its connection closes and the road counts one slot less.
     """
 
-    __slots__ = ("__weakref__", "connection", "idle_since", "origin")
+    __slots__ = ("__weakref__", "connection", "idle_since", "origin", "watch")
 
     def __init__(self) -> None:
-        self.connection: http.client.HTTPConnection | None = None
+        self.connection: AnswerConnection | None = None
         self.origin: tuple[str, str, int] | None = None
         self.idle_since = 0.0
+        self.watch: select.poll | None = None
 
-    def reusable(self, origin: tuple[str, str, int]) -> http.client.HTTPConnection | None:
+    def keep(self, connection: AnswerConnection, origin: tuple[str, str, int]) -> None:
+        """Hold ``connection`` (to ``origin``) for the thread's next answers."""
+        self.connection, self.origin = connection, origin
+        sock = connection.sock
+        self.watch = _watch(sock) if sock is not None else None
+
+    def reusable(self, origin: tuple[str, str, int]) -> AnswerConnection | None:
         """The kept connection if it may carry the next request to ``origin``."""
         connection = self.connection
         if connection is None:
             return None
         sock = connection.sock
         if (
-            sock is not None  # None: http.client closed it ("Connection: close")
+            sock is not None  # None: closed after an answer that ended it ("Connection: close")
             and self.origin == origin
             and time.monotonic() - self.idle_since < KEEPALIVE_EXPIRY_SECONDS
-            and not _server_hung_up(sock)
+            and not _server_hung_up(sock, self.watch)
         ):
             return connection
         self.drop()
@@ -85,6 +105,7 @@ class _ThreadSlot:
     def drop(self) -> None:
         """Close the connection (if any); the next request opens a new one."""
         connection, self.connection = self.connection, None
+        self.watch = None
         if connection is not None:
             connection.close()
 
@@ -93,17 +114,20 @@ class _ThreadSlot:
             self.drop()
 
 
-class StdlibAnswerRoad:
-    """POSTs for the sync client on one keep-alive ``http.client`` connection per thread."""
+class SyncAnswerRoad:
+    """POSTs for the sync client on one keep-alive connection per thread."""
 
     def __init__(
         self,
         ssl_context: ssl.SSLContext | None = None,
         *,
         max_connections: int = MAX_CONNECTIONS,
+        engine: Http1Engine | None = None,
     ) -> None:
         """``ssl_context``: how to verify an ``https`` server (httpx's default when ``None``);
-        ``max_connections``: threads beyond it answer through httpx (see :meth:`serves`)."""
+        ``max_connections``: threads beyond it answer through httpx (see :meth:`serves`);
+        ``engine``: who parses answers (httptools when installed, unless given)."""
+        self.engine: Http1Engine = engine or installed_engine()
         self._max_connections = max_connections
         self._ssl_context = ssl_context
         self._local = threading.local()
@@ -129,7 +153,7 @@ class StdlibAnswerRoad:
 
     def _connection(
         self, slot: _ThreadSlot, scheme: str, host: str, port: int, limits: httpx.Timeout
-    ) -> http.client.HTTPConnection:
+    ) -> AnswerConnection:
         origin = (scheme, host, port)
         kept = slot.reusable(origin)
         if kept is not None:
@@ -138,7 +162,7 @@ class StdlibAnswerRoad:
         with self._lock:
             closed = self._closed
             if not closed:
-                slot.connection, slot.origin = connection, origin
+                slot.keep(connection, origin)
         if closed:
             connection.close()
             raise RuntimeError("the client is closed")
@@ -146,27 +170,15 @@ class StdlibAnswerRoad:
 
     def _connect(
         self, scheme: str, host: str, port: int, timeout: float | None
-    ) -> http.client.HTTPConnection:
-        connection: http.client.HTTPConnection
-        if scheme == "https":
-            if self._ssl_context is None:
-                self._ssl_context = httpx.create_ssl_context()
-            connection = http.client.HTTPSConnection(
-                host, port, timeout=timeout, context=self._ssl_context
-            )
-        else:
-            connection = http.client.HTTPConnection(host, port, timeout=timeout)
+    ) -> AnswerConnection:
+        if scheme == "https" and self._ssl_context is None:
+            self._ssl_context = httpx.create_ssl_context()
         try:
-            connection.connect()  # now, so that a failure here is known to precede the request
+            return open_connection(self.engine, scheme, host, port, timeout, self._ssl_context)
         except TimeoutError as exc:
             raise httpx.ConnectTimeout(str(exc) or "connect timed out") from exc
         except OSError as exc:  # refused, unreachable, name resolution, TLS handshake
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
-        # http.client writes the request line and headers, then the body, in two sends: without
-        # TCP_NODELAY the body could wait for the first segment's acknowledgement (Nagle).
-        with contextlib.suppress(OSError):
-            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return connection
 
     def post(
         self, url: str, content: bytes, headers: list[tuple[str, str]], limits: httpx.Timeout
@@ -190,35 +202,27 @@ class StdlibAnswerRoad:
         if not target.isascii():
             target = quote(target, safe=_URL_SAFE)
         try:
-            sock = connection.sock
-            assert sock is not None  # connected by _connection
-            set_timeout(sock, limits.write)
+            connection.limit_write(limits.write)
             try:
-                connection.putrequest("POST", target, skip_host=True, skip_accept_encoding=True)
-                connection.putheader("Host", parts.netloc.rpartition("@")[2])
-                for name, value in headers:
-                    connection.putheader(name, value)
-                connection.putheader("Content-Length", str(len(content)))
-                connection.endheaders(content)
+                connection.send_request(target, parts.netloc.rpartition("@")[2], headers, content)
             except TimeoutError as exc:
                 raise httpx.WriteTimeout(str(exc) or "write timed out") from exc
             except OSError as exc:
                 raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
-            set_timeout(sock, limits.read)  # usually unchanged
+            connection.limit_read(limits.read)  # usually unchanged
             try:
-                response = connection.getresponse()
-                body = response.read()
+                status, answer_headers, body = connection.read_response()
             except TimeoutError as exc:
                 raise httpx.ReadTimeout(str(exc) or "read timed out") from exc
-            except http.client.HTTPException as exc:  # closed early, not HTTP, cut short
-                raise httpx.RemoteProtocolError(str(exc) or type(exc).__name__) from exc
+            except AnswerProtocolError as exc:
+                raise httpx.RemoteProtocolError(str(exc)) from exc
             except OSError as exc:
                 raise httpx.ReadError(str(exc) or type(exc).__name__) from exc
         except BaseException:
             slot.drop()  # never reuse a connection in an unknown state
             raise
         slot.idle_since = time.monotonic()
-        return RawAnswer(response.status, httpx.Headers(response.getheaders()), body)
+        return RawAnswer(status, httpx.Headers(answer_headers), body)
 
     def close(self) -> None:
         """Close every connection (threads that answer afterwards get an error)."""
@@ -229,4 +233,4 @@ class StdlibAnswerRoad:
             slot.drop()
 
 
-__all__ = ["KEEPALIVE_EXPIRY_SECONDS", "MAX_CONNECTIONS", "StdlibAnswerRoad"]
+__all__ = ["KEEPALIVE_EXPIRY_SECONDS", "MAX_CONNECTIONS", "SyncAnswerRoad"]

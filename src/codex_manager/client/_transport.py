@@ -34,7 +34,7 @@ from codex_manager.client._direct import (
     request_headers,
     untouched,
 )
-from codex_manager.client._direct_sync import StdlibAnswerRoad
+from codex_manager.client._direct_sync import SyncAnswerRoad
 from codex_manager.client._http import (
     HttpTransportChoice,
     SdkHttpClient,
@@ -443,8 +443,8 @@ class SyncTransport(_TransportBase):
         self.http = http_client
         self._api: ApiClient | None = None
         # The answer road needs the httpx client to be the SDK's own, on stock transport.
-        self._answer_road: StdlibAnswerRoad | None = (
-            StdlibAnswerRoad()
+        self._answer_road: SyncAnswerRoad | None = (
+            SyncAnswerRoad()
             if self._owns_http and transport is None and not proxy_applies(config.base_url)
             else None
         )
@@ -460,7 +460,7 @@ class SyncTransport(_TransportBase):
             self._api = api
         return self._api
 
-    def _road_for(self, plan: _CallPlan) -> StdlibAnswerRoad | None:
+    def _road_for(self, plan: _CallPlan) -> SyncAnswerRoad | None:
         """The direct road when ``plan`` may take it (see :mod:`codex_manager.client._direct`)."""
         road = self._answer_road
         if road is None or not self._may_take_road(plan, self.http) or not road.serves():
@@ -538,7 +538,7 @@ class SyncTransport(_TransportBase):
         )
         return answer
 
-    def _send_direct(self, plan: _CallPlan, state: _Attempt, road: StdlibAnswerRoad) -> HttpAnswer:
+    def _send_direct(self, plan: _CallPlan, state: _Attempt, road: SyncAnswerRoad) -> HttpAnswer:
         info = state.info
         started = time.monotonic()
         self.hooks.run_before(info)
