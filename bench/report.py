@@ -249,6 +249,20 @@ def throughput_figures(scn: ScenarioResult) -> list[Figure]:
                     unavailable=why,
                 )
             )
+        figures.append(
+            _figure(
+                f"tp_{mode}_floor_sleep20",
+                f"throughput {mode}, 20 ms handler, of R-aiohttp itself (not the SDK)",
+                "calls/s",
+                _by_rep(runs, "r-aiohttp", f"{mode}/sleep20", cps),
+                "same, trivial",
+                _by_rep(runs, "r-aiohttp", f"{mode}/trivial", cps),
+                "(reported)",
+                None,
+                unavailable=_reason(runs, "r-aiohttp"),
+                note="the raw path's own 20 ms / trivial ratio, for the 0.9x target above",
+            )
+        )
 
     def cpu(r: RunRecord) -> float | None:
         return r.cpu_us_per_call
