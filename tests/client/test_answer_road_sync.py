@@ -9,13 +9,16 @@ the client, is in ``test_answer_road.py``.)
 from __future__ import annotations
 
 import socket
+import ssl
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+import trustme
 
 from codex_manager.client import _direct_sync
 from codex_manager.client._direct_sync import SyncAnswerRoad
@@ -31,8 +34,9 @@ Reply = Callable[[socket.socket, bytes], bool]
 class RawServer:
     """Accepts connections and hands each request (head and body) to ``reply``."""
 
-    def __init__(self, reply: Reply) -> None:
+    def __init__(self, reply: Reply, tls: ssl.SSLContext | None = None) -> None:
         self.reply = reply
+        self.tls = tls
         self.connections = 0
         self.requests: list[bytes] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
@@ -42,7 +46,8 @@ class RawServer:
     @property
     def url(self) -> str:
         port = self._listener.getsockname()[1]
-        return f"http://127.0.0.1:{port}/api/tool-calls/7/response"
+        scheme = "https" if self.tls is not None else "http"
+        return f"{scheme}://127.0.0.1:{port}/api/tool-calls/7/response"
 
     def _accept(self) -> None:
         while True:
@@ -54,6 +59,12 @@ class RawServer:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        if self.tls is not None:
+            try:
+                conn = self.tls.wrap_socket(conn, server_side=True)
+            except (OSError, ssl.SSLError):
+                conn.close()
+                return
         with conn:
             buffered = b""
             while True:
@@ -397,3 +408,75 @@ def test_a_header_with_a_line_break_is_refused(
         road.post(server.url, b"{}", [(name, value)], LIMITS)
     assert server.requests == []
     road.close()
+
+
+@pytest.fixture
+def authority() -> trustme.CA:
+    return trustme.CA()
+
+
+def _tls_contexts(authority: trustme.CA) -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server)
+    client = ssl.create_default_context()
+    authority.configure_trust(client)
+    return server, client
+
+
+def test_answers_over_tls_keep_their_connection(authority: trustme.CA) -> None:
+    server_context, client_context = _tls_contexts(authority)
+    server = RawServer(_keep_alive, tls=server_context)
+    road = SyncAnswerRoad(client_context)
+    try:
+        assert [_post(road, server) for _ in range(3)] == [200] * 3
+        assert server.connections == 1
+        connection = road._local.slot.connection
+        assert connection is not None
+        assert isinstance(connection.sock, ssl.SSLSocket)
+    finally:
+        road.close()
+        server.close()
+
+
+def test_a_silent_server_over_tls_is_a_read_timeout(authority: trustme.CA) -> None:
+    server_context, client_context = _tls_contexts(authority)
+    gate = threading.Event()
+
+    def silent(conn: socket.socket, request: bytes) -> bool:
+        gate.wait(5)
+        return False
+
+    server = RawServer(silent, tls=server_context)
+    road = SyncAnswerRoad(client_context)
+    try:
+        with pytest.raises(httpx.ReadTimeout):
+            road.post(server.url, b"{}", [], httpx.Timeout(2.0, read=0.05))
+    finally:
+        gate.set()
+        road.close()
+        server.close()
+
+
+def test_a_certificate_the_road_does_not_trust_is_a_connect_error(
+    authority: trustme.CA,
+) -> None:
+    server_context, _ = _tls_contexts(authority)
+    server = RawServer(_keep_alive, tls=server_context)
+    road = SyncAnswerRoad(ssl.create_default_context())  # the test authority is not in it
+    try:
+        with pytest.raises(httpx.ConnectError):
+            _post(road, server)
+        assert server.requests == []
+    finally:
+        road.close()
+        server.close()
+
+
+def test_without_httptools_the_road_parses_with_http_client(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from codex_manager.client import _http1
+
+    assert _http1.installed_engine() == "httptools"  # the dev install has it
+    monkeypatch.setitem(sys.modules, "httptools", None)  # what a missing package looks like
+    assert _http1.installed_engine() == "http.client"

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import importlib.util
 import socket
 import ssl
 import struct
@@ -80,7 +79,11 @@ class AnswerConnection(Protocol):
 
 def installed_engine() -> Http1Engine:
     """httptools when it can be imported, else ``http.client``."""
-    return "httptools" if importlib.util.find_spec("httptools") is not None else "http.client"
+    try:
+        import httptools  # noqa: F401 - imported here so that a broken install falls back
+    except ImportError:
+        return "http.client"
+    return "httptools"
 
 
 def open_connection(
