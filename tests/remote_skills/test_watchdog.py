@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import threading
+import time
 
 from codex_manager.remote_skills.watchdog import Watchdog
 
@@ -48,3 +50,54 @@ def test_cancelled_entries_do_not_accumulate() -> None:
     for _ in range(5_000):
         watchdog.cancel(watchdog.schedule(300.0, lambda: None))
     assert len(watchdog._heap) <= 600
+
+
+def test_an_earlier_deadline_wakes_a_watchdog_waiting_for_a_later_one() -> None:
+    watchdog = Watchdog()
+    fired = threading.Event()
+    watchdog.schedule(300.0, lambda: None)
+    time.sleep(0.05)  # the thread now sleeps until the 300 s deadline
+    started = time.monotonic()
+    watchdog.schedule(0.01, fired.set)
+    assert fired.wait(5)
+    assert time.monotonic() - started < 2.0
+
+
+def test_timers_from_many_threads_fire_once_unless_cancelled() -> None:
+    watchdog = Watchdog()
+    fired: list[int] = []
+    lock = threading.Lock()
+
+    def note(n: int) -> None:
+        with lock:
+            fired.append(n)
+
+    def work(base: int) -> None:
+        for i in range(1_000):
+            n = base + i
+            timer = watchdog.schedule(0.0 if i % 5 == 0 else 300.0, functools.partial(note, n))
+            if i % 5 != 0:
+                assert watchdog.cancel(timer)
+
+    threads = [threading.Thread(target=work, args=(t * 1_000,)) for t in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    expected = {t * 1_000 + i for t in range(len(threads)) for i in range(0, 1_000, 5)}
+    deadline = time.monotonic() + 10
+    while len(fired) < len(expected) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)  # nothing more may come
+    assert sorted(fired) == sorted(expected)  # each due timer once, no cancelled one
+
+
+def test_a_timer_is_settled_once_between_firing_and_cancelling() -> None:
+    watchdog = Watchdog()
+    for _ in range(200):
+        fired = threading.Event()
+        timer = watchdog.schedule(0.0, fired.set)
+        cancelled = watchdog.cancel(timer)
+        fired_too = fired.wait(0.2)
+        assert cancelled != fired_too  # exactly one of the two
+    assert not watchdog.cancel(timer)
