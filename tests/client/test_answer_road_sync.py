@@ -438,6 +438,27 @@ def test_answers_over_tls_keep_their_connection(authority: trustme.CA) -> None:
         server.close()
 
 
+def test_over_tls_each_direction_gets_its_own_limit(authority: trustme.CA) -> None:
+    server_context, client_context = _tls_contexts(authority)
+    server = RawServer(_keep_alive, tls=server_context)
+    road = SyncAnswerRoad(client_context)
+    try:
+        assert road.post(server.url, b"{}", [], httpx.Timeout(2.0, write=1.5)).status_code == 200
+        connection = road._local.slot.connection
+        assert connection is not None
+        sock = connection.sock
+        assert sock is not None
+        assert sock.gettimeout() == 2.0  # TLS: Python's one timeout, last set for the read
+        connection.limit_write(1.5)
+        assert sock.gettimeout() == 1.5
+        connection.limit_read(2.0)
+        connection.limit_write(1.5)  # set again: the socket has the read limit now
+        assert sock.gettimeout() == 1.5
+    finally:
+        road.close()
+        server.close()
+
+
 def test_a_silent_server_over_tls_is_a_read_timeout(authority: trustme.CA) -> None:
     server_context, client_context = _tls_contexts(authority)
     gate = threading.Event()

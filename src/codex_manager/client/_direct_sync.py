@@ -8,9 +8,9 @@ library) 140 us, ``http.client`` 66-90 us, a request written in one send and par
 difference. So the answer goes out on a connection of :mod:`codex_manager.client._http1`
 (httptools when installed, else ``http.client``), one keep-alive connection per answering
 thread: through one shared pool, 32 threads queue on its lock twice per request. This module
-only decides when a kept connection may be reused, maps the httpx client's timeouts onto the
-socket and turns failures into the httpx errors the httpx road raises, so callers see the same
-error on either road.
+only decides when a kept connection may be reused, gives the connection the httpx client's
+write and read timeouts and turns failures into the httpx errors the httpx road raises, so
+callers see the same error on either road.
 """
 
 from __future__ import annotations

@@ -200,13 +200,13 @@ class ParsedConnection:
 
     def _limit(self, option: int, seconds: float | None) -> None:
         sock = self._sock
-        if sock is None or self._limits.get(option, -1.0) == seconds:
-            return  # unchanged: the usual case, and no system call
+        if sock is None:
+            return
         if not self._kernel_limits:
-            sock.settimeout(seconds)
-        else:
+            set_timeout(sock, seconds)  # one timeout for both directions, so set per direction
+        elif self._limits.get(option, -1.0) != seconds:  # usually unchanged: no system call
             sock.setsockopt(socket.SOL_SOCKET, option, _timeval(seconds))
-        self._limits[option] = seconds
+            self._limits[option] = seconds
 
     def send_request(
         self, target: str, host: str, headers: Sequence[tuple[str, str]], body: bytes
