@@ -126,7 +126,10 @@ class StreamOptions:
             picks one suited to the stream: 256 on the async stream, whose ``async def``
             handlers are cheap tasks (its plain handlers use at most 128 worker threads), and
             128 on the sync stream, where each call holds a thread. A number sets both.
-            Threads start only when needed, so a high bound costs nothing while idle.
+            Threads start only when needed, so a high bound costs nothing while idle. The
+            sync streams of a process share their worker threads: as many as the largest
+            bound among the running ones, so that is also how many handlers all of them
+            together run at once (each within its own bound).
         ordered_requests: Run server requests (``app_server.request.*``: tool calls,
             approvals, user-input requests) one at a time per (handler, thread), in arrival
             order, like every other frame. Off by default: requests are independent, so

@@ -19,9 +19,11 @@ import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import TypeAlias, cast
 
 from codex_manager.stream.context import HandlerContext, StreamClient
+from codex_manager.stream.handler_threads import HandlerThreads, shared_handler_threads
 from codex_manager.stream.read_ahead import ReadAheadGate, read_ahead_gate
 from codex_manager.stream.router import HandlerEntry
 
@@ -66,21 +68,42 @@ def call_sync(entry: HandlerEntry, item: object, context: HandlerContext[StreamC
 
 
 class ThreadDispatcher:
-    """Runs sync-stream handlers in a thread pool (see the module docstring)."""
+    """Runs sync-stream handlers in worker threads (see the module docstring).
+
+    The threads are the process's shared ones (:mod:`codex_manager.stream.handler_threads`);
+    the bound is this stream's own: at most ``max_workers`` of its jobs (a call, or a lane
+    being drained) hold a thread at once, the rest wait here, and a worker that finishes one
+    of them goes on with the next.
+    """
 
     def __init__(
-        self, *, max_workers: int, max_pending: int, report: FailureReporter, name: str
+        self,
+        *,
+        max_workers: int,
+        max_pending: int,
+        report: FailureReporter,
+        name: str,
+        threads: HandlerThreads | None = None,
     ) -> None:
-        """Create the pool; ``report`` receives handler failures."""
-        self._executor = ThreadPoolExecutor(
-            max_workers=max_workers, thread_name_prefix=name, initializer=_mark_handler_worker
-        )
+        """Reserve ``max_workers`` threads; ``report`` receives handler failures.
+
+        ``threads``: the workers to use (default: the process's shared ones). ``name`` is
+        kept for the logs.
+        """
+        self._name = name
+        self._threads = threads or shared_handler_threads(_mark_handler_worker)
+        self._threads.reserve(max_workers)
+        self._bound = max_workers
         self._capacity = threading.Semaphore(max_pending)
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._lanes: dict[LaneKey, deque[Job]] = {}
+        # Jobs holding a thread now, and those waiting for this stream's bound.
+        self._active = 0
+        self._waiting_jobs: deque[Callable[[], None]] = deque()
         self._outstanding = 0
         self._waiting = False
+        self._released = False
         self._report = report
 
     @property
@@ -114,21 +137,35 @@ class ThreadDispatcher:
             finally:
                 self._waiting = False
         job: Job = (entry, item, context)
-        if not ordered:
-            with self._lock:
-                self._outstanding += 1
-            self._executor.submit(self._run, job)
-            return True
-        key: LaneKey = (id(entry), thread_id)
+        work: Callable[[], None]
         with self._lock:
             self._outstanding += 1
-            lane = self._lanes.get(key)
-            if lane is not None:
-                lane.append(job)
+            if ordered:
+                key: LaneKey = (id(entry), thread_id)
+                lane = self._lanes.get(key)
+                if lane is not None:
+                    lane.append(job)
+                    return True
+                self._lanes[key] = deque((job,))
+                work = partial(self._drain, key)
+            else:
+                work = partial(self._run, job)
+            if self._active >= self._bound:
+                self._waiting_jobs.append(work)
                 return True
-            self._lanes[key] = deque((job,))
-        self._executor.submit(self._drain, key)
+            self._active += 1
+        self._threads.run(partial(self._work, work))
         return True
+
+    def _work(self, work: Callable[[], None]) -> None:
+        """One thread's turn for this stream: ``work``, then any job waiting for the bound."""
+        while True:
+            work()
+            with self._lock:
+                if not self._waiting_jobs:
+                    self._active -= 1
+                    return
+                work = self._waiting_jobs.popleft()
 
     def _drain(self, key: LaneKey) -> None:
         while True:
@@ -145,7 +182,7 @@ class ThreadDispatcher:
         entry, item, context = job
         try:
             call_sync(entry, item, context)
-        except Exception as error:
+        except BaseException as error:  # SystemExit in a worker too: reported, lanes go on
             self._report(entry, error, item)
         finally:
             self._capacity.release()
@@ -160,10 +197,18 @@ class ThreadDispatcher:
             return self._idle.wait_for(lambda: not self._outstanding, timeout)
 
     def shutdown(self, timeout: float) -> None:
-        """Let queued calls finish (up to ``timeout`` seconds), then release the pool."""
+        """Let queued calls finish (up to ``timeout`` seconds), then give the threads back.
+
+        Calls still running after ``timeout`` finish in their threads; the rest of this
+        stream's queue runs after them.
+        """
         if not self.wait_idle(timeout):
             logger.warning("stream handlers still running after %.1f s; not waiting", timeout)
-        self._executor.shutdown(wait=False)
+        with self._lock:
+            if self._released:
+                return
+            self._released = True
+        self._threads.release(self._bound)
 
 
 class TaskDispatcher:

@@ -1,8 +1,8 @@
-"""The synchronous event stream: a blocking websocket client and a thread pool.
+"""The synchronous event stream: a blocking websocket client and worker threads.
 
 The calling thread reads the socket itself (:mod:`codex_manager.stream.sync_socket`, or
 ``websockets.sync.client`` behind a proxy), answers nothing itself, and hands every frame to
-the handler pool (see :mod:`codex_manager.stream.dispatch`).
+the handler threads (see :mod:`codex_manager.stream.dispatch`).
 No event loop is involved, except a private one per call for ``async def`` handlers.
 """
 
@@ -65,8 +65,9 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
     """Real-time events of a codex-manager server for a synchronous client.
 
     Register handlers with the decorators (:meth:`on_app_server_request`, ...), then call
-    :meth:`run_forever`, or iterate :meth:`events`. Handlers run in a thread pool and
-    never delay the reader. Ordering: the calls of one handler for one thread run one at
+    :meth:`run_forever`, or iterate :meth:`events`. Handlers run in worker threads (shared
+    by the process's sync streams, see ``StreamOptions.max_concurrency``) and never delay
+    the reader. Ordering: the calls of one handler for one thread run one at
     a time, in frame order; nothing is promised across threads or across handlers.
 
     Connection hooks: :meth:`on_connect` handlers receive a :class:`Connected` notice on
