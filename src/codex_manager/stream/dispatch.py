@@ -120,15 +120,19 @@ class ThreadDispatcher:
         abort: threading.Event | None = None,
         *,
         ordered: bool = True,
+        slot_taken: bool = False,
     ) -> bool:
         """Queue one call; blocks while ``max_pending`` calls are outstanding.
 
         ``ordered`` calls run in their (handler, thread) lane; others run as soon as a
-        worker is free. Returns ``False`` (call dropped) only when ``abort`` is set while
-        waiting.
+        worker is free. ``slot_taken``: the caller got the call's slot from
+        :meth:`take_slots`. Returns ``False`` (call dropped) only when ``abort`` is set
+        while waiting.
         """
         capacity = self._capacity
-        if not capacity.acquire(blocking=False):
+        if slot_taken:
+            pass
+        elif not capacity.acquire(blocking=False):
             self._waiting = True
             try:
                 while not capacity.acquire(timeout=0.1):
@@ -155,6 +159,16 @@ class ThreadDispatcher:
                 return True
             self._active += 1
         self._threads.run(partial(self._work, work))
+        return True
+
+    def take_slots(self, count: int) -> bool:
+        """Take ``count`` pending slots if free now (all or none); never waits."""
+        capacity = self._capacity
+        for taken in range(count):
+            if not capacity.acquire(blocking=False):
+                for _ in range(taken):
+                    capacity.release()
+                return False
         return True
 
     def _work(self, work: Callable[[], None]) -> None:

@@ -88,6 +88,68 @@ class SocketWebSocket:
             if messages:
                 return messages.popleft()
 
+    # -- receiving for the hub (see codex_manager.stream.sync_hub) ---------------------
+
+    @property
+    def hub_capable(self) -> bool:
+        """Whether another thread may read this connection for us (plain TCP, ``poll``)."""
+        return self._poller is not None
+
+    def fileno(self) -> int:
+        """The socket's file descriptor (for a selector)."""
+        return self._sock.fileno()
+
+    def receive_ready(self) -> None:
+        """Take in what the socket holds now, without waiting; messages go to the queue.
+
+        For a reader that saw the socket readable. Replies the protocol owes (pongs, our
+        half of a closing handshake) are sent; finishing a close is left to
+        :meth:`finish_receiving` in the stream's own thread (it may wait).
+
+        Raises:
+            ConnectionClosed: The connection had closed already.
+        """
+        protocol = self._protocol
+        if self._closed():
+            raise protocol.close_exc
+        try:
+            data = self._sock.recv(_RECV_BYTES, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        with self._send_lock:  # the stream's thread may be sending a ping meanwhile
+            if data:
+                protocol.receive_data(data)
+            else:
+                protocol.receive_eof()
+            self._take(protocol.events_received())
+            self._flush()
+
+    def take_message(self) -> str | bytes | None:
+        """The next queued message, or ``None`` (never reads the socket)."""
+        messages = self._messages
+        return messages.popleft() if messages else None
+
+    @property
+    def has_messages(self) -> bool:
+        """Whether messages are queued (read, not taken yet)."""
+        return bool(self._messages)
+
+    @property
+    def ending(self) -> bool:
+        """Whether the connection closed or its closing handshake began."""
+        protocol = self._protocol
+        return protocol.state is State.CLOSED or protocol.close_expected()
+
+    def finish_receiving(self) -> None:
+        """After :meth:`receive_ready`: finish a begun close; raise once closed and drained.
+
+        Raises:
+            ConnectionClosed: The connection is closed and no message is left.
+        """
+        self._settle(())
+
     def _read(self, timeout: float | None) -> bytes:
         """Bytes from the socket (``b""``: it ended); ``TimeoutError`` when none came in time."""
         if self._closed():

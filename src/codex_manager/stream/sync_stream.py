@@ -12,7 +12,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Final, Generic, Protocol
 
@@ -41,7 +41,8 @@ from codex_manager.stream.errors import (
 )
 from codex_manager.stream.frames import Connected, Reconnected, StreamEvent
 from codex_manager.stream.router import HandlerEntry, HandlerRegistry, is_server_request
-from codex_manager.stream.sync_socket import open_stream_socket
+from codex_manager.stream.sync_hub import HubWatch, stream_hub
+from codex_manager.stream.sync_socket import SocketWebSocket, open_stream_socket
 from codex_manager.stream.wire import PING_TEXT, subscribe_text
 
 logger = logging.getLogger("codex_manager.stream")
@@ -123,7 +124,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
             StreamConnectionError: The reconnect policy allows no further attempt.
             RuntimeError: The stream is already running.
         """
-        for _ in self._run(thread_id):
+        for _ in self._run(thread_id, share_reader=True):
             pass
 
     def events(self, thread_id: str | None = None) -> Generator[StreamEvent, None, None]:
@@ -138,7 +139,12 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
 
     # -- internals -------------------------------------------------------------------
 
-    def _run(self, thread_id: str | None) -> Generator[StreamEvent, None, None]:
+    def _run(
+        self, thread_id: str | None, *, share_reader: bool = False
+    ) -> Generator[StreamEvent, None, None]:
+        """Connections and their events; ``share_reader``: the events need not be yielded,
+        so the process's hub thread may read them (see :mod:`codex_manager.stream.sync_hub`).
+        """
         check_thread_id(thread_id)
         with self._state_lock:
             if self._running:
@@ -154,7 +160,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         )
         self._dispatcher = dispatcher
         try:
-            yield from self._connections(thread_id, context, dispatcher)
+            yield from self._connections(thread_id, context, dispatcher, share_reader)
         except KeyboardInterrupt:
             logger.info("event stream interrupted; stopping")
         finally:
@@ -171,6 +177,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         thread_id: str | None,
         context: HandlerContext[StreamClient],
         dispatcher: ThreadDispatcher,
+        share_reader: bool,
     ) -> Iterator[StreamEvent]:
         options = self._options
         config = self._client.client_config
@@ -182,7 +189,15 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
             ready = False
             try:
                 with self._open(url, config.auth_headers()) as websocket:
-                    for event in self._read(websocket, url, thread_id, context, dispatcher):
+                    shared = (
+                        websocket
+                        if share_reader
+                        and isinstance(websocket, SocketWebSocket)
+                        and websocket.hub_capable
+                        else None
+                    )
+                    events = self._read(websocket, url, thread_id, context, dispatcher, shared)
+                    for event in events:
                         if event is None:  # the ready frame (subscribe already sent)
                             ready = True
                             backoff.reset()
@@ -239,8 +254,13 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         thread_id: str | None,
         context: HandlerContext[StreamClient],
         dispatcher: ThreadDispatcher,
+        shared: SocketWebSocket | None,
     ) -> Iterator[StreamEvent | None]:
-        """Frames of one connection; ``None`` marks the ``ready`` frame."""
+        """Frames of one connection; ``None`` marks the ``ready`` frame.
+
+        ``shared``: the same connection, to be read by the process's hub once ``ready``
+        came; this thread then waits for what the hub hands back, and for its deadlines.
+        """
         from codex_manager.stream.decode import ErrorFrame, PongFrame, ReadyFrame, decode_frame
 
         options = self._options
@@ -251,56 +271,138 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         inf = math.inf
         ready_deadline = time.monotonic() + options.open_timeout
         next_ping = pong_deadline = inf
-        while not stop.is_set():
-            now = time.monotonic()
-            if now >= pong_deadline:
-                websocket.close_socket()
-                raise DeadConnectionError(
-                    f"no pong within {options.pong_timeout:g} s: connection is dead", url
-                )
-            if now >= ready_deadline:
-                raise StreamConnectionError(
-                    f"no ready frame within {options.open_timeout:g} s", url
-                )
-            if now >= next_ping:
-                websocket.send(PING_TEXT)
-                next_ping = now + options.ping_interval
-                if pong_deadline == inf:
-                    pong_deadline = now + options.pong_timeout
-            wait = min(next_ping, pong_deadline, ready_deadline, now + _POLL_SECONDS) - now
-            try:
-                data = websocket.recv(timeout=max(wait, 0.0))
-            except TimeoutError:
-                continue
+        hub = stream_hub()
+        watch: HubWatch | None = None
+        try:
+            while not stop.is_set():
+                now = time.monotonic()
+                if now >= pong_deadline:
+                    websocket.close_socket()
+                    raise DeadConnectionError(
+                        f"no pong within {options.pong_timeout:g} s: connection is dead", url
+                    )
+                if now >= ready_deadline:
+                    raise StreamConnectionError(
+                        f"no ready frame within {options.open_timeout:g} s", url
+                    )
+                if now >= next_ping:
+                    websocket.send(PING_TEXT)
+                    next_ping = now + options.ping_interval
+                    if pong_deadline == inf:
+                        pong_deadline = now + options.pong_timeout
+                wait = min(next_ping, pong_deadline, ready_deadline, now + _POLL_SECONDS) - now
+                if shared is not None and ready_deadline == inf:
+                    if watch is None and not shared.has_messages:
+                        watch = HubWatch(
+                            shared,
+                            self._hub_handler(thread_id, context, dispatcher),
+                        )
+                        hub.watch(watch)
+                    if watch is not None:
+                        if not watch.returned.wait(max(wait, 0.0)):
+                            continue
+                        hub.unwatch(watch)
+                        returned, watch = watch, None
+                        if returned.failure is not None:
+                            raise returned.failure
+                        if returned.held is None:
+                            shared.finish_receiving()  # raises once the connection ended
+                            continue
+                        data = returned.held
+                    else:
+                        data = shared.recv(timeout=0.0)  # queued: no wait
+                else:
+                    try:
+                        data = websocket.recv(timeout=max(wait, 0.0))
+                    except TimeoutError:
+                        continue
+                try:
+                    frame = decode_frame(data)
+                except StreamFrameError as error:
+                    logger.warning("%s", error)
+                    self._report(error, context, dispatcher)
+                    continue
+                if isinstance(frame, StreamEvent):
+                    frame_thread = frame.thread_id
+                    if (
+                        thread_id is not None
+                        and frame_thread is not None
+                        and frame_thread != thread_id
+                    ):
+                        continue  # another session's event (contract 11.3)
+                    ordered = ordered_requests or not is_server_request(frame)
+                    for entry in route(frame):
+                        submit(
+                            entry,
+                            frame,
+                            context,
+                            frame_thread,
+                            stop,
+                            ordered=ordered or entry.ordered,
+                        )
+                    yield frame
+                elif type(frame) is PongFrame:
+                    pong_deadline = inf
+                elif type(frame) is ReadyFrame:
+                    if ready_deadline != inf:
+                        ready_deadline = inf
+                        if thread_id is not None:
+                            websocket.send(subscribe_text(thread_id))
+                        next_ping = time.monotonic() + options.ping_interval
+                        yield None
+                elif type(frame) is ErrorFrame:
+                    server_error = StreamServerError(frame.message)
+                    logger.warning("%s", server_error)
+                    self._report(server_error, context, dispatcher)
+        finally:
+            if watch is not None:
+                hub.unwatch(watch)
+
+    def _hub_handler(
+        self,
+        thread_id: str | None,
+        context: HandlerContext[StreamClient],
+        dispatcher: ThreadDispatcher,
+    ) -> Callable[[str | bytes], bool]:
+        """What the hub does with a message: an event goes to its handlers if their slots
+        are free now; anything else (``False``) goes back to this stream's thread."""
+        from codex_manager.stream.decode import decode_frame
+
+        stop = self._stop
+        route = self._router.route
+        submit = dispatcher.submit
+        take_slots = dispatcher.take_slots
+        ordered_requests = self._options.ordered_requests
+
+        def handle(data: str | bytes) -> bool:
             try:
                 frame = decode_frame(data)
-            except StreamFrameError as error:
-                logger.warning("%s", error)
-                self._report(error, context, dispatcher)
-                continue
-            if isinstance(frame, StreamEvent):
-                frame_thread = frame.thread_id
-                if thread_id is not None and frame_thread is not None and frame_thread != thread_id:
-                    continue  # another session's event (contract 11.3)
-                ordered = ordered_requests or not is_server_request(frame)
-                for entry in route(frame):
-                    submit(
-                        entry, frame, context, frame_thread, stop, ordered=ordered or entry.ordered
-                    )
-                yield frame
-            elif type(frame) is PongFrame:
-                pong_deadline = inf
-            elif type(frame) is ReadyFrame:
-                if ready_deadline != inf:
-                    ready_deadline = inf
-                    if thread_id is not None:
-                        websocket.send(subscribe_text(thread_id))
-                    next_ping = time.monotonic() + options.ping_interval
-                    yield None
-            elif type(frame) is ErrorFrame:
-                server_error = StreamServerError(frame.message)
-                logger.warning("%s", server_error)
-                self._report(server_error, context, dispatcher)
+            except StreamFrameError:
+                return False  # reported by the stream's thread
+            if not isinstance(frame, StreamEvent):
+                return False
+            frame_thread = frame.thread_id
+            if thread_id is not None and frame_thread is not None and frame_thread != thread_id:
+                return True
+            entries = route(frame)
+            if not entries:
+                return True
+            if not take_slots(len(entries)):
+                return False  # backpressure: the stream's thread waits for the slots
+            ordered = ordered_requests or not is_server_request(frame)
+            for entry in entries:
+                submit(
+                    entry,
+                    frame,
+                    context,
+                    frame_thread,
+                    stop,
+                    ordered=ordered or entry.ordered,
+                    slot_taken=True,
+                )
+            return True
+
+        return handle
 
     def _report(
         self,

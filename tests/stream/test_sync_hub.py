@@ -1,0 +1,186 @@
+"""Many sync streams read by the process's hub thread, over real loopback websockets.
+
+``run_forever`` on a plain TCP connection hands the reading to the hub once ``ready`` came;
+these tests check what that must not change: every event reaches its stream's handlers, in
+order per thread, through backpressure, a dropped connection of one stream among several,
+pings, and a hub that fails; and that the hub's thread ends with the last stream.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from codex_manager.stream import EventStream, StreamEvent, StreamOptions
+from codex_manager.stream.sync_hub import HubWatch, SocketHub
+
+from .test_sync_stream import (
+    FAST_RECONNECT,
+    Context,
+    background,
+    finish,
+    make_stream,
+    wait_until,
+)
+from .ws_server import FakeClient, MiniStreamServer, Recorder
+
+HUB_THREAD = "codex-manager-stream-hub"
+
+
+def _hub_running() -> bool:
+    return any(thread.name == HUB_THREAD for thread in threading.enumerate())
+
+
+def test_many_streams_each_get_their_own_events_in_order(server: MiniStreamServer) -> None:
+    sessions = [f"s{index}" for index in range(12)]
+    seen: dict[str, Recorder[int]] = {session: Recorder() for session in sessions}
+    streams: list[EventStream[FakeClient]] = []
+    runners: list[threading.Thread] = []
+    for session in sessions:
+        stream = make_stream(server)
+
+        @stream.on_event("tick")
+        def record(event: StreamEvent, context: Context) -> None:
+            assert event.thread_id == context.thread_id
+            assert isinstance(event.payload, int)
+            seen[str(event.thread_id)].add(event.payload)
+
+        streams.append(stream)
+        runners.append(background(stream, session))
+    for session in sessions:
+        server.wait_for_command({"type": "subscribe", "threadId": session})
+    wait_until(_hub_running)
+    for number in range(30):
+        for session in sessions:
+            server.publish("tick", session, number)
+    for session in sessions:
+        # One lane per (handler, thread): the order of the frames is kept.
+        assert seen[session].wait_for(30) == list(range(30))
+    for stream, runner in zip(streams, runners, strict=True):
+        finish(stream, runner)
+    wait_until(lambda: not _hub_running())
+
+
+def test_backpressure_through_the_hub_keeps_every_event_and_the_order(
+    server: MiniStreamServer,
+) -> None:
+    settings = StreamOptions(max_concurrency=1, max_pending=2, reconnect=FAST_RECONNECT)
+    stream = EventStream(FakeClient(server.config), options=settings)
+    gate = threading.Event()
+    seen: Recorder[int] = Recorder()
+
+    @stream.on_event("work")
+    def slow(event: StreamEvent, context: Context) -> None:
+        assert gate.wait(10)
+        assert isinstance(event.payload, int)
+        seen.add(event.payload)
+
+    runner = background(stream, "t1")
+    server.wait_for_command({"type": "subscribe", "threadId": "t1"})
+    for number in range(40):
+        server.publish("work", "t1", number)
+    dispatcher = stream._dispatcher
+    assert dispatcher is not None
+    wait_until(lambda: dispatcher.waiting_for_slot)  # handed back: the stream's thread waits
+    gate.set()
+    assert seen.wait_for(40) == list(range(40))
+    # Reading went back to the hub: later events still arrive.
+    server.publish("work", "t1", 40)
+    assert seen.wait_for(41)[-1] == 40
+    finish(stream, runner)
+
+
+def test_one_stream_losing_its_connection_leaves_the_others_reading(
+    server: MiniStreamServer,
+) -> None:
+    streams = [make_stream(server) for _ in range(3)]
+    seen: Recorder[tuple[str | None, object]] = Recorder()
+    for stream in streams:
+        stream.on_event("tick")(lambda event, context: seen.add((event.thread_id, event.payload)))
+    runners = [background(stream, f"t{index}") for index, stream in enumerate(streams)]
+    for index in range(3):
+        server.wait_for_command({"type": "subscribe", "threadId": f"t{index}"})
+    server.drop_connections()  # all three lose theirs; each reconnects on its own
+    for index in range(3):
+        server.wait_for_command({"type": "subscribe", "threadId": f"t{index}"}, count=2)
+    for index in range(3):
+        server.publish("tick", f"t{index}", "after")
+    assert sorted(seen.wait_for(3), key=str) == [("t0", "after"), ("t1", "after"), ("t2", "after")]
+    for stream, runner in zip(streams, runners, strict=True):
+        finish(stream, runner)
+
+
+def test_pings_are_sent_and_pongs_seen_while_the_hub_reads(server: MiniStreamServer) -> None:
+    stream = make_stream(server, ping_interval=0.01, pong_timeout=0.5)
+    seen: Recorder[object] = Recorder()
+    errors: Recorder[object] = Recorder()
+    stream.on_event("tick")(lambda event, context: seen.add(event.payload))
+    stream.on_error(lambda error, context: errors.add(error))
+    runner = background(stream, "t1")
+    server.wait_for_command({"type": "subscribe", "threadId": "t1"})
+    for number in range(200):
+        server.publish("tick", "t1", number)
+    server.wait_for_command({"type": "ping"}, count=30)
+    assert seen.wait_for(200) == list(range(200))
+    assert server.connections_opened == 1  # every pong was seen in time
+    assert errors.snapshot() == []
+    finish(stream, runner)
+
+
+def test_a_failing_hub_hands_the_connections_back(
+    server: MiniStreamServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = make_stream(server)
+    seen: Recorder[object] = Recorder()
+    stream.on_event("tick")(lambda event, context: seen.add(event.payload))
+    failures = 0
+    original = HubWatch.on_readable
+
+    def fail_once(self: HubWatch) -> bool:
+        nonlocal failures
+        if failures == 0:
+            failures += 1
+            raise RuntimeError("hub bug")
+        return original(self)
+
+    monkeypatch.setattr(HubWatch, "on_readable", fail_once)
+    runner = background(stream, "t1")
+    server.wait_for_command({"type": "subscribe", "threadId": "t1"})
+    for number in range(5):
+        server.publish("tick", "t1", number)
+    # The frames the failed read left in the socket are read after it, by a new hub.
+    assert seen.wait_for(5) == list(range(5))
+    assert failures == 1
+    finish(stream, runner)
+
+
+def test_events_iteration_reads_in_its_own_thread(
+    server: MiniStreamServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watched: list[HubWatch] = []
+    original = SocketHub.watch
+
+    def record(self: SocketHub, watch: HubWatch) -> None:
+        watched.append(watch)
+        original(self, watch)
+
+    monkeypatch.setattr(SocketHub, "watch", record)
+    stream = make_stream(server)
+    seen: list[object] = []
+
+    def feed() -> None:
+        server.wait_for_command({"type": "subscribe", "threadId": "t1"})
+        for number in range(3):
+            server.publish("tick", "t1", number)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    for event in stream.events("t1"):
+        seen.append(event.payload)
+        if len(seen) == 3:
+            stream.stop()
+    feeder.join(10)
+    # Every event is yielded here: the hub (which yields nothing) never read this stream.
+    assert seen == [0, 1, 2]
+    assert watched == []
