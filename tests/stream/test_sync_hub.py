@@ -8,6 +8,7 @@ pings, and a hub that fails; and that the hub's thread ends with the last stream
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
@@ -184,3 +185,41 @@ def test_events_iteration_reads_in_its_own_thread(
     # Every event is yielded here: the hub (which yields nothing) never read this stream.
     assert seen == [0, 1, 2]
     assert watched == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX only")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork() with threads (3.12+)
+def test_a_forked_child_reads_with_a_hub_and_workers_of_its_own(
+    server: MiniStreamServer,
+) -> None:
+    parent = make_stream(server)
+    parent_seen: Recorder[object] = Recorder()
+    parent.on_event("tick")(lambda event, context: parent_seen.add(event.payload))
+    runner = background(parent, "parent")
+    server.wait_for_command({"type": "subscribe", "threadId": "parent"})
+    server.publish("tick", "parent", "p")
+    parent_seen.wait_for(1)
+    wait_until(_hub_running)  # the parent's hub and workers exist when it forks
+    pid = os.fork()
+    if pid == 0:  # the child: a stream of its own must get its events
+        code = 1
+        try:
+            child = make_stream(server)
+            got = threading.Event()
+
+            @child.on_event("tick")
+            def record(event: StreamEvent, context: Context) -> None:
+                if event.payload == "c":
+                    got.set()
+                    context.stop()
+
+            child_runner = background(child, "child")
+            code = 0 if got.wait(20) else 2
+            child_runner.join(10)
+        finally:
+            os._exit(code)
+    server.wait_for_command({"type": "subscribe", "threadId": "child"})
+    server.publish("tick", "child", "c")
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    finish(parent, runner)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import queue
 import threading
 from collections import Counter
@@ -120,6 +121,17 @@ class HandlerThreads:
 
 _shared: HandlerThreads | None = None
 _shared_lock = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    # A forked child has none of the parent's workers: it starts its own on demand.
+    global _shared, _shared_lock
+    _shared = None
+    _shared_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def shared_handler_threads(on_start: Callable[[], None] | None = None) -> HandlerThreads:

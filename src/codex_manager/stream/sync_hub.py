@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import selectors
 import socket
 import threading
@@ -88,6 +89,11 @@ class HubWatch:
         self._active = False
         self.returned.set()
         return False
+
+    def give_back(self) -> None:
+        """Hand the connection back to its stream without reading (the hub cannot)."""
+        with self._lock:
+            self._give_back()
 
     def release(self) -> None:
         """The stream's thread takes the connection back (waits for a read in progress)."""
@@ -173,8 +179,7 @@ class SocketHub:
                 stranded = list(watched.values()) + [watch for _, watch in self._commands]
                 self._commands.clear()
             for watch in stranded:
-                watch.release()
-                watch.returned.set()
+                watch.give_back()
         finally:
             selector.close()
             wake.close()
@@ -193,8 +198,12 @@ class SocketHub:
         if not watch.active:
             return  # taken back before the hub got to it
         fd = watch.websocket.fileno()
+        try:
+            selector.register(fd, selectors.EVENT_READ, watch)
+        except (ValueError, OSError):  # the socket closed meanwhile: its stream will see why
+            watch.give_back()
+            return
         watched[fd] = watch
-        selector.register(fd, selectors.EVENT_READ, watch)
 
     @staticmethod
     def _forget(
@@ -210,9 +219,19 @@ class SocketHub:
 _hub = SocketHub()
 
 
+def _forget_after_fork() -> None:
+    # A forked child has none of the parent's threads: its streams start a hub of their own.
+    global _hub
+    _hub = SocketHub()
+
+
 def stream_hub() -> SocketHub:
     """The process's hub."""
     return _hub
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 __all__ = ["HubWatch", "SocketHub", "stream_hub"]

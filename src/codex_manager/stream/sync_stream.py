@@ -2,7 +2,9 @@
 
 The calling thread reads the socket itself (:mod:`codex_manager.stream.sync_socket`, or
 ``websockets.sync.client`` behind a proxy), answers nothing itself, and hands every frame to
-the handler threads (see :mod:`codex_manager.stream.dispatch`).
+the handler threads (see :mod:`codex_manager.stream.dispatch`). Under ``run_forever`` on a
+plain TCP connection the process's hub thread reads the events instead, once ``ready`` came
+(:mod:`codex_manager.stream.sync_hub`); the calling thread keeps everything else.
 No event loop is involved, except a private one per call for ``async def`` handlers.
 """
 
@@ -277,6 +279,9 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
             while not stop.is_set():
                 now = time.monotonic()
                 if now >= pong_deadline:
+                    if watch is not None:
+                        hub.unwatch(watch)  # before the socket goes: the hub reads it no more
+                        watch = None
                     websocket.close_socket()
                     raise DeadConnectionError(
                         f"no pong within {options.pong_timeout:g} s: connection is dead", url
