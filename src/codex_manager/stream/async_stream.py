@@ -43,7 +43,12 @@ from codex_manager.stream.errors import (
     StreamServerError,
 )
 from codex_manager.stream.frames import Connected, Reconnected, StreamEvent
-from codex_manager.stream.router import HandlerEntry, HandlerRegistry, is_server_request
+from codex_manager.stream.router import (
+    HandlerEntry,
+    HandlerRegistry,
+    is_server_request,
+    of_another_thread,
+)
 from codex_manager.stream.wire import PING_TEXT, subscribe_text
 
 logger = logging.getLogger("codex_manager.stream")
@@ -340,13 +345,9 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
                     await self._report(error, context, dispatcher)
                     continue
                 if isinstance(frame, StreamEvent):
+                    if of_another_thread(frame, thread_id):
+                        continue
                     frame_thread = frame.thread_id
-                    if (
-                        thread_id is not None
-                        and frame_thread is not None
-                        and frame_thread != thread_id
-                    ):
-                        continue  # another session's event (contract 11.3)
                     ordered = ordered_requests or not is_server_request(frame)
                     for entry in route(frame):
                         await submit(

@@ -95,6 +95,15 @@ def _check_ordered(ordered: bool) -> None:
         raise TypeError(f"ordered must be a bool, got {ordered!r}")
 
 
+def of_another_thread(event: StreamEvent, followed: str | None) -> bool:
+    """Whether a stream following thread ``followed`` (``None``: all) must drop ``event``.
+
+    The server filters already; a frame of another thread is dropped here too (contract
+    11.3). Frames without a thread (broadcasts) reach every stream.
+    """
+    return followed is not None and event.thread_id is not None and event.thread_id != followed
+
+
 def is_server_request(event: StreamEvent) -> bool:
     """Whether ``event`` is a server request (``app_server.request.*``).
 

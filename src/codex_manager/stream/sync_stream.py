@@ -42,7 +42,12 @@ from codex_manager.stream.errors import (
     StreamServerError,
 )
 from codex_manager.stream.frames import Connected, Reconnected, StreamEvent
-from codex_manager.stream.router import HandlerEntry, HandlerRegistry, is_server_request
+from codex_manager.stream.router import (
+    HandlerEntry,
+    HandlerRegistry,
+    is_server_request,
+    of_another_thread,
+)
 from codex_manager.stream.sync_hub import HubWatch, stream_hub
 from codex_manager.stream.sync_socket import SocketWebSocket, open_stream_socket
 from codex_manager.stream.wire import PING_TEXT, subscribe_text
@@ -268,8 +273,6 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         options = self._options
         stop = self._stop
         route = self._router.route
-        submit = dispatcher.submit
-        ordered_requests = self._options.ordered_requests
         inf = math.inf
         ready_deadline = time.monotonic() + options.open_timeout
         next_ping = pong_deadline = inf
@@ -328,23 +331,9 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
                     self._report(error, context, dispatcher)
                     continue
                 if isinstance(frame, StreamEvent):
-                    frame_thread = frame.thread_id
-                    if (
-                        thread_id is not None
-                        and frame_thread is not None
-                        and frame_thread != thread_id
-                    ):
-                        continue  # another session's event (contract 11.3)
-                    ordered = ordered_requests or not is_server_request(frame)
-                    for entry in route(frame):
-                        submit(
-                            entry,
-                            frame,
-                            context,
-                            frame_thread,
-                            stop,
-                            ordered=ordered or entry.ordered,
-                        )
+                    if of_another_thread(frame, thread_id):
+                        continue
+                    self._submit_event(frame, route(frame), context, dispatcher)
                     yield frame
                 elif type(frame) is PongFrame:
                     pong_deadline = inf
@@ -373,11 +362,9 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         are free now; anything else (``False``) goes back to this stream's thread."""
         from codex_manager.stream.decode import decode_frame
 
-        stop = self._stop
         route = self._router.route
-        submit = dispatcher.submit
         take_slots = dispatcher.take_slots
-        ordered_requests = self._options.ordered_requests
+        submit_event = self._submit_event
 
         def handle(data: str | bytes) -> bool:
             try:
@@ -386,28 +373,39 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
                 return False  # reported by the stream's thread
             if not isinstance(frame, StreamEvent):
                 return False
-            frame_thread = frame.thread_id
-            if thread_id is not None and frame_thread is not None and frame_thread != thread_id:
+            if of_another_thread(frame, thread_id):
                 return True
             entries = route(frame)
             if not entries:
                 return True
             if not take_slots(len(entries)):
                 return False  # backpressure: the stream's thread waits for the slots
-            ordered = ordered_requests or not is_server_request(frame)
-            for entry in entries:
-                submit(
-                    entry,
-                    frame,
-                    context,
-                    frame_thread,
-                    stop,
-                    ordered=ordered or entry.ordered,
-                    slot_taken=True,
-                )
+            submit_event(frame, entries, context, dispatcher, slots_taken=True)
             return True
 
         return handle
+
+    def _submit_event(
+        self,
+        event: StreamEvent,
+        entries: tuple[HandlerEntry, ...],
+        context: HandlerContext[StreamClient],
+        dispatcher: ThreadDispatcher,
+        *,
+        slots_taken: bool = False,
+    ) -> None:
+        """Queue ``event`` for its handlers (in its lanes unless an independent request)."""
+        ordered = self._options.ordered_requests or not is_server_request(event)
+        for entry in entries:
+            dispatcher.submit(
+                entry,
+                event,
+                context,
+                event.thread_id,
+                self._stop,
+                ordered=ordered or entry.ordered,
+                slot_taken=slots_taken,
+            )
 
     def _report(
         self,
