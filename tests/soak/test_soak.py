@@ -1,5 +1,7 @@
 """Fault-injection soak: many sessions, one shared stream, periodic drains, zero calls lost.
 
+The sync client also runs it with a stream per session (50 streams read by the stream hub).
+
 Runs in CI at a bounded size (2,000 calls); ``make soak`` runs the long version
 (``CODEX_MANAGER_SOAK_CALLS=10000``). Faults while calls flow: answer 500s on about 5 % of
 first attempts, in-flight holds (409 window) on about 2 %, websocket drops every couple of
@@ -30,6 +32,7 @@ from codex_manager.remote_skills import (
 )
 from codex_manager.stream import (
     AppServerSignal,
+    EventStream,
     HandlerError,
     Reconnected,
     StreamConnectionError,
@@ -206,6 +209,15 @@ async def test_soak_async_shared_stream() -> None:
 
 
 def test_soak_sync_shared_stream() -> None:
+    _soak_sync(per_session=False)
+
+
+def test_soak_sync_stream_per_session() -> None:
+    """The same through 50 streams, one per session, read by the process's stream hub."""
+    _soak_sync(per_session=True)
+
+
+def _soak_sync(*, per_session: bool) -> None:
     ledger = SoakLedger()
     with FakeCodexManager(noise=True) as server, CodexManager(server.base_url) as cm:
         registries: dict[str, SessionSkills] = {}
@@ -225,7 +237,6 @@ def test_soak_sync_shared_stream() -> None:
             )
             registries[created["session"]["sessionId"]] = skills
 
-        @cm.on_app_server_request("item.tool.call")
         def on_call(signal: AppServerSignal, ctx: object) -> None:
             skills = registries.get(signal.thread_id or "")
             if skills is not None:
@@ -237,15 +248,32 @@ def test_soak_sync_shared_stream() -> None:
                     with ledger.lock:
                         ledger.drains_with_work += 1
 
-        @cm.on_reconnect
+        def drain_one(thread_id: str | None) -> None:
+            skills = registries.get(thread_id or "")
+            if skills is not None and skills.drain_pending_calls():
+                with ledger.lock:
+                    ledger.drains_with_work += 1
+
         def on_reconnect(event: Reconnected, ctx: object) -> None:
             with ledger.lock:
                 ledger.reconnects += 1
-            drain_all()
+            if per_session:
+                drain_one(event.thread_id)
+            else:
+                drain_all()
 
-        @cm.on_error()
         def on_error(error: BaseException, ctx: object) -> None:
             ledger.error(error)
+
+        streams: list[tuple[EventStream[CodexManager], str | None]]
+        if per_session:
+            streams = [(EventStream(cm), thread_id) for thread_id in registries]
+        else:
+            streams = [(cm.stream, None)]
+        for stream, _ in streams:
+            stream.on_app_server_request("item.tool.call")(on_call)
+            stream.on_reconnect(on_reconnect)
+            stream.on_error()(on_error)
 
         stop = threading.Event()
 
@@ -255,7 +283,12 @@ def test_soak_sync_shared_stream() -> None:
                 action()
 
         threads = [
-            threading.Thread(target=cm.stream.run_forever, name="soak-stream"),
+            threading.Thread(
+                target=stream.run_forever, kwargs={"thread_id": thread_id}, name="soak-stream"
+            )
+            for stream, thread_id in streams
+        ]
+        threads += [
             threading.Thread(target=periodically, args=(DRAIN_EVERY_SECONDS, drain_all)),
             threading.Thread(
                 target=periodically, args=(DROP_EVERY_SECONDS, server.drop_websockets)
@@ -265,7 +298,7 @@ def test_soak_sync_shared_stream() -> None:
             thread.start()
         started = time.perf_counter()
         try:
-            server.wait_for(lambda: server.websocket_count > 0, 10)
+            server.wait_for(lambda: server.websocket_count >= len(streams), 10)
             for round_index in range(_rounds()):
                 if round_index == _rounds() // 2:
                     server.restart()
@@ -279,9 +312,10 @@ def test_soak_sync_shared_stream() -> None:
                 )
         finally:
             stop.set()
-            cm.stream.stop()
+            for stream, _ in streams:
+                stream.stop()
             for thread in threads:
                 thread.join(30)
         elapsed = time.perf_counter() - started
-        _report("sync", server, ledger, elapsed)
+        _report("sync, stream per session" if per_session else "sync", server, ledger, elapsed)
         _verify(server, ledger, set(registries))
