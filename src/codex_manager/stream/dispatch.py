@@ -87,8 +87,8 @@ class ThreadDispatcher:
     ) -> None:
         """Reserve ``max_workers`` threads; ``report`` receives handler failures.
 
-        ``threads``: the workers to use (default: the process's shared ones). ``name`` is
-        kept for the logs.
+        ``threads``: the workers to use (default: the process's shared ones). ``name``
+        labels this stream's log lines (the shared workers have names of their own).
         """
         self._name = name
         self._threads = threads or shared_handler_threads(_mark_handler_worker)
@@ -217,7 +217,9 @@ class ThreadDispatcher:
         stream's queue runs after them.
         """
         if not self.wait_idle(timeout):
-            logger.warning("stream handlers still running after %.1f s; not waiting", timeout)
+            logger.warning(
+                "%s: handlers still running after %.1f s; not waiting", self._name, timeout
+            )
         with self._lock:
             if self._released:
                 return

@@ -163,7 +163,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
             max_workers=options.thread_bound(),
             max_pending=options.max_pending,
             report=lambda entry, error, item: self._handler_failed(entry, error, item, context),
-            name="codex-manager-stream",
+            name="event stream" if thread_id is None else f"event stream of {thread_id}",
         )
         self._dispatcher = dispatcher
         try:
