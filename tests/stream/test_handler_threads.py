@@ -25,6 +25,26 @@ def _wait_until(condition: object, timeout: float = 10.0) -> bool:
     return True
 
 
+class _HeldCalls:
+    """A handler that waits for ``gate``, counting how many of its calls run at once."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.running = 0
+        self.most = 0
+        self.finished: Recorder[object] = Recorder()
+        self._counted = threading.Lock()
+
+    def __call__(self, item: object, context: object) -> None:
+        with self._counted:
+            self.running += 1
+            self.most = max(self.most, self.running)
+        assert self.gate.wait(10)
+        with self._counted:
+            self.running -= 1
+        self.finished.add(item)
+
+
 def test_one_worker_serves_jobs_one_after_another() -> None:
     threads = HandlerThreads("t-reuse")
     threads.reserve(4)
@@ -108,34 +128,19 @@ def test_on_start_runs_in_every_worker() -> None:
 
 
 def test_each_stream_keeps_its_own_bound() -> None:
-    gate = threading.Event()
-    running = 0
-    most = 0
-    counted = threading.Lock()
-    finished: Recorder[object] = Recorder()
-
-    def held(item: object, context: object) -> None:
-        nonlocal running, most
-        with counted:
-            running += 1
-            most = max(most, running)
-        assert gate.wait(10)
-        with counted:
-            running -= 1
-        finished.add(item)
-
+    held = _HeldCalls()
     dispatcher = ThreadDispatcher(
         max_workers=2, max_pending=100, report=lambda e, x, i: None, name="bound"
     )
     registered = entry(held)
     for number in range(6):
         assert dispatcher.submit(registered, number, CONTEXT, f"t{number}", ordered=False)
-    assert _wait_until(lambda: running == 2)
+    assert _wait_until(lambda: held.running == 2)
     time.sleep(0.05)  # a third call would have started by now if the bound leaked
-    assert most == 2
-    gate.set()
-    assert sorted(finished.wait_for(6), key=str) == list(range(6))
-    assert most == 2
+    assert held.most == 2
+    held.gate.set()
+    assert sorted(held.finished.wait_for(6), key=str) == list(range(6))
+    assert held.most == 2
     dispatcher.shutdown(10)
 
 
@@ -180,22 +185,7 @@ def test_a_stream_full_of_stuck_handlers_leaves_the_other_threads_to_others() ->
 
 def test_all_streams_together_run_at_most_the_largest_bound() -> None:
     threads = HandlerThreads("t-cap")
-    gate = threading.Event()
-    running = 0
-    most = 0
-    counted = threading.Lock()
-    finished: Recorder[object] = Recorder()
-
-    def held(item: object, context: object) -> None:
-        nonlocal running, most
-        with counted:
-            running += 1
-            most = max(most, running)
-        assert gate.wait(10)
-        with counted:
-            running -= 1
-        finished.add(item)
-
+    held = _HeldCalls()
     streams = [
         ThreadDispatcher(
             max_workers=2, max_pending=100, report=lambda e, x, i: None, name="s", threads=threads
@@ -205,14 +195,14 @@ def test_all_streams_together_run_at_most_the_largest_bound() -> None:
     for index, stream in enumerate(streams):
         for number in range(3):
             stream.submit(entry(held), (index, number), CONTEXT, None, ordered=False)
-    assert _wait_until(lambda: running == 2)
+    assert _wait_until(lambda: held.running == 2)
     time.sleep(0.05)
-    assert most == 2
-    gate.set()
-    assert len(finished.wait_for(9)) == 9
+    assert held.most == 2
+    held.gate.set()
+    assert len(held.finished.wait_for(9)) == 9
     for stream in streams:
         stream.shutdown(10)
-    assert most == 2
+    assert held.most == 2
     assert _wait_until(lambda: threads.workers == 0)
 
 
