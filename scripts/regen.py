@@ -34,6 +34,8 @@ REST_SPEC = OPENAPI_DIR / "codex-manager.openapi.yaml"
 STREAM_SCHEMA = OPENAPI_DIR / "stream.schema.json"
 APP_SERVER_DIR = OPENAPI_DIR / "app-server"
 CLIENT_CONFIG = OPENAPI_DIR / "openapi-python-client.yaml"
+# Our templates in place of the generator's own of the same name (models/__init__.py: lazy).
+CLIENT_TEMPLATES = OPENAPI_DIR / "templates"
 GENERATED = ROOT / "generated"
 BIN = Path(sys.executable).parent
 
@@ -143,13 +145,16 @@ def generate_rest(work: Path, out: Path) -> None:
             "--fail-on-warning",
             "--config",
             str(CLIENT_CONFIG),
+            "--custom-template-path",
+            str(CLIENT_TEMPLATES),
         ],
         cwd=work,
     )
     shutil.rmtree(target / ".ruff_cache", ignore_errors=True)
     # `--meta none` omits the PEP 561 marker; the wheel ships these types to users.
     (target / "py.typed").write_text("")
-    stamp(sorted(target.rglob("*.py")), header("openapi-python-client", [REST_SPEC, CLIENT_CONFIG]))
+    sources = [REST_SPEC, CLIENT_CONFIG, *sorted(CLIENT_TEMPLATES.glob("*.jinja"))]
+    stamp(sorted(target.rglob("*.py")), header("openapi-python-client", sources))
     shutil.copytree(target, out / REST_PACKAGE)
 
 

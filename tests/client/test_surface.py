@@ -147,6 +147,32 @@ def test_import_is_light() -> None:
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
 
 
+def test_a_first_call_loads_only_the_models_it_needs() -> None:
+    # The generated models package imports each model on first use (openapi/templates/).
+    code = (
+        "import sys\n"
+        "import codex_manager_api.api.tool_calls.respond_tool_call\n"
+        "models = [m for m in sys.modules if m.startswith('codex_manager_api.models.')]\n"
+        "print(len(models))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    loaded = int(result.stdout)
+    assert 0 < loaded <= 12, f"{loaded} model modules loaded for one endpoint"
+
+
+def test_generated_models_resolve_lazily_and_all_of_them() -> None:
+    import codex_manager_api.models as models
+    from codex_manager_api.models.tool_call_response_request import ToolCallResponseRequest
+
+    assert models.ToolCallResponseRequest is ToolCallResponseRequest
+    for name in models.__all__:
+        assert getattr(models, name) is not None, name  # classes and Literal aliases
+    assert set(models.__all__) <= set(dir(models))
+    with pytest.raises(AttributeError):
+        _ = models.NoSuchModel
+
+
 def test_package_exports_resolve() -> None:
     import codex_manager
 
