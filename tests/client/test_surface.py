@@ -136,29 +136,29 @@ def test_generated_facade_is_up_to_date() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_import_is_light() -> None:
+def _modules_after(statement: str, prefix: str) -> list[str]:
+    """The modules starting with ``prefix`` that ``statement`` loads in a fresh interpreter."""
     code = (
-        "import sys, codex_manager\n"
-        "heavy = [m for m in sys.modules if m.split('.')[0] in "
-        "('httpx', 'codex_manager_api', 'codex_manager_models', 'websockets', 'pydantic')]\n"
-        "print(heavy)\n"
+        f"import sys\n{statement}\n"
+        f"print('\\n'.join(m for m in sys.modules if m.startswith({prefix!r})))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.stdout.strip() == "[]", result.stdout + result.stderr
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split()
+
+
+def test_import_is_light() -> None:
+    loaded = _modules_after("import codex_manager", "")
+    heavy = ("httpx", "codex_manager_api", "codex_manager_models", "websockets", "pydantic")
+    assert [m for m in loaded if m.split(".")[0] in heavy] == []
 
 
 def test_a_first_call_loads_only_the_models_it_needs() -> None:
     # The generated models package imports each model on first use (openapi/templates/).
-    code = (
-        "import sys\n"
-        "import codex_manager_api.api.tool_calls.respond_tool_call\n"
-        "models = [m for m in sys.modules if m.startswith('codex_manager_api.models.')]\n"
-        "print(len(models))\n"
+    models = _modules_after(
+        "import codex_manager_api.api.tool_calls.respond_tool_call", "codex_manager_api.models."
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
-    loaded = int(result.stdout)
-    assert 0 < loaded <= 12, f"{loaded} model modules loaded for one endpoint"
+    assert 0 < len(models) <= 12, f"{len(models)} model modules loaded for one endpoint"
 
 
 def test_generated_models_resolve_lazily_and_all_of_them() -> None:
