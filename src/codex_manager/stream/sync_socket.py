@@ -33,7 +33,7 @@ from websockets.exceptions import ConnectionClosed, ConnectionClosedError, Inval
 from websockets.extensions.permessage_deflate import enable_client_permessage_deflate
 from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import USER_AGENT, Response
-from websockets.protocol import State
+from websockets.protocol import Event, State
 from websockets.uri import parse_uri
 
 from codex_manager._sockets import set_timeout
@@ -109,21 +109,13 @@ class SocketWebSocket:
         Raises:
             ConnectionClosed: The connection had closed already.
         """
-        protocol = self._protocol
         if self._closed():
-            raise protocol.close_exc
-        try:
-            data = self._sock.recv(_RECV_BYTES, socket.MSG_DONTWAIT)
-        except BlockingIOError:
+            raise self._protocol.close_exc
+        data = self._read_now()
+        if data is None:
             return
-        except OSError:
-            data = b""
         with self._send_lock:  # the stream's thread may be sending a ping meanwhile
-            if data:
-                protocol.receive_data(data)
-            else:
-                protocol.receive_eof()
-            self._take(protocol.events_received())
+            self._take(self._feed(data))
             self._flush()
 
     def take_message(self) -> str | bytes | None:
@@ -161,26 +153,38 @@ class SocketWebSocket:
                 set_timeout(sock, timeout)
                 return sock.recv(_RECV_BYTES)
             # Under load the bytes are there already: one system call, no wait.
-            try:
-                return sock.recv(_RECV_BYTES, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                pass
-            if not poller.poll(None if timeout is None else math.ceil(timeout * 1000)):
+            data = self._read_now()
+            if data is None and poller.poll(None if timeout is None else math.ceil(timeout * 1000)):
+                data = self._read_now()
+            if data is None:
                 raise TimeoutError("no message within the timeout")
-            return sock.recv(_RECV_BYTES, socket.MSG_DONTWAIT)
+            return data
         except (TimeoutError, BlockingIOError) as exc:
             raise TimeoutError("no message within the timeout") from exc
         except OSError:
             return b""  # reset or shut down: the same as the end of the stream
 
+    def _read_now(self) -> bytes | None:
+        """What the (polled) socket holds now: ``None`` if nothing, ``b""`` if it ended."""
+        try:
+            return self._sock.recv(_RECV_BYTES, socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return None
+        except OSError:
+            return b""  # reset or shut down: the same as the end of the stream
+
     def _receive(self, data: bytes) -> None:
         """Take in what one read brought (``b""``: the end of the stream)."""
+        self._settle(self._feed(data))
+
+    def _feed(self, data: bytes) -> list[Event]:
+        """Hand ``data`` (``b""``: the end of the stream) to the protocol; its events."""
         protocol = self._protocol
         if data:
             protocol.receive_data(data)
         else:
             protocol.receive_eof()
-        self._settle(protocol.events_received())
+        return protocol.events_received()
 
     def _settle(self, events: Sequence[object]) -> None:
         """Queue the messages among ``events``, send what the protocol owes, handle a close."""
