@@ -100,7 +100,7 @@ class ThreadDispatcher:
         self._lanes: dict[LaneKey, deque[Job]] = {}
         # Jobs holding a thread now, and those waiting for this stream's bound.
         self._active = 0
-        self._waiting_jobs: deque[Callable[[], None]] = deque()
+        self._over_bound: deque[Callable[[], None]] = deque()
         self._outstanding = 0
         self._waiting = False
         self._released = False
@@ -130,9 +130,7 @@ class ThreadDispatcher:
         while waiting.
         """
         capacity = self._capacity
-        if slot_taken:
-            pass
-        elif not capacity.acquire(blocking=False):
+        if not slot_taken and not capacity.acquire(blocking=False):
             self._waiting = True
             try:
                 while not capacity.acquire(timeout=0.1):
@@ -155,7 +153,7 @@ class ThreadDispatcher:
             else:
                 work = partial(self._run, job)
             if self._active >= self._bound:
-                self._waiting_jobs.append(work)
+                self._over_bound.append(work)
                 return True
             self._active += 1
         self._threads.run(partial(self._work, work))
@@ -176,10 +174,10 @@ class ThreadDispatcher:
         while True:
             work()
             with self._lock:
-                if not self._waiting_jobs:
+                if not self._over_bound:
                     self._active -= 1
                     return
-                work = self._waiting_jobs.popleft()
+                work = self._over_bound.popleft()
 
     def _drain(self, key: LaneKey) -> None:
         while True:

@@ -42,7 +42,7 @@ class HubWatch:
         """Watch ``websocket``; ``handle`` is called (in the hub thread) per message."""
         self.websocket = websocket
         self._handle = handle
-        # Held by the hub while it reads for this watch; taken by release() to make sure
+        # Held by the hub while it reads for this watch; taken by give_back() to make sure
         # the hub is done with the connection before the stream's thread reads it again.
         self._lock = threading.Lock()
         self._active = True
@@ -91,14 +91,9 @@ class HubWatch:
         return False
 
     def give_back(self) -> None:
-        """Hand the connection back to its stream without reading (the hub cannot)."""
+        """End the watch: waits for a read in progress, then the hub reads no more."""
         with self._lock:
             self._give_back()
-
-    def release(self) -> None:
-        """The stream's thread takes the connection back (waits for a read in progress)."""
-        with self._lock:
-            self._active = False
 
 
 class SocketHub:
@@ -118,7 +113,7 @@ class SocketHub:
 
     def unwatch(self, watch: HubWatch) -> None:
         """Stop reading it: waits for a read in progress; the socket may be closed after."""
-        watch.release()
+        watch.give_back()
         self._command(False, watch)
 
     def _command(self, add: bool, watch: HubWatch) -> None:
@@ -147,7 +142,7 @@ class SocketHub:
     def _serve(self, wake: socket.socket, wake_send: socket.socket) -> None:
         selector = selectors.DefaultSelector()
         selector.register(wake, selectors.EVENT_READ, None)
-        watched: dict[int, HubWatch] = {}
+        watched: dict[HubWatch, int] = {}  # each watch and the descriptor it registered
         try:
             while True:
                 with self._lock:
@@ -176,7 +171,7 @@ class SocketHub:
             with self._lock:
                 self._thread = None
                 self._wake_send = None
-                stranded = list(watched.values()) + [watch for _, watch in self._commands]
+                stranded = [*watched, *(watch for _, watch in self._commands)]
                 self._commands.clear()
             for watch in stranded:
                 watch.give_back()
@@ -188,7 +183,7 @@ class SocketHub:
     def _apply(
         self,
         selector: selectors.BaseSelector,
-        watched: dict[int, HubWatch],
+        watched: dict[HubWatch, int],
         add: bool,
         watch: HubWatch,
     ) -> None:
@@ -203,17 +198,16 @@ class SocketHub:
         except (ValueError, OSError):  # the socket closed meanwhile: its stream will see why
             watch.give_back()
             return
-        watched[fd] = watch
+        watched[watch] = fd
 
     @staticmethod
     def _forget(
-        selector: selectors.BaseSelector, watched: dict[int, HubWatch], watch: HubWatch
+        selector: selectors.BaseSelector, watched: dict[HubWatch, int], watch: HubWatch
     ) -> None:
-        for fd, known in list(watched.items()):
-            if known is watch:
-                del watched[fd]
-                with contextlib.suppress(KeyError, ValueError, OSError):
-                    selector.unregister(fd)
+        fd = watched.pop(watch, None)
+        if fd is not None:
+            with contextlib.suppress(KeyError, ValueError, OSError):
+                selector.unregister(fd)
 
 
 _hub = SocketHub()

@@ -277,6 +277,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         ready_deadline = time.monotonic() + options.open_timeout
         next_ping = pong_deadline = inf
         hub = stream_hub()
+        hub_handler = None if shared is None else self._hub_handler(thread_id, context, dispatcher)
         watch: HubWatch | None = None
         try:
             while not stop.is_set():
@@ -299,12 +300,9 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
                     if pong_deadline == inf:
                         pong_deadline = now + options.pong_timeout
                 wait = min(next_ping, pong_deadline, ready_deadline, now + _POLL_SECONDS) - now
-                if shared is not None and ready_deadline == inf:
+                if shared is not None and hub_handler is not None and ready_deadline == inf:
                     if watch is None and not shared.has_messages:
-                        watch = HubWatch(
-                            shared,
-                            self._hub_handler(thread_id, context, dispatcher),
-                        )
+                        watch = HubWatch(shared, hub_handler)
                         hub.watch(watch)
                     if watch is not None:
                         if not watch.returned.wait(max(wait, 0.0)):
