@@ -445,6 +445,7 @@ def render(report: BenchReport) -> str:
         f"codex_manager bench, {m.date_utc}, {m.cpu} x{m.cpus}, Python {m.python}, "
         f"commit {m.git_commit}, {kind}, {m.duration_s:.0f} s, "
         f"load {m.load_average[0]:.1f} -> {m.load_average[3]:.1f}",
+        "network runs with " + " ".join(f"{k}={v}" for k, v in sorted(m.network_env.items())),
         "",
         "| figure | unit | SDK median [min..max] | baseline (same run) | ratio | target | met |",
         "|---|---|---|---|---|---|---|",

@@ -87,6 +87,8 @@ class Meta(msgspec.Struct, frozen=True):
     """1/5/15-minute load averages at the start, then at the end: other work on the machine
     (a load above the CPU count) makes figures noisy."""
     command: str
+    network_env: dict[str, str]
+    """Environment settings every process of the network runs had (server and clients alike)."""
 
 
 class BenchReport(msgspec.Struct, frozen=True):

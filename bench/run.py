@@ -16,7 +16,7 @@ from pathlib import Path
 import msgspec
 
 from bench import scenarios
-from bench.control import PROJECT_ROOT, BenchServerProcess
+from bench.control import FIXED_MALLOC_THRESHOLDS, PROJECT_ROOT, BenchServerProcess
 from bench.installed import installed_python
 from bench.report import micro_figures, render, sequential_figures, throughput_figures
 from bench.results import BenchReport, Meta
@@ -87,6 +87,7 @@ def run(quick: bool, reps: int | None, verbose: bool) -> BenchReport:
         duration_s=time.perf_counter() - started,
         load_average=[round(x, 2) for x in (*load_before, *os.getloadavg())],
         command="python -m bench" + (" --quick" if quick else ""),
+        network_env=dict(FIXED_MALLOC_THRESHOLDS),
     )
     return BenchReport(
         meta=meta, figures=figures, scenarios=[seq, tp], micro=[decode, imports, memory]

@@ -11,6 +11,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from bench.control import FIXED_MALLOC_THRESHOLDS, BenchServerProcess
 from bench.results import BenchReport
 from bench.scenarios import CLIENTS, SYNC_FLOOR
 
@@ -94,3 +95,21 @@ def test_baseline_figures_measured(quick_report: BenchReport) -> None:
         assert figure.baseline is not None, figure.key
     decode = quick_report.micro[0]
     assert len(decode.samples["raw-json"]) >= 1
+
+
+@pytest.mark.timeout(180)
+def test_network_runs_record_their_allocator_settings(quick_report: BenchReport) -> None:
+    """The report says which environment the server and client processes ran with."""
+    assert quick_report.meta.network_env == FIXED_MALLOC_THRESHOLDS
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+@pytest.mark.timeout(60)
+def test_the_bench_server_runs_with_the_fixed_allocator_settings() -> None:
+    """Server and clients alike: no process of a network run keeps glibc's adaptive threshold."""
+    with BenchServerProcess() as server:
+        pid = server.pid
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    environ = dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+    for key, value in FIXED_MALLOC_THRESHOLDS.items():
+        assert environ.get(key) == value
