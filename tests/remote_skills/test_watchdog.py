@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import functools
+import gc
+import os
 import threading
 import time
+import weakref
 
-from codex_manager.remote_skills.watchdog import Watchdog
+import pytest
+
+from codex_manager.remote_skills.watchdog import Watchdog, shared_watchdog
 
 
 def test_fires_due_callbacks_in_deadline_order() -> None:
@@ -101,3 +106,39 @@ def test_a_timer_is_settled_once_between_firing_and_cancelling() -> None:
         fired_too = fired.wait(0.2)
         assert cancelled != fired_too  # exactly one of the two
     assert not watchdog.cancel(timer)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() is POSIX only")
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # fork() with threads (3.12+)
+def test_a_forked_child_fires_its_timers_on_a_thread_of_its_own() -> None:
+    parent = shared_watchdog()
+    started = threading.Event()
+    parent.schedule(0.0, started.set)
+    assert started.wait(10)  # the parent's watchdog thread exists when it forks
+    pid = os.fork()
+    if pid == 0:  # the child has no watchdog thread: its timers must still fire
+        code = 1
+        try:
+            fired = threading.Event()
+            shared_watchdog().schedule(0.0, fired.set)
+            code = 0 if fired.wait(10) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_cancelled_timer_lets_go_of_its_callback() -> None:
+    """Cancelled entries wait in the heap; what the callback holds (a call's arguments) must not."""
+    watchdog = Watchdog()
+
+    class Held:
+        pass
+
+    held = Held()
+    alive = weakref.ref(held)
+    timer = watchdog.schedule(300.0, functools.partial(lambda value: None, held))
+    del held
+    assert watchdog.cancel(timer)
+    gc.collect()
+    assert alive() is None

@@ -2,13 +2,16 @@
 
 Scheduling and cancelling cost a lock and a heap push: no thread per call. Cancelled entries
 stay in the heap until their deadline or until they outnumber the live ones (then the heap is
-rebuilt), so a long default timeout does not make the heap grow without bound.
+rebuilt), so a long default timeout does not make the heap grow without bound; they let go of
+their callbacks at once, so what a callback holds (a call and its arguments) is freed with the
+call. A forked child gets a watchdog (and thread) of its own.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +20,10 @@ __all__ = ["Watchdog", "WatchdogTimer", "shared_watchdog"]
 
 _COMPACT_AT = 256
 """Cancelled entries tolerated before a rebuild is considered."""
+
+
+def _nothing() -> None:
+    """What a cancelled timer holds instead of its callback."""
 
 
 class WatchdogTimer:
@@ -63,6 +70,7 @@ class Watchdog:
             if not timer.active:
                 return False
             timer.active = False
+            timer.callback = _nothing
             self._cancelled += 1
             if self._cancelled > _COMPACT_AT and self._cancelled * 2 > len(self._heap):
                 self._heap = [entry for entry in self._heap if entry[2].active]
@@ -102,6 +110,17 @@ class Watchdog:
 
 _shared: Watchdog | None = None
 _shared_lock = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    # A forked child has no watchdog thread (and maybe a lock some parent thread held).
+    global _shared, _shared_lock
+    _shared = None
+    _shared_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def shared_watchdog() -> Watchdog:
