@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import os
 import threading
 import time
 from collections.abc import Callable
+
+from codex_manager._per_process import PerProcess
 
 __all__ = ["Watchdog", "WatchdogTimer", "shared_watchdog"]
 
@@ -108,26 +109,9 @@ class Watchdog:
                 logging.getLogger("codex_manager.remote_skills").exception("watchdog callback")
 
 
-_shared: Watchdog | None = None
-_shared_lock = threading.Lock()
-
-
-def _forget_after_fork() -> None:
-    # A forked child has no watchdog thread (and maybe a lock some parent thread held).
-    global _shared, _shared_lock
-    _shared = None
-    _shared_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_after_fork)
+_shared: PerProcess[Watchdog] = PerProcess()
 
 
 def shared_watchdog() -> Watchdog:
-    """The process-wide watchdog (one thread for every registry)."""
-    global _shared
-    if _shared is None:
-        with _shared_lock:
-            if _shared is None:
-                _shared = Watchdog()
-    return _shared
+    """The process-wide watchdog (one thread for every registry; a forked child's own)."""
+    return _shared.get(Watchdog)

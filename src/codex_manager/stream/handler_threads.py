@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import queue
 import threading
 from collections import Counter
 from collections.abc import Callable
+
+from codex_manager._per_process import PerProcess
 
 logger = logging.getLogger("codex_manager.stream")
 
@@ -119,28 +120,15 @@ class HandlerThreads:
                 logger.exception("stream handler worker: a job raised")
 
 
-_shared: HandlerThreads | None = None
-_shared_lock = threading.Lock()
-
-
-def _forget_after_fork() -> None:
-    # A forked child has none of the parent's workers: it starts its own on demand.
-    global _shared, _shared_lock
-    _shared = None
-    _shared_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_after_fork)
+_shared: PerProcess[HandlerThreads] = PerProcess()
 
 
 def shared_handler_threads(on_start: Callable[[], None] | None = None) -> HandlerThreads:
-    """The process's handler threads (created at the first call, with ``on_start``)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = HandlerThreads("codex-manager-stream", on_start=on_start)
-        return _shared
+    """The process's handler threads (created at the first call, with ``on_start``).
+
+    A forked child has none of the parent's workers: it gets threads of its own.
+    """
+    return _shared.get(lambda: HandlerThreads("codex-manager-stream", on_start=on_start))
 
 
 __all__ = ["HandlerThreads", "Job", "shared_handler_threads"]

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import selectors
 import socket
 import threading
@@ -27,6 +26,7 @@ from collections.abc import Callable
 
 from websockets.exceptions import ConnectionClosed
 
+from codex_manager._per_process import PerProcess
 from codex_manager.stream.sync_socket import SocketWebSocket
 
 logger = logging.getLogger("codex_manager.stream")
@@ -210,22 +210,12 @@ class SocketHub:
                 selector.unregister(fd)
 
 
-_hub = SocketHub()
-
-
-def _forget_after_fork() -> None:
-    # A forked child has none of the parent's threads: its streams start a hub of their own.
-    global _hub
-    _hub = SocketHub()
+_hub: PerProcess[SocketHub] = PerProcess()
 
 
 def stream_hub() -> SocketHub:
-    """The process's hub."""
-    return _hub
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_after_fork)
+    """The process's hub (a forked child has none of the parent's threads: it gets its own)."""
+    return _hub.get(SocketHub)
 
 
 __all__ = ["HubWatch", "SocketHub", "stream_hub"]
