@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 
@@ -19,7 +21,10 @@ from codex_manager.remote_skills import (
     SkillNotFoundError,
     SkillRegistrationError,
 )
+from codex_manager.remote_skills.dedupe import call_key
+from codex_manager.remote_skills.sync_session import _DeadlineRace
 from codex_manager.stream import AppServerSignal, StreamEvent
+from codex_manager.stream.dispatch import _mark_handler_worker as mark_handler_worker
 from codex_manager.testing import FakeCodexManager
 
 from .helpers import FailingRoutes, call_anything, last_reply, wait_pending
@@ -709,3 +714,65 @@ def test_stream_handler_timeout_is_answered_while_the_handler_still_runs(
     reply = last_reply(server, session_id)
     assert "did not finish within 0.05 seconds" in reply
     assert "late" not in reply  # the handler's late result is never sent
+
+
+def test_a_handler_in_place_returns_when_the_client_closed_before_its_deadline(
+    server: FakeCodexManager, cm: CodexManager
+) -> None:
+    # The watchdog wins the deadline but the registry's pool is shut: it cannot answer, and
+    # the handler's thread (a stream worker) must hear of it instead of waiting forever.
+    release = threading.Event()
+
+    def stuck() -> str:
+        release.wait(10)
+        return "late"
+
+    def register(skills: SessionSkills) -> None:
+        skills.register(None, stuck, timeout_seconds=0.05)
+
+    response, skills = cm.remote_skills.create_session(register=register)
+    session_id = response["session"]["sessionId"]
+    signal = AppServerSignal(
+        signal_type="request",
+        method="item/tool/call",
+        thread_id=session_id,
+        turn_id="t",
+        request_id=7,
+        params={
+            "threadId": session_id,
+            "turnId": "t",
+            "callId": "c7",
+            "tool": "stuck",
+            "arguments": {},
+        },
+    )
+    outcome: list[object] = []
+
+    def stream_worker() -> None:
+        mark_handler_worker()
+        try:
+            outcome.append(skills.respond_to_signal(signal))
+        except RuntimeError as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=stream_worker, daemon=True)
+    worker.start()
+    cm.remote_skills.close()
+    time.sleep(0.3)  # the deadline passes while the handler still runs
+    release.set()
+    worker.join(10)
+    assert not worker.is_alive(), "respond_to_signal never returned"
+    [error] = outcome
+    assert isinstance(error, RuntimeError)
+    # The call was never answered: it is free for a later drain (by a client still open).
+    assert skills._tracker.claim(call_key(session_id, "c7", 7, "t")).action == "run"
+
+
+def test_a_late_answer_cancelled_by_a_closing_pool_releases_the_handler() -> None:
+    race = _DeadlineRace()
+    assert race.claim()
+    late: concurrent.futures.Future[None] = concurrent.futures.Future()
+    late.add_done_callback(race.give_up_if_cancelled)
+    assert late.cancel()
+    assert race.settled.acquire(timeout=1)
+    assert isinstance(race.error, RuntimeError)

@@ -333,8 +333,17 @@ class SessionSkills(SessionSkillsBase):
                 race.settled.release()
 
         def expire() -> None:
-            if race.claim():
-                self._executor.submit(answer_late)
+            if not race.claim():
+                return
+            # The answer goes out on the registry's pool, never on the watchdog's thread. A
+            # pool that shut down (the client closed) refuses it or cancels it unrun: the
+            # handler's thread must then hear of it rather than wait for `settled` forever.
+            try:
+                late = self._executor.submit(answer_late)
+            except RuntimeError as exc:
+                race.give_up(exc)
+                return
+            late.add_done_callback(race.give_up_if_cancelled)
 
         watchdog = shared_watchdog()
         timer = watchdog.schedule(prepared.timeout, expire)
@@ -405,3 +414,13 @@ class _DeadlineRace:
     def claim(self) -> bool:
         """``True`` for the first caller only."""
         return self._token.acquire(blocking=False)
+
+    def give_up(self, error: BaseException) -> None:
+        """The watchdog won but cannot answer: the handler's thread raises ``error``."""
+        self.error = error
+        self.settled.release()
+
+    def give_up_if_cancelled(self, late: concurrent.futures.Future[None]) -> None:
+        """Done-callback of the late answer: a pool shut down before it ran cancels it."""
+        if late.cancelled():
+            self.give_up(RuntimeError("the client closed before the call's timeout was answered"))
