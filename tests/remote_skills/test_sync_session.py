@@ -765,7 +765,7 @@ def test_a_handler_in_place_returns_when_the_client_closed_before_its_deadline(
     [error] = outcome
     assert isinstance(error, RuntimeError)
     # The call was never answered: it is free for a later drain (by a client still open).
-    assert skills._tracker.claim(call_key(session_id, "c7", 7, "t")).action == "run"
+    assert skills._tracker.claim(call_key(session_id, "c7", "7", "t")).action == "run"
 
 
 def test_a_late_answer_cancelled_by_a_closing_pool_releases_the_handler() -> None:
