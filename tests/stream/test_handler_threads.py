@@ -230,6 +230,33 @@ def test_a_handler_raising_system_exit_is_reported_and_its_lane_goes_on() -> Non
     dispatcher.shutdown(10)
 
 
+def test_a_reporter_that_raises_leaves_the_lane_and_the_bound_working(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # An on_error handler that calls sys.exit(), say: its worker must not die with the lane.
+    seen: Recorder[object] = Recorder()
+
+    def handler(item: object, context: object) -> None:
+        if item == 0:
+            raise ValueError("boom")
+        seen.add(item)
+
+    def report(registered: object, error: BaseException, item: object) -> None:
+        raise SystemExit(1)
+
+    dispatcher = ThreadDispatcher(max_workers=1, max_pending=10, report=report, name="quits")
+    registered = entry(handler)
+    with caplog.at_level(logging.ERROR, logger="codex_manager.stream"):
+        for number in range(3):
+            dispatcher.submit(registered, number, CONTEXT, "lane")
+        assert seen.wait_for(2) == [1, 2]
+        assert dispatcher.wait_idle(10)
+    assert any("reporting" in record.getMessage() for record in caplog.records)
+    dispatcher.submit(registered, 3, CONTEXT, "lane")  # the bound's one slot is free again
+    assert seen.wait_for(3) == [1, 2, 3]
+    dispatcher.shutdown(10)
+
+
 def test_a_stream_reserves_its_bound_while_it_runs_and_gives_it_back_once() -> None:
     shared = shared_handler_threads()
     before = shared.limit

@@ -195,7 +195,10 @@ class ThreadDispatcher:
         try:
             call_sync(entry, item, context)
         except BaseException as error:  # SystemExit in a worker too: reported, lanes go on
-            self._report(entry, error, item)
+            try:
+                self._report(entry, error, item)
+            except BaseException:  # an error handler that raised (even SystemExit) as well
+                logger.exception("reporting a failure of handler %s raised", entry.name)
         finally:
             self._capacity.release()
             with self._lock:
