@@ -8,14 +8,20 @@ pings, and a hub that fails; and that the hub's thread ends with the last stream
 
 from __future__ import annotations
 
+import json
 import os
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
+from websockets.sync.server import ServerConnection
 
+from codex_manager.config import ClientConfig
 from codex_manager.stream import EventStream, StreamEvent, StreamOptions
 from codex_manager.stream.sync_hub import HubWatch, SocketHub
 
+from .peer_server import PeerServer
 from .test_sync_stream import (
     FAST_RECONNECT,
     Context,
@@ -223,3 +229,61 @@ def test_a_forked_child_reads_with_a_hub_and_workers_of_its_own(
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     finish(parent, runner)
+
+
+def test_events_the_server_sent_before_closing_reach_their_handlers(
+    peer: Callable[..., PeerServer],
+) -> None:
+    # Five events and a normal close in one write: the hub takes them all in at once (and
+    # answers the close), while the one pending slot keeps the stream's thread waiting for
+    # longer than the ping interval. Its ping then meets a closing connection: the stream
+    # must deliver the five events and reconnect, not crash nor drop them.
+    connections: list[int] = []
+
+    def talk(connection: ServerConnection) -> None:
+        connections.append(1)
+        connection.send(json.dumps({"type": "ready", "threadId": None}))
+        json.loads(connection.recv(timeout=5))  # the subscribe command
+        if len(connections) > 1:
+            return
+        protocol = connection.protocol
+        with connection.protocol_mutex:
+            for number in range(5):
+                event = {"type": "tick", "threadId": "t1", "payload": number}
+                protocol.send_text(json.dumps(event).encode())
+            protocol.send_close(1000, "going away")
+            connection.socket.sendall(b"".join(protocol.data_to_send()))
+
+    server = peer(talk)
+    options = StreamOptions(
+        max_concurrency=1,
+        max_pending=1,
+        ping_interval=0.1,
+        pong_timeout=10.0,
+        reconnect=FAST_RECONNECT,
+        shutdown_timeout=5.0,
+    )
+    base_url = server.url.replace("ws://", "http://").removesuffix("/api/stream")
+    stream = EventStream(FakeClient(ClientConfig(base_url=base_url)), options=options)
+    seen: Recorder[object] = Recorder()
+
+    @stream.on_event("tick")
+    def slow(event: StreamEvent, context: Context) -> None:
+        time.sleep(0.3)  # longer than the ping interval
+        seen.add(event.payload)
+
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            stream.run_forever(thread_id="t1")
+        except BaseException as error:
+            failures.append(error)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    assert seen.wait_for(5) == [0, 1, 2, 3, 4]
+    wait_until(lambda: len(connections) >= 2)  # it reconnected after the close
+    stream.stop()
+    runner.join(10)
+    assert failures == []

@@ -240,8 +240,10 @@ class SocketWebSocket:
             protocol = self._protocol
             if protocol.state is State.CLOSED:
                 raise protocol.close_exc
-            if protocol.state is not State.OPEN:  # closing
-                raise ConnectionClosedError(protocol.close_rcvd, protocol.close_sent)
+            if protocol.state is not State.OPEN:  # closing: close_exc waits for CLOSED
+                raise ConnectionClosedError(
+                    protocol.close_rcvd, protocol.close_sent, protocol.close_rcvd_then_sent
+                )
             protocol.send_text(message.encode())
             self._flush()
 

@@ -295,10 +295,16 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
                         f"no ready frame within {options.open_timeout:g} s", url
                     )
                 if now >= next_ping:
-                    websocket.send(PING_TEXT)
-                    next_ping = now + options.ping_interval
-                    if pong_deadline == inf:
-                        pong_deadline = now + options.pong_timeout
+                    try:
+                        websocket.send(PING_TEXT)
+                    except ConnectionClosed:
+                        # The server began closing: read on, so that the events it sent
+                        # first still reach their handlers; reading raises at the end.
+                        next_ping = inf
+                    else:
+                        next_ping = now + options.ping_interval
+                        if pong_deadline == inf:
+                            pong_deadline = now + options.pong_timeout
                 wait = min(next_ping, pong_deadline, ready_deadline, now + _POLL_SECONDS) - now
                 if shared is not None and hub_handler is not None and ready_deadline == inf:
                     if watch is None and not shared.has_messages:
