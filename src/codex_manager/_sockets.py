@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import struct
 
 
 def set_timeout(sock: socket.socket, seconds: float | None) -> None:
@@ -15,4 +16,15 @@ def set_timeout(sock: socket.socket, seconds: float | None) -> None:
         sock.settimeout(seconds)
 
 
-__all__ = ["set_timeout"]
+def timeval(seconds: float | None) -> bytes:
+    """``struct timeval`` for ``seconds`` (``SO_SNDTIMEO``, ``SO_RCVTIMEO``); ``None``: no limit."""
+    if seconds is None:
+        return struct.pack("@ll", 0, 0)  # all zero: no limit
+    whole = int(seconds)
+    micros = int((seconds - whole) * 1_000_000)
+    if whole == 0 and micros == 0:
+        micros = 1  # zero would mean "wait forever", the opposite of a zero limit
+    return struct.pack("@ll", whole, micros)
+
+
+__all__ = ["set_timeout", "timeval"]

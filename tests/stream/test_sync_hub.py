@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from codex_manager.stream import EventStream, StreamEvent, StreamOptions
 from codex_manager.stream.sync_hub import HubWatch, SocketHub
 
 from .peer_server import PeerServer
+from .raw_peer import RawPeer, RawPeerServer
 from .test_sync_stream import (
     FAST_RECONNECT,
     Context,
@@ -287,3 +289,33 @@ def test_events_the_server_sent_before_closing_reach_their_handlers(
     stream.stop()
     runner.join(10)
     assert failures == []
+
+
+def test_a_peer_that_stops_reading_holds_up_no_other_stream(server: MiniStreamServer) -> None:
+    # It floods pings and never reads the pongs: the replies pile up in the socket buffers.
+    # The hub never sends, so the other streams keep getting their events; the stuck
+    # stream's own thread gives up the send after its pong timeout, and stops when asked.
+    def flood_pings(peer: RawPeer) -> None:
+        peer.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        peer.text({"type": "ready", "threadId": None})
+        peer.write()
+        while True:
+            peer.protocol.send_ping(b"x" * 125)
+            peer.write()
+
+    flooding = RawPeerServer(flood_pings)
+    stuck_options = StreamOptions(pong_timeout=1.0, reconnect=FAST_RECONNECT, shutdown_timeout=5)
+    stuck = EventStream(FakeClient(ClientConfig(base_url=flooding.base_url)), options=stuck_options)
+    stuck_runner = background(stuck, "stuck")
+    healthy = make_stream(server)
+    seen: Recorder[object] = Recorder()
+    healthy.on_event("tick")(lambda event, context: seen.add(event.payload))
+    healthy_runner = background(healthy, "healthy")
+    server.wait_for_command({"type": "subscribe", "threadId": "healthy"})
+    time.sleep(1.5)  # the flood fills the buffers meanwhile
+    for number in range(3):
+        server.publish("tick", "healthy", number)
+    assert seen.wait_for(3) == [0, 1, 2]
+    finish(stuck, stuck_runner)  # within the pong timeout of the send it is stuck in
+    finish(healthy, healthy_runner)
+    flooding.close()

@@ -24,12 +24,11 @@ import contextlib
 import http.client
 import socket
 import ssl
-import struct
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final, Literal, Protocol, TypeAlias, get_args
 
-from codex_manager._sockets import set_timeout
+from codex_manager._sockets import set_timeout, timeval
 
 if TYPE_CHECKING:
     from httptools import HttpResponseParser
@@ -205,7 +204,7 @@ class ParsedConnection:
         if not self._kernel_limits:
             set_timeout(sock, seconds)  # one timeout for both directions, so set per direction
         elif self._limits.get(option, -1.0) != seconds:  # usually unchanged: no system call
-            sock.setsockopt(socket.SOL_SOCKET, option, _timeval(seconds))
+            sock.setsockopt(socket.SOL_SOCKET, option, timeval(seconds))
             self._limits[option] = seconds
 
     def send_request(
@@ -260,17 +259,6 @@ class ParsedConnection:
         sock, self._sock = self._sock, None
         if sock is not None:
             sock.close()
-
-
-def _timeval(seconds: float | None) -> bytes:
-    """``struct timeval`` for ``seconds``; all zero means no limit, as ``None`` does."""
-    if seconds is None:
-        return struct.pack("@ll", 0, 0)
-    whole = int(seconds)
-    micros = int((seconds - whole) * 1_000_000)
-    if whole == 0 and micros == 0:
-        micros = 1  # zero would mean "wait forever", the opposite of a zero limit
-    return struct.pack("@ll", whole, micros)
 
 
 def _end_of_stream(answer: _Answer, received: bool) -> None:

@@ -10,8 +10,10 @@ Only the common case comes here: events for the handlers, read from a plain TCP 
 (see :meth:`SocketWebSocket.receive_ready`) of a stream run by ``run_forever``. Anything
 else is handed back to the stream's own thread, which then reads as before until it has
 dealt with it: a frame that is not an event (``ready``, ``pong``, ``error``, malformed), an
-event the handlers cannot take without waiting (backpressure), the end of the connection.
-The stream's thread keeps its other duties (pings, deadlines, reconnecting, stopping).
+event the handlers cannot take without waiting (backpressure), a frame that wants an
+answer (a ping, a close), the end of the connection. The hub never sends, so a peer that
+stops reading can hold up its own stream but never the others. The stream's thread keeps its
+other duties (pings, deadlines, reconnecting, stopping).
 """
 
 from __future__ import annotations
@@ -81,8 +83,8 @@ class HubWatch:
                 if not handled:
                     self.held = message
                     return self._give_back()
-            if websocket.ending:
-                return self._give_back()
+            if websocket.ending or websocket.owes_replies:
+                return self._give_back()  # its thread sends: the hub never waits on a peer
             return True
 
     def _give_back(self) -> bool:

@@ -36,7 +36,7 @@ from websockets.http11 import USER_AGENT, Response
 from websockets.protocol import Event, State
 from websockets.uri import parse_uri
 
-from codex_manager._sockets import set_timeout
+from codex_manager._sockets import set_timeout, timeval
 
 _RECV_BYTES = 65536
 
@@ -51,9 +51,18 @@ class SocketWebSocket:
     """
 
     def __init__(
-        self, sock: socket.socket, protocol: ClientProtocol, *, close_timeout: float | None
+        self,
+        sock: socket.socket,
+        protocol: ClientProtocol,
+        *,
+        close_timeout: float | None,
+        send_timeout: float | None = None,
     ) -> None:
-        """Wrap an open (handshake done) connection; use :func:`open_stream_socket`."""
+        """Wrap an open (handshake done) connection; use :func:`open_stream_socket`.
+
+        ``send_timeout``: how long a send may wait for a peer that stopped reading before
+        the connection counts as gone (plain TCP with ``poll``; else the socket's timeouts).
+        """
         self._sock = sock
         self._protocol = protocol
         self._close_timeout = close_timeout
@@ -61,11 +70,15 @@ class SocketWebSocket:
         self._fragments: list[Buffer] = []
         self._fragmented_text = False
         self._send_lock = threading.Lock()
+        self._owed: list[bytes] = []
         self._poller: select.poll | None = None
         if hasattr(select, "poll") and not isinstance(sock, ssl.SSLSocket):
             # No socket timeout, or Python would wait before every read: reads never block
             # here anyway, they follow poll() or carry MSG_DONTWAIT.
             sock.setblocking(True)
+            # The kernel bounds a send instead: a peer that stopped reading cannot hold the
+            # stream's thread (or its stop()) forever.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, timeval(send_timeout))
             self._poller = select.poll()
             self._poller.register(sock, select.POLLIN)
 
@@ -102,9 +115,11 @@ class SocketWebSocket:
     def receive_ready(self) -> None:
         """Take in what the socket holds now, without waiting; messages go to the queue.
 
-        For a reader that saw the socket readable. Replies the protocol owes (pongs, our
-        half of a closing handshake) are sent; finishing a close is left to
-        :meth:`finish_receiving` in the stream's own thread (it may wait).
+        For a reader that saw the socket readable, and that must never wait: it sends
+        nothing. The replies the protocol owes (pongs, our half of a closing handshake) wait
+        in :attr:`owes_replies` for the stream's own thread (:meth:`finish_receiving` sends
+        them and finishes a begun close), where a peer that stops reading holds up that
+        stream alone.
 
         Raises:
             ConnectionClosed: The connection had closed already.
@@ -116,7 +131,12 @@ class SocketWebSocket:
             return
         with self._send_lock:  # the stream's thread may be sending a ping meanwhile
             self._take(self._feed(data))
-            self._flush()
+            self._owed.extend(self._protocol.data_to_send())
+
+    @property
+    def owes_replies(self) -> bool:
+        """Whether :meth:`receive_ready` took in frames that want an answer not sent yet."""
+        return bool(self._owed)
 
     def take_message(self) -> str | bytes | None:
         """The next queued message, or ``None`` (never reads the socket)."""
@@ -249,6 +269,9 @@ class SocketWebSocket:
 
     def _flush(self) -> None:
         chunks = self._protocol.data_to_send()
+        if self._owed:  # older than what the protocol holds now: they go first
+            chunks = self._owed + chunks
+            self._owed = []
         if not chunks:
             return
         data = b"".join(chunks)
@@ -319,6 +342,7 @@ def open_stream_socket(
     open_timeout: float | None,
     close_timeout: float | None,
     max_size: int | None,
+    send_timeout: float | None = None,
 ) -> SocketWebSocket:
     """Connect, do the opening handshake and return the open connection.
 
@@ -371,7 +395,9 @@ def open_stream_socket(
                 raise InvalidHandshake("the server closed the connection during the handshake")
         if protocol.handshake_exc is not None:
             raise protocol.handshake_exc
-        connection = SocketWebSocket(sock, protocol, close_timeout=close_timeout)
+        connection = SocketWebSocket(
+            sock, protocol, close_timeout=close_timeout, send_timeout=send_timeout
+        )
         # Frames that came in the same read as the handshake's answer (a ping among them is
         # answered now, not at the next read).
         with contextlib.suppress(ConnectionClosed):  # raised again by the first recv()

@@ -244,6 +244,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
                 open_timeout=options.open_timeout,
                 close_timeout=options.close_timeout,
                 max_size=options.max_frame_bytes,
+                send_timeout=options.pong_timeout,  # a peer that long unresponsive is gone
             )
         return connect(
             url,
@@ -308,6 +309,11 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
                 wait = min(next_ping, pong_deadline, ready_deadline, now + _POLL_SECONDS) - now
                 if shared is not None and hub_handler is not None and ready_deadline == inf:
                     if watch is None and not shared.has_messages:
+                        if shared.ending or shared.owes_replies:
+                            # What the hub left to this thread: the replies it never sends,
+                            # a begun close to finish. Raises once the connection ended.
+                            shared.finish_receiving()
+                            continue
                         watch = HubWatch(shared, hub_handler)
                         hub.watch(watch)
                     if watch is not None:
