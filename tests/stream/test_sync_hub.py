@@ -164,6 +164,36 @@ def test_a_failing_hub_hands_the_connections_back(
     finish(stream, runner)
 
 
+def test_a_hub_thread_that_cannot_start_leaves_the_stream_reading_for_itself(
+    server: MiniStreamServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    refused = 0
+    start = threading.Thread.start
+
+    def refuse_the_hub(self: threading.Thread) -> None:
+        nonlocal refused
+        if self.name == HUB_THREAD and refused == 0:
+            refused += 1
+            raise RuntimeError("can't start new thread")
+        start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", refuse_the_hub)
+    stream = make_stream(server)
+    seen: Recorder[object] = Recorder()
+    stream.on_event("tick")(lambda event, context: seen.add(event.payload))
+    runner = background(stream, "t1")
+    server.wait_for_command({"type": "subscribe", "threadId": "t1"})
+    for number in range(5):
+        server.publish("tick", "t1", number)
+    assert seen.wait_for(5) == list(range(5))
+    assert refused == 1
+    wait_until(_hub_running)  # a later watch starts the hub after all
+    for number in range(5, 8):
+        server.publish("tick", "t1", number)
+    assert seen.wait_for(8) == list(range(8))
+    finish(stream, runner)
+
+
 def test_events_iteration_reads_in_its_own_thread(
     server: MiniStreamServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

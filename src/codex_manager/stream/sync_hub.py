@@ -120,39 +120,52 @@ class SocketHub:
 
     def _command(self, add: bool, watch: HubWatch) -> None:
         with self._lock:
-            self._commands.append((add, watch))
-            if self._thread is None:
-                receive, send = socket.socketpair()
-                receive.setblocking(False)
-                send.setblocking(False)
-                self._wake_send = send
-                self._wake_pending = False
-                self._thread = threading.Thread(
-                    target=self._serve,
-                    args=(receive, send),
-                    name="codex-manager-stream-hub",
-                    daemon=True,
-                )
-                self._thread.start()
+            if self._thread is None and not add:
+                return  # no hub thread: it watches nothing
+            if self._thread is not None or self._start():
+                self._commands.append((add, watch))
+                if self._wake_pending or self._wake_send is None:
+                    return
+                self._wake_pending = True
+                with contextlib.suppress(OSError):  # full: a wake-up is pending anyway
+                    self._wake_send.send(b"\0")
                 return
-            if self._wake_pending or self._wake_send is None:
-                return
-            self._wake_pending = True
-            with contextlib.suppress(OSError):  # full: a wake-up is pending anyway
-                self._wake_send.send(b"\0")
+        watch.give_back()  # no thread to be had now: the stream reads for itself
+
+    def _start(self) -> bool:
+        """Start the hub thread (lock held); ``False`` when the process cannot have one now."""
+        receive, send = socket.socketpair()
+        receive.setblocking(False)
+        send.setblocking(False)
+        thread = threading.Thread(
+            target=self._serve, args=(receive, send), name="codex-manager-stream-hub", daemon=True
+        )
+        try:
+            thread.start()
+        except RuntimeError:
+            logger.warning("event stream hub: no thread to start; streams read for themselves")
+            receive.close()
+            send.close()
+            return False
+        self._thread = thread
+        self._wake_send = send
+        self._wake_pending = True  # its first pass reads the commands anyway
+        return True
 
     def _serve(self, wake: socket.socket, wake_send: socket.socket) -> None:
         selector = selectors.DefaultSelector()
         selector.register(wake, selectors.EVENT_READ, None)
         watched: dict[HubWatch, int] = {}  # each watch and the descriptor it registered
+        taken: deque[tuple[bool, HubWatch]] = deque()  # commands taken, not applied yet
         try:
             while True:
                 with self._lock:
                     self._wake_pending = False
-                    commands = list(self._commands)
+                    taken.extend(self._commands)
                     self._commands.clear()
-                for add, watch in commands:
-                    self._apply(selector, watched, add, watch)
+                while taken:
+                    self._apply(selector, watched, *taken[0])
+                    taken.popleft()
                 if not watched:
                     with self._lock:
                         if not self._commands:  # nothing to read, nothing coming: end
@@ -173,7 +186,7 @@ class SocketHub:
             with self._lock:
                 self._thread = None
                 self._wake_send = None
-                stranded = [*watched, *(watch for _, watch in self._commands)]
+                stranded = [*watched, *(watch for _, watch in (*taken, *self._commands))]
                 self._commands.clear()
             for watch in stranded:
                 watch.give_back()
@@ -197,8 +210,8 @@ class SocketHub:
         fd = watch.websocket.fileno()
         try:
             selector.register(fd, selectors.EVENT_READ, watch)
-        except (ValueError, OSError):  # the socket closed meanwhile: its stream will see why
-            watch.give_back()
+        except (KeyError, ValueError, OSError):  # closed meanwhile, or its descriptor reused
+            watch.give_back()  # its stream reads for itself and will see why
             return
         watched[watch] = fd
 
