@@ -280,3 +280,33 @@ def test_the_shared_workers_are_marked_as_handler_workers() -> None:
     assert marked.wait_for(1) == [True]
     assert not in_handler_worker()
     dispatcher.shutdown(10)
+
+
+def test_a_worker_that_cannot_start_leaves_the_job_queued_for_the_next_free_one(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    threads = HandlerThreads("refused")
+    threads.reserve(4)
+    gate = threading.Event()
+    ran: Recorder[str] = Recorder()
+
+    def first() -> None:
+        gate.wait(10)
+        ran.add("first")
+
+    threads.run(first)  # one worker, busy
+    start = threading.Thread.start
+
+    def refuse(self: threading.Thread) -> None:
+        raise RuntimeError("can't start new thread")
+
+    monkeypatch.setattr(threading.Thread, "start", refuse)
+    with caplog.at_level(logging.WARNING, logger="codex_manager.stream"):
+        threads.run(lambda: ran.add("second"))  # no new worker: queued, not raised
+    monkeypatch.setattr(threading.Thread, "start", start)
+    assert any("could not start a worker" in record.getMessage() for record in caplog.records)
+    assert threads.workers == 1
+    gate.set()
+    assert ran.wait_for(2) == ["first", "second"]  # the busy worker took it after its job
+    threads.release(4)
+    assert _wait_until(lambda: threads.workers == 0)

@@ -92,10 +92,18 @@ class HandlerThreads:
             threading.Thread(
                 target=self._serve, name=f"{self._name}-{next(self._serial)}", daemon=True
             ).start()
-        except BaseException:
+        except RuntimeError:  # the process cannot have another thread just now
             with self._lock:
                 self._workers -= 1
-            raise  # the job stays queued for the workers there are
+                workers = self._workers
+            # Queued all the same: it runs when a worker is free, or when a later job
+            # starts one. Raising would make the caller think it was dropped (and send it
+            # again: twice).
+            logger.warning(
+                "stream handler threads: could not start a worker (%d running); "
+                "the job waits for a free one",
+                workers,
+            )
 
     def _serve(self) -> None:
         if self._on_start is not None:
