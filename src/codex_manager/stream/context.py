@@ -119,7 +119,8 @@ class StreamOptions:
     Attributes:
         ping_interval: Seconds between ``ping`` commands.
         pong_timeout: Seconds to wait for the ``pong``; without it the connection is
-            treated as dead and replaced.
+            treated as dead and replaced. The sync stream also gives up a send after it (a
+            server that stopped reading).
         open_timeout: Seconds allowed for the websocket handshake and the ``ready`` frame.
         close_timeout: Seconds allowed for a clean close.
         max_concurrency: Handler calls running at the same time. ``None`` (the default)
