@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import os
 import threading
 import time
 import warnings
@@ -473,6 +474,24 @@ def test_masked_errors(server: FakeCodexManager, cm: CodexManager) -> None:
     (record,) = skills.drain_pending_calls()
     assert "secret" not in record.answer_text
     assert record.error == "RuntimeError: cannot do it: secret"
+
+
+def test_a_result_that_is_not_valid_unicode_is_answered_as_a_failure(
+    server: FakeCodexManager, cm: CodexManager
+) -> None:
+    def list_names() -> str:
+        """Names as os.listdir gives them: a non-UTF-8 one holds a lone surrogate."""
+        return os.fsdecode(b"report-\xff.txt")
+
+    created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(list_names))
+    session_id = created["session"]["sessionId"]
+    skills.send("CALL list_names {}", inject_skills=False)
+    wait_pending(server, session_id)
+    (record,) = skills.drain_pending_calls()
+    assert record.error_kind == "result_conversion"
+    assert record.submission_status == "accepted"
+    assert "not valid Unicode" in record.answer_text
+    assert server.pending_tool_calls(session_id) == []
 
 
 def test_500s_then_success(server: FakeCodexManager, created: tuple[str, SessionSkills]) -> None:

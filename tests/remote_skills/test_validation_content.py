@@ -187,6 +187,31 @@ def test_content_conversion_error() -> None:
         to_content_items(object())
 
 
+def test_text_that_is_not_valid_unicode_is_a_conversion_error() -> None:
+    # What os.fsdecode makes of a non-UTF-8 file name: no JSON body can carry it.
+    name = "report-\udcff.txt"
+    for value in (
+        name,
+        TextContent(name),
+        [TextContent("ok"), {"type": "inputText", "text": name}],
+    ):
+        with pytest.raises(ResultConversionError, match="not valid Unicode"):
+            to_content_items(value)
+    with pytest.raises(ResultConversionError):
+        to_content_items({"name": name})  # the JSON path refuses it too
+
+
+@given(st.text(alphabet=st.characters(codec=None)))
+def test_converted_text_always_encodes(text: str) -> None:
+    try:
+        items = to_content_items(text)
+    except ResultConversionError:
+        return
+    for item in items:
+        assert item["type"] == "inputText"
+        item["text"].encode("utf-8")
+
+
 @given(json_values)
 def test_content_never_raises_for_json(value: JSONValue) -> None:
     items = to_content_items(value)

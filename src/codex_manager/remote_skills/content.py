@@ -84,6 +84,24 @@ class ResultConversionError(TypeError):
     """A handler's return value cannot be turned into content items (not JSON-serialisable)."""
 
 
+def _encodable(text: str) -> str:
+    """``text``, if it can be sent as UTF-8 (the answer's JSON would fail on it later)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ResultConversionError(
+            f"the return value holds text that is not valid Unicode ({exc.reason} at "
+            f"position {exc.start})"
+        ) from exc
+    return text
+
+
+def _all_encodable(items: list[ContentItem]) -> list[ContentItem]:
+    for item in items:
+        _encodable(item["text"] if item["type"] == "inputText" else item["imageUrl"])
+    return items
+
+
 def _as_item(value: object) -> ContentItem | None:
     if isinstance(value, TextContent | ImageContent):
         return value.to_item()
@@ -106,17 +124,18 @@ def to_content_items(value: object) -> list[ContentItem]:
     """Convert a handler's return value into content items (see the module rules).
 
     Raises:
-        ResultConversionError: the value is not JSON-serialisable.
+        ResultConversionError: the value is not JSON-serialisable, or holds text that is not
+            valid Unicode (a lone surrogate, as ``os.fsdecode`` makes of a non-UTF-8 name).
     """
     if isinstance(value, str):
-        return [{"type": "inputText", "text": value}]
+        return [{"type": "inputText", "text": _encodable(value)}]
     single = _as_item(value)
     if single is not None:
-        return [single]
+        return _all_encodable([single])
     if isinstance(value, Sequence) and not isinstance(value, bytes | bytearray) and value:
         items = [_as_item(element) for element in value]
         if all(item is not None for item in items):
-            return [item for item in items if item is not None]
+            return _all_encodable([item for item in items if item is not None])
     try:
         text = pydantic_core.to_json(value).decode("utf-8")
     except pydantic_core.PydanticSerializationError as exc:
