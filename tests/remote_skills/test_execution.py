@@ -252,3 +252,48 @@ async def test_sync_handler_does_not_block_loop() -> None:
     assert fast.answer.text == '{"sum":2}'
     release.set()
     assert (await task).answer.text == "done"
+
+
+async def _cancelled_inside() -> str:
+    """Awaits a task that something else cancels (a library cancelling its own request)."""
+    inner = asyncio.ensure_future(asyncio.sleep(10))
+    asyncio.get_running_loop().call_soon(inner.cancel)
+    await inner
+    return "never"
+
+
+def _cancelling_registry() -> SkillRegistry:
+    registry = SkillRegistry()
+    registry.add(build_skill("cancelled_inside", _cancelled_inside))
+    return registry
+
+
+async def test_a_handler_that_raises_cancelled_error_has_failed() -> None:
+    outcome = await _run_async(_cancelling_registry(), _call("cancelled_inside", {}))
+    assert outcome.error_kind == "handler_error"
+    assert "CancelledError" in outcome.answer.text
+
+
+def test_a_handler_that_raises_cancelled_error_has_failed_on_the_sync_client(
+    executor: concurrent.futures.Executor,
+) -> None:
+    outcome = _run_sync(_cancelling_registry(), _call("cancelled_inside", {}), executor)
+    assert outcome.error_kind == "handler_error"
+    assert "CancelledError" in outcome.answer.text
+
+
+async def test_cancelling_the_caller_still_cancels() -> None:
+    started = asyncio.Event()
+
+    async def waits() -> str:
+        started.set()
+        await asyncio.sleep(10)
+        return "late"
+
+    registry = SkillRegistry()
+    registry.add(build_skill("waits", waits))
+    running = asyncio.ensure_future(_run_async(registry, _call("waits", {})))
+    await started.wait()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running

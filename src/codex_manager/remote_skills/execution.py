@@ -150,6 +150,20 @@ class _ExpiredError(Exception):
     """The skill's own deadline passed (as opposed to a TimeoutError raised by the handler)."""
 
 
+class _HandlerCancelledError(Exception):
+    """The handler raised ``CancelledError`` (a task it awaited was cancelled): its failure.
+
+    ``CancelledError`` is a ``BaseException``: out of the handler's loop it would escape every
+    ``except Exception`` and leave the call unanswered.
+    """
+
+
+def _cancelled_by_handler() -> bool:
+    """In an ``except CancelledError``: whether it came from the handler, not a cancel of us."""
+    task = asyncio.current_task()
+    return task is None or not task.cancelling()
+
+
 def _run_coroutine_to_end(prepared: PreparedCall) -> object:
     async def run() -> object:
         deadline = asyncio.timeout(prepared.timeout)
@@ -162,6 +176,8 @@ def _run_coroutine_to_end(prepared: PreparedCall) -> object:
             if deadline.expired():
                 raise _ExpiredError from None
             raise
+        except asyncio.CancelledError as exc:  # nothing else cancels this loop's one task
+            raise _HandlerCancelledError from exc
 
     # A fresh loop in the worker thread: the handler is cancelled cleanly at its deadline.
     return asyncio.run(run())
@@ -191,6 +207,8 @@ def execute_sync(
         value = future.result(timeout=wait)
     except _ExpiredError:
         return _timed_out(skill, prepared.timeout)
+    except _HandlerCancelledError as exc:
+        return _failed(skill, exc.__cause__ or exc, settings)
     except TimeoutError as exc:
         if future.done():  # the handler itself raised TimeoutError: that is its own failure
             return _failed(skill, exc, settings)
@@ -240,6 +258,10 @@ async def execute_async(
     except TimeoutError as exc:
         if deadline.expired():
             return _timed_out(skill, prepared.timeout)
+        return _failed(skill, exc, settings)
+    except asyncio.CancelledError as exc:
+        if not _cancelled_by_handler():
+            raise  # the caller's task is being cancelled: not the handler's failure
         return _failed(skill, exc, settings)
     except Exception as exc:
         return _failed(skill, exc, settings)
