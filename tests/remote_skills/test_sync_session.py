@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
 import os
 import threading
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -16,14 +15,13 @@ from codex_manager import CodexManager
 from codex_manager.json_types import JSONObject
 from codex_manager.remote_skills import (
     CatalogWarning,
+    RemoteSkillDispatch,
     RemoteSkillOptions,
     SessionNotBoundError,
     SessionSkills,
     SkillNotFoundError,
     SkillRegistrationError,
 )
-from codex_manager.remote_skills.dedupe import call_key
-from codex_manager.remote_skills.sync_session import _DeadlineRace
 from codex_manager.stream import AppServerSignal, StreamEvent
 from codex_manager.stream.dispatch import _mark_handler_worker as mark_handler_worker
 from codex_manager.testing import FakeCodexManager
@@ -735,11 +733,11 @@ def test_stream_handler_timeout_is_answered_while_the_handler_still_runs(
     assert "late" not in reply  # the handler's late result is never sent
 
 
-def test_a_handler_in_place_returns_when_the_client_closed_before_its_deadline(
+def test_a_handler_in_place_gets_its_timeout_answer_after_the_skills_closed(
     server: FakeCodexManager, cm: CodexManager
 ) -> None:
-    # The watchdog wins the deadline but the registry's pool is shut: it cannot answer, and
-    # the handler's thread (a stream worker) must hear of it instead of waiting forever.
+    # The registry's pool is shut when the deadline passes: the timeout answer does not need
+    # it, and the handler's thread (a stream worker) returns with it instead of waiting.
     release = threading.Event()
 
     def stuck() -> str:
@@ -781,17 +779,89 @@ def test_a_handler_in_place_returns_when_the_client_closed_before_its_deadline(
     release.set()
     worker.join(10)
     assert not worker.is_alive(), "respond_to_signal never returned"
-    [error] = outcome
-    assert isinstance(error, RuntimeError)
-    # The call was never answered: it is free for a later drain (by a client still open).
-    assert skills._tracker.claim(call_key(session_id, "c7", "7", "t")).action == "run"
+    [record] = outcome
+    assert isinstance(record, RemoteSkillDispatch)
+    assert record.error_kind == "timeout"
+    assert record.submission_attempts == 1  # sent (the made-up request id is unknown: 404)
 
 
-def test_a_late_answer_cancelled_by_a_closing_pool_releases_the_handler() -> None:
-    race = _DeadlineRace()
-    assert race.claim()
-    late: concurrent.futures.Future[None] = concurrent.futures.Future()
-    late.add_done_callback(race.give_up_if_cancelled)
-    assert late.cancel()
-    assert race.settled.acquire(timeout=1)
-    assert isinstance(race.error, RuntimeError)
+def _in_a_stream_worker(work: Callable[[], object]) -> tuple[threading.Thread, list[object]]:
+    """Run ``work`` in a thread marked as a stream handler worker (handlers run in place)."""
+    outcome: list[object] = []
+
+    def worker() -> None:
+        mark_handler_worker()
+        try:
+            outcome.append(work())
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_handler_raising_after_its_deadline_keeps_the_call_until_the_timeout_answer_lands(
+    server: FakeCodexManager, cm: CodexManager
+) -> None:
+    runs: list[int] = []
+
+    def slow() -> str:
+        runs.append(1)
+        if len(runs) == 1:
+            time.sleep(0.3)  # past its 0.1 s deadline
+            raise SystemExit(3)  # a library calling sys.exit(), say
+        return "second run"
+
+    options = RemoteSkillOptions(retry_delay_seconds=0.5)
+    response, skills = cm.remote_skills.create_session(
+        register=lambda s: s.register(None, slow, timeout_seconds=0.1), skill_options=options
+    )
+    session_id = response["session"]["sessionId"]
+    skills.send("CALL slow {}", inject_skills=False)
+    wait_pending(server, session_id)
+    (row,) = server.pending_tool_calls(session_id)
+    server.fail_next_answers(1)  # the timeout answer's first POST fails: it retries later
+    worker, outcome = _in_a_stream_worker(lambda: skills.respond_to_pending_call(row))
+    time.sleep(0.35)  # the handler has raised; the timeout answer waits for its retry
+    drained = skills.drain_pending_calls()
+    assert all(record.duplicate for record in drained)  # busy: the drain runs nothing
+    worker.join(10)
+    [record] = outcome
+    assert isinstance(record, RemoteSkillDispatch)
+    assert (record.error_kind, record.submission_status) == ("timeout", "accepted")
+    assert runs == [1]
+
+
+def test_a_timeout_answer_goes_out_even_when_timed_out_handlers_hold_every_pool_thread(
+    server: FakeCodexManager, cm: CodexManager
+) -> None:
+    hang = threading.Event()
+
+    def stuck(tag: str) -> str:
+        hang.wait(10)
+        return "late " + tag
+
+    options = RemoteSkillOptions(max_concurrent_calls=1, default_timeout_seconds=0.2)
+    response, skills = cm.remote_skills.create_session(
+        register=lambda s: s.skill(stuck), skill_options=options
+    )
+    session_id = response["session"]["sessionId"]
+    try:
+        skills.send('CALL stuck {"tag": "A"}\nCALL stuck {"tag": "B"}', inject_skills=False)
+        wait_pending(server, session_id)
+        # A, drained: answered at its deadline, its handler keeps the pool's only thread.
+        (first,) = skills.drain_pending_calls()
+        assert first.error_kind == "timeout"
+        wait_pending(server, session_id)
+        (row,) = server.pending_tool_calls(session_id)
+        worker, outcome = _in_a_stream_worker(lambda: skills.respond_to_pending_call(row))
+        server.wait_for(
+            lambda: any(answer.request_id == row["requestId"] for answer in server.answers), 5
+        )
+    finally:
+        hang.set()
+    worker.join(10)
+    [record] = outcome
+    assert isinstance(record, RemoteSkillDispatch)
+    assert record.error_kind == "timeout"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 import threading
 import time
 from collections.abc import Sequence
@@ -51,6 +52,8 @@ if TYPE_CHECKING:
     from codex_manager.client import CodexManager
 
 __all__ = ["PreparedSend", "SessionSkills"]
+
+logger = logging.getLogger("codex_manager.remote_skills")
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,7 +315,7 @@ class SessionSkills(SessionSkillsBase):
         """Run a plain handler in this (stream worker) thread instead of a second pool.
 
         The timeout stays honest: a watchdog answers the call with the timeout failure at the
-        deadline (on the registry's pool) while the handler keeps this thread until it returns,
+        deadline (from a thread of its own) while the handler keeps this thread until it returns,
         just as it would keep a pool thread. Async handlers keep their own loop on the pool.
         """
         prepared = prepare_call(self._registry, call, self._session_id, self._settings)
@@ -335,15 +338,15 @@ class SessionSkills(SessionSkillsBase):
         def expire() -> None:
             if not race.claim():
                 return
-            # The answer goes out on the registry's pool, never on the watchdog's thread. A
-            # pool that shut down (the client closed) refuses it or cancels it unrun: the
-            # handler's thread must then hear of it rather than wait for `settled` forever.
+            # The answer goes out on a thread of its own: not the watchdog's (it must not wait
+            # on the network), not the registry's pool (handlers that timed out keep its
+            # threads, and all of them may be taken). Deadlines passing are rare.
             try:
-                late = self._executor.submit(answer_late)
-            except RuntimeError as exc:
+                threading.Thread(
+                    target=answer_late, name="remote-skill-timeout-answer", daemon=True
+                ).start()
+            except RuntimeError as exc:  # no thread to be had: the handler's thread hears it
                 race.give_up(exc)
-                return
-            late.add_done_callback(race.give_up_if_cancelled)
 
         watchdog = shared_watchdog()
         timer = watchdog.schedule(prepared.timeout, expire)
@@ -352,10 +355,18 @@ class SessionSkills(SessionSkillsBase):
         except BaseException:
             if race.claim():
                 watchdog.cancel(timer)
-            raise
-        if race.claim():
-            watchdog.cancel(timer)
-            return outcome
+                raise
+            # Raised (SystemExit, say) after its deadline: the timeout answer stands, and the
+            # call must stay claimed until it is delivered, or a drain would run it again.
+            logger.warning(
+                "tool %r raised after its deadline; the timeout answer stands",
+                prepared.skill.name,
+                exc_info=True,
+            )
+        else:
+            if race.claim():
+                watchdog.cancel(timer)
+                return outcome
         # The watchdog won: its answer (the timeout failure) is the one the server got.
         race.settled.acquire()
         if race.error is not None:
@@ -419,8 +430,3 @@ class _DeadlineRace:
         """The watchdog won but cannot answer: the handler's thread raises ``error``."""
         self.error = error
         self.settled.release()
-
-    def give_up_if_cancelled(self, late: concurrent.futures.Future[None]) -> None:
-        """Done-callback of the late answer: a pool shut down before it ran cancels it."""
-        if late.cancelled():
-            self.give_up(RuntimeError("the client closed before the call's timeout was answered"))
