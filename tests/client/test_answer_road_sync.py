@@ -365,6 +365,31 @@ def test_an_interim_answer_is_skipped(serve: Callable[[Reply], RawServer]) -> No
     road.close()
 
 
+def test_informational_answers_before_the_final_one_are_skipped(
+    serve: Callable[[Reply], RawServer],
+) -> None:
+    # 102 Processing, 103 Early Hints: interim answers, the final one may come much later.
+    # Taken for the answer, the final one would be read as the next request's.
+    def interim_first(conn: socket.socket, request: bytes) -> bool:
+        conn.sendall(b"HTTP/1.1 102 Processing\r\n\r\n")
+        conn.sendall(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\n")
+        time.sleep(0.1)
+        number = request.split(b"\r\n\r\n", 1)[1]
+        conn.sendall(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(number), number)
+        )
+        return True
+
+    server = serve(interim_first)
+    road = SyncAnswerRoad()
+    for number in (b"1", b"2"):
+        answer = road.post(server.url, number, [], LIMITS)
+        assert (answer.status_code, answer.content) == (200, number)
+    assert server.connections == 1
+    road.close()
+
+
 def test_a_body_ended_by_the_connection_is_whole(serve: Callable[[Reply], RawServer]) -> None:
     def until_close(conn: socket.socket, request: bytes) -> bool:
         conn.sendall(b"HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\n\r\n{}")

@@ -40,6 +40,9 @@ HTTP1_ENGINES: Final[tuple[Http1Engine, ...]] = get_args(Http1Engine)
 
 _RECV_BYTES: Final = 65536
 
+_MAX_HEADER_LINE: Final = 65536
+"""The longest header line read (http.client's own limit)."""
+
 
 class AnswerProtocolError(Exception):
     """The server's answer was not a complete HTTP/1.1 response."""
@@ -276,6 +279,23 @@ def _end_of_stream(answer: _Answer, received: bool) -> None:
     answer.complete = True  # a body that ends with the connection, as HTTP/1.1 allows
 
 
+class _FinalResponse(http.client.HTTPResponse):
+    """http.client's response, reading past every informational answer (it skips only 100).
+
+    A ``102 Processing`` or ``103 Early Hints`` taken for the answer would leave the final
+    one on the kept connection, to be read as the next request's answer.
+    """
+
+    def _read_status(self) -> tuple[str, int, str]:
+        while True:
+            # Not in typeshed's stubs; in http.client since Python 3.0, begin() calls it.
+            version, status, reason = super()._read_status()  # type: ignore[misc]
+            if not 100 < status < 200 or status == 101:  # 100: http.client skips it itself
+                return version, status, reason
+            while self.fp.readline(_MAX_HEADER_LINE + 1) not in (b"\r\n", b"\n", b""):
+                pass  # the interim answer's headers
+
+
 class StdlibConnection:
     """``http.client``'s connection behind the same three calls."""
 
@@ -302,6 +322,7 @@ class StdlibConnection:
             )
         else:
             connection = http.client.HTTPConnection(host, port, timeout=timeout)
+        connection.response_class = _FinalResponse
         connection.connect()
         assert connection.sock is not None
         _no_delay(connection.sock)
