@@ -263,3 +263,35 @@ async def test_task_unordered_calls_run_concurrently_under_the_bound() -> None:
     await dispatcher.shutdown(10)
     assert sorted(started, key=str) == [0, 1, 2, 3, 4]
     assert most == 2
+
+
+async def test_task_a_handler_raising_cancelled_error_has_failed_and_its_lane_goes_on() -> None:
+    seen: list[object] = []
+    failures: list[str] = []
+
+    async def handler(item: object, context: object) -> None:
+        if item == 0:  # cancels a helper and awaits it: CancelledError, the task not cancelled
+            helper = asyncio.ensure_future(asyncio.sleep(10))
+            await asyncio.sleep(0)
+            helper.cancel()
+            await helper
+        seen.append(item)
+
+    def report(registered: object, error: BaseException, item: object) -> None:
+        failures.append(type(error).__name__)
+        if item == 1:
+            raise RuntimeError("the reporter fails too")
+
+    def plain(item: object, context: object) -> None:
+        raise SystemExit(3)  # sys.exit() in a worker thread ends the call, not the program
+
+    dispatcher = TaskDispatcher(max_concurrency=4, max_pending=3, report=report, name="lane")
+    registered = entry(handler)
+    for number in range(3):
+        assert await dispatcher.submit(registered, number, CONTEXT, "lane")
+    assert await dispatcher.submit(entry(plain), 1, CONTEXT, "other")
+    for number in range(3, 6):  # more than max_pending: the slots all came back
+        assert await dispatcher.submit(registered, number, CONTEXT, "lane")
+    await dispatcher.shutdown(5)
+    assert seen == [1, 2, 3, 4, 5]
+    assert sorted(failures) == ["CancelledError", "SystemExit"]

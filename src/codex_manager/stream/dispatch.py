@@ -366,8 +366,20 @@ class TaskDispatcher:
         try:
             async with self._running:
                 await self.call(entry, item, context)
-        except Exception as error:
-            self._report(entry, error, item)
+        except BaseException as error:
+            if isinstance(error, asyncio.CancelledError):
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # this task is cancelled (shutdown): not the handler's failure
+            elif not isinstance(error, Exception) and entry.is_async:
+                raise  # SystemExit in the loop itself: the program's to handle
+            # Otherwise the handler failed: a CancelledError of its own (a task it awaited
+            # was cancelled), or sys.exit() in a plain handler's worker thread. Its lane and
+            # its slot go on either way.
+            try:
+                self._report(entry, error, item)
+            except Exception:  # the reporter (say, an exception's __str__) failed as well
+                logger.exception("reporting a failure of handler %s raised", entry.name)
         finally:
             self._release_slot()
 
