@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import threading
 from collections.abc import Callable
 
@@ -45,3 +46,24 @@ class PeerServer:
 
     def stop(self) -> None:
         self._server.shutdown()
+
+
+def ready_events_then_close(thread_id: str, count: int) -> tuple[Handler, list[int]]:
+    """A server going away right after it accepted: ``ready``, ``count`` tick events for
+    ``thread_id`` and a close, all in one write, on the first connection; later ones get
+    ``ready`` only. Also returns the list that counts the connections."""
+    connections: list[int] = []
+
+    def talk(connection: ServerConnection) -> None:
+        connections.append(1)
+        protocol = connection.protocol
+        with connection.protocol_mutex:
+            protocol.send_text(json.dumps({"type": "ready", "threadId": thread_id}).encode())
+            if len(connections) == 1:
+                for number in range(count):
+                    event = {"type": "tick", "threadId": thread_id, "payload": number}
+                    protocol.send_text(json.dumps(event).encode())
+                protocol.send_close(1001, "going away")
+            connection.socket.sendall(b"".join(protocol.data_to_send()))
+
+    return talk, connections

@@ -15,6 +15,7 @@ from collections.abc import AsyncGenerator, Callable
 
 import pytest
 
+from codex_manager.config import ClientConfig
 from codex_manager.retry import RetryPolicy
 from codex_manager.stream import (
     AppServerSignal,
@@ -33,6 +34,7 @@ from codex_manager.stream import (
     WebSocketClientChoice,
 )
 
+from .peer_server import PeerServer, ready_events_then_close
 from .ws_server import FakeClient, MiniStreamServer, Recorder, tool_call_signal
 
 FAST_RECONNECT = RetryPolicy(max_attempts=1000, initial_delay=0.01, max_delay=0.1)
@@ -424,3 +426,23 @@ async def test_stop_is_prompt_while_stuck_handlers_fill_max_pending(
     release.set()
     assert not stream.running
     assert sorted(started.snapshot(), key=str) == [0, 1]  # the held-back call was dropped
+
+
+async def test_events_between_ready_and_a_close_reach_their_handlers(
+    peer: Callable[..., PeerServer],
+) -> None:
+    # The subscribe command then meets a closing connection: the events the server sent
+    # before its close must still be handled, and the stream reconnect.
+    talk, connections = ready_events_then_close("t1", 5)
+    server = peer(talk)
+    options = StreamOptions(
+        reconnect=FAST_RECONNECT, shutdown_timeout=5.0, websocket_client=LIBRARY
+    )
+    base_url = server.url.replace("ws://", "http://").removesuffix("/api/stream")
+    stream = AsyncEventStream(FakeClient(ClientConfig(base_url=base_url)), options=options)
+    seen: Recorder[object] = Recorder()
+    stream.on_event("tick")(lambda event, context: seen.add(event.payload))
+    runner = asyncio.create_task(stream.run_forever(thread_id="t1"))
+    await wait_until(lambda: len(seen.snapshot()) == 5 and len(connections) >= 2)
+    await finish(stream, runner)
+    assert seen.snapshot() == [0, 1, 2, 3, 4]

@@ -22,7 +22,7 @@ from codex_manager.config import ClientConfig
 from codex_manager.stream import EventStream, StreamEvent, StreamOptions
 from codex_manager.stream.sync_hub import HubWatch, SocketHub
 
-from .peer_server import PeerServer
+from .peer_server import PeerServer, ready_events_then_close
 from .raw_peer import RawPeer, RawPeerServer
 from .test_sync_stream import (
     FAST_RECONNECT,
@@ -349,3 +349,21 @@ def test_a_peer_that_stops_reading_holds_up_no_other_stream(server: MiniStreamSe
     finish(stuck, stuck_runner)  # within the pong timeout of the send it is stuck in
     finish(healthy, healthy_runner)
     flooding.close()
+
+
+def test_events_between_ready_and_a_close_reach_their_handlers(
+    peer: Callable[..., PeerServer],
+) -> None:
+    # The subscribe command then meets a closing connection: the events the server sent
+    # before its close must still be handled, and the stream reconnect.
+    talk, connections = ready_events_then_close("t1", 5)
+    server = peer(talk)
+    options = StreamOptions(reconnect=FAST_RECONNECT, shutdown_timeout=5.0)
+    base_url = server.url.replace("ws://", "http://").removesuffix("/api/stream")
+    stream = EventStream(FakeClient(ClientConfig(base_url=base_url)), options=options)
+    seen: Recorder[object] = Recorder()
+    stream.on_event("tick")(lambda event, context: seen.add(event.payload))
+    runner = background(stream, "t1")
+    assert seen.wait_for(5) == [0, 1, 2, 3, 4]
+    wait_until(lambda: len(connections) >= 2)
+    finish(stream, runner)

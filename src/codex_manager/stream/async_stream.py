@@ -361,7 +361,10 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
                         ready_timer.cancel()
                         ready_timer = None
                         if thread_id is not None:
-                            await websocket.send(subscribe_text(thread_id))
+                            with contextlib.suppress(ConnectionClosed):
+                                # Closing already: what the server sent before its close is
+                                # still read and handled; reading raises at the end.
+                                await websocket.send(subscribe_text(thread_id))
                         keepalive = asyncio.create_task(self._keepalive(websocket, liveness))
                         yield None
                 elif type(frame) is ErrorFrame:

@@ -10,6 +10,7 @@ No event loop is involved, except a private one per call for ``async def`` handl
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import threading
@@ -351,7 +352,10 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
                     if ready_deadline != inf:
                         ready_deadline = inf
                         if thread_id is not None:
-                            websocket.send(subscribe_text(thread_id))
+                            with contextlib.suppress(ConnectionClosed):
+                                # Closing already: what the server sent before its close is
+                                # still read and handled; reading raises at the end.
+                                websocket.send(subscribe_text(thread_id))
                         next_ping = time.monotonic() + options.ping_interval
                         yield None
                 elif type(frame) is ErrorFrame:
