@@ -55,6 +55,8 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    header_lines: tuple[tuple[str, str], ...] = ()
+    """Every header line as sent (names in lower case), repeated ones included."""
 
 
 class ScriptedServer:
@@ -77,6 +79,7 @@ class ScriptedServer:
                             self.path,
                             {k.lower(): v for k, v in self.headers.items()},
                             body,
+                            tuple((k.lower(), v) for k, v in self.headers.items()),
                         )
                     )
                     reply = server.replies.popleft() if server.replies else Reply(200, HEALTH)

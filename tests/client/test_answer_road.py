@@ -117,6 +117,42 @@ async def test_async_road_sends_what_the_httpx_road_sends(
     assert sent_direct[3]["authorization"] == "Bearer s3cret"
 
 
+@pytest.mark.parametrize("client", ["sync", "async"])
+async def test_a_content_type_set_on_the_client_is_replaced_as_httpx_does(
+    scripted: ScriptedServer, road: RoadSpy, client: str
+) -> None:
+    scripted.queue(Reply(200, ACCEPTED_ANSWER))
+    own = {"Content-Type": "application/json; charset=utf-8"}
+    if client == "sync":
+        with CodexManager(scripted.base_url, headers=own) as sync_cm:
+            sync_cm.tool_calls.respond("7", content_items=ITEMS)
+    else:
+        async with AsyncCodexManager(scripted.base_url, headers=own) as async_cm:
+            await async_cm.tool_calls.respond("7", content_items=ITEMS)
+    assert road.sync_posts + road.async_posts == 1
+    [received] = scripted.received
+    sent = [value for name, value in received.header_lines if name == "content-type"]
+    assert sent == ["application/json"]
+
+
+@pytest.mark.parametrize("client", ["sync", "async"])
+async def test_credentials_in_the_base_url_are_sent_as_httpx_sends_them(
+    scripted: ScriptedServer, road: RoadSpy, client: str
+) -> None:
+    scripted.queue(Reply(200, ACCEPTED_ANSWER))
+    base_url = scripted.base_url.replace("http://", "http://user:pw@")
+    if client == "sync":
+        with CodexManager(base_url) as sync_cm:
+            sync_cm.tool_calls.respond("7", content_items=ITEMS)
+        assert road.sync_posts == 0  # httpx's road: the sync road would drop them
+    else:
+        async with AsyncCodexManager(base_url) as async_cm:
+            await async_cm.tool_calls.respond("7", content_items=ITEMS)
+        assert road.async_posts == 1  # aiohttp derives Basic auth from the URL as httpx does
+    [received] = scripted.received
+    assert received.headers["authorization"] == "Basic dXNlcjpwdw=="
+
+
 def test_sync_road_sends_what_the_httpx_road_sends(scripted: ScriptedServer, road: RoadSpy) -> None:
     scripted.queue(Reply(200, ACCEPTED_ANSWER), Reply(200, ACCEPTED_ANSWER))
     with CodexManager(scripted.base_url, bearer_token="s3cret") as direct:

@@ -36,9 +36,10 @@ if TYPE_CHECKING:
 DIRECT_OPERATIONS: Final = frozenset({"respondToolCall"})
 """Operations sent on the direct road when it is open (the per-tool-call answer only)."""
 
-_SKIPPED_HEADERS: Final = frozenset({"accept-encoding", "content-length", "host"})
-"""httpx defaults the pool sets itself. Without httpx's ``Accept-Encoding``, aiohttp offers (and
-decodes) what it supports and the sync road, which decodes nothing, is answered uncompressed."""
+_SKIPPED_HEADERS: Final = frozenset({"accept-encoding", "content-length", "content-type", "host"})
+"""Client headers the request replaces, as httpx would: the pool sets ``Host`` and
+``Content-Length``, the JSON body its ``Content-Type``; for ``Accept-Encoding`` aiohttp offers
+(and decodes) what it supports, and the sync road, which decodes nothing, asks for ``identity``."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,9 @@ this, answers take the httpx road (one shared pool) instead of opening more conn
 KEEPALIVE_EXPIRY_SECONDS: Final = 5.0
 """Idle seconds after which a kept-alive connection is not reused (httpx's default)."""
 
+_IDENTITY: Final = ("accept-encoding", "identity")
+"""This road decodes no content coding: without it a server may pick any (RFC 9110 12.5.3)."""
+
 _URL_SAFE: Final = "/?#[]@!$&'()*+,;=:%-._~"
 """What stays as it is when a non-ASCII target is percent-encoded (httpx's choice as well)."""
 
@@ -204,7 +207,9 @@ class SyncAnswerRoad:
         try:
             connection.limit_write(limits.write)
             try:
-                connection.send_request(target, parts.netloc.rpartition("@")[2], headers, content)
+                connection.send_request(
+                    target, parts.netloc.rpartition("@")[2], [*headers, _IDENTITY], content
+                )
             except TimeoutError as exc:
                 raise httpx.WriteTimeout(str(exc) or "write timed out") from exc
             except OSError as exc:

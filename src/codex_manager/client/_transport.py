@@ -463,7 +463,12 @@ class SyncTransport(_TransportBase):
     def _road_for(self, plan: _CallPlan) -> SyncAnswerRoad | None:
         """The direct road when ``plan`` may take it (see :mod:`codex_manager.client._direct`)."""
         road = self._answer_road
-        if road is None or not self._may_take_road(plan, self.http) or not road.serves():
+        if (
+            road is None
+            or not self._may_take_road(plan, self.http)
+            or self.http.base_url.userinfo  # httpx sends them as Basic auth; this road not
+            or not road.serves()
+        ):
             return None
         return road
 
