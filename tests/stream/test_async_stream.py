@@ -446,3 +446,39 @@ async def test_events_between_ready_and_a_close_reach_their_handlers(
     await wait_until(lambda: len(seen.snapshot()) == 5 and len(connections) >= 2)
     await finish(stream, runner)
     assert seen.snapshot() == [0, 1, 2, 3, 4]
+
+
+async def test_handlers_holding_the_reader_past_the_pong_timeout_do_not_kill_the_connection(
+    server: MiniStreamServer,
+) -> None:
+    # One pending slot and a handler that takes a second: the reader waits for the slot
+    # and reads no pong meanwhile. The connection is alive all along: nothing may be lost.
+    settings = StreamOptions(
+        max_concurrency=1,
+        max_pending=1,
+        ping_interval=0.1,
+        pong_timeout=0.3,
+        reconnect=FAST_RECONNECT,
+        shutdown_timeout=5.0,
+        websocket_client=LIBRARY,
+    )
+    stream = AsyncEventStream(FakeClient(server.config), options=settings)
+    seen: Recorder[object] = Recorder()
+    errors: Recorder[StreamError] = Recorder()
+    stream.on_error(lambda error, context: errors.add(error))
+
+    @stream.on_event("work")
+    async def slow(event: StreamEvent, context: Context) -> None:
+        if event.payload == 0:
+            await asyncio.sleep(1.0)
+        seen.add(event.payload)
+
+    runner = asyncio.create_task(stream.run_forever())
+    await asyncio.to_thread(server.wait_for_command, {"type": "ping"})
+    for number in range(100):
+        server.publish("work", "t1", number)
+    await wait_until(lambda: len(seen.snapshot()) == 100)
+    await finish(stream, runner)
+    assert seen.snapshot() == list(range(100))
+    assert not [error for error in errors.snapshot() if isinstance(error, DeadConnectionError)]
+    assert server.connections_opened == 1

@@ -367,3 +367,34 @@ def test_events_between_ready_and_a_close_reach_their_handlers(
     assert seen.wait_for(5) == [0, 1, 2, 3, 4]
     wait_until(lambda: len(connections) >= 2)
     finish(stream, runner)
+
+
+def test_handlers_holding_the_reader_past_the_pong_timeout_do_not_kill_the_connection(
+    server: MiniStreamServer,
+) -> None:
+    # One pending slot and handlers of 0.1 s: the stream's thread waits for a slot at each
+    # event, and a pong behind twenty of them is read two seconds after its ping. The
+    # connection is alive all along (frames keep coming).
+    options = StreamOptions(
+        max_concurrency=1,
+        max_pending=1,
+        ping_interval=0.05,
+        pong_timeout=0.3,
+        reconnect=FAST_RECONNECT,
+        shutdown_timeout=5.0,
+    )
+    stream = EventStream(FakeClient(server.config), options=options)
+    seen: Recorder[object] = Recorder()
+
+    @stream.on_event("work")
+    def slow(event: StreamEvent, context: Context) -> None:
+        time.sleep(0.1)
+        seen.add(event.payload)
+
+    runner = background(stream)
+    server.wait_for_command({"type": "ping"})
+    for number in range(20):
+        server.publish("work", "t1", number)
+    assert seen.wait_for(20) == list(range(20))
+    finish(stream, runner)
+    assert server.connections_opened == 1

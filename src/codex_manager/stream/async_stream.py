@@ -55,13 +55,18 @@ logger = logging.getLogger("codex_manager.stream")
 
 
 class _Liveness:
-    """Why the current connection was cut on purpose, if it was."""
+    """What tells a live connection from a dead one, and why one was cut on purpose."""
 
-    __slots__ = ("pong", "reason")
+    __slots__ = ("frames", "pong", "reading", "reason")
 
     def __init__(self) -> None:
         self.pong = asyncio.Event()
         self.reason: str | None = None
+        self.frames = 0
+        """Frames received so far: any frame shows the connection alive."""
+        self.reading = False
+        """Whether the reader waits for the next frame now; else handlers (backpressure) or
+        the ``events()`` consumer hold it, and a pong may wait unread in the socket."""
 
 
 class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
@@ -304,13 +309,22 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
             await asyncio.sleep(options.ping_interval)
             liveness.pong.clear()
             await websocket.send(PING_TEXT)
-            try:
-                async with asyncio.timeout(options.pong_timeout):
-                    await liveness.pong.wait()
-            except TimeoutError:
-                liveness.reason = f"no pong within {options.pong_timeout:g} s: connection is dead"
-                websocket.abort()
-                return
+            frames_at_ping = liveness.frames
+            while True:
+                try:
+                    async with asyncio.timeout(options.pong_timeout):
+                        await liveness.pong.wait()
+                    break
+                except TimeoutError:
+                    if liveness.frames != frames_at_ping or not liveness.reading:
+                        # Frames came meanwhile (the pong is behind them), or the reader is
+                        # held up and has not read it: no sign of a dead connection.
+                        frames_at_ping = liveness.frames
+                        continue
+                    timeout = options.pong_timeout
+                    liveness.reason = f"no pong within {timeout:g} s: connection is dead"
+                    websocket.abort()
+                    return
 
     def _abort_unready(self, websocket: AsyncWebSocket, liveness: _Liveness) -> None:
         liveness.reason = f"no ready frame within {self._options.open_timeout:g} s"
@@ -337,7 +351,10 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
         keepalive: asyncio.Task[None] | None = None
         try:
             while not self._stopping():
+                liveness.reading = True
                 data = await websocket.recv()
+                liveness.reading = False
+                liveness.frames += 1
                 try:
                     frame = decode_frame(data)
                 except StreamFrameError as error:

@@ -346,6 +346,11 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
                         continue
                     self._submit_event(frame, route(frame), context, dispatcher)
                     yield frame
+                    if pong_deadline != inf:
+                        # A frame came, so the connection lives; held up meanwhile (by the
+                        # handlers' backpressure or the events() consumer), this thread may
+                        # not have read the pong yet.
+                        pong_deadline = time.monotonic() + options.pong_timeout
                 elif type(frame) is PongFrame:
                     pong_deadline = inf
                 elif type(frame) is ReadyFrame:
