@@ -482,3 +482,65 @@ async def test_handlers_holding_the_reader_past_the_pong_timeout_do_not_kill_the
     assert seen.snapshot() == list(range(100))
     assert not [error for error in errors.snapshot() if isinstance(error, DeadConnectionError)]
     assert server.connections_opened == 1
+
+
+def _short_shutdown(server: MiniStreamServer, seconds: float) -> AsyncEventStream[FakeClient]:
+    settings = StreamOptions(
+        reconnect=FAST_RECONNECT, shutdown_timeout=seconds, websocket_client=LIBRARY
+    )
+    return AsyncEventStream(FakeClient(server.config), options=settings)
+
+
+async def test_stop_cancels_on_error_handlers_still_running_after_the_shutdown_timeout(
+    server: MiniStreamServer,
+) -> None:
+    stream = _short_shutdown(server, 0.2)
+    reported: Recorder[StreamError] = Recorder()
+
+    @stream.on_event("boom")
+    async def explode(event: StreamEvent, context: Context) -> None:
+        raise RuntimeError("boom")
+
+    @stream.on_error
+    async def hangs(error: StreamError, context: Context) -> None:
+        reported.add(error)
+        await asyncio.sleep(3600)  # an alerting call that never returns, say
+
+    runner = asyncio.create_task(stream.run_forever())
+    await asyncio.to_thread(server.wait_for_connections, 1)
+    server.publish("boom", "t1", 1)
+    await asyncio.to_thread(reported.wait_for, 1)
+    stream.stop()
+    async with asyncio.timeout(3):
+        await runner
+    assert not stream.running
+
+
+async def test_a_second_cancel_during_shutdown_still_leaves_the_stream_stopped(
+    server: MiniStreamServer,
+) -> None:
+    stream = _short_shutdown(server, 5.0)
+    started: Recorder[object] = Recorder()
+    handler_cancelled = asyncio.Event()
+
+    @stream.on_event("work")
+    async def stuck(event: StreamEvent, context: Context) -> None:
+        started.add(event.payload)
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            handler_cancelled.set()
+            raise
+
+    runner = asyncio.create_task(stream.run_forever())
+    await asyncio.to_thread(server.wait_for_connections, 1)
+    server.publish("work", "t1", 1)
+    await asyncio.to_thread(started.wait_for, 1)
+    runner.cancel()
+    await asyncio.sleep(0.1)  # the stream now waits out its 5 s grace for the handler
+    runner.cancel()  # an outer timeout or a TaskGroup, say
+    with pytest.raises(asyncio.CancelledError):
+        await runner
+    assert not stream.running
+    async with asyncio.timeout(2):
+        await handler_cancelled.wait()

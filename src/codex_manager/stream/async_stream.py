@@ -204,14 +204,32 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
         finally:
             self._stop_event.set()
             dispatcher.abort()
-            await dispatcher.shutdown(options.shutdown_timeout)
-            if self._error_tasks:
-                await asyncio.gather(*self._error_tasks, return_exceptions=True)
-            self._stop_requested = False
-            self._stop_event = None
-            self._dispatcher = None
-            self._loop = None
-            self._running = False
+            try:
+                deadline = asyncio.get_running_loop().time() + options.shutdown_timeout
+                await dispatcher.shutdown(options.shutdown_timeout)
+                await self._finish_error_handlers(deadline)
+            finally:  # also when a second cancel cuts the shutdown short
+                dispatcher.abandon()
+                for task in self._error_tasks:
+                    task.cancel()
+                self._stop_requested = False
+                self._stop_event = None
+                self._dispatcher = None
+                self._loop = None
+                self._running = False
+
+    async def _finish_error_handlers(self, deadline: float) -> None:
+        """Let running ``on_error`` handlers finish until ``deadline`` (loop time), then cancel."""
+        tasks = set(self._error_tasks)
+        if not tasks:
+            return
+        remaining = max(deadline - asyncio.get_running_loop().time(), 0.0)
+        _, pending = await asyncio.wait(tasks, timeout=remaining)
+        if pending:
+            logger.warning("cancelling %d on_error handler task(s) at shutdown", len(pending))
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     def _stopping(self) -> bool:
         return self._stop_requested or (self._stop_event is not None and self._stop_event.is_set())

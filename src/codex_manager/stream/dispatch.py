@@ -408,6 +408,16 @@ class TaskDispatcher:
                 await asyncio.gather(*pending, return_exceptions=True)
         self._executor.shutdown(wait=False)
 
+    def abandon(self) -> None:
+        """Cancel whatever still runs and let the threads go, without waiting.
+
+        For a shutdown cut short (the stopping task cancelled again): after a whole
+        :meth:`shutdown` there is nothing left and this does nothing.
+        """
+        for task in self._tasks:
+            task.cancel()
+        self._executor.shutdown(wait=False)
+
 
 __all__ = [
     "FailureReporter",
