@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import sys
 import threading
 from collections.abc import AsyncGenerator, Callable
@@ -544,3 +545,21 @@ async def test_a_second_cancel_during_shutdown_still_leaves_the_stream_stopped(
     assert not stream.running
     async with asyncio.timeout(2):
         await handler_cancelled.wait()
+
+
+async def test_stop_ends_an_opening_handshake_at_once() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))  # accepts, never answers the upgrade
+    try:
+        settings = StreamOptions(
+            open_timeout=30.0, reconnect=FAST_RECONNECT, websocket_client=LIBRARY
+        )
+        base_url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+        stream = AsyncEventStream(FakeClient(ClientConfig(base_url=base_url)), options=settings)
+        runner = asyncio.create_task(stream.run_forever())
+        await asyncio.sleep(0.3)  # in the handshake now
+        stream.stop()
+        async with asyncio.timeout(3):
+            await runner
+        assert not stream.running
+    finally:
+        listener.close()

@@ -100,6 +100,8 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self._websocket: AsyncWebSocket | None = None
+        self._opening: asyncio.Timeout | None = None
+        """The deadline around an opening handshake under way (stop() moves it to now)."""
         self._dispatcher: TaskDispatcher | None = None
         self._error_tasks: set[asyncio.Task[None]] = set()
 
@@ -135,6 +137,9 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
             self._stop_event.set()
         if self._dispatcher is not None:
             self._dispatcher.abort()  # a reader waiting for a handler slot gives up
+        opening = self._opening
+        if opening is not None:
+            opening.reschedule(asyncio.get_running_loop().time())
         websocket = self._websocket
         if websocket is not None:
             task = asyncio.ensure_future(websocket.close())
@@ -251,14 +256,20 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
             ready = False
             liveness = _Liveness()
             try:
-                async with open_async_websocket(
-                    url,
-                    library=library,
-                    headers=config.auth_headers(),
-                    open_timeout=options.open_timeout,
-                    close_timeout=options.close_timeout,
-                    max_size=options.max_frame_bytes,
-                ) as websocket:
+                async with contextlib.AsyncExitStack() as opened:
+                    # stop() ends the opening handshake too (by moving this deadline to now).
+                    async with asyncio.timeout(None) as self._opening:
+                        websocket = await opened.enter_async_context(
+                            open_async_websocket(
+                                url,
+                                library=library,
+                                headers=config.auth_headers(),
+                                open_timeout=options.open_timeout,
+                                close_timeout=options.close_timeout,
+                                max_size=options.max_frame_bytes,
+                            )
+                        )
+                    self._opening = None
                     self._websocket = websocket
                     if self._stopping():
                         return
@@ -286,6 +297,7 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
                 else:
                     problem = connection_problem(error, url)
             finally:
+                self._opening = None
                 self._websocket = None
             if ready:  # a healthy connection was lost (not just another failed attempt)
                 lost_at = time.monotonic()
