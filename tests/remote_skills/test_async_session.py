@@ -368,3 +368,44 @@ async def test_configure_sets_the_client_wide_bound(server: FakeCodexManager) ->
         batches = await asyncio.gather(*(skills.drain_pending_calls() for _, skills in sessions))
     assert sorted(len(batch) for batch in batches) == [4, 4]
     assert peak <= 3  # across both sessions
+
+
+async def test_a_call_cancelled_while_its_plain_handler_runs_is_answered_once_it_returns(
+    server: FakeCodexManager, acm: AsyncCodexManager
+) -> None:
+    # Python cannot stop the handler's thread: the call stays taken while it runs (a drain
+    # meanwhile runs nothing), and its answer then goes out on a later drain, unrun again.
+    runs: list[int] = []
+    started = threading.Event()
+    release = threading.Event()
+
+    def charge(amount: int) -> str:
+        runs.append(amount)
+        started.set()
+        release.wait(10)
+        return f"charged {amount}"
+
+    async def register(skills: AsyncSessionSkills) -> None:
+        skills.skill(charge)
+
+    created, skills = await acm.remote_skills.create_session(register=register)
+    session_id = created["session"]["sessionId"]
+    await skills.send('CALL charge {"amount": 5}', inject_skills=False)
+    await _wait_pending(server, session_id)
+    (row,) = server.pending_tool_calls(session_id)
+    answering = asyncio.ensure_future(skills.respond_to_pending_call(row))
+    assert await asyncio.to_thread(started.wait, 10)
+    answering.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await answering
+    assert all(record.duplicate for record in await skills.drain_pending_calls())
+    release.set()
+    for _ in range(500):  # the answer is stored once the thread returned
+        records = await skills.drain_pending_calls()
+        if records:
+            break
+        await asyncio.sleep(0.01)
+    [record] = records
+    assert (record.resubmitted, record.answer_text) == (True, "charged 5")
+    assert record.submission_status == "accepted"
+    assert runs == [5]

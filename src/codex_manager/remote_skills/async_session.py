@@ -26,7 +26,12 @@ from codex_manager.remote_skills.calls import ToolCall
 from codex_manager.remote_skills.catalog import CatalogSync
 from codex_manager.remote_skills.dispatch import RemoteSkillDispatch
 from codex_manager.remote_skills.errors import MalformedPendingCallsError
-from codex_manager.remote_skills.execution import LocalOutcome, execute_async, prepare_call
+from codex_manager.remote_skills.execution import (
+    LocalOutcome,
+    Outlived,
+    execute_async,
+    prepare_call,
+)
 from codex_manager.remote_skills.options import RemoteSkillOptions
 from codex_manager.remote_skills.submit import SubmissionPolicy, submit_async
 from codex_manager.remote_skills.sync_session import PreparedSend
@@ -161,11 +166,11 @@ class AsyncSessionSkills(SessionSkillsBase):
 
     # -- dispatch -----------------------------------------------------------------------------
 
-    async def _execute(self, call: ToolCall) -> LocalOutcome:
+    async def _execute(self, call: ToolCall, outlived: Outlived | None = None) -> LocalOutcome:
         prepared = prepare_call(self._registry, call, self._session_id, self._settings)
         if isinstance(prepared, LocalOutcome):
             return prepared
-        return await execute_async(prepared, self._settings, self._runtime.executor)
+        return await execute_async(prepared, self._settings, self._runtime.executor, outlived)
 
     async def dispatch_app_server_signal(self, signal: SignalInput) -> RemoteSkillDispatch | None:
         """Async twin of ``SessionSkills.dispatch_app_server_signal`` (local only)."""
@@ -250,6 +255,7 @@ class AsyncSessionSkills(SessionSkillsBase):
         if claim.action in ("busy", "done"):
             return self._duplicate(call, start)
         resubmitted = claim.action == "resubmit" and claim.answer is not None
+        still_running: list[asyncio.Future[LocalOutcome]] = []
         try:
             if resubmitted and claim.answer is not None:
                 outcome = claim.answer
@@ -257,9 +263,18 @@ class AsyncSessionSkills(SessionSkillsBase):
                 # The bound covers running handlers; answers are posted outside it so a busy
                 # pool never holds back delivery of finished calls.
                 async with self._runtime.semaphore:
-                    outcome = await self._execute(call)
+                    outcome = await self._execute(call, still_running.append)
         except BaseException:
-            self._tracker.release(call.key)
+            if still_running:
+                # Cancelled while a plain handler still runs in its thread: the call stays
+                # taken until it returns, then its answer waits for a resubmission (a later
+                # drain or redelivery sends it without running the handler again).
+                key = call.key
+                still_running[0].add_done_callback(
+                    lambda done: self._tracker.unsent(key, done.result())
+                )
+            else:
+                self._tracker.release(call.key)
             raise
         check_first = self._check_first(time.perf_counter() - start, resubmitted)
         try:

@@ -15,7 +15,7 @@ import functools
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal, cast
+from typing import Literal, TypeAlias, cast
 
 from codex_manager.remote_skills.calls import SkillAnswer, ToolCall
 from codex_manager.remote_skills.content import ResultConversionError, to_content_items
@@ -234,10 +234,16 @@ def run_in_place(prepared: PreparedCall, settings: ExecutionSettings) -> LocalOu
     return _finish(skill, value)
 
 
+Outlived: TypeAlias = Callable[["asyncio.Future[LocalOutcome]"], None]
+"""Told, when the caller is cancelled while a plain handler still runs in its thread (Python
+cannot stop it), of the outcome the handler will have: the call is not over yet."""
+
+
 async def execute_async(
     prepared: PreparedCall,
     settings: ExecutionSettings,
     executor: concurrent.futures.Executor | None,
+    outlived: Outlived | None = None,
 ) -> LocalOutcome:
     """Run a prepared call on the event loop (async handlers) or in a worker thread (sync ones)."""
     skill = prepared.skill
@@ -254,7 +260,13 @@ async def execute_async(
                 call = functools.partial(
                     context.run, skill.handler, *prepared.args, **prepared.kwargs
                 )
-                value = await loop.run_in_executor(executor, call)
+                running = loop.run_in_executor(executor, call)
+                try:
+                    value = await asyncio.shield(running)
+                except asyncio.CancelledError:
+                    if outlived is not None and not running.done() and not deadline.expired():
+                        outlived(_outcome_when_done(running, skill, settings))
+                    raise
     except TimeoutError as exc:
         if deadline.expired():
             return _timed_out(skill, prepared.timeout)
@@ -266,6 +278,23 @@ async def execute_async(
     except Exception as exc:
         return _failed(skill, exc, settings)
     return _finish(skill, value)
+
+
+def _outcome_when_done(
+    running: asyncio.Future[object], skill: RemoteSkill, settings: ExecutionSettings
+) -> asyncio.Future[LocalOutcome]:
+    """The outcome of a plain handler still running in its thread, once it returned."""
+    outcome: asyncio.Future[LocalOutcome] = running.get_loop().create_future()
+
+    def done(finished: asyncio.Future[object]) -> None:
+        error = asyncio.CancelledError() if finished.cancelled() else finished.exception()
+        if error is None:
+            outcome.set_result(_finish(skill, finished.result()))
+        else:
+            outcome.set_result(_failed(skill, error, settings))
+
+    running.add_done_callback(done)
+    return outcome
 
 
 def elapsed_since(start: float) -> float:
