@@ -492,6 +492,34 @@ def test_a_result_that_is_not_valid_unicode_is_answered_as_a_failure(
     assert server.pending_tool_calls(session_id) == []
 
 
+def test_an_answer_whose_delivery_failed_after_the_client_gave_up_is_sent_again(
+    server: FakeCodexManager,
+) -> None:
+    # The answer's POST times out while the server holds it in flight; the retry finds the
+    # call not pending (a call being delivered is not listed). Then the server's delivery
+    # fails and puts the call back to pending: a later drain must answer it, unrun again.
+    runs: list[int] = []
+
+    def add(a: int, b: int = 1) -> int:
+        runs.append(a)
+        return a + b
+
+    with CodexManager(server.base_url, timeout=0.3) as client:
+        created, skills = client.remote_skills.create_session(register=lambda s: s.skill(add))
+        session_id = created["session"]["sessionId"]
+        skills.send('CALL add {"a": 1}', inject_skills=False)
+        wait_pending(server, session_id)
+        server.hold_in_flight(0.8)
+        server.fail_next_answers(1)
+        (first,) = skills.drain_pending_calls()
+        assert first.submission_status in ("not_found", "in_flight")
+        wait_pending(server, session_id)  # back to pending once the delivery failed
+        (again,) = skills.drain_pending_calls()
+        assert (again.resubmitted, again.submission_status) == (True, "accepted")
+        assert server.pending_tool_calls(session_id) == []
+        assert runs == [1]
+
+
 def test_500s_then_success(server: FakeCodexManager, created: tuple[str, SessionSkills]) -> None:
     session_id, skills = created
     skills.send('CALL add {"a": 1}', inject_skills=False)

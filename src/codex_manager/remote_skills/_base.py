@@ -25,7 +25,7 @@ from codex_manager.remote_skills.signals import (
     tool_call_from_signal,
 )
 from codex_manager.remote_skills.skill import RemoteSkill, SkillHandler, build_skill
-from codex_manager.remote_skills.submit import SubmissionPolicy, SubmissionResult
+from codex_manager.remote_skills.submit import SubmissionPolicy, SubmissionResult, SubmissionStatus
 from codex_manager.stream.frames import StreamEvent
 from codex_manager.types import DynamicToolDefinition, PendingToolCall
 
@@ -48,6 +48,10 @@ PendingCallInput: TypeAlias = PendingToolCall | Mapping[str, object]
 """One row of ``GET /api/sessions/{id}/tool-calls`` (or a ``tool_call_requested`` payload)."""
 
 _NO_REQUEST_ID = SubmissionResult("failed", False, 0, "the call carries no request id to answer")
+
+_CONFIRMED: frozenset[SubmissionStatus] = frozenset({"accepted", "misrouted"})
+"""Answers the server took (a 200): the call is over. ``misrouted``: the server restarted and
+the call it was for is gone."""
 
 
 class SkillScope(Generic[SessionT]):
@@ -367,9 +371,12 @@ class SessionSkillsBase:
         start: float,
         resubmitted: bool,
     ) -> RemoteSkillDispatch:
-        if result.completed:
+        if result.status in _CONFIRMED:
             self._tracker.delivered(call.key)
         else:
+            # Kept for a resubmission, not run again, should the call show up pending once
+            # more: also after a 404 or 409, for the server puts a call whose delivery failed
+            # back to pending, and a call being delivered is not listed as pending.
             self._tracker.unsent(call.key, outcome)
         return RemoteSkillDispatch.build(
             call,
