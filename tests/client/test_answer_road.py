@@ -153,6 +153,27 @@ async def test_credentials_in_the_base_url_are_sent_as_httpx_sends_them(
     assert received.headers["authorization"] == "Basic dXNlcjpwdw=="
 
 
+@pytest.mark.parametrize("client", ["sync", "async"])
+async def test_cookies_an_answer_sets_are_sent_back_as_httpx_does(
+    scripted: ScriptedServer, road: RoadSpy, client: str
+) -> None:
+    # A load balancer's sticky-session cookie, say.
+    sticky = Reply(200, ACCEPTED_ANSWER, headers={"Set-Cookie": "sticky=abc; Path=/"})
+    scripted.queue(sticky, Reply(200, ACCEPTED_ANSWER))
+    if client == "sync":
+        with CodexManager(scripted.base_url) as sync_cm:
+            for _ in range(2):
+                sync_cm.tool_calls.respond("7", content_items=ITEMS)
+    else:
+        async with AsyncCodexManager(scripted.base_url) as async_cm:
+            for _ in range(2):
+                await async_cm.tool_calls.respond("7", content_items=ITEMS)
+    assert road.sync_posts + road.async_posts == 1  # the second goes as httpx sends cookies
+    first, second = scripted.received
+    assert "cookie" not in first.headers
+    assert second.headers["cookie"] == "sticky=abc"
+
+
 def test_sync_road_sends_what_the_httpx_road_sends(scripted: ScriptedServer, road: RoadSpy) -> None:
     scripted.queue(Reply(200, ACCEPTED_ANSWER), Reply(200, ACCEPTED_ANSWER))
     with CodexManager(scripted.base_url, bearer_token="s3cret") as direct:

@@ -552,6 +552,7 @@ class SyncTransport(_TransportBase):
             raw = road.post(info.url, plan.encoded_body(), headers, self.http.timeout)
         except httpx.TransportError as exc:  # the road raises what the httpx road would
             raise _transport_error(exc, info) from exc
+        _keep_cookies(self.http, raw, info.url)
         answer = self._answer_from_raw(plan, raw, info, self.api)
         self.hooks.run_after(ResponseInfo(info, answer.status_code, time.monotonic() - started))
         return answer
@@ -677,6 +678,7 @@ class AsyncTransport(_TransportBase):
             if isinstance(exc, TimeoutError) or is_unmapped_aiohttp_error(exc):
                 raise _transport_error(exc, info) from exc
             raise
+        _keep_cookies(self.http, raw, info.url)
         answer = self._answer_from_raw(plan, raw, info, self.api)
         await self.hooks.run_after(
             ResponseInfo(info, answer.status_code, time.monotonic() - started)
@@ -718,6 +720,17 @@ class AsyncTransport(_TransportBase):
         """Close the connection pool (only when this transport created it)."""
         if self._owns_http:
             await self.http.aclose()
+
+
+def _keep_cookies(http: httpx.Client | httpx.AsyncClient, raw: RawAnswer, url: str) -> None:
+    """Store the cookies a direct-road answer sets, as httpx stores those of its answers.
+
+    (A client with cookies then sends on httpx's road, which sends them back.)
+    """
+    if "set-cookie" in raw.headers:
+        request = httpx.Request("POST", url)
+        answer = httpx.Response(raw.status_code, headers=raw.headers, request=request)
+        http.cookies.extract_cookies(answer)
 
 
 async def _maybe_await(value: object) -> None:
