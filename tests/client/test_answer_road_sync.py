@@ -430,9 +430,22 @@ def test_a_header_with_a_line_break_is_refused(
 ) -> None:
     server = serve(_keep_alive)
     road = SyncAnswerRoad()
-    with pytest.raises(ValueError, match=r"[Ii]nvalid header"):
+    with pytest.raises(httpx.LocalProtocolError, match=r"[Ii]nvalid header"):  # as httpx's road
         road.post(server.url, b"{}", [(name, value)], LIMITS)
     assert server.requests == []
+    road.close()
+
+
+def test_header_values_are_sent_as_utf_8_as_httpx_sends_them(
+    serve: Callable[[Reply], RawServer],
+) -> None:
+    server = serve(_keep_alive)
+    road = SyncAnswerRoad()
+    for value in ("José", "Łukasz"):
+        assert road.post(server.url, b"{}", [("x-user", value)], LIMITS).status_code == 200
+    heads = [request.split(b"\r\n\r\n")[0] for request in server.requests]
+    assert b"x-user: Jos\xc3\xa9" in heads[0]
+    assert "x-user: Łukasz".encode() in heads[1]
     road.close()
 
 

@@ -214,6 +214,8 @@ class SyncAnswerRoad:
                 raise httpx.WriteTimeout(str(exc) or "write timed out") from exc
             except OSError as exc:
                 raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
+            except ValueError as exc:  # a header no request may carry (a line break in it)
+                raise httpx.LocalProtocolError(str(exc)) from exc
             connection.limit_read(limits.read)  # usually unchanged
             try:
                 status, answer_headers, body = connection.read_response()

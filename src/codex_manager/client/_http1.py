@@ -223,7 +223,8 @@ class ParsedConnection:
             lines.append(f"{name}: {value}")
         lines.append(f"Content-Length: {len(body)}\r\n\r\n")
         try:
-            sock.sendall("\r\n".join(lines).encode("latin-1") + body)
+            # Header values as UTF-8, as httpx encodes a value a hook set (ASCII is the same).
+            sock.sendall("\r\n".join(lines).encode("utf-8") + body)
         except BlockingIOError as exc:  # SO_SNDTIMEO ran out
             raise TimeoutError("write timed out") from exc
 
@@ -355,7 +356,7 @@ class StdlibConnection:
         connection.putrequest("POST", target, skip_host=True, skip_accept_encoding=True)
         connection.putheader("Host", host)
         for name, value in headers:
-            connection.putheader(name, value)
+            connection.putheader(name, value.encode("utf-8"))  # as httpx (http.client: latin-1)
         connection.putheader("Content-Length", str(len(body)))
         connection.endheaders(body)
 
