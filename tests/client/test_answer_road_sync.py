@@ -449,6 +449,34 @@ def test_header_values_are_sent_as_utf_8_as_httpx_sends_them(
     road.close()
 
 
+def test_an_answer_sent_before_the_request_was_read_is_returned() -> None:
+    # A server refusing a body too large (413) before reading it, then closing: the write
+    # fails, and httpx returns the server's answer instead of the write error.
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def refuse() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += conn.recv(65536)
+            conn.sendall(
+                b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
+                b"Connection: close\r\nContent-Length: 2\r\n\r\n{}"
+            )
+            time.sleep(0.2)  # closes with the body unread
+
+    threading.Thread(target=refuse, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/api/tool-calls/7/response"
+    road = SyncAnswerRoad()
+    try:
+        answer = road.post(url, b"x" * 20_000_000, [], LIMITS)
+    finally:
+        listener.close()
+        road.close()
+    assert (answer.status_code, answer.content) == (413, b"{}")
+
+
 @pytest.fixture
 def authority() -> trustme.CA:
     return trustme.CA()

@@ -68,6 +68,18 @@ def _server_hung_up(sock: socket.socket, watch: select.poll | None) -> bool:
     return bool(readable)
 
 
+def _answer_after_failed_write(
+    connection: AnswerConnection, limits: httpx.Timeout
+) -> RawAnswer | None:
+    """The answer a server sent before it stopped reading the request, if one can be read."""
+    try:
+        connection.limit_read(limits.read)
+        status, headers, body = connection.read_response()
+    except (OSError, AnswerProtocolError):
+        return None
+    return RawAnswer(status, httpx.Headers(headers), body)
+
+
 class _ThreadSlot:
     """One thread's place on the road and its connection; freed when the thread ends.
 
@@ -213,7 +225,13 @@ class SyncAnswerRoad:
             except TimeoutError as exc:
                 raise httpx.WriteTimeout(str(exc) or "write timed out") from exc
             except OSError as exc:
-                raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
+                # A server may answer before reading the whole request (a 413, say) and close:
+                # httpx reads that answer instead of reporting the write that failed.
+                early = _answer_after_failed_write(connection, limits)
+                if early is None:
+                    raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
+                slot.drop()
+                return early
             except ValueError as exc:  # a header no request may carry (a line break in it)
                 raise httpx.LocalProtocolError(str(exc)) from exc
             connection.limit_read(limits.read)  # usually unchanged
