@@ -34,6 +34,8 @@ from codex_manager.stream import (
     StreamServerError,
     WebSocketClientChoice,
 )
+from codex_manager.stream.async_socket import AsyncWebSocket
+from codex_manager.stream.async_stream import _Liveness
 
 from .peer_server import PeerServer, ready_events_then_close
 from .ws_server import FakeClient, MiniStreamServer, Recorder, tool_call_signal
@@ -563,3 +565,33 @@ async def test_stop_ends_an_opening_handshake_at_once() -> None:
         assert not stream.running
     finally:
         listener.close()
+
+
+async def test_a_cancel_that_comes_while_a_lost_connection_is_wound_up_is_kept(
+    server: MiniStreamServer,
+) -> None:
+    # The cancel lands while the reader of a lost connection waits for its keepalive task to
+    # end: it must end run_forever(), not pass for the keepalive's own cancellation.
+    running: list[asyncio.Task[None]] = []
+
+    class CancelledWhileWindingUp(AsyncEventStream[FakeClient]):
+        async def _keepalive(self, websocket: AsyncWebSocket, liveness: _Liveness) -> None:
+            try:
+                await super()._keepalive(websocket, liveness)
+            except asyncio.CancelledError:
+                running[0].cancel()  # an outer timeout or TaskGroup, at that very moment
+                raise
+
+    settings = StreamOptions(
+        reconnect=FAST_RECONNECT, shutdown_timeout=1.0, websocket_client=LIBRARY
+    )
+    stream = CancelledWhileWindingUp(FakeClient(server.config), options=settings)
+    runner = asyncio.create_task(stream.run_forever())
+    running.append(runner)
+    await asyncio.to_thread(server.wait_for_connections, 1)
+    await asyncio.sleep(0.1)
+    server.drop_connections()
+    with pytest.raises(asyncio.CancelledError):
+        async with asyncio.timeout(5):
+            await runner
+    assert not stream.running

@@ -423,8 +423,14 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
                 ready_timer.cancel()
             if keepalive is not None:
                 keepalive.cancel()
-                with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
+                try:
                     await keepalive
+                except asyncio.CancelledError:
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise  # this task was cancelled meanwhile, not only the keepalive
+                except ConnectionClosed:
+                    pass
 
     async def _report(
         self,
