@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from codex_manager.json_types import JSONValue
+from codex_manager.remote_skills.signals import tool_call_from_signal
 from codex_manager.stream import (
     AppServerSignal,
     StreamEvent,
@@ -75,6 +76,45 @@ def test_tool_call_signal_recording(recordings_dir: Path) -> None:
         turn_id="01a20cd7-72ac-73f3-9588-2300e65cbec7",
         namespace=None,
     )
+
+
+@pytest.mark.parametrize("dropped", ["callId", "turnId"])
+@pytest.mark.parametrize("how", ["missing", "null"])
+def test_a_tool_call_without_call_or_turn_id_is_still_a_tool_call(
+    recordings_dir: Path, dropped: str, how: str
+) -> None:
+    # The server needs only a thread id and a tool name (contract, section 6).
+    frame = json.loads(
+        (recordings_dir / "A03_event_app_server.request.item.tool.call.json").read_text()
+    )
+    params = frame["payload"]["params"]
+    if how == "missing":
+        del params[dropped]
+    else:
+        params[dropped] = None
+    signal = decode_frame(json.dumps(frame))
+    assert isinstance(signal, AppServerSignal)
+    assert signal.normalized_method == "item.tool.call"
+    assert signal.tool_call is None  # the typed params need both ids: read signal.params
+    call = tool_call_from_signal(signal)
+    assert call is not None
+    assert (call.tool, call.arguments, call.request_id) == (
+        "lookup_ticket",
+        {"ticket_id": "ABC-1"},
+        "0",
+    )
+    assert call.call_id == (None if dropped == "callId" else "call_000003")
+
+
+def test_a_tool_call_without_a_tool_name_is_refused() -> None:
+    payload = tool_call_signal("t", 1, "c")
+    assert isinstance(payload, dict)
+    params = payload["params"]
+    assert isinstance(params, dict)
+    params["tool"] = 7  # not a name: no tool call the server would take
+    frame = {"type": "app_server.request.item.tool.call", "threadId": "t", "payload": payload}
+    with pytest.raises(StreamFrameError, match="item/tool/call params"):
+        decode_frame(json.dumps(frame))
 
 
 def test_tool_call_payload_recordings(recordings_dir: Path) -> None:

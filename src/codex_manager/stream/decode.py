@@ -97,10 +97,14 @@ def _event(frame_type: str, thread_id: str | None, raw: msgspec.Raw) -> StreamEv
     return event
 
 
-def _tool_call(raw_params: msgspec.Raw, data: str | bytes, frame_type: str) -> ToolCallParams:
+def _tool_call(
+    raw_params: msgspec.Raw, data: str | bytes, frame_type: str
+) -> ToolCallParams | None:
     try:
         params = _tool_call_decoder.decode(raw_params)
     except msgspec.DecodeError as error:
+        if _call_without_ids(raw_params):
+            return None  # read from the raw params where needed (see AppServerSignal.tool_call)
         raise StreamFrameError(
             f"invalid item/tool/call params: {error}", preview(data), frame_type
         ) from None
@@ -113,6 +117,23 @@ def _tool_call(raw_params: msgspec.Raw, data: str | bytes, frame_type: str) -> T
         turn_id=params.turn_id,
         namespace=namespace if isinstance(namespace, str) else None,
     )
+
+
+def _call_without_ids(raw_params: msgspec.Raw) -> bool:
+    """Params the server takes for a tool call although they lack ``callId`` or ``turnId``.
+
+    The server needs only a thread id and a tool name (contract, section 6); codex's own
+    schema requires the ids too, so the typed params do.
+    """
+    try:
+        params = msgspec.json.decode(raw_params)
+    except msgspec.DecodeError:
+        return False
+    if not isinstance(params, dict):
+        return False
+    tool, thread = params.get("tool"), params.get("threadId")
+    ids_ok = all(isinstance(params.get(key), str | None) for key in ("callId", "turnId"))
+    return isinstance(tool, str) and bool(tool.strip()) and isinstance(thread, str) and ids_ok
 
 
 def _signal(

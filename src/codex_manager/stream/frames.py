@@ -130,7 +130,9 @@ class AppServerSignal(StreamEvent):
         session: The codex-manager session of the thread, or ``None``.
         request_id: The JSON-RPC id of a request (numbers stay numbers); ``None`` for
             notifications. Tool calls are answered at ``str(request_id)``.
-        tool_call: Typed params when this is an ``item/tool/call`` request, else ``None``.
+        tool_call: Typed params when this is an ``item/tool/call`` request, else ``None``;
+            also ``None`` for a call whose params lack ``callId`` or ``turnId`` (codex always
+            sends them, the server does not need them): :attr:`params` holds it as sent.
     """
 
     __slots__ = (
