@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,7 +100,7 @@ def timeout_from_ms(value: object, *, source: str) -> float:
         raise ConfigError(f"{source} must be a number of milliseconds (got {value!r})")
     if not math.isfinite(number) or number <= 0:
         raise ConfigError(f"{source} must be a positive number of milliseconds (got {value!r})")
-    return number / 1000.0
+    return _validate_timeout(number / 1000.0, source=source)
 
 
 def _validate_timeout(value: float, *, source: str) -> float:
@@ -107,6 +108,10 @@ def _validate_timeout(value: float, *, source: str) -> float:
         raise ConfigError(f"{source} must be a number of seconds (got {value!r})")
     if not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{source} must be a positive number of seconds (got {value!r})")
+    if value > threading.TIMEOUT_MAX:  # sockets refuse longer waits (OverflowError)
+        raise ConfigError(
+            f"{source} must be at most {threading.TIMEOUT_MAX:g} seconds (got {value!r})"
+        )
     return float(value)
 
 
@@ -160,6 +165,9 @@ class ClientConfig:
                 raise ConfigError(f"{name} must be a string or None")
             if isinstance(value, str) and ("\n" in value or "\r" in value):
                 raise ConfigError(f"{name} must not contain line breaks")
+            if isinstance(value, str) and value != value.strip():
+                # HTTP drops whitespace around a header value (and httpx refuses to send it).
+                set_(self, name, value.strip())
 
     def __repr__(self) -> str:
         def secret(value: str | None) -> str:

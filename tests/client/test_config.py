@@ -165,3 +165,28 @@ def test_config_is_hashable_and_compares_by_value() -> None:
     assert first == second
     assert len({first, second}) == 1
     assert first != ClientConfig(headers={"x-team": "red"}, bearer_token="t")
+
+
+def test_whitespace_around_credentials_is_dropped() -> None:
+    # HTTP drops it around a header value, and httpx refuses to send it: every request
+    # failed (and GETs were retried) instead.
+    env = {
+        "CODEX_MANAGER_BEARER_TOKEN": " secret-value ",
+        "CODEX_MANAGER_RBAC_TOKEN": "\tother ",
+        "CODEX_MANAGER_RBAC_ROLE": " admin",
+    }
+    config = ClientConfig.from_env(env)
+    assert (config.bearer_token, config.rbac_token, config.rbac_role) == (
+        "secret-value",
+        "other",
+        "admin",
+    )
+    assert ClientConfig(bearer_token=" t ").auth_headers()["Authorization"] == "Bearer t"
+
+
+@pytest.mark.parametrize("value", ["1e13", "9999999999999999"])
+def test_a_timeout_longer_than_a_socket_can_wait_is_a_config_error(value: str) -> None:
+    with pytest.raises(ConfigError, match="CODEX_MANAGER_TIMEOUT_MS"):
+        ClientConfig.from_env({"CODEX_MANAGER_TIMEOUT_MS": value})
+    with pytest.raises(ConfigError, match="timeout"):
+        CodexManager("http://127.0.0.1:9", timeout=1e10)

@@ -270,3 +270,28 @@ def test_secrets_stay_out_of_logs_and_errors(
     assert any("retrying" in record.getMessage() for record in caplog.records)
     for text in [*errors, *(record.getMessage() for record in caplog.records)]:
         assert secret not in text
+
+
+@pytest.mark.parametrize("client", ["sync", "async"])
+async def test_a_token_httpx_refuses_to_send_never_shows_in_the_error(
+    scripted: ScriptedServer, client: str
+) -> None:
+    # httpx (h11) quotes the refused header value in its message: the token must not leak.
+    token = "TOP\x00SECRET"
+    if client == "sync":
+        with (
+            CodexManager(scripted.base_url, bearer_token=token, retry=RetryPolicy.disabled()) as cm,
+            pytest.raises(ProtocolError) as caught,
+        ):
+            cm.system.health()
+    else:
+        async with AsyncCodexManager(
+            scripted.base_url,
+            bearer_token=token,
+            retry=RetryPolicy.disabled(),
+            http_transport="httpx",
+        ) as acm:
+            with pytest.raises(ProtocolError) as caught:
+                await acm.system.health()
+    assert "TOPSECRET" not in str(caught.value)
+    assert "not valid HTTP" in str(caught.value)

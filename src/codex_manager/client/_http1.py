@@ -120,9 +120,17 @@ def _no_delay(sock: socket.socket) -> None:
 
 
 def _check_header(name: str, value: str) -> None:
-    # What http.client refuses too: a line break would start a header (or a body) of its own.
-    if "\r" in name or "\n" in name or ":" in name or "\r" in value or "\n" in value:
-        raise ValueError(f"Invalid header {name!r}: {value!r}")
+    # What http.client and httpx refuse too: a line break would start a header (or a body) of
+    # its own.
+    if (
+        "\r" in name
+        or "\n" in name
+        or ":" in name
+        or "\r" in value
+        or "\n" in value
+        or "\x00" in value  # refused by httpx too
+    ):
+        raise ValueError(f"Invalid header {name!r} (its value is not shown: it may be a secret)")
 
 
 class _Answer:

@@ -137,7 +137,11 @@ def _parse_content(content: bytes) -> JSONValue:
 
 def _transport_error(exc: Exception, info: RequestInfo) -> TransportError:
     where = f"{info.operation_id}: {info.method} {info.url}"
-    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    if isinstance(exc, httpx.LocalProtocolError) and "header" in str(exc).lower():
+        # Such messages quote the header's value, which may be a token: never show it.
+        detail = f"{type(exc).__name__}: a request header is not valid HTTP (value not shown)"
+    else:
+        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     kind: type[TransportError]
     failure = classify_failure(exc)
     if failure == "connect":
