@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from codex_manager._omit import OMIT, Omit
-from codex_manager.errors import ConfigError, TurnWaitTimeoutError
+from codex_manager.errors import (
+    ConfigError,
+    ServerError,
+    TransportError,
+    TurnWaitTimeoutError,
+)
+from codex_manager.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from codex_manager.client._resources_async import AsyncResourceGroups
@@ -123,6 +129,10 @@ class _Pacer:
         self._interval = first
         self._most = max(most, first)
 
+    def remaining(self) -> float:
+        """Seconds left before the deadline (``0`` once it passed)."""
+        return max(self.deadline - self._clock(), 0.0)
+
     def next_pause(self) -> float | None:
         """Seconds to sleep before the next poll, or ``None`` when the deadline passed."""
         remaining = self.deadline - self._clock()
@@ -131,6 +141,27 @@ class _Pacer:
         pause = min(self._interval, remaining)
         self._interval = min(self._interval * 1.5, self._most)
         return pause
+
+
+_ONE_ATTEMPT: Final = RetryPolicy.disabled()
+"""Polls make one attempt each: the polls are the retries (and the client's own retries,
+attempts times its timeout, would run far past the deadline)."""
+
+_GATEWAY_ERRORS: Final = frozenset({502, 503, 504})
+"""Answers of a proxy in front of an unreachable server: polled through like transport errors
+(a 500 is the server's own answer, an unknown session for one, and raises)."""
+
+
+def _gave_up(
+    session_id: str, turn_id: str, timeout: float, last: _Observation | None
+) -> TurnWaitTimeoutError:
+    return TurnWaitTimeoutError(
+        session_id=session_id,
+        turn_id=turn_id,
+        timeout=timeout,
+        last_status=None if last is None else last.status,
+        last_seen="no poll answered in time" if last is None else last.seen,
+    )
 
 
 class TurnWaiter:
@@ -162,24 +193,30 @@ class TurnWaiter:
             The final status and the assistant's reply.
 
         Raises:
-            TurnWaitTimeoutError: The turn was still running at the deadline.
+            TurnWaitTimeoutError: The turn was still running at the deadline, or the server
+                could not be reached until then (the last failure is its ``__cause__``). A
+                poll is one attempt; a sync one in flight at the deadline may end after it.
             GoneError: The session was deleted meanwhile.
         """
         _check_timing(timeout, poll_interval, max_poll_interval)
         pacer = _Pacer(timeout, poll_interval, max_poll_interval, time.monotonic)
+        seen: _Observation | None = None
+        failure: Exception | None = None
         while True:
-            seen = _observe(self._client.sessions.get(session_id), session_id, turn_id)
-            if seen.result is not None:
-                return seen.result
+            try:
+                read = self._client.sessions.get(session_id, retry=_ONE_ATTEMPT)
+            except (TransportError, ServerError) as exc:
+                if isinstance(exc, ServerError) and exc.status_code not in _GATEWAY_ERRORS:
+                    raise
+                failure = exc  # the server unreachable for now: poll again until the deadline
+            else:
+                failure = None
+                seen = _observe(read, session_id, turn_id)
+                if seen.result is not None:
+                    return seen.result
             pause = pacer.next_pause()
             if pause is None:
-                raise TurnWaitTimeoutError(
-                    session_id=session_id,
-                    turn_id=turn_id,
-                    timeout=timeout,
-                    last_status=seen.status,
-                    last_seen=seen.seen,
-                )
+                raise _gave_up(session_id, turn_id, timeout, seen) from failure
             self._sleep(pause)
 
     def send_message_and_wait_reply(
@@ -243,20 +280,25 @@ class AsyncTurnWaiter:
         """
         _check_timing(timeout, poll_interval, max_poll_interval)
         pacer = _Pacer(timeout, poll_interval, max_poll_interval, time.monotonic)
+        seen: _Observation | None = None
+        failure: Exception | None = None
         while True:
-            read = await self._client.sessions.get(session_id)
-            seen = _observe(read, session_id, turn_id)
-            if seen.result is not None:
-                return seen.result
+            try:
+                # A poll ends at the deadline too (a last one gets at least one poll interval).
+                async with asyncio.timeout(max(pacer.remaining(), poll_interval)):
+                    read = await self._client.sessions.get(session_id, retry=_ONE_ATTEMPT)
+            except (TimeoutError, TransportError, ServerError) as exc:
+                if isinstance(exc, ServerError) and exc.status_code not in _GATEWAY_ERRORS:
+                    raise
+                failure = exc  # the server unreachable for now: poll again until the deadline
+            else:
+                failure = None
+                seen = _observe(read, session_id, turn_id)
+                if seen.result is not None:
+                    return seen.result
             pause = pacer.next_pause()
             if pause is None:
-                raise TurnWaitTimeoutError(
-                    session_id=session_id,
-                    turn_id=turn_id,
-                    timeout=timeout,
-                    last_status=seen.status,
-                    last_seen=seen.seen,
-                )
+                raise _gave_up(session_id, turn_id, timeout, seen) from failure
             await asyncio.sleep(pause)
 
     async def send_message_and_wait_reply(

@@ -14,6 +14,7 @@ from codex_manager.errors import (
     ProtocolError,
     RequestTimeoutError,
     ServerError,
+    TurnWaitTimeoutError,
     UnknownOperationError,
 )
 from codex_manager.hooks import ErrorInfo, RequestInfo, ResponseInfo
@@ -295,3 +296,25 @@ async def test_a_token_httpx_refuses_to_send_never_shows_in_the_error(
                 await acm.system.health()
     assert "TOPSECRET" not in str(caught.value)
     assert "not valid HTTP" in str(caught.value)
+
+
+@pytest.mark.parametrize("client", ["sync", "async"])
+async def test_a_turn_wait_on_a_stalled_server_ends_as_a_turn_wait_timeout(
+    scripted: ScriptedServer, client: str
+) -> None:
+    # Each poll is one attempt (the async one also cut at the deadline): with the client's
+    # retries one poll took attempts x timeout, and raised RequestTimeoutError.
+    scripted.queue(*[Reply(200, {}, delay=1.0) for _ in range(6)])
+
+    async def wait() -> None:
+        if client == "sync":
+            with CodexManager(scripted.base_url, timeout=0.3) as cm:
+                cm.wait.turn("s", "t", timeout=0.2, poll_interval=0.05)
+        else:
+            async with AsyncCodexManager(scripted.base_url, timeout=5.0) as acm:
+                await acm.wait.turn("s", "t", timeout=0.2, poll_interval=0.05)
+
+    with pytest.raises(TurnWaitTimeoutError) as caught:
+        await wait()
+    assert caught.value.last_status is None
+    assert caught.value.__cause__ is not None  # the last poll's failure
