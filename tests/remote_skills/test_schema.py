@@ -290,6 +290,39 @@ def test_positional_only_parameters_are_passed_by_position() -> None:
     assert [slot.positional for slot in skill.plan.slots] == [True, False]
 
 
+def _called_with(
+    skill_handler: object, arguments: JSONObject, context: SkillContext | None = None
+) -> tuple[list[object], dict[str, object]]:
+    assert callable(skill_handler)
+    skill = build_skill("tool", skill_handler)
+    bound = skill.validator.validate(arguments)
+    assert not hasattr(bound, "issues")
+    values, extras = getattr(bound, "values"), getattr(bound, "extras")  # noqa: B009
+    if context is None:
+        context = SkillContext.__new__(SkillContext)
+    return skill.plan.call_arguments(values, extras, context)
+
+
+def test_an_omitted_positional_only_parameter_takes_its_default_in_its_own_place() -> None:
+    def scale(value: int = 1, factor: int = 10, /) -> int:
+        return value * factor
+
+    args, kwargs = _called_with(scale, {"factor": 3})
+    assert (args, kwargs) == ([1, 3], {})
+    assert _called_with(scale, {"value": 2}) == ([2], {})
+    assert _called_with(scale, {}) == ([], {})
+
+
+def test_the_model_cannot_stand_in_for_the_context_through_var_keyword() -> None:
+    def tool(ctx: SkillContext, **extra: str) -> str:
+        return "ok"
+
+    marker = SkillContext.__new__(SkillContext)
+    args, kwargs = _called_with(tool, {"ctx": "spoofed", "other": "x"}, marker)
+    assert args == []
+    assert kwargs == {"ctx": marker, "other": "x"}
+
+
 def test_parameters_clashing_with_model_attributes() -> None:
     def handler(model_config: str, json: int, _private: bool = False) -> None:
         return None

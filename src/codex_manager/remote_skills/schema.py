@@ -77,6 +77,9 @@ class ParameterSlot:
     """Internal pydantic field name (``p0``, ``p1``, ...); avoids clashes with model attributes."""
     has_default: bool
     """Whether the parameter may be omitted."""
+    default: object = None
+    """The default (when :attr:`has_default`): passed for an omitted positional-only
+    parameter that a later positional one follows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,13 +113,20 @@ class CallPlan:
                 positional.append(context)
             else:
                 keyword[self.context_parameter] = context
+        skipped: list[object] = []  # defaults of omitted positional-only parameters so far
         for slot in self.slots:
-            if slot.name not in values:
-                continue
             if slot.positional:
-                positional.append(values[slot.name])
-            else:
+                if slot.name in values:
+                    positional.extend(skipped)  # a later one given: the omitted ones take
+                    skipped.clear()  # their defaults, so that it lands in its own place
+                    positional.append(values[slot.name])
+                else:
+                    skipped.append(slot.default)
+            elif slot.name in values:
                 keyword[slot.name] = values[slot.name]
+        if self.context_parameter is not None and not self.context_positional:
+            # The model cannot stand in for the context through **kwargs.
+            extras = {key: value for key, value in extras.items() if key != self.context_parameter}
         keyword.update(extras)
         return positional, keyword
 
@@ -269,6 +279,7 @@ def _plan(name: str, signature: inspect.Signature) -> tuple[CallPlan, list[inspe
                 positional=param.kind is inspect.Parameter.POSITIONAL_ONLY,
                 field_name=f"p{len(slots)}",
                 has_default=param.default is not inspect.Parameter.empty,
+                default=None if param.default is inspect.Parameter.empty else param.default,
             )
         )
         data_params.append(param)
