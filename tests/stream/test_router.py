@@ -142,3 +142,20 @@ def test_bad_registrations_are_rejected() -> None:
         stream.on_app_server_request(" ")
     with pytest.raises(TypeError, match="callable"):
         stream.on_event("x")(42)  # type: ignore[type-var]  # deliberately not a handler
+
+
+def test_a_raw_method_without_a_slash_is_normalized_too() -> None:
+    # "execCommandApproval" is a real server request method (contract section 5).
+    stream = HandlerRegistry()
+
+    @stream.on_app_server_request("execCommandApproval")
+    def approve(item: AppServerSignal, context: Context) -> None: ...
+
+    @stream.on_app_server_request("exec_command_approval")
+    def approve_normalized(item: AppServerSignal, context: Context) -> None: ...
+
+    signal = AppServerSignal(
+        signal_type="request", method="execCommandApproval", thread_id="t", request_id=3
+    )
+    assert signal.normalized_method == "exec_command_approval"
+    assert names(stream, signal) == ["approve", "approve_normalized"]

@@ -82,12 +82,14 @@ def _entry(
 
 
 def _method_key(normalized_method: str | None) -> str | None:
-    """Accept ``"item.tool.call"`` as well as the raw ``"item/tool/call"``."""
+    """Accept ``"item.tool.call"`` as well as the raw ``"item/tool/call"`` or
+    ``"execCommandApproval"`` (a normalized name has neither slashes nor capitals)."""
     if normalized_method is None:
         return None
     if not isinstance(normalized_method, str) or not normalized_method.strip():
         raise ValueError("normalized_method must be a non-empty string or None")
-    return normalize_method(normalized_method) if "/" in normalized_method else normalized_method
+    raw = "/" in normalized_method or normalized_method != normalized_method.lower()
+    return normalize_method(normalized_method) if raw else normalized_method
 
 
 def _check_ordered(ordered: bool) -> None:
