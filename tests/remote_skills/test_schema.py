@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-from typing import Annotated, Literal, TypedDict
+import sys
+from typing import Annotated, Literal, NotRequired, Required, TypedDict
 
 import pytest
 from pydantic import BaseModel, Field
@@ -442,3 +443,55 @@ def test_async_handlers_and_callable_instances() -> None:
 
     assert build_skill("a", coroutine_handler).is_async
     assert build_skill("b", Callable()).is_async
+
+
+class Ticket(TypedDict):
+    """A ticket (NotRequired written under ``from __future__ import annotations``)."""
+
+    id: str
+    note: NotRequired[str]
+
+
+class Draft(TypedDict, total=False):
+    """A draft: everything optional but its title."""
+
+    title: Required[str]
+    body: str
+
+
+class Branch(TypedDict):
+    """A tree node."""
+
+    name: str
+    children: list[Branch]
+
+
+def test_required_and_not_required_keys_are_kept_as_written() -> None:
+    def file(ticket: Ticket, draft: Draft) -> str:
+        return "ok"
+
+    skill = build_skill("file", file)
+    properties = skill.input_schema["properties"]
+    assert isinstance(properties, dict)
+    ticket_schema, draft_schema = properties["ticket"], properties["draft"]
+    assert isinstance(ticket_schema, dict)
+    assert isinstance(draft_schema, dict)
+    assert ticket_schema["required"] == ["id"]
+    assert draft_schema["required"] == ["title"]
+    bound = skill.validator.validate({"ticket": {"id": "T-1"}, "draft": {"title": "t"}})
+    assert not hasattr(bound, "issues")
+
+
+def test_a_typed_dict_that_refers_to_itself_is_a_registration_error_or_works() -> None:
+    def walk(tree: Branch) -> int:
+        return len(tree["children"])
+
+    def grow() -> Branch:
+        return {"name": "root", "children": []}
+
+    for handler in (walk, grow):
+        if sys.version_info >= (3, 12):  # pydantic takes typing.TypedDict as it is
+            assert build_skill("tree", handler).name == "tree"
+            continue
+        with pytest.raises(SkillRegistrationError, match="refers to itself"):
+            build_skill("tree", handler)

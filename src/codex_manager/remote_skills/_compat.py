@@ -15,10 +15,15 @@ from typing import Annotated, Literal, Union, get_args, get_origin
 
 import typing_extensions
 
-__all__ = ["pydantic_compatible"]
+__all__ = ["UnsupportedAnnotationError", "pydantic_compatible"]
 
 _NEEDS_REWRITE = sys.version_info < (3, 12)
 _cache: dict[int, object] = {}
+_building: set[int] = set()  # TypedDicts being rebuilt now (one that refers to itself)
+
+
+class UnsupportedAnnotationError(TypeError):
+    """An annotation this rewriting cannot handle (the registering code names the skill)."""
 
 
 def _is_stdlib_typeddict(annotation: object) -> bool:
@@ -33,15 +38,17 @@ def _rebuild_typeddict(cls: type) -> object:
     cached = _cache.get(id(cls))
     if cached is not None:
         return cached
-    hints = typing.get_type_hints(cls, include_extras=True)
-    optional: frozenset[str] = getattr(cls, "__optional_keys__", frozenset())
-    fields: dict[str, object] = {}
-    for key, hint in hints.items():
-        while get_origin(hint) in (typing.Required, typing.NotRequired):
-            hint = get_args(hint)[0]
-        converted = pydantic_compatible(hint)
-        wrapper = typing_extensions.NotRequired if key in optional else typing_extensions.Required
-        fields[key] = wrapper[converted]
+    if id(cls) in _building:
+        raise UnsupportedAnnotationError(
+            f"{cls.__name__} refers to itself: a recursive typing.TypedDict cannot be rewritten "
+            "for pydantic on Python 3.11; use typing_extensions.TypedDict, a dataclass or a "
+            "pydantic model"
+        )
+    _building.add(id(cls))
+    try:
+        fields = _rebuilt_fields(cls)
+    finally:
+        _building.discard(id(cls))
     # The functional TypedDict form with runtime-computed fields is beyond static typing.
     make_typeddict: typing.Callable[[str, dict[str, object]], type] = getattr(  # noqa: B009
         typing_extensions, "TypedDict"
@@ -51,6 +58,23 @@ def _rebuild_typeddict(cls: type) -> object:
     rebuilt.__module__ = cls.__module__
     _cache[id(cls)] = rebuilt
     return rebuilt
+
+
+def _rebuilt_fields(cls: type) -> dict[str, object]:
+    hints = typing.get_type_hints(cls, include_extras=True)
+    optional: frozenset[str] = getattr(cls, "__optional_keys__", frozenset())
+    fields: dict[str, object] = {}
+    for key, hint in hints.items():
+        # An explicit Required/NotRequired decides; under ``from __future__ import
+        # annotations`` Python 3.11 leaves it out of ``__optional_keys__``.
+        required = key not in optional
+        while (origin := get_origin(hint)) in (typing.Required, typing.NotRequired):
+            required = origin is typing.Required
+            hint = get_args(hint)[0]
+        converted = pydantic_compatible(hint)
+        wrapper = typing_extensions.Required if required else typing_extensions.NotRequired
+        fields[key] = wrapper[converted]
+    return fields
 
 
 def pydantic_compatible(annotation: object) -> object:

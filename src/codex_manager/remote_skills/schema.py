@@ -26,7 +26,7 @@ from pydantic.json_schema import GenerateJsonSchema
 
 from codex_manager.json_types import JSONObject, JSONValue
 from codex_manager.remote_skills._cache import BoundedCache
-from codex_manager.remote_skills._compat import pydantic_compatible
+from codex_manager.remote_skills._compat import UnsupportedAnnotationError, pydantic_compatible
 from codex_manager.remote_skills.context import SkillContext
 from codex_manager.remote_skills.errors import SkillRegistrationError
 
@@ -428,16 +428,21 @@ def synthesize(
     raw_doc = inspect.getdoc(handler)
     doc = _docstring(handler)
     plan, params = _plan(name, signature)
-    output = _output_contract(signature, doc)
-    description = _describe(doc, raw_doc)
-    if explicit_schema:
-        return SynthesizedSkill(
-            description, dict(PERMISSIVE_OBJECT_SCHEMA), None, None, plan, output
+    try:
+        output = _output_contract(signature, doc)
+        description = _describe(doc, raw_doc)
+        if explicit_schema:
+            return SynthesizedSkill(
+                description, dict(PERMISSIVE_OBJECT_SCHEMA), None, None, plan, output
+            )
+        var_kw_annotation: object = inspect.Parameter.empty
+        if plan.var_keyword is not None:
+            var_kw_annotation = signature.parameters[plan.var_keyword].annotation
+        model, schema, adapter = _build_model(
+            name, params, plan, _param_docs(doc), var_kw_annotation
         )
-    var_kw_annotation: object = inspect.Parameter.empty
-    if plan.var_keyword is not None:
-        var_kw_annotation = signature.parameters[plan.var_keyword].annotation
-    model, schema, adapter = _build_model(name, params, plan, _param_docs(doc), var_kw_annotation)
+    except UnsupportedAnnotationError as exc:
+        raise SkillRegistrationError(name, str(exc)) from exc
     check_json_schema(name, schema, what="synthesized inputSchema")
     return SynthesizedSkill(description, schema, model, adapter, plan, output)
 
