@@ -83,12 +83,15 @@ def _entry(
 
 def _method_key(normalized_method: str | None) -> str | None:
     """Accept ``"item.tool.call"`` as well as the raw ``"item/tool/call"`` or
-    ``"execCommandApproval"`` (a normalized name has neither slashes nor capitals)."""
+    ``"execCommandApproval"``."""
     if normalized_method is None:
         return None
     if not isinstance(normalized_method, str) or not normalized_method.strip():
         raise ValueError("normalized_method must be a non-empty string or None")
-    raw = "/" in normalized_method or normalized_method != normalized_method.lower()
+    # Raw: slashes, or one camelCase word; dotted names are taken as the frames spell them.
+    raw = "/" in normalized_method or (
+        "." not in normalized_method and normalized_method != normalized_method.lower()
+    )
     return normalize_method(normalized_method) if raw else normalized_method
 
 
