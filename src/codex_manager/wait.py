@@ -152,6 +152,13 @@ _GATEWAY_ERRORS: Final = frozenset({502, 503, 504})
 (a 500 is the server's own answer, an unknown session for one, and raises)."""
 
 
+def _unreachable(error: Exception) -> bool:
+    """Whether a failed poll means the server cannot be reached now (so: poll again)."""
+    if isinstance(error, ServerError):
+        return error.status_code in _GATEWAY_ERRORS
+    return True  # a transport error, or a poll cut at the deadline
+
+
 def _gave_up(
     session_id: str, turn_id: str, timeout: float, last: _Observation | None
 ) -> TurnWaitTimeoutError:
@@ -206,9 +213,9 @@ class TurnWaiter:
             try:
                 read = self._client.sessions.get(session_id, retry=_ONE_ATTEMPT)
             except (TransportError, ServerError) as exc:
-                if isinstance(exc, ServerError) and exc.status_code not in _GATEWAY_ERRORS:
+                if not _unreachable(exc):
                     raise
-                failure = exc  # the server unreachable for now: poll again until the deadline
+                failure = exc  # poll again until the deadline
             else:
                 failure = None
                 seen = _observe(read, session_id, turn_id)
@@ -288,9 +295,9 @@ class AsyncTurnWaiter:
                 async with asyncio.timeout(max(pacer.remaining(), poll_interval)):
                     read = await self._client.sessions.get(session_id, retry=_ONE_ATTEMPT)
             except (TimeoutError, TransportError, ServerError) as exc:
-                if isinstance(exc, ServerError) and exc.status_code not in _GATEWAY_ERRORS:
+                if not _unreachable(exc):
                     raise
-                failure = exc  # the server unreachable for now: poll again until the deadline
+                failure = exc  # poll again until the deadline
             else:
                 failure = None
                 seen = _observe(read, session_id, turn_id)
