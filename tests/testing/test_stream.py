@@ -210,3 +210,18 @@ def test_unsupported_server_request_frames(server: FakeCodexManager, http: httpx
     assert raw["type"] == "server_request"
     assert payload_of(raw)["method"] == "item/permissions/requestApproval"
     assert payload_of(raw)["id"] == 0
+
+
+def test_transcript_updated_frames_only_when_asked_for(http: httpx.Client) -> None:
+    # The real server sends none in a turn (the round-trip recording); the option adds them.
+    for wanted in (False, True):
+        with FakeCodexManager(noise=False, transcript_events=wanted) as fake:
+            session = fake.create_session()
+            with (
+                open_stream(fake, session) as stream,
+                httpx.Client(base_url=fake.base_url) as client,
+            ):
+                stream.next()
+                client.post(f"/api/sessions/{session}/messages", json={"text": "hi"})
+                stream.until("app_server.turn.completed")
+            assert ("transcript_updated" in stream.types()) is wanted

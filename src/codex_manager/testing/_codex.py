@@ -42,7 +42,7 @@ class CodexOptions:
     """Behaviour switches of the emulated codex."""
 
     noise: bool = True
-    transcript_events: bool = True
+    transcript_events: bool = False
     turn_start_delay: float = 0.0
 
 

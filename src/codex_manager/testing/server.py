@@ -62,7 +62,9 @@ class FakeCodexManager:
             :mod:`codex_manager.testing.agent`); None uses :func:`~.agent.default_script`.
         noise: Emit the realistic extra frames of a real turn (warnings, raw response items,
             token usage, rate limits, orchestrator jobs). False keeps only the essential ones.
-        transcript_events: Publish ``transcript_updated`` when the agent replies.
+        transcript_events: Also publish ``transcript_updated`` when the agent replies. Off by
+            default: the real server sends none in a turn (the round-trip recording), so a
+            test waiting for one would pass here and hang against it.
         defaults_locked: Answer 423 to writes of the ``default`` settings/controls scope
             (the server's ``SESSION_DEFAULTS_LOCKED=true``).
         turn_start_delay: Seconds between accepting a message and the turn's first frame
@@ -78,7 +80,7 @@ class FakeCodexManager:
         port: int = 0,
         script: Script | None = None,
         noise: bool = True,
-        transcript_events: bool = True,
+        transcript_events: bool = False,
         defaults_locked: bool = False,
         turn_start_delay: float = 0.0,
         event_history: int = 100_000,
