@@ -409,3 +409,35 @@ async def test_a_call_cancelled_while_its_plain_handler_runs_is_answered_once_it
     assert (record.resubmitted, record.answer_text) == (True, "charged 5")
     assert record.submission_status == "accepted"
     assert runs == [5]
+
+
+async def test_using_blocks_that_overlap_in_two_tasks_keep_each_others_skills(
+    acm: AsyncCodexManager,
+) -> None:
+    skills = acm.remote_skills.session("s1")
+    a_entered, b_entered, a_left = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    seen_in_b: list[tuple[str, ...]] = []
+
+    def tool_a() -> str:
+        return "a"
+
+    def tool_b() -> str:
+        return "b"
+
+    async def task_a() -> None:
+        async with skills.using(tool_a):
+            a_entered.set()
+            await b_entered.wait()
+        a_left.set()
+
+    async def task_b() -> None:
+        await a_entered.wait()
+        async with skills.using():
+            skills.register(None, tool_b)  # registered inside the block: removed with it
+            b_entered.set()
+            await a_left.wait()
+            seen_in_b.append(skills.names())
+        seen_in_b.append(skills.names())
+
+    await asyncio.gather(task_a(), task_b())
+    assert seen_in_b == [("tool_b",), ()]

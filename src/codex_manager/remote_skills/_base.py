@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextvars
 import time
 from collections.abc import Callable, Mapping
-from typing import Generic, Literal, Self, TypeAlias, TypeVar, overload
+from typing import Any, Generic, Literal, Self, TypeAlias, TypeVar, overload
 
 from codex_manager.remote_skills.calls import ToolCall
 from codex_manager.remote_skills.catalog import CatalogSync, catalog_warning_text, warn_catalog
@@ -54,31 +55,40 @@ _CONFIRMED: frozenset[SubmissionStatus] = frozenset({"accepted", "misrouted"})
 the call it was for is gone."""
 
 
+_open_scopes: contextvars.ContextVar[tuple[SkillScope[Any], ...]] = contextvars.ContextVar(
+    "codex_manager_skill_scopes", default=()
+)
+"""The ``using()`` blocks open in this thread or task, innermost last."""
+
+
 class SkillScope(Generic[SessionT]):
     """What ``using(...)`` returns: scoped registration for ``with`` or ``async with``.
 
-    On entry the optional skill is registered; on exit every skill registered since entry
-    (including that one) is unregistered, even when the block raised.
+    On entry the optional skill is registered; on exit every skill the block registered
+    (including that one) is unregistered, even when the block raised. Only the block's own
+    registrations count: those of its thread or task, so scopes that overlap in other tasks
+    or threads keep theirs.
     """
 
     def __init__(self, skills: SessionT, register: Callable[[], RemoteSkill | None]) -> None:
-        self._skills = skills
+        self.skills = skills
         self._register = register
-        self._before: set[str] = set()
-        self._registered: RemoteSkill | None = None
+        self.added: list[RemoteSkill] = []
+        self._token: contextvars.Token[tuple[SkillScope[Any], ...]] | None = None
 
     def __enter__(self) -> SessionT:
-        self._before = set(self._skills.names())
-        self._registered = self._register()
-        return self._skills
+        self.added = []
+        self._token = _open_scopes.set((*_open_scopes.get(), self))
+        self._register()
+        return self.skills
 
     def __exit__(self, *exc_info: object) -> None:
-        for name in self._skills.names():
-            if name not in self._before:
-                self._skills.unregister(name)
-        registered = self._registered
-        if registered is not None and self._skills.get(registered.name) is registered:
-            self._skills.unregister(registered.name)
+        if self._token is not None:
+            _open_scopes.reset(self._token)
+            self._token = None
+        for skill in self.added:
+            if self.skills.get(skill.name) is skill:  # not replaced or removed meanwhile
+                self.skills.unregister(skill.name)
 
     async def __aenter__(self) -> SessionT:
         return self.__enter__()
@@ -158,6 +168,9 @@ class SessionSkillsBase:
             timeout_seconds=timeout_seconds,
         )
         self._registry.add(skill, replace=replace)
+        for scope in _open_scopes.get():  # the using() blocks this registration happens in
+            if scope.skills is self:
+                scope.added.append(skill)
         return skill
 
     @overload
