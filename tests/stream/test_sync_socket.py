@@ -260,3 +260,52 @@ def test_an_untrusted_certificate_is_refused(
     server = peer(lambda connection: None, ssl=tls)
     with pytest.raises(ssl.SSLCertVerificationError):
         _open(server.url)
+
+
+@pytest.mark.parametrize("secure", [False, True])
+def test_a_deadline_that_passes_with_half_a_frame_read_is_a_timeout(
+    peer: Callable[..., PeerServer], tls: ssl.SSLContext, secure: bool
+) -> None:
+    # On TLS a zero timeout makes the socket non-blocking: its "nothing yet"
+    # (SSLWantReadError) was taken for the end of the connection.
+    rest = threading.Event()
+    payload = b'{"type":"ready","threadId":null}'
+    frame = bytes([0x81, len(payload)]) + payload  # unmasked text frame
+
+    def half_then_rest(connection: ServerConnection) -> None:
+        connection.socket.sendall(frame[:10])
+        rest.wait(5)
+        connection.socket.sendall(frame[10:])
+
+    server = peer(half_then_rest, ssl=tls) if secure else peer(half_then_rest)
+    with _open(server.url) as websocket:
+        with pytest.raises(TimeoutError):
+            websocket.recv(timeout=0.3)  # takes in half the frame, then runs out
+        with pytest.raises(TimeoutError):
+            websocket.recv(timeout=0.0)
+        rest.set()
+        assert websocket.recv(timeout=5) == payload.decode()
+
+
+def test_a_user_agent_among_the_headers_replaces_the_library_s() -> None:
+    heads: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def refuse() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += conn.recv(65536)
+            heads.append(head)
+            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
+
+    threading.Thread(target=refuse, daemon=True).start()
+    url = f"ws://127.0.0.1:{listener.getsockname()[1]}/api/stream"
+    try:
+        with pytest.raises(InvalidStatus):
+            _open(url, headers={"User-Agent": "my-app/1.0"})
+    finally:
+        listener.close()
+    agents = [line for line in heads[0].split(b"\r\n") if line.lower().startswith(b"user-agent:")]
+    assert agents == [b"User-Agent: my-app/1.0"]

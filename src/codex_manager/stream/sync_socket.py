@@ -179,7 +179,8 @@ class SocketWebSocket:
             if data is None:
                 raise TimeoutError("no message within the timeout")
             return data
-        except (TimeoutError, BlockingIOError) as exc:
+        except (TimeoutError, BlockingIOError, ssl.SSLWantReadError) as exc:
+            # SSLWantReadError: TLS with the deadline passed (a zero timeout: non-blocking).
             raise TimeoutError("no message within the timeout") from exc
         except OSError:
             return b""  # reset or shut down: the same as the end of the stream
@@ -375,9 +376,10 @@ def open_stream_socket(
             max_size=max_size,
         )
         request = protocol.connect()
-        request.headers["User-Agent"] = USER_AGENT
         for name, value in headers.items():
-            request.headers[name] = value
+            request.headers[name] = value  # websockets' Headers adds (a second one if set)
+        if "User-Agent" not in request.headers:  # a custom one replaces the library's
+            request.headers["User-Agent"] = USER_AGENT
         protocol.send_request(request)
         sock.sendall(b"".join(protocol.data_to_send()))
         pending = protocol.events_received()
