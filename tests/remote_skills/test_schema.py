@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import math
 import sys
 from typing import Annotated, Literal, NotRequired, Required, TypedDict
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel, Field
 from codex_manager.json_types import JSONObject, JSONValue
 from codex_manager.remote_skills.context import SkillContext
 from codex_manager.remote_skills.errors import SkillRegistrationError
+from codex_manager.remote_skills.options import RemoteSkillOptions
 from codex_manager.remote_skills.skill import build_skill
 
 
@@ -495,3 +497,25 @@ def test_a_typed_dict_that_refers_to_itself_is_a_registration_error_or_works() -
             continue
         with pytest.raises(SkillRegistrationError, match="refers to itself"):
             build_skill("tree", handler)
+
+
+@pytest.mark.parametrize("timeout", [math.inf, math.nan, 1e10, 0, -1, "5", True])
+def test_a_timeout_no_wait_can_have_is_refused_at_registration(timeout: object) -> None:
+    # inf made every call fail with OverflowError and killed the shared watchdog thread.
+    def handler() -> str:
+        return "ok"
+
+    with pytest.raises(SkillRegistrationError, match="timeout_seconds"):
+        build_skill("tool", handler, timeout_seconds=timeout)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="default_timeout_seconds"):
+        RemoteSkillOptions(default_timeout_seconds=1e10)
+
+
+@pytest.mark.parametrize("name", ["mcp", "mcp__lookup"])
+def test_names_codex_reserves_for_mcp_tools_are_refused(name: str) -> None:
+    def handler() -> str:
+        return "ok"
+
+    with pytest.raises(SkillRegistrationError, match="reserved"):
+        build_skill(name, handler)
+    assert build_skill("mcpx", handler).name == "mcpx"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 from codex_manager.remote_skills.execution import DEFAULT_TIMEOUT_SECONDS, ExecutionSettings
@@ -62,8 +63,11 @@ class RemoteSkillOptions:
 
     def __post_init__(self) -> None:
         timeout = self.default_timeout_seconds
-        if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
-            raise ValueError(f"default_timeout_seconds must be > 0 or None (got {timeout!r})")
+        if timeout is not None and not (0 < timeout <= threading.TIMEOUT_MAX):
+            raise ValueError(
+                f"default_timeout_seconds must be > 0 (at most {threading.TIMEOUT_MAX:g}, the "
+                f"longest wait the platform allows) or None (got {timeout!r})"
+            )
         if self.max_concurrent_calls is not None and self.max_concurrent_calls < 1:
             raise ValueError(
                 f"max_concurrent_calls must be >= 1 or None (got {self.max_concurrent_calls})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypedDict
@@ -119,6 +120,10 @@ def _check_name(name: object) -> str:
             "names must be 1 to 64 characters of letters, digits, '_' or '-' "
             "(what Codex and the model APIs accept)",
         )
+    if name == "mcp" or name.startswith("mcp__"):
+        raise SkillRegistrationError(
+            name, "'mcp' and names starting with 'mcp__' are reserved by Codex for MCP tools"
+        )
     return name
 
 
@@ -154,8 +159,17 @@ def build_skill(
         raise SkillRegistrationError(
             name, f"the handler must be callable, not {type(handler).__name__}"
         )
-    if timeout_seconds is not None and not (timeout_seconds > 0):
-        raise SkillRegistrationError(name, "timeout_seconds must be a positive number or None")
+    if timeout_seconds is not None and (
+        isinstance(timeout_seconds, bool)
+        or not isinstance(timeout_seconds, int | float)
+        or not 0 < timeout_seconds <= threading.TIMEOUT_MAX
+    ):
+        raise SkillRegistrationError(
+            name,
+            f"timeout_seconds must be a positive number of seconds, at most "
+            f"{threading.TIMEOUT_MAX:g} (the longest wait the platform allows), or None "
+            f"(the registry's default); got {timeout_seconds!r}",
+        )
     key = template_key(
         name,
         handler,

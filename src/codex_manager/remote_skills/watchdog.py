@@ -91,7 +91,7 @@ class Watchdog:
                 continue
             wait = heap[0][0] - time.monotonic()
             if wait > 0:
-                self._wakeup.wait(wait)
+                self._wakeup.wait(min(wait, threading.TIMEOUT_MAX))
                 continue
             timer = heapq.heappop(heap)[2]
             timer.active = False
