@@ -153,6 +153,10 @@ def test_unknown_and_unavailable(executor: concurrent.futures.Executor) -> None:
     registry.mark_created(("gone_at_creation",))
     outcome = _run_sync(registry, _call("gone_at_creation", {}), executor)
     assert outcome.error_kind == "unavailable"
+    # Removed before the session was created: the model was never offered it.
+    assert _run_sync(registry, _call("add", {"a": 1}), executor).error_kind == "unknown_tool"
+    registry.remove("who")  # removed after creation: "no longer available"
+    assert _run_sync(registry, _call("who", {}), executor).error_kind == "unavailable"
 
 
 def test_timeout_sync(executor: concurrent.futures.Executor) -> None:

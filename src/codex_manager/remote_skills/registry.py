@@ -137,6 +137,7 @@ class SkillRegistry:
         """Record the tools the session was created with (what the model can see)."""
         with self._lock:
             self._creation_catalog = names
+            self._removed = None  # removed before creation: never offered, so "unknown"
 
     @property
     def creation_catalog(self) -> tuple[str, ...] | None:
