@@ -318,3 +318,13 @@ async def test_a_turn_wait_on_a_stalled_server_ends_as_a_turn_wait_timeout(
         await wait()
     assert caught.value.last_status is None
     assert caught.value.__cause__ is not None  # the last poll's failure
+
+
+def test_a_request_httpx_refuses_to_send_is_not_retried(scripted: ScriptedServer) -> None:
+    failures: list[ErrorInfo] = []
+    with CodexManager(scripted.base_url, bearer_token="TOP\x00SECRET", retry=FAST) as cm:
+        cm.hooks.on_error()(failures.append)
+        with pytest.raises(ProtocolError):
+            cm.system.health()  # a GET: retried on transport errors, but this one never sends
+    assert [failure.will_retry for failure in failures] == [False]
+    assert scripted.received == []

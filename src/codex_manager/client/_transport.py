@@ -384,7 +384,8 @@ class _TransportBase:
         if isinstance(error, ConnectError):
             retry = policy.retry_connect_errors  # nothing reached the server
         elif isinstance(error, TransportError):
-            retry = replayable
+            # A request httpx refuses to send (a header no request may carry) never will.
+            retry = replayable and not isinstance(error.__cause__, httpx.LocalProtocolError)
         elif answer is not None and isinstance(error, APIStatusError):
             retry = policy.is_retryable_status(answer.status_code, idempotent=plan.replay_safe)
         else:
