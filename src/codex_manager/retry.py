@@ -172,8 +172,11 @@ def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time
     text = value.strip()
     if not text:
         return None
+    # Two Retry-After headers reach us joined ("2, 3"): the first number counts. (A date has
+    # a comma of its own, so only numbers are split.)
+    first = text.split(",", 1)[0].strip()
     try:
-        seconds = float(text)
+        seconds = float(first)
     except ValueError:
         pass
     else:

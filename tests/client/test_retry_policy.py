@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from codex_manager.errors import ConfigError
@@ -86,3 +87,11 @@ def test_retry_after_headers_prefer_milliseconds() -> None:
 def test_disabled_policy_is_one_shared_single_attempt_instance() -> None:
     assert RetryPolicy.disabled().max_attempts == 1
     assert RetryPolicy.disabled() is RetryPolicy.disabled()
+
+
+def test_two_retry_after_headers_joined_by_httpx_give_the_first() -> None:
+    headers = httpx.Headers([("Retry-After", "2"), ("Retry-After", "3")])
+    assert headers["retry-after"] == "2, 3"
+    assert retry_after_from_headers(headers) == 2.0
+    now = 1_445_412_470.0  # a date keeps its own comma
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=lambda: now) == 10.0
