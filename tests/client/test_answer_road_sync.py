@@ -23,6 +23,7 @@ import trustme
 from codex_manager.client import _direct_sync
 from codex_manager.client._direct_sync import SyncAnswerRoad
 from codex_manager.client._http1 import HTTP1_ENGINES, Http1Engine
+from tests.one_shot_http import OneShotServer
 
 LIMITS = httpx.Timeout(2.0)
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
@@ -452,27 +453,17 @@ def test_header_values_are_sent_as_utf_8_as_httpx_sends_them(
 def test_an_answer_sent_before_the_request_was_read_is_returned() -> None:
     # A server refusing a body too large (413) before reading it, then closing: the write
     # fails, and httpx returns the server's answer instead of the write error.
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def refuse() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                head += conn.recv(65536)
-            conn.sendall(
-                b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
-                b"Connection: close\r\nContent-Length: 2\r\n\r\n{}"
-            )
-            time.sleep(0.2)  # closes with the body unread
-
-    threading.Thread(target=refuse, daemon=True).start()
-    url = f"http://127.0.0.1:{listener.getsockname()[1]}/api/tool-calls/7/response"
+    server = OneShotServer(
+        b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\n"
+        b"Connection: close\r\nContent-Length: 2\r\n\r\n{}",
+        linger=0.2,
+    )
+    url = f"http://127.0.0.1:{server.port}/api/tool-calls/7/response"
     road = SyncAnswerRoad()
     try:
         answer = road.post(url, b"x" * 20_000_000, [], LIMITS)
     finally:
-        listener.close()
+        server.close()
         road.close()
     assert (answer.status_code, answer.content) == (413, b"{}")
 

@@ -24,6 +24,7 @@ from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection
 
 from codex_manager.stream.sync_socket import SocketWebSocket, open_stream_socket
+from tests.one_shot_http import OneShotServer
 
 from .peer_server import PeerServer
 
@@ -288,24 +289,12 @@ def test_a_deadline_that_passes_with_half_a_frame_read_is_a_timeout(
 
 
 def test_a_user_agent_among_the_headers_replaces_the_library_s() -> None:
-    heads: list[bytes] = []
-    listener = socket.create_server(("127.0.0.1", 0))
-
-    def refuse() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            head = b""
-            while b"\r\n\r\n" not in head:
-                head += conn.recv(65536)
-            heads.append(head)
-            conn.sendall(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
-
-    threading.Thread(target=refuse, daemon=True).start()
-    url = f"ws://127.0.0.1:{listener.getsockname()[1]}/api/stream"
+    server = OneShotServer(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n")
     try:
         with pytest.raises(InvalidStatus):
-            _open(url, headers={"User-Agent": "my-app/1.0"})
+            _open(f"ws://127.0.0.1:{server.port}/api/stream", headers={"User-Agent": "my-app/1.0"})
     finally:
-        listener.close()
-    agents = [line for line in heads[0].split(b"\r\n") if line.lower().startswith(b"user-agent:")]
+        server.close()
+    [head] = server.heads
+    agents = [line for line in head.split(b"\r\n") if line.lower().startswith(b"user-agent:")]
     assert agents == [b"User-Agent: my-app/1.0"]
