@@ -9,6 +9,7 @@ import math
 import sys
 from typing import Annotated, Literal, NotRequired, Required, TypedDict
 
+import jsonschema_rs
 import pytest
 from pydantic import BaseModel, Field
 
@@ -93,9 +94,9 @@ def test_containers_optional_unions_literal_enum() -> None:
         "type": "object",
         "additionalProperties": {"type": "integer"},
     }
-    # Nullable unions are published as the plain type (Codex reads typeless anyOf poorly);
-    # null is still accepted by validation.
-    assert _prop(schema, "maybe") == {"type": "string"}
+    # Nullable unions become a type list: older Codex reads a typeless anyOf as a string but
+    # takes the first name of a list; newer Codex keeps the list, null included.
+    assert _prop(schema, "maybe") == {"type": ["string", "null"]}
     # Optional without a default is still required: required means "no default".
     assert schema["required"] == ["tags", "counts", "maybe"]
     assert _prop(schema, "either")["anyOf"] == [{"type": "integer"}, {"type": "string"}]
@@ -109,13 +110,62 @@ def test_nullable_parameters_still_accept_null() -> None:
 
     skill = build_skill("nullable", handler)
     assert _prop(skill.input_schema, "tags") == {
-        "type": "array",
+        "type": ["array", "null"],
         "items": {"type": "string"},
         "default": None,
     }
     assert _prop(skill.input_schema, "box")["required"] == ["label"]
+    assert _prop(skill.input_schema, "box")["type"] == ["object", "null"]
     bound = skill.validator.validate({"tags": None, "box": None})
     assert not hasattr(bound, "issues")
+
+
+def test_null_inside_containers_is_published_where_validation_accepts_it() -> None:
+    def handler(
+        scores: list[int | None],
+        labels: dict[str, str | None],
+        size: Literal["S", "M"] | None,
+        color: Color | None = None,
+        either: int | str | None = None,
+        boxes: list[Box | None] | None = None,
+    ) -> None:
+        return None
+
+    skill = build_skill("nested_nulls", handler)
+    schema = skill.input_schema
+    assert _prop(schema, "scores") == {"type": "array", "items": {"type": ["integer", "null"]}}
+    assert _prop(schema, "labels")["additionalProperties"] == {"type": ["string", "null"]}
+    # An enum lists null too, or the published schema would still refuse it.
+    assert _prop(schema, "size") == {"type": ["string", "null"], "enum": ["S", "M", None]}
+    assert _prop(schema, "color")["enum"] == ["red", "blue", None]
+    # Several plain types merge into one list instead of a typeless anyOf.
+    assert _prop(schema, "either") == {"type": ["integer", "string", "null"], "default": None}
+    boxes_items = _prop(schema, "boxes")["items"]
+    assert isinstance(boxes_items, dict)
+    assert boxes_items["type"] == ["object", "null"]
+
+    arguments: JSONObject = {
+        "scores": [1, None],
+        "labels": {"a": None, "b": "x"},
+        "size": None,
+        "color": None,
+        "either": None,
+        "boxes": [None, {"label": "x"}],
+    }
+    bound = skill.validator.validate(arguments)
+    assert not hasattr(bound, "issues")
+    assert jsonschema_rs.validator_for(schema).is_valid(arguments)
+
+
+def test_a_union_of_structured_types_with_null_keeps_its_any_of() -> None:
+    def handler(target: Point | Box | None = None) -> None:
+        return None
+
+    schema = build_skill("structured_union", handler).input_schema
+    variants = _prop(schema, "target")["anyOf"]
+    assert isinstance(variants, list)
+    assert {"type": "null"} in variants
+    assert len(variants) == 3
 
 
 def test_structured_parameters_are_inlined() -> None:

@@ -304,26 +304,57 @@ def _inline_refs(schema: JSONObject) -> JSONObject:
     return inlined
 
 
-def _collapse_nullable(node: JSONValue) -> JSONValue:
-    """Replace ``anyOf: [X, {"type": "null"}]`` by ``X`` throughout a synthesized schema.
+_NULL_VARIANT: JSONObject = {"type": "null"}
 
-    Codex reduces tool schemas to a small subset; older releases read a typeless ``anyOf`` as
-    ``string``, which would misdescribe every ``Optional[...]`` parameter. Validation still
-    uses the pydantic model, so ``null`` stays accepted.
+
+def _null_as_type(node: JSONValue) -> JSONValue:
+    """Rewrite ``anyOf: [X, {"type": "null"}]`` as ``X`` with ``"type": [X's type, "null"]``.
+
+    pydantic writes ``Optional[X]`` as an ``anyOf``. Codex reduces tool schemas to a small
+    subset: older releases read a schema without ``type`` as ``string`` (misdescribing every
+    ``Optional[...]``) but take the first known name of a ``type`` list, and newer ones keep the
+    whole list. So a type list describes the value to both, ``null`` included, at any depth. An
+    ``enum`` gets ``null`` as a value too, or the schema would still refuse it. Unions whose
+    members are not plain ``{"type": ...}`` schemas keep their ``anyOf``.
     """
     if isinstance(node, list):
-        return [_collapse_nullable(item) for item in node]
+        return [_null_as_type(item) for item in node]
     if not isinstance(node, dict):
         return node
-    result: JSONObject = {key: _collapse_nullable(value) for key, value in node.items()}
+    result: JSONObject = {key: _null_as_type(value) for key, value in node.items()}
     variants = result.get("anyOf")
-    if isinstance(variants, list):
-        kept = [v for v in variants if v != {"type": "null"}]
-        if len(kept) == 1 and len(kept) < len(variants) and isinstance(kept[0], dict):
-            del result["anyOf"]
-            merged: JSONObject = {**kept[0], **result}
-            return merged
-    return result
+    if not isinstance(variants, list) or _NULL_VARIANT not in variants:
+        return result
+    others = [variant for variant in variants if isinstance(variant, dict)]
+    others.remove(_NULL_VARIANT)
+    names = _type_names(others) if len(others) == len(variants) - 1 else None
+    if names is None:
+        return result
+    del result["anyOf"]
+    merged: JSONObject = {**others[0], **result} if len(others) == 1 else result
+    merged["type"] = [*names, "null"]
+    if "const" in merged:
+        merged["enum"] = [merged.pop("const")]
+    allowed = merged.get("enum")
+    if isinstance(allowed, list) and None not in allowed:
+        merged["enum"] = [*allowed, None]
+    return merged
+
+
+def _type_names(variants: list[JSONObject]) -> list[JSONValue] | None:
+    """The ``type`` names of ``variants`` if a type list can stand for them, else ``None``.
+
+    One variant may carry any keywords beside its ``type``; several must be bare
+    ``{"type": ...}`` schemas, since their keywords could not be told apart once merged.
+    """
+    names: list[JSONValue] = []
+    for variant in variants:
+        if not isinstance(variant.get("type"), str):
+            return None
+        if len(variants) > 1 and len(variant) > 1:
+            return None
+        names.append(variant["type"])
+    return names or None
 
 
 def _json_schema_of(adapter_type: object) -> JSONObject | None:
@@ -394,9 +425,6 @@ def _build_model(
         ) from exc
     schema.pop("title", None)
     schema.setdefault("properties", {})
-    properties = schema["properties"]
-    if isinstance(properties, dict):
-        schema["properties"] = {key: _collapse_nullable(value) for key, value in properties.items()}
     adapter: TypeAdapter[dict[str, Any]] | None = None
     if plan.var_keyword is not None:
         if var_keyword_annotation is inspect.Parameter.empty:
@@ -406,7 +434,7 @@ def _build_model(
             value_schema = _json_schema_of(var_keyword_annotation)
             schema["additionalProperties"] = value_schema if value_schema is not None else True
             adapter = TypeAdapter(dict[str, var_keyword_annotation])  # type: ignore[valid-type]  # runtime type
-    return model, _inline_refs(schema), adapter
+    return model, cast(JSONObject, _null_as_type(_inline_refs(schema))), adapter
 
 
 def synthesize(
