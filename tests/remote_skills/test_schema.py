@@ -7,6 +7,7 @@ import enum
 import json
 import math
 import sys
+from collections.abc import Callable
 from typing import Annotated, Literal, NotRequired, Required, TypedDict
 
 import jsonschema_rs
@@ -18,6 +19,7 @@ from codex_manager.remote_skills.context import SkillContext
 from codex_manager.remote_skills.errors import SkillRegistrationError
 from codex_manager.remote_skills.options import RemoteSkillOptions
 from codex_manager.remote_skills.skill import build_skill
+from codex_manager.remote_skills.validation import ArgumentProblem, BoundArguments
 
 
 class Color(enum.Enum):
@@ -201,6 +203,38 @@ def test_recursive_model_keeps_defs() -> None:
     assert not hasattr(bound, "issues")
 
 
+def test_a_recursive_type_is_written_out_down_to_where_it_repeats() -> None:
+    # Codex reads a bare $ref (no type) as a string: only the repetition stays a $ref, with
+    # its type beside it, and the other structured parameters are inlined as usual.
+    def handler(tree: Node, point: Point, box: Box | None = None) -> None:
+        return None
+
+    schema = build_skill("tree_and_more", handler).input_schema
+    tree = _prop(schema, "tree")
+    assert tree["type"] == "object"
+    assert tree["required"] == ["value"]
+    tree_props = tree["properties"]
+    assert isinstance(tree_props, dict)
+    assert tree_props["children"] == {
+        "type": "array",
+        "items": {"$ref": "#/$defs/Node", "type": "object"},
+        "default": [],
+    }
+    assert _prop(schema, "point")["type"] == "object"
+    assert _prop(schema, "box")["type"] == ["object", "null"]
+    defs = schema["$defs"]
+    assert isinstance(defs, dict)
+    assert set(defs) == {"Node"}
+    arguments: JSONObject = {
+        "tree": {"value": 1, "children": [{"value": 2, "children": []}]},
+        "point": {"x": 1, "y": 2},
+    }
+    assert jsonschema_rs.validator_for(schema).is_valid(arguments)
+    assert not jsonschema_rs.validator_for(schema).is_valid(
+        {"tree": {"value": 1, "children": ["leaf"]}, "point": {"x": 1, "y": 2}}
+    )
+
+
 def test_annotated_field_description_wins_over_docstring() -> None:
     def handler(
         city: Annotated[str, Field(description="City from Field")],
@@ -287,6 +321,17 @@ def test_description_fallbacks() -> None:
         "Doubles x.\n\nLonger explanation of doubling."
     )
 
+    def wrapped(x: int) -> int:
+        """Doubles x, a summary long enough that the line length limit
+        wraps it onto a second line.
+        """
+        return 2 * x
+
+    # The parser's summary is the first line only; the second goes on, no paragraph break.
+    assert build_skill(None, wrapped).description == (
+        "Doubles x, a summary long enough that the line length limit\nwraps it onto a second line."
+    )
+
 
 def test_name_defaults_to_function_name_and_is_checked() -> None:
     def my_tool() -> None:
@@ -333,6 +378,50 @@ def test_var_keyword_becomes_additional_properties() -> None:
     bound = skill.validator.validate({"base": "b", "one": "1"})
     assert not hasattr(bound, "issues")
     assert getattr(bound, "extras") == {"one": 1}  # noqa: B009 - narrowed by the assert above
+
+
+def test_types_nested_in_a_parameter_refuse_unknown_keys_with_or_without_var_keyword() -> None:
+    def plain(point: Point) -> None:
+        return None
+
+    def with_labels(point: Point, **labels: str) -> None:
+        return None
+
+    for handler in (plain, with_labels):
+        skill = build_skill(None, handler)
+        point = _prop(skill.input_schema, "point")
+        assert point.get("additionalProperties") is not True
+        problem = skill.validator.validate({"point": {"x": 1, "y": 2, "z": 3}})
+        assert isinstance(problem, ArgumentProblem), handler.__name__
+    labelled = build_skill(None, with_labels).validator
+    bound = labelled.validate({"point": {"x": 1, "y": 2}, "tag": "a"})
+    assert isinstance(bound, BoundArguments)
+    assert bound.extras == {"tag": "a"}
+    # Problems with the named arguments and with the extra ones are reported together.
+    problem = labelled.validate({"point": {"x": "no"}, "tag": 3})
+    assert isinstance(problem, ArgumentProblem)
+    assert any("point" in issue for issue in problem.issues)
+    assert any("tag" in issue for issue in problem.issues)
+
+
+def test_field_defaults_reach_the_function_when_the_argument_is_omitted() -> None:
+    def rows(
+        tags: Annotated[list[str], Field(default_factory=list)],
+        limit: int = Field(5, description="Max rows"),
+    ) -> tuple[int, list[str]]:
+        return limit, tags
+
+    skill = build_skill(None, rows)
+    assert _prop(skill.input_schema, "limit")["default"] == 5
+    assert "required" not in skill.input_schema
+    bound = skill.validator.validate({})
+    assert isinstance(bound, BoundArguments)
+    context = SkillContext(
+        skill_name="rows", session_id="s", thread_id="s", turn_id="t", call_id="c", request_id="1"
+    )
+    args, kwargs = skill.plan.call_arguments(bound.values, bound.extras, context)
+    run: Callable[..., object] = rows  # called as the SDK calls it
+    assert run(*args, **kwargs) == (5, [])
 
 
 def test_positional_only_parameters_are_passed_by_position() -> None:

@@ -21,6 +21,7 @@ from codex_manager.remote_skills import (
     SessionSkills,
     SkillNotFoundError,
     SkillRegistrationError,
+    TextContent,
 )
 from codex_manager.stream import AppServerSignal, StreamEvent
 from codex_manager.stream.dispatch import _mark_handler_worker as mark_handler_worker
@@ -489,6 +490,23 @@ def test_a_result_that_is_not_valid_unicode_is_answered_as_a_failure(
     assert record.error_kind == "result_conversion"
     assert record.submission_status == "accepted"
     assert "not valid Unicode" in record.answer_text
+    assert server.pending_tool_calls(session_id) == []
+
+
+def test_a_content_object_holding_no_string_is_answered_as_a_failure(
+    server: FakeCodexManager, cm: CodexManager
+) -> None:
+    def count(word: str) -> TextContent:
+        """Count letters (wrongly: a number where the text belongs)."""
+        return TextContent(len(word))  # type: ignore[arg-type]  # the mistake under test
+
+    created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(count))
+    session_id = created["session"]["sessionId"]
+    skills.send('CALL count {"word": "abc"}', inject_skills=False)
+    wait_pending(server, session_id)
+    (record,) = skills.drain_pending_calls()
+    assert record.error_kind == "result_conversion"
+    assert record.submission_status == "accepted"
     assert server.pending_tool_calls(session_id) == []
 
 

@@ -230,6 +230,10 @@ odd_values: st.SearchStrategy[object] = st.one_of(
     st.builds(object),
     st.just(lambda: None),
     st.just(Exception("x")),
+    # Content objects are plain dataclasses: a wrong field type is only found on conversion.
+    st.builds(TextContent, st.integers() | st.none() | st.binary()),
+    st.builds(ImageContent, st.binary(min_size=1).filter(bytes.strip)),
+    st.lists(st.builds(TextContent, st.integers()), min_size=1, max_size=2),
 )
 
 
@@ -246,3 +250,40 @@ def test_literal_output() -> None:
     skill = build_skill("pick", pick)
     assert skill.output is not None
     assert skill.output.schema == {"enum": ["a", "b"], "type": "string"}
+
+
+def _refuse_constant(name: str) -> object:
+    raise AssertionError(f"{name} is not JSON")
+
+
+@given(
+    st.recursive(
+        st.floats() | st.integers() | st.none(),
+        lambda children: (
+            st.lists(children, max_size=3)
+            | st.dictionaries(st.text(max_size=4), children, max_size=3)
+        ),
+        max_leaves=8,
+    )
+)
+def test_json_text_is_json_even_with_nan_and_infinities(value: JSONValue) -> None:
+    (item,) = to_content_items(value)
+    assert item["type"] == "inputText"
+    json.loads(item["text"], parse_constant=_refuse_constant)
+
+
+def test_nan_and_infinities_go_as_strings() -> None:
+    assert to_content_items({"ratio": float("nan"), "max": float("inf")}) == [
+        {"type": "inputText", "text": '{"ratio":"NaN","max":"Infinity"}'}
+    ]
+
+
+def test_a_content_object_holding_no_string_is_a_conversion_error() -> None:
+    for value in (
+        TextContent(3),  # type: ignore[arg-type]  # what a handler did by mistake
+        TextContent(None),  # type: ignore[arg-type]
+        [TextContent("ok"), TextContent(b"x")],  # type: ignore[arg-type]
+        ImageContent(b"https://example.test/i.png"),  # type: ignore[arg-type]
+    ):
+        with pytest.raises(ResultConversionError, match="where text or a URL"):
+            to_content_items(value)

@@ -7,7 +7,8 @@ Rules, in order:
   lists made only of those pass through as content items;
 - ``str`` becomes one text item, unchanged;
 - anything else (dicts, lists, numbers, ``None``, dataclasses, pydantic models, enums, dates)
-  becomes one text item holding its JSON text.
+  becomes one text item holding its JSON text (NaN and infinities, which JSON lacks, as the
+  strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``).
 """
 
 from __future__ import annotations
@@ -84,8 +85,15 @@ class ResultConversionError(TypeError):
     """A handler's return value cannot be turned into content items (not JSON-serialisable)."""
 
 
-def _encodable(text: str) -> str:
-    """``text``, if it can be sent as UTF-8 (the answer's JSON would fail on it later)."""
+def _encodable(text: object) -> str:
+    """``text``, if it is a string that can be sent as UTF-8 (the answer's JSON would fail later).
+
+    Content objects are plain dataclasses, so a ``TextContent(3)`` is only found out here.
+    """
+    if not isinstance(text, str):
+        raise ResultConversionError(
+            f"a content item holds {type(text).__name__} where text or a URL (str) belongs"
+        )
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
@@ -137,7 +145,8 @@ def to_content_items(value: object) -> list[ContentItem]:
         if all(item is not None for item in items):
             return _all_encodable([item for item in items if item is not None])
     try:
-        text = pydantic_core.to_json(value).decode("utf-8")
+        # NaN and infinities are not JSON: they go as the strings "NaN", "Infinity".
+        text = pydantic_core.to_json(value, inf_nan_mode="strings").decode("utf-8")
     except pydantic_core.PydanticSerializationError as exc:
         raise ResultConversionError(
             f"the return value ({type(value).__name__}) is not JSON-serialisable: {exc}"

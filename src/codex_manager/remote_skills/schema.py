@@ -17,7 +17,7 @@ import json
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
+from typing import Annotated, Any, Union, cast, get_args, get_origin
 
 import docstring_parser
 import jsonschema_rs
@@ -187,7 +187,10 @@ def _describe(doc: docstring_parser.Docstring | None, raw: str | None) -> str | 
         return None
     pieces = [p.strip() for p in (doc.short_description, doc.long_description) if p and p.strip()]
     if pieces:
-        return "\n\n".join(pieces)
+        # The parser's summary is the first line only: a summary that wraps goes on with the
+        # next line, not after a paragraph break that was never written.
+        separator = "\n\n" if doc.blank_after_short_description else "\n"
+        return separator.join(pieces)
     if raw and not doc.params and doc.returns is None:
         return raw.strip() or None
     return None
@@ -292,16 +295,62 @@ def _plan(name: str, signature: inspect.Signature) -> tuple[CallPlan, list[inspe
     return plan, data_params
 
 
+_DEFS_PREFIX = "#/$defs/"
+
+
 def _inline_refs(schema: JSONObject) -> JSONObject:
-    """Inline ``$ref``s (Codex converts schemas for the model and handles plain ones best)."""
-    if "$defs" not in schema:
+    """Inline ``$ref``s: Codex reduces schemas to a subset without ``$ref`` (a bare ``$ref``
+    reads as a string to it), so every model, TypedDict and dataclass is written in place.
+
+    A recursive type is written out once, down to where it would repeat: that reference stays
+    a ``$ref`` (with the type's ``type`` beside it) into the ``$defs`` kept for it alone.
+    """
+    defs = schema.get("$defs")
+    if not isinstance(defs, dict):
         return schema
-    inlined: JSONObject = jsonschema_rs.dereference(schema)
-    text = json.dumps({k: v for k, v in inlined.items() if k != "$defs"})
-    if '"$ref"' in text:
-        return schema  # recursive types keep their $defs so the $refs stay resolvable
-    inlined.pop("$defs", None)
+    kept: set[str] = set()
+    body: JSONObject = {key: value for key, value in schema.items() if key != "$defs"}
+    inlined = cast(JSONObject, _inline(body, defs, (), kept))
+    if kept:
+        # A kept definition is itself written out, down to its own repetition.
+        written: JSONObject = {}
+        pending = sorted(kept)
+        while pending:
+            name = pending.pop()
+            if name in written:
+                continue
+            before = set(kept)
+            written[name] = _inline(defs[name], defs, (name,), kept)
+            pending.extend(sorted(kept - before))
+        inlined["$defs"] = written
     return inlined
+
+
+def _inline(
+    node: JSONValue, defs: JSONObject, open_refs: tuple[str, ...], kept: set[str]
+) -> JSONValue:
+    """``node`` with references replaced by their definitions, except those in ``open_refs``
+    (being written out around this node already: a recursion), which are added to ``kept``."""
+    if isinstance(node, list):
+        return [_inline(item, defs, open_refs, kept) for item in node]
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    name = ref.removeprefix(_DEFS_PREFIX) if isinstance(ref, str) else ""
+    target = defs.get(name) if ref != name else None
+    if not isinstance(target, dict):
+        return {key: _inline(value, defs, open_refs, kept) for key, value in node.items()}
+    siblings: JSONObject = {
+        key: _inline(value, defs, open_refs, kept) for key, value in node.items() if key != "$ref"
+    }
+    if name in open_refs:
+        kept.add(name)
+        repeated: JSONObject = {"$ref": ref}
+        if "type" in target:
+            repeated["type"] = target["type"]
+        return {**repeated, **siblings}
+    expanded = _inline(target, defs, (*open_refs, name), kept)
+    return {**cast(JSONObject, expanded), **siblings}
 
 
 _NULL_VARIANT: JSONObject = {"type": "null"}
@@ -349,8 +398,8 @@ def _type_names(variants: list[JSONObject]) -> list[JSONValue] | None:
     """
     names: list[JSONValue] = []
     for variant in variants:
-        if not isinstance(variant.get("type"), str):
-            return None
+        if not isinstance(variant.get("type"), str) or "$ref" in variant:
+            return None  # a $ref'd type refuses null whatever the type list beside it says
         if len(variants) > 1 and len(variant) > 1:
             return None
         names.append(variant["type"])
@@ -405,12 +454,13 @@ def _build_model(
             _with_description(annotation, docs.get(param.name), param.name),
             default,
         )
-    extra: Literal["allow", "forbid"] = "allow" if plan.var_keyword is not None else "forbid"
     try:
         model = create_model(
             f"{name}_arguments",
+            # Always "forbid": the types nested in the model inherit it. Properties for
+            # **kwargs are split off before the model validates (see ModelArgumentValidator).
             __config__=ConfigDict(
-                extra=extra, arbitrary_types_allowed=False, validate_default=False
+                extra="forbid", arbitrary_types_allowed=False, validate_default=False
             ),
             **fields,
         )

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import jsonschema_rs
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.fields import FieldInfo
 
 from codex_manager.json_types import JSONValue
 from codex_manager.remote_skills.schema import CallPlan
@@ -165,23 +166,53 @@ class ModelArgumentValidator:
         self._model = model
         self._plan = plan
         self._extras_adapter = var_keyword_adapter
+        self._model_defaults = _model_owned_defaults(model, plan)
+        self._names = frozenset(slot.name for slot in plan.slots)
 
     def validate(self, arguments: Mapping[str, JSONValue]) -> BoundArguments | ArgumentProblem:
         """Validate, convert and bind ``arguments``."""
+        named: dict[str, JSONValue] = dict(arguments)
+        extras: dict[str, object] = {}
+        if self._plan.var_keyword is not None:
+            # The model forbids unknown keys (so do the types nested in it, which take its
+            # config): what **kwargs collects is split off before and checked on its own.
+            extras = {key: named.pop(key) for key in list(named) if key not in self._names}
+        issues: list[str] = []
         try:
-            instance = self._model.model_validate(dict(arguments))
-            extras: dict[str, object] = dict(instance.model_extra or {})
-            if self._extras_adapter is not None and extras:
-                extras = dict(self._extras_adapter.validate_python(extras))
+            instance = self._model.model_validate(named)
         except ValidationError as exc:
-            return ArgumentProblem(tuple(_pydantic_issue(error) for error in exc.errors()))
-        provided = instance.model_fields_set
+            issues.extend(_pydantic_issue(error) for error in exc.errors())
+        if self._extras_adapter is not None and extras:
+            try:
+                extras = dict(self._extras_adapter.validate_python(extras))
+            except ValidationError as exc:
+                issues.extend(_pydantic_issue(error) for error in exc.errors())
+        if issues:
+            return ArgumentProblem(tuple(issues))
+        provided = instance.model_fields_set | self._model_defaults
         values = {
             slot.name: getattr(instance, slot.field_name)
             for slot in self._plan.slots
             if slot.field_name in provided
         }
         return BoundArguments(values, extras)
+
+
+def _model_owned_defaults(model: type[BaseModel], plan: CallPlan) -> frozenset[str]:
+    """Fields whose default only the model knows, so an omitted one is passed from the model.
+
+    Python supplies the other defaults itself when a parameter is left out. But for
+    ``limit: int = Field(5)`` Python's default is the ``FieldInfo`` object, and for
+    ``Annotated[list[str], Field(default_factory=list)]`` it has none at all.
+    """
+    owned: set[str] = set()
+    for slot in plan.slots:
+        model_field = model.model_fields[slot.field_name]
+        if model_field.is_required():
+            continue
+        if not slot.has_default or isinstance(slot.default, FieldInfo):
+            owned.add(slot.field_name)
+    return frozenset(owned)
 
 
 def _pydantic_issue(error: Any) -> str:
