@@ -45,6 +45,16 @@ class InvalidRequestBodyError(CodexManagerError, ValueError):
     """
 
 
+class InvalidPathParameterError(CodexManagerError, ValueError):
+    """A path parameter the HTTP transport in use cannot send as written; nothing was sent.
+
+    A value of ``.`` or ``..`` is sent percent-encoded, so that it stays one segment; aiohttp
+    (the async client's default transport) decodes and resolves it away all the same, which
+    would send the request to another route (``DELETE .../settings/..`` deleting the session).
+    The stock httpx transport (``http_transport="httpx"``) sends it.
+    """
+
+
 class TransportError(CodexManagerError):
     """No usable HTTP answer: the request failed below the HTTP status level.
 
@@ -301,6 +311,7 @@ __all__ = [
     "ConflictError",
     "ConnectError",
     "GoneError",
+    "InvalidPathParameterError",
     "InvalidRequestBodyError",
     "LockedError",
     "NotFoundError",

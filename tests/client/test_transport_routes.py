@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
+from codex_manager import AsyncCodexManager, CodexManager, InvalidPathParameterError, RetryPolicy
 from codex_manager.client._transport import _route_template
+from codex_manager.testing import FakeCodexManager
+
+from .conftest import Reply, ScriptedServer
 
 
 def test_values_are_quoted_into_their_placeholders() -> None:
@@ -18,3 +26,77 @@ def test_a_missing_value_keeps_its_placeholder_quoted() -> None:
 def test_routes_without_placeholders_are_unchanged() -> None:
     assert _route_template("/api/health").fill({"session_id": "s"}) == "/api/health"
     assert _route_template("/api/health") is _route_template("/api/health")
+
+
+def test_dot_segments_are_written_encoded_so_they_stay_one_segment() -> None:
+    template = _route_template("/api/sessions/{sessionId}/settings/{key}")
+    assert template.fill({"session_id": "S", "key": ".."}) == "/api/sessions/S/settings/%2E%2E"
+    assert template.fill({"session_id": "S", "key": "."}) == "/api/sessions/S/settings/%2E"
+    assert template.fill({"session_id": "S", "key": "..."}) == "/api/sessions/S/settings/..."
+    assert template.fill({"session_id": "S", "key": "a.b"}) == "/api/sessions/S/settings/a.b"
+
+
+DELETED = {"status": "ok", "sessionId": "S", "scope": "session", "removed": True, "settings": {}}
+
+
+@pytest.mark.parametrize("key", ["..", "."])
+def test_a_dot_segment_key_is_deleted_on_its_own_route_not_the_route_above(
+    scripted: ScriptedServer, key: str
+) -> None:
+    # Sent as written, httpx resolves '..' away: DELETE /api/sessions/S, the session's delete.
+    scripted.queue(Reply(200, {**DELETED, "key": key}))
+    with CodexManager(scripted.base_url, retry=RetryPolicy.disabled()) as cm:
+        cm.sessions.delete_setting("S", key, actor="me")
+    sent = scripted.received[-1]
+    assert sent.method == "DELETE"
+    assert sent.path == f"/api/sessions/S/settings/{key.replace('.', '%2E')}?actor=me"
+
+
+def test_a_dot_segment_goes_on_its_own_route_with_a_configured_prefix(
+    scripted: ScriptedServer,
+) -> None:
+    scripted.queue(Reply(200, {**DELETED, "key": ".."}))
+    base = scripted.base_url + "/proxied"
+    with CodexManager(base, api_prefix="/v1", retry=RetryPolicy.disabled()) as cm:
+        cm.session("S").settings.delete("..")
+    assert scripted.received[-1].path == "/proxied/v1/sessions/S/settings/%2E%2E"
+
+
+def test_the_async_client_on_stock_httpx_sends_a_dot_segment(scripted: ScriptedServer) -> None:
+    scripted.queue(Reply(200, {**DELETED, "key": ".."}))
+
+    async def main() -> None:
+        async with AsyncCodexManager(
+            scripted.base_url, http_transport="httpx", retry=RetryPolicy.disabled()
+        ) as cm:
+            await cm.sessions.delete_setting("S", "..")
+
+    asyncio.run(main())
+    assert scripted.received[-1].path == "/api/sessions/S/settings/%2E%2E"
+
+
+def test_the_aiohttp_transport_refuses_a_dot_segment_before_sending(
+    scripted: ScriptedServer,
+) -> None:
+    # aiohttp decodes %2E and resolves the segment away: refusing is all it can do safely.
+    async def main() -> None:
+        async with AsyncCodexManager(
+            scripted.base_url, http_transport="aiohttp", retry=RetryPolicy.disabled()
+        ) as cm:
+            with pytest.raises(InvalidPathParameterError, match="http_transport"):
+                await cm.sessions.delete_setting("S", "..")
+            with pytest.raises(InvalidPathParameterError):
+                await cm.tool_calls.respond("..", text="x")
+            await cm.sessions.delete_setting("S", "a.b")  # an ordinary key still goes
+
+    scripted.queue(Reply(200, {**DELETED, "key": "a.b"}))
+    asyncio.run(main())
+    assert [r.path for r in scripted.received] == ["/api/sessions/S/settings/a.b"]
+
+
+def test_the_fake_server_keeps_a_session_whose_dot_dot_setting_is_deleted() -> None:
+    with FakeCodexManager(noise=False) as server, CodexManager(server.base_url) as cm:
+        session_id = cm.sessions.create()["session"]["sessionId"]
+        cm.session(session_id).settings.set(scope="session", key="..", value="x")
+        cm.session(session_id).settings.delete("..")
+        assert cm.sessions.get(session_id)["session"]["sessionId"] == session_id

@@ -159,6 +159,19 @@ def _aiohttp_client_class() -> type[httpx.AsyncClient]:
     return SdkAiohttpClient
 
 
+def carried_by_aiohttp(client: httpx.AsyncClient) -> bool:
+    """Whether ``client`` sends through httpx-aiohttp (its own or one it was given).
+
+    aiohttp re-parses each URL, decoding ``%2E`` and resolving dot segments, so a path the SDK
+    encoded to keep a ``..`` as one segment would reach another route.
+    """
+    transport = getattr(client, "_transport", None)
+    return any(
+        kind.__module__.partition(".")[0] == "httpx_aiohttp"
+        for kind in (*type(client).__mro__, *type(transport).__mro__)
+    )
+
+
 @dataclass(frozen=True)
 class AsyncHttpSetup:
     """The ``httpx.AsyncClient`` an async SDK client made, and its aiohttp transport if any."""

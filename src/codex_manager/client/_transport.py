@@ -38,6 +38,7 @@ from codex_manager.client._direct_sync import SyncAnswerRoad
 from codex_manager.client._http import (
     HttpTransportChoice,
     SdkHttpClient,
+    carried_by_aiohttp,
     classify_failure,
     is_unmapped_aiohttp_error,
     new_async_http_client,
@@ -48,6 +49,7 @@ from codex_manager.errors import (
     APIStatusError,
     CodexManagerError,
     ConnectError,
+    InvalidPathParameterError,
     ProtocolError,
     RequestTimeoutError,
     TransportError,
@@ -77,6 +79,8 @@ class _Attempt:
     info: RequestInfo
     response: httpx.Response | None = None
     shape_problem: str | None = None
+    exact_path: bytes | None = None
+    """The path to send as is, when httpx would resolve a ``.``/``..`` segment away."""
 
 
 _current_attempt: ContextVar[_Attempt | None] = ContextVar(
@@ -222,9 +226,22 @@ class _RouteTemplate:
         """The route with each value URL-quoted (an unknown one keeps its placeholder)."""
         pieces = [self.literals[0]]
         for (keyword, written), literal in zip(self.placeholders, self.literals[1:], strict=True):
-            pieces.append(quote(path.get(keyword, written), safe=""))
+            pieces.append(_path_segment(path.get(keyword, written)))
             pieces.append(literal)
         return "".join(pieces)
+
+
+_DOT_SEGMENTS = frozenset({".", ".."})
+
+
+def _path_segment(value: str) -> str:
+    """``value`` URL-quoted as one path segment.
+
+    ``.`` and ``..`` are written ``%2E``/``%2E%2E``: sent as they are, URL resolution (httpx's
+    included) removes them with the segment before, so deleting the setting ``..`` of a
+    session would delete the session.
+    """
+    return value.replace(".", "%2E") if value in _DOT_SEGMENTS else quote(value, safe="")
 
 
 @cache
@@ -269,6 +286,8 @@ class _CallPlan:
     ok: Collection[int]
     json_body: bytes | None = None
     """The body as sent on the direct road (encoded on its first attempt)."""
+    exact_path: bytes | None = None
+    """See :attr:`_Attempt.exact_path`."""
 
     def encoded_body(self) -> bytes:
         """The request body as JSON bytes, encoded once for every attempt."""
@@ -304,13 +323,19 @@ class _TransportBase:
         kwargs.update({key: value for key, value in query.items() if value is not OMIT})
         if not isinstance(body, Omit):
             kwargs["body"] = bound.build_body(body)
+        url = self._url(operation, path)
         return _CallPlan(
             operation=operation,
             binding=bound,
             kwargs=kwargs,
-            url=self._url(operation, path),
+            url=url,
             replay_safe=self.retry.is_idempotent(operation.method),
             ok=ok,
+            # The generated binding quotes path values but leaves dot segments for httpx to
+            # resolve away: such a request is sent on this path instead.
+            exact_path=(
+                httpx.URL(url).raw_path if _DOT_SEGMENTS.intersection(path.values()) else None
+            ),
         )
 
     def _url(self, operation: Operation, path: Mapping[str, str]) -> str:
@@ -324,7 +349,18 @@ class _TransportBase:
                 method=plan.operation.method,
                 url=plan.url,
                 attempt=attempt,
-            )
+            ),
+            exact_path=plan.exact_path,
+        )
+
+    def _prepare(self, request: httpx.Request, state: _Attempt | None) -> None:
+        """Put the request on its final path (the configured prefix, dot segments kept)."""
+        if state is None or state.exact_path is None:
+            self._rewriter.apply(request)
+            return
+        query = request.url.query
+        request.url = request.url.copy_with(
+            raw_path=state.exact_path + (b"?" + query if query else b"")
         )
 
     def _answer(self, plan: _CallPlan, state: _Attempt) -> HttpAnswer:
@@ -478,8 +514,8 @@ class SyncTransport(_TransportBase):
         return road
 
     def _on_request(self, request: httpx.Request) -> None:
-        self._rewriter.apply(request)
         state = _current_attempt.get()
+        self._prepare(request, state)
         if state is not None:
             _describe(request, state.info)
             self.hooks.run_before(state.info)
@@ -605,6 +641,7 @@ class AsyncTransport(_TransportBase):
         http_client.event_hooks["request"].append(self._on_request)
         http_client.event_hooks["response"].append(self._on_response)
         self.http = http_client
+        self._on_aiohttp = carried_by_aiohttp(http_client)
         self._api: ApiClient | None = None
 
     @property
@@ -619,8 +656,8 @@ class AsyncTransport(_TransportBase):
         return self._api
 
     async def _on_request(self, request: httpx.Request) -> None:
-        self._rewriter.apply(request)
         state = _current_attempt.get()
+        self._prepare(request, state)
         if state is not None:
             _describe(request, state.info)
             await self.hooks.run_before(state.info)
@@ -691,6 +728,12 @@ class AsyncTransport(_TransportBase):
         return answer
 
     async def _send(self, plan: _CallPlan, state: _Attempt) -> HttpAnswer:
+        if plan.exact_path is not None and self._on_aiohttp:
+            raise InvalidPathParameterError(
+                f"{plan.operation.operation_id}: a path parameter of '.' or '..' cannot be sent "
+                "on the aiohttp transport (it would reach another route); use "
+                'http_transport="httpx" for this request'
+            )
         road = self._road_for(plan)
         if road is not None:
             return await self._send_direct(plan, state, road)
