@@ -42,6 +42,9 @@ from .ws_server import FakeClient, MiniStreamServer, Recorder, tool_call_signal
 
 FAST_RECONNECT = RetryPolicy(max_attempts=1000, initial_delay=0.01, max_delay=0.1)
 
+DEEPLY_NESTED = '{"type":"deep","threadId":"t","payload":' + "[" * 1200 + "]" * 1200 + "}"
+"""Valid JSON deeper than the recursion limit: msgspec raises RecursionError on it."""
+
 
 LIBRARY: WebSocketClientChoice = "auto"
 """``StreamOptions.websocket_client`` of every stream the tests build (set per test below)."""
@@ -281,10 +284,14 @@ async def test_unknown_malformed_and_binary_frames_are_survived(
     server.send_raw('{"type": 42}')
     server.send_raw('{"type":"app_server.request.item.tool.call","threadId":"t","payload":{}}')
     server.send_raw('{"type":"error","message":"invalid websocket command"}')
+    server.send_raw(DEEPLY_NESTED)
     server.publish("never_seen_before", "t", {"any": "thing"})
     assert await asyncio.to_thread(seen.wait_for, 1) == ["never_seen_before"]
-    reported = await asyncio.to_thread(errors.wait_for, 5)
-    assert [type(error) for error in reported] == [StreamFrameError] * 4 + [StreamServerError]
+    reported = await asyncio.to_thread(errors.wait_for, 6)
+    assert [type(error) for error in reported] == [StreamFrameError] * 4 + [
+        StreamServerError,
+        StreamFrameError,
+    ]
     assert server.connections_opened == 1
     await finish(stream, runner)
 

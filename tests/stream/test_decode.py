@@ -225,6 +225,7 @@ def test_signal_constructor_matches_decoding() -> None:
             '{"type":"app_server.x","threadId":null,"payload":{"signalType":"other","method":"m"}}',
             "invalid app_server signal",
         ),
+        ('{"type":"x","threadId":null,"payload":' + "[" * 1200 + "]" * 1200 + "}", "too deeply"),
     ],
 )
 def test_bad_frames_raise_frame_error(data: str | bytes, reason: str) -> None:

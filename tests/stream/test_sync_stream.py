@@ -40,6 +40,9 @@ Context = HandlerContext[FakeClient]
 
 FAST_RECONNECT = RetryPolicy(max_attempts=1000, initial_delay=0.01, max_delay=0.1)
 
+DEEPLY_NESTED = '{"type":"deep","threadId":"t","payload":' + "[" * 1200 + "]" * 1200 + "}"
+"""Valid JSON deeper than the recursion limit: msgspec raises RecursionError on it."""
+
 
 def make_stream(
     server: MiniStreamServer, *, ping_interval: float = 15.0, pong_timeout: float = 10.0
@@ -279,11 +282,12 @@ def test_unknown_malformed_and_binary_frames_are_survived(server: MiniStreamServ
     server.send_raw('{"type": 42}')
     server.send_raw('{"type":"app_server.request.item.tool.call","threadId":"t","payload":{}}')
     server.send_raw('{"type":"error","message":"invalid websocket command"}')
+    server.send_raw(DEEPLY_NESTED)
     server.publish("never_seen_before", "t", {"any": "thing"})
     assert seen.wait_for(1) == ["never_seen_before"]
-    reported = errors.wait_for(5)
+    reported = errors.wait_for(6)
     kinds = [type(error) for error in reported]
-    assert kinds == [StreamFrameError] * 4 + [StreamServerError]
+    assert kinds == [StreamFrameError] * 4 + [StreamServerError, StreamFrameError]
     assert isinstance(reported[0], StreamFrameError)
     assert reported[0].reason == "binary frame"
     assert server.connections_opened == 1

@@ -192,6 +192,14 @@ def decode_frame(data: str | bytes) -> Frame:
     if not isinstance(data, str):
         raise StreamFrameError("binary frame", preview(data))
     try:
+        return _decode_text(data)
+    except RecursionError:
+        # msgspec refuses JSON nested deeper than the interpreter's recursion limit.
+        raise StreamFrameError("JSON nested too deeply", preview(data)) from None
+
+
+def _decode_text(data: str) -> Frame:
+    try:
         wire = _frame_decoder.decode(data)
     except msgspec.DecodeError as error:
         raise StreamFrameError(str(error), preview(data)) from None
