@@ -191,17 +191,37 @@ def test_the_choice_is_checked_in_the_options() -> None:
         StreamOptions(websocket_client="curl")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("variable", ["HTTP_PROXY", "ALL_PROXY"])
 @pytest.mark.parametrize("library", LIBRARIES)
 async def test_an_environment_proxy_is_used_unless_bypassed(
-    peer: Callable[..., PeerServer], library: Library, monkeypatch: pytest.MonkeyPatch
+    peer: Callable[..., PeerServer],
+    library: Library,
+    variable: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # ALL_PROXY too, as httpx uses it for the REST calls (websockets alone ignores it).
     server = peer(lambda connection: connection.send("direct"))
-    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{_closed_port()}")
-    for name in ("NO_PROXY", "no_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "WS_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv(variable, f"http://127.0.0.1:{_closed_port()}")
     with pytest.raises(OSError):  # noqa: PT011 - the proxy refuses: it was used
         async with _connect(server.url, library):
             pass
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    async with _connect(server.url, library) as websocket:
+        assert await websocket.recv() == "direct"
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+async def test_a_proxy_for_https_only_leaves_a_ws_url_direct(
+    peer: Callable[..., PeerServer], library: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # httpx sends http:// REST calls direct with only HTTPS_PROXY set: so does the stream.
+    server = peer(lambda connection: connection.send("direct"))
+    for name in ("HTTP_PROXY", "ALL_PROXY", "WS_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{_closed_port()}")
     async with _connect(server.url, library) as websocket:
         assert await websocket.recv() == "direct"

@@ -456,18 +456,23 @@ def test_client_protocol_accepts_plain_objects() -> None:
     assert EventStream(client).client is client
 
 
+@pytest.mark.parametrize(
+    "variables",
+    [("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"), ("ALL_PROXY",)],
+)
 def test_an_environment_proxy_is_honoured(
-    server: MiniStreamServer, monkeypatch: pytest.MonkeyPatch
+    server: MiniStreamServer, monkeypatch: pytest.MonkeyPatch, variables: tuple[str, ...]
 ) -> None:
     # The stream reads its own socket only when no proxy applies; otherwise websockets.sync
-    # connects, through the proxy. Here the proxy is a closed port, so the stream must fail
-    # although the server itself is listening.
+    # connects, through the proxy the REST calls take (ALL_PROXY alone included). Here the
+    # proxy is a closed port, so the stream must fail although the server is listening.
     with MiniStreamServer() as closed:
         proxy = closed.config.base_url
-    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY"):
-        monkeypatch.setenv(name, proxy)
-    for name in ("NO_PROXY", "no_proxy"):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "WS_PROXY", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    for name in variables:
+        monkeypatch.setenv(name, proxy)
     stream: EventStream[FakeClient] = EventStream(
         FakeClient(server.config),
         options=StreamOptions(reconnect=RetryPolicy(max_attempts=1, initial_delay=0.01)),

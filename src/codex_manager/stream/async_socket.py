@@ -20,7 +20,6 @@ import contextlib
 import importlib.util
 import socket
 import ssl
-import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -35,7 +34,7 @@ from websockets.exceptions import (
 from websockets.frames import OK_CLOSE_CODES, Close
 from websockets.http11 import Response
 
-from codex_manager._proxies import proxy_applies
+from codex_manager._proxies import environment_proxy, proxy_applies
 from codex_manager.errors import ConfigError
 from codex_manager.stream.context import WebSocketClientChoice
 
@@ -170,19 +169,6 @@ class _AiohttpConnection:
                 sock.shutdown(socket.SHUT_RDWR)
 
 
-def _environment_proxy(url: str, secure: bool) -> str | None:
-    """The proxy the environment names for ``url``, read as websockets reads it.
-
-    ``HTTP_PROXY`` for ``ws://``, ``HTTPS_PROXY`` for ``wss://`` (``ALL_PROXY`` for both),
-    unless ``NO_PROXY`` exempts the host. aiohttp's own ``trust_env`` would look for
-    ``WS_PROXY`` instead, and would also take credentials from ``~/.netrc``.
-    """
-    if not proxy_applies(url):
-        return None
-    proxies = urllib.request.getproxies()
-    return proxies.get("https" if secure else "http") or proxies.get("all")
-
-
 @contextlib.asynccontextmanager
 async def open_async_websocket(
     url: str,
@@ -202,6 +188,7 @@ async def open_async_websocket(
             close_timeout=close_timeout,
             ping_interval=None,  # liveness is the server's own ping/pong
             max_size=max_size,
+            proxy=environment_proxy(url),  # the REST calls' proxy, not websockets' own pick
         ) as connection:
             yield _WebsocketsConnection(connection)
         return
@@ -222,7 +209,7 @@ async def open_async_websocket(
                     heartbeat=None,  # liveness is the server's own ping/pong
                     max_msg_size=max_size,
                     ssl=tls if tls is not None else True,
-                    proxy=_environment_proxy(url, secure),
+                    proxy=environment_proxy(url),
                 )
         except aiohttp.WSServerHandshakeError as exc:
             refused = Response(exc.status, exc.message or "", Headers(), b"")

@@ -22,7 +22,7 @@ from typing import Final, Generic, Protocol
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
-from codex_manager._proxies import proxy_applies
+from codex_manager._proxies import environment_proxy
 from codex_manager.retry import Backoff
 from codex_manager.stream.connection import connection_problem
 from codex_manager.stream.context import (
@@ -238,7 +238,8 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
     def _open(self, url: str, headers: Mapping[str, str]) -> _WebSocket:
         """Connect: read by this thread itself, unless a proxy needs the library's client."""
         options = self._options
-        if not proxy_applies(url):
+        proxy = environment_proxy(url)
+        if proxy is None:
             return open_stream_socket(
                 url,
                 headers=headers,
@@ -254,6 +255,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
             close_timeout=options.close_timeout,
             ping_interval=None,  # liveness is the server's own ping/pong
             max_size=options.max_frame_bytes,
+            proxy=proxy,  # the REST calls' proxy, not websockets' own pick
         )
 
     def _read(
