@@ -115,6 +115,21 @@ def _validate_timeout(value: float, *, source: str) -> float:
     return float(value)
 
 
+def header_value_problem(value: str) -> str | None:
+    """Why ``value`` cannot be sent as an HTTP header value, or ``None`` when it can.
+
+    httpx encodes header values as ASCII (anything else raises deep inside a request), and
+    control characters would corrupt the request or be refused by the server.
+    """
+    if "\n" in value or "\r" in value:
+        return "must not contain line breaks"
+    if not value.isascii():
+        return "must contain only ASCII characters (it is sent as an HTTP header)"
+    if any((ord(ch) < 32 and ch != "\t") or ord(ch) == 127 for ch in value):
+        return "must not contain control characters"
+    return None
+
+
 def _validate_headers(headers: Mapping[str, object], *, source: str) -> Mapping[str, str]:
     clean: dict[str, str] = {}
     for name, val in headers.items():
@@ -123,8 +138,9 @@ def _validate_headers(headers: Mapping[str, object], *, source: str) -> Mapping[
         if not isinstance(val, str):
             shown = "***" if is_secret_header(name) else repr(val)
             raise ConfigError(f"{source}[{name!r}] must be a string (got {shown})")
-        if "\n" in val or "\r" in val:
-            raise ConfigError(f"{source}[{name!r}] must not contain line breaks")
+        problem = header_value_problem(val)
+        if problem is not None:
+            raise ConfigError(f"{source}[{name!r}] {problem}")
         clean[name] = val
     return MappingProxyType(clean)
 
@@ -163,8 +179,9 @@ class ClientConfig:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"{name} must be a string or None")
-            if isinstance(value, str) and ("\n" in value or "\r" in value):
-                raise ConfigError(f"{name} must not contain line breaks")
+            problem = header_value_problem(value) if isinstance(value, str) else None
+            if problem is not None:
+                raise ConfigError(f"{name} {problem}")
             if isinstance(value, str) and value != value.strip():
                 # HTTP drops whitespace around a header value (and httpx refuses to send it).
                 set_(self, name, value.strip())
@@ -182,15 +199,22 @@ class ClientConfig:
 
     def auth_headers(self) -> dict[str, str]:
         """Headers for every request: custom headers, then the credentials on top."""
-        result = dict(self.headers)
+        credentials: dict[str, str] = {}
         if self.bearer_token:
-            result["Authorization"] = f"Bearer {self.bearer_token}"
+            credentials["Authorization"] = f"Bearer {self.bearer_token}"
         if self.rbac_token:
-            result[RBAC_TOKEN_HEADER] = self.rbac_token
+            credentials[RBAC_TOKEN_HEADER] = self.rbac_token
         if self.rbac_role:
-            result[RBAC_ROLE_HEADER] = self.rbac_role
+            credentials[RBAC_ROLE_HEADER] = self.rbac_role
         if self.rbac_actor:
-            result[RBAC_ACTOR_HEADER] = self.rbac_actor
+            credentials[RBAC_ACTOR_HEADER] = self.rbac_actor
+        # Header names are case-insensitive: a custom "authorization" is replaced, not sent
+        # beside the bearer token as a second Authorization header.
+        replaced = {name.lower() for name in credentials}
+        result = {
+            name: value for name, value in self.headers.items() if name.lower() not in replaced
+        }
+        result.update(credentials)
         return result
 
     @property
@@ -231,6 +255,13 @@ class ClientConfig:
             value = env.get(name)
             return value if value is not None and value.strip() else None
 
+        def header_value(name: str) -> str | None:
+            value = get(name)
+            problem = header_value_problem(value.strip()) if value is not None else None
+            if problem is not None:
+                raise ConfigError(f"{name} {problem}")
+            return value
+
         base_url = get(ENV_BASE_URL)
         prefix = get(ENV_API_PREFIX)
         timeout_ms = get(ENV_TIMEOUT_MS)
@@ -248,10 +279,10 @@ class ClientConfig:
                 if timeout_ms is not None
                 else DEFAULT_TIMEOUT
             ),
-            bearer_token=get(ENV_BEARER_TOKEN),
-            rbac_token=get(ENV_RBAC_TOKEN),
-            rbac_role=get(ENV_RBAC_ROLE),
-            rbac_actor=get(ENV_RBAC_ACTOR),
+            bearer_token=header_value(ENV_BEARER_TOKEN),
+            rbac_token=header_value(ENV_RBAC_TOKEN),
+            rbac_role=header_value(ENV_RBAC_ROLE),
+            rbac_actor=header_value(ENV_RBAC_ACTOR),
         )
 
     @classmethod
@@ -329,6 +360,13 @@ def _config_from_profile_document(
             raise ConfigError(f"{label}.{field_name} must be a string")
         return value
 
+    def header_value(obj: dict[str, object], field_name: str, label: str) -> str | None:
+        value = string(obj, field_name, label)
+        problem = header_value_problem(value.strip()) if value is not None else None
+        if problem is not None:
+            raise ConfigError(f"{label}.{field_name} {problem}")
+        return value
+
     base_url = string(profile, "baseUrl", key)
     prefix = string(profile, "apiPrefix", key)
     timeout_ms = profile.get("timeoutMs")
@@ -352,10 +390,10 @@ def _config_from_profile_document(
         if timeout_ms is not None
         else DEFAULT_TIMEOUT,
         headers=_validate_headers(headers, source=f"{key}.headers"),
-        bearer_token=string(auth, "bearer", auth_key),
-        rbac_token=string(auth, "rbacToken", auth_key),
-        rbac_role=string(auth, "role", auth_key),
-        rbac_actor=string(auth, "actor", auth_key),
+        bearer_token=header_value(auth, "bearer", auth_key),
+        rbac_token=header_value(auth, "rbacToken", auth_key),
+        rbac_role=header_value(auth, "role", auth_key),
+        rbac_actor=header_value(auth, "actor", auth_key),
     )
 
 

@@ -190,3 +190,46 @@ def test_a_timeout_longer_than_a_socket_can_wait_is_a_config_error(value: str) -
         ClientConfig.from_env({"CODEX_MANAGER_TIMEOUT_MS": value})
     with pytest.raises(ConfigError, match="timeout"):
         CodexManager("http://127.0.0.1:9", timeout=1e10)
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ("tok\u00a0en", "only ASCII"),  # a token pasted with a non-breaking space
+        ("t\u00f6ken", "only ASCII"),
+        ("tok\x00en", "control characters"),
+        ("tok\nen", "line breaks"),
+    ],
+)
+def test_a_credential_no_header_can_carry_is_a_config_error_naming_its_source(
+    value: str, problem: str, tmp_path: Path
+) -> None:
+    # httpx raised a bare UnicodeEncodeError while building the client, naming nothing.
+    for variable in (
+        "CODEX_MANAGER_BEARER_TOKEN",
+        "CODEX_MANAGER_RBAC_TOKEN",
+        "CODEX_MANAGER_RBAC_ACTOR",
+    ):
+        with pytest.raises(ConfigError, match=f"{variable} .*{problem}"):
+            ClientConfig.from_env({variable: value})
+    with pytest.raises(ConfigError, match=f"bearer_token .*{problem}"):
+        CodexManager("http://127.0.0.1:9", bearer_token=value)
+    with pytest.raises(ConfigError, match=problem):
+        AsyncCodexManager("http://127.0.0.1:9", headers={"x-team": value})
+    file = tmp_path / "config.json"
+    file.write_text(json.dumps({"profiles": {"p": {"auth": {"bearer": value}}}}))
+    with pytest.raises(ConfigError, match=f"auth.bearer .*{problem}"):
+        ClientConfig.from_profile("p", file)
+
+
+def test_credentials_replace_a_custom_header_of_the_same_name_whatever_its_case() -> None:
+    config = ClientConfig(
+        headers={"authorization": "Basic old", "X-Codex-Rbac-Role": "viewer", "x-team": "a"},
+        bearer_token="tok",
+        rbac_role="ops",
+    )
+    assert config.auth_headers() == {
+        "x-team": "a",
+        "Authorization": "Bearer tok",
+        "x-codex-rbac-role": "ops",
+    }
