@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Generator
@@ -40,8 +41,12 @@ Context = HandlerContext[FakeClient]
 
 FAST_RECONNECT = RetryPolicy(max_attempts=1000, initial_delay=0.01, max_delay=0.1)
 
-DEEPLY_NESTED = '{"type":"deep","threadId":"t","payload":' + "[" * 1200 + "]" * 1200 + "}"
-"""Valid JSON deeper than the recursion limit: msgspec raises RecursionError on it."""
+
+def deeply_nested() -> str:
+    """Valid JSON deeper than the recursion limit (now: tools may raise it): msgspec raises
+    RecursionError on it."""
+    depth = sys.getrecursionlimit() + 50
+    return '{"type":"deep","threadId":"t","payload":' + "[" * depth + "]" * depth + "}"
 
 
 def make_stream(
@@ -282,7 +287,7 @@ def test_unknown_malformed_and_binary_frames_are_survived(server: MiniStreamServ
     server.send_raw('{"type": 42}')
     server.send_raw('{"type":"app_server.request.item.tool.call","threadId":"t","payload":{}}')
     server.send_raw('{"type":"error","message":"invalid websocket command"}')
-    server.send_raw(DEEPLY_NESTED)
+    server.send_raw(deeply_nested())
     server.publish("never_seen_before", "t", {"any": "thing"})
     assert seen.wait_for(1) == ["never_seen_before"]
     reported = errors.wait_for(6)
