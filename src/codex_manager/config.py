@@ -9,6 +9,7 @@ variable or key; nothing is silently ignored. Secrets (tokens, header values) ne
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import os
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from codex_manager.errors import ConfigError
 
@@ -115,6 +116,25 @@ def _validate_timeout(value: float, *, source: str) -> float:
     return float(value)
 
 
+def redact_url(url: str) -> str:
+    """``url`` with the password of its user info (``http://user:pw@host``) shown as ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    name = user.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{name}:***@{host}"))
+
+
+def _basic_credentials(url: str) -> str | None:
+    """The ``Authorization`` value for the user info of ``url``, as httpx sends it."""
+    parts = urlsplit(url)
+    if not parts.username and parts.password is None:
+        return None
+    pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+    return "Basic " + base64.b64encode(pair.encode()).decode("ascii")
+
+
 def header_value_problem(value: str) -> str | None:
     """Why ``value`` cannot be sent as an HTTP header value, or ``None`` when it can.
 
@@ -191,7 +211,7 @@ class ClientConfig:
             return "None" if value is None else "'***'"
 
         return (
-            f"ClientConfig(base_url={self.base_url!r}, api_prefix={self.api_prefix!r}, "
+            f"ClientConfig(base_url={redact_url(self.base_url)!r}, api_prefix={self.api_prefix!r}, "
             f"timeout={self.timeout!r}, headers={redact_headers(self.headers)!r}, "
             f"bearer_token={secret(self.bearer_token)}, rbac_token={secret(self.rbac_token)}, "
             f"rbac_role={self.rbac_role!r}, rbac_actor={self.rbac_actor!r})"
@@ -202,6 +222,11 @@ class ClientConfig:
         credentials: dict[str, str] = {}
         if self.bearer_token:
             credentials["Authorization"] = f"Bearer {self.bearer_token}"
+        basic = _basic_credentials(self.base_url)
+        if basic is not None:
+            # Credentials in the base URL win, as httpx lets them win over a default header.
+            # Every request carries them here: no URL the SDK sends to has them (server_url).
+            credentials["Authorization"] = basic
         if self.rbac_token:
             credentials[RBAC_TOKEN_HEADER] = self.rbac_token
         if self.rbac_role:
@@ -221,13 +246,26 @@ class ClientConfig:
     def secrets(self) -> tuple[str, ...]:
         """Every secret value (tokens and secret-looking header values), for redaction."""
         values = [v for v in (self.bearer_token, self.rbac_token) if v]
+        password = urlsplit(self.base_url).password
+        if password:
+            values += dict.fromkeys((password, unquote(password)))  # as written, as sent
         values += [v for k, v in self.headers.items() if v and is_secret_header(k)]
         return tuple(values)
 
     @property
+    def server_url(self) -> str:
+        """``base_url`` without user info: the credentials travel in :meth:`auth_headers`.
+
+        (Left in the URL, some transports would send them a second way: aiohttp refuses
+        a request with both.)
+        """
+        parts = urlsplit(self.base_url)
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+    @property
     def api_base(self) -> str:
-        """``base_url`` joined with ``api_prefix``, e.g. ``http://127.0.0.1:3001/api``."""
-        return self.base_url + self.api_prefix
+        """``server_url`` joined with ``api_prefix``, e.g. ``http://127.0.0.1:3001/api``."""
+        return self.server_url + self.api_prefix
 
     def api_url(self, path: str) -> str:
         """Absolute URL of a route path given without the prefix (``"/sessions"``)."""
@@ -235,7 +273,7 @@ class ClientConfig:
 
     def stream_url(self, thread_id: str | None = None) -> str:
         """Websocket URL of ``<prefix>/stream``, filtered to ``thread_id`` when given."""
-        parts = urlsplit(self.base_url)
+        parts = urlsplit(self.server_url)
         scheme = "wss" if parts.scheme == "https" else "ws"
         query = f"threadId={quote(thread_id, safe='')}" if thread_id is not None else ""
         return urlunsplit(
@@ -405,4 +443,5 @@ __all__ = [
     "ConfigError",
     "profile_path",
     "redact_headers",
+    "redact_url",
 ]

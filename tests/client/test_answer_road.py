@@ -141,16 +141,21 @@ async def test_credentials_in_the_base_url_are_sent_as_httpx_sends_them(
 ) -> None:
     scripted.queue(Reply(200, ACCEPTED_ANSWER))
     base_url = scripted.base_url.replace("http://", "http://user:pw@")
+    # The SDK makes the Basic header itself (every road sends it; no URL it sends to has
+    # user info), so both direct roads stay open.
     if client == "sync":
         with CodexManager(base_url) as sync_cm:
             sync_cm.tool_calls.respond("7", content_items=ITEMS)
-        assert road.sync_posts == 0  # httpx's road: the sync road would drop them
+        assert road.sync_posts == 1
     else:
         async with AsyncCodexManager(base_url) as async_cm:
             await async_cm.tool_calls.respond("7", content_items=ITEMS)
-        assert road.async_posts == 1  # aiohttp derives Basic auth from the URL as httpx does
+        assert road.async_posts == 1
     [received] = scripted.received
     assert received.headers["authorization"] == "Basic dXNlcjpwdw=="
+    assert [line for line in received.header_lines if line[0] == "authorization"] == [
+        ("authorization", "Basic dXNlcjpwdw==")
+    ]
 
 
 @pytest.mark.parametrize("client", ["sync", "async"])

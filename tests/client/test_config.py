@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from codex_manager import AsyncCodexManager, CodexManager
-from codex_manager.config import ClientConfig, profile_path
+from codex_manager.config import ClientConfig, profile_path, redact_url
 from codex_manager.errors import ConfigError
 
 
@@ -233,3 +233,16 @@ def test_credentials_replace_a_custom_header_of_the_same_name_whatever_its_case(
         "Authorization": "Bearer tok",
         "x-codex-rbac-role": "ops",
     }
+
+
+def test_credentials_in_the_base_url_travel_in_a_header_and_show_nowhere() -> None:
+    config = ClientConfig(base_url="http://alice:p%40ss@server:3001/prefix", bearer_token="tok")
+    assert config.base_url == "http://alice:p%40ss@server:3001/prefix"  # as given
+    assert config.server_url == "http://server:3001/prefix"
+    assert config.api_base == "http://server:3001/prefix/api"
+    assert config.stream_url("t") == "ws://server:3001/prefix/api/stream?threadId=t"
+    assert config.auth_headers()["Authorization"] == "Basic YWxpY2U6cEBzcw=="  # alice:p@ss
+    assert "p%40ss" not in repr(config)
+    assert "alice:***@server" in repr(config)
+    assert "p%40ss" in config.secrets
+    assert redact_url("http://bob@server/x") == "http://bob@server/x"  # no password: as is

@@ -274,24 +274,58 @@ def test_secrets_stay_out_of_logs_and_errors(
 
 
 @pytest.mark.parametrize("client", ["sync", "async"])
+async def test_a_password_in_the_base_url_is_sent_once_and_shown_nowhere(
+    scripted: ScriptedServer, caplog: pytest.LogCaptureFixture, client: str
+) -> None:
+    # With a bearer token too: aiohttp refused a URL with user info beside an Authorization
+    # header (a ValueError out of every call); the URL's credentials win, as httpx's do.
+    secret = "s3cr3t-pw"
+    base_url = scripted.base_url.replace("http://", f"http://alice:{secret}@")
+    scripted.queue(Reply(200, HEALTH), Reply(500, {"status": "error", "code": "boom"}))
+    caplog.set_level(logging.DEBUG)
+    shown: list[str] = []
+    if client == "sync":
+        with CodexManager(base_url, bearer_token="tok", retry=RetryPolicy.disabled()) as cm:
+            cm.system.health()
+            with pytest.raises(ServerError) as caught:
+                cm.system.health()
+            shown += [repr(cm), repr(cm.client_config), cm.client_config.stream_url()]
+    else:
+        async with AsyncCodexManager(
+            base_url, bearer_token="tok", retry=RetryPolicy.disabled()
+        ) as acm:
+            await acm.system.health()
+            with pytest.raises(ServerError) as caught:
+                await acm.system.health()
+            shown += [repr(acm), repr(acm.client_config)]
+    shown += [str(caught.value), caught.value.url, *(r.getMessage() for r in caplog.records)]
+    for text in shown:
+        assert secret not in text
+    assert caught.value.url.startswith(scripted.base_url)  # no URL sent has the credentials
+    for received in scripted.received:
+        authorizations = [v for name, v in received.header_lines if name == "authorization"]
+        assert authorizations == ["Basic YWxpY2U6czNjcjN0LXB3"]  # alice:s3cr3t-pw
+
+
+@pytest.mark.parametrize("client", ["sync", "async"])
 async def test_a_token_httpx_refuses_to_send_never_shows_in_the_error(
     scripted: ScriptedServer, client: str
 ) -> None:
     # httpx (h11) quotes the refused header value in its message: the token must not leak.
-    token = "TOP\x00SECRET"
+    # (The configuration refuses such a token; a hook's header reaches httpx unchecked.)
+    def sign(info: RequestInfo) -> None:
+        info.headers["Authorization"] = "Bearer TOP\x00SECRET"
+
     if client == "sync":
-        with (
-            CodexManager(scripted.base_url, bearer_token=token, retry=RetryPolicy.disabled()) as cm,
-            pytest.raises(ProtocolError) as caught,
-        ):
-            cm.system.health()
+        with CodexManager(scripted.base_url, retry=RetryPolicy.disabled()) as cm:
+            cm.hooks.before()(sign)
+            with pytest.raises(ProtocolError) as caught:
+                cm.system.health()
     else:
         async with AsyncCodexManager(
-            scripted.base_url,
-            bearer_token=token,
-            retry=RetryPolicy.disabled(),
-            http_transport="httpx",
+            scripted.base_url, retry=RetryPolicy.disabled(), http_transport="httpx"
         ) as acm:
+            acm.hooks.before()(sign)
             with pytest.raises(ProtocolError) as caught:
                 await acm.system.health()
     assert "TOPSECRET" not in str(caught.value)
@@ -322,7 +356,12 @@ async def test_a_turn_wait_on_a_stalled_server_ends_as_a_turn_wait_timeout(
 
 def test_a_request_httpx_refuses_to_send_is_not_retried(scripted: ScriptedServer) -> None:
     failures: list[ErrorInfo] = []
-    with CodexManager(scripted.base_url, bearer_token="TOP\x00SECRET", retry=FAST) as cm:
+    with CodexManager(scripted.base_url, retry=FAST) as cm:
+
+        @cm.hooks.before()
+        def sign(info: RequestInfo) -> None:
+            info.headers["Authorization"] = "Bearer TOP\x00SECRET"
+
         cm.hooks.on_error()(failures.append)
         with pytest.raises(ProtocolError):
             cm.system.health()  # a GET: retried on transport errors, but this one never sends

@@ -8,6 +8,7 @@ any more), and bad frames it injects.
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -15,11 +16,13 @@ import pytest
 
 from codex_manager.client import AsyncCodexManager, CodexManager
 from codex_manager.json_types import JSONObject
+from codex_manager.retry import RetryPolicy
 from codex_manager.stream import (
     AppServerSignal,
     Connected,
     HandlerContext,
     Reconnected,
+    StreamConnectionError,
     StreamError,
     StreamEvent,
     StreamFrameError,
@@ -262,3 +265,40 @@ async def test_async_on_connect_runs_again_after_a_drop(fake: FakeCodexManager) 
     assert answered == ["answer 1", "answer 2"]
     await fake.wait_idle_async()
     assert "answer 2" in fake.turns(session)[-1].replies[0]
+
+
+@pytest.mark.parametrize("library", ["aiohttp", "websockets"])
+async def test_credentials_in_the_base_url_reach_the_stream_beside_a_bearer_token(
+    fake: FakeCodexManager, library: str
+) -> None:
+    # aiohttp refused a URL with user info beside an Authorization header: ValueError out of
+    # run_forever(). The credentials go in one header now, and the URL has none.
+    base = fake.base_url.replace("http://", "http://alice:s3cret@")
+    options = StreamOptions(websocket_client=library)  # type: ignore[arg-type]  # both values
+    async with AsyncCodexManager(base, bearer_token="tok", stream_options=options) as cm:
+        connected: list[Connected] = []
+
+        @cm.stream.on_connect
+        async def stop_once_connected(notice: Connected, context: AsyncContext) -> None:
+            connected.append(notice)
+            context.stop()
+
+        async with asyncio.timeout(10):
+            await cm.stream.run_forever()
+    assert len(connected) == 1
+
+
+def test_a_stream_error_shows_no_password() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: connections are refused
+    base = f"http://alice:s3cret@127.0.0.1:{port}"
+    options = StreamOptions(reconnect=RetryPolicy(max_attempts=1, initial_delay=0.01))
+    cm = CodexManager(base, stream_options=options)
+    try:
+        with pytest.raises(StreamConnectionError) as caught:
+            cm.stream.run_forever()
+    finally:
+        cm.close()
+    assert "s3cret" not in str(caught.value)
+    assert "s3cret" not in caught.value.url

@@ -20,7 +20,7 @@ from codex_manager.client._resources_async import AsyncResourceGroups
 from codex_manager.client._resources_sync import ResourceGroups
 from codex_manager.client._shortcuts import StreamShortcuts
 from codex_manager.client._transport import AsyncTransport, SyncTransport
-from codex_manager.config import DEFAULT_API_PREFIX, DEFAULT_BASE_URL, ClientConfig
+from codex_manager.config import DEFAULT_API_PREFIX, DEFAULT_BASE_URL, ClientConfig, redact_url
 from codex_manager.errors import ConfigError
 from codex_manager.hooks import AsyncHooks, Hooks
 from codex_manager.retry import RetryPolicy
@@ -244,7 +244,7 @@ class CodexManager(StreamShortcuts, ResourceGroups):
 
     def __repr__(self) -> str:
         return (
-            f"CodexManager(base_url={self._config.base_url!r}, "
+            f"CodexManager(base_url={redact_url(self._config.base_url)!r}, "
             f"api_prefix={self._config.api_prefix!r})"
         )
 
@@ -413,7 +413,7 @@ class AsyncCodexManager(StreamShortcuts, AsyncResourceGroups):
 
     def __repr__(self) -> str:
         return (
-            f"AsyncCodexManager(base_url={self._config.base_url!r}, "
+            f"AsyncCodexManager(base_url={redact_url(self._config.base_url)!r}, "
             f"api_prefix={self._config.api_prefix!r})"
         )
 

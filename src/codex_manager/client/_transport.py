@@ -44,7 +44,7 @@ from codex_manager.client._http import (
     new_async_http_client,
 )
 from codex_manager.client._operations import OPERATIONS, REST_OPERATIONS, Operation
-from codex_manager.config import ClientConfig
+from codex_manager.config import ClientConfig, redact_url
 from codex_manager.errors import (
     APIStatusError,
     CodexManagerError,
@@ -258,7 +258,7 @@ class _PrefixRewriter:
     """Maps the spec's ``/api`` prefix onto the configured one (after the base URL's path)."""
 
     def __init__(self, config: ClientConfig):
-        base_path = httpx.URL(config.base_url).raw_path.rstrip(b"/")
+        base_path = httpx.URL(config.server_url).raw_path.rstrip(b"/")
         self._from = base_path + SPEC_PREFIX.encode()
         self._to = base_path + config.api_prefix.encode()
 
@@ -347,7 +347,7 @@ class _TransportBase:
             RequestInfo(
                 operation_id=plan.operation.operation_id,
                 method=plan.operation.method,
-                url=plan.url,
+                url=redact_url(plan.url),
                 attempt=attempt,
             ),
             exact_path=plan.exact_path,
@@ -446,7 +446,7 @@ class _TransportBase:
 def _describe(request: httpx.Request, info: RequestInfo) -> None:
     """Record the final method and URL (after the prefix rewrite) for hooks and errors."""
     info.method = request.method
-    info.url = str(request.url)
+    info.url = redact_url(str(request.url))
 
 
 def _apply_extra_headers(request: httpx.Request, info: RequestInfo) -> None:
@@ -474,10 +474,10 @@ class SyncTransport(_TransportBase):
         self._owns_http = http_client is None
         if http_client is None:
             http_client = SdkHttpClient(
-                base_url=config.base_url, timeout=config.timeout, transport=transport
+                base_url=config.server_url, timeout=config.timeout, transport=transport
             )
         elif not str(http_client.base_url):
-            http_client.base_url = httpx.URL(config.base_url)
+            http_client.base_url = httpx.URL(config.server_url)
         http_client.headers.update(config.auth_headers())
         http_client.event_hooks["request"].append(self._on_request)
         http_client.event_hooks["response"].append(self._on_response)
@@ -486,7 +486,7 @@ class SyncTransport(_TransportBase):
         # The answer road needs the httpx client to be the SDK's own, on stock transport.
         self._answer_road: SyncAnswerRoad | None = (
             SyncAnswerRoad()
-            if self._owns_http and transport is None and not proxy_applies(config.base_url)
+            if self._owns_http and transport is None and not proxy_applies(config.server_url)
             else None
         )
 
@@ -496,7 +496,7 @@ class SyncTransport(_TransportBase):
         if self._api is None:
             from codex_manager_api import Client
 
-            api = Client(base_url=self.config.base_url, raise_on_unexpected_status=False)
+            api = Client(base_url=self.config.server_url, raise_on_unexpected_status=False)
             api.set_httpx_client(self.http)
             self._api = api
         return self._api
@@ -507,7 +507,7 @@ class SyncTransport(_TransportBase):
         if (
             road is None
             or not self._may_take_road(plan, self.http)
-            or self.http.base_url.userinfo  # httpx sends them as Basic auth; this road not
+            or self.http.base_url.userinfo  # a given client's own: httpx makes Basic auth of it
             or not road.serves()
         ):
             return None
@@ -590,10 +590,10 @@ class SyncTransport(_TransportBase):
         self.hooks.run_before(info)
         headers = request_headers(self.http, info.headers)
         try:
-            raw = road.post(info.url, plan.encoded_body(), headers, self.http.timeout)
+            raw = road.post(plan.url, plan.encoded_body(), headers, self.http.timeout)
         except httpx.TransportError as exc:  # the road raises what the httpx road would
             raise _transport_error(exc, info) from exc
-        _keep_cookies(self.http, raw, info.url)
+        _keep_cookies(self.http, raw, plan.url)
         answer = self._answer_from_raw(plan, raw, info, self.api)
         self.hooks.run_after(ResponseInfo(info, answer.status_code, time.monotonic() - started))
         return answer
@@ -627,16 +627,16 @@ class AsyncTransport(_TransportBase):
         self._answer_road: AiohttpAnswerRoad | None = None
         if http_client is None:
             setup = new_async_http_client(
-                base_url=config.base_url,
+                base_url=config.server_url,
                 timeout=config.timeout,
                 choice=http_transport,
                 transport=transport,
             )
             http_client = setup.client
-            if setup.aiohttp_transport is not None and not proxy_applies(config.base_url):
+            if setup.aiohttp_transport is not None and not proxy_applies(config.server_url):
                 self._answer_road = AiohttpAnswerRoad(setup.aiohttp_transport)
         elif not str(http_client.base_url):
-            http_client.base_url = httpx.URL(config.base_url)
+            http_client.base_url = httpx.URL(config.server_url)
         http_client.headers.update(config.auth_headers())
         http_client.event_hooks["request"].append(self._on_request)
         http_client.event_hooks["response"].append(self._on_response)
@@ -650,7 +650,7 @@ class AsyncTransport(_TransportBase):
         if self._api is None:
             from codex_manager_api import Client
 
-            api = Client(base_url=self.config.base_url, raise_on_unexpected_status=False)
+            api = Client(base_url=self.config.server_url, raise_on_unexpected_status=False)
             api.set_async_httpx_client(self.http)
             self._api = api
         return self._api
@@ -715,12 +715,12 @@ class AsyncTransport(_TransportBase):
         await self.hooks.run_before(info)
         headers = request_headers(self.http, info.headers)
         try:
-            raw = await road.post(info.url, plan.encoded_body(), headers, self.http.timeout)
+            raw = await road.post(plan.url, plan.encoded_body(), headers, self.http.timeout)
         except Exception as exc:
             if isinstance(exc, TimeoutError) or is_unmapped_aiohttp_error(exc):
                 raise _transport_error(exc, info) from exc
             raise
-        _keep_cookies(self.http, raw, info.url)
+        _keep_cookies(self.http, raw, plan.url)
         answer = self._answer_from_raw(plan, raw, info, self.api)
         await self.hooks.run_after(
             ResponseInfo(info, answer.status_code, time.monotonic() - started)

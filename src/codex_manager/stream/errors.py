@@ -9,6 +9,7 @@ upgrade with a 4xx status (retrying cannot help).
 
 from __future__ import annotations
 
+from codex_manager.config import redact_url
 from codex_manager.errors import CodexManagerError
 
 _PREVIEW_LIMIT = 200
@@ -85,8 +86,8 @@ class StreamConnectionError(StreamError):
     """
 
     def __init__(self, message: str, url: str):
-        self.url = url
-        super().__init__(f"{message} ({url})")
+        self.url = redact_url(url)
+        super().__init__(f"{message} ({self.url})")
 
 
 class StreamRefusedError(StreamConnectionError):
