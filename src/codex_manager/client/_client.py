@@ -9,6 +9,7 @@ stream decorators.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
@@ -139,6 +140,7 @@ class CodexManager(StreamShortcuts, ResourceGroups):
         """Helpers that wait for turns to finish (``cm.wait.turn(...)``)."""
         self._stream: EventStream[CodexManager] | None = None
         self._remote_skills: RemoteSkills | None = None
+        self._building = threading.Lock()
         self._stream_options = stream_options
         self._skill_options = skill_options
 
@@ -208,20 +210,28 @@ class CodexManager(StreamShortcuts, ResourceGroups):
     @property
     def stream(self) -> EventStream[CodexManager]:
         """The websocket event stream of this client (built on first use)."""
-        if self._stream is None:
-            from codex_manager.stream import EventStream
+        stream = self._stream
+        if stream is None:
+            with self._building:  # threads sharing a new client must get one stream
+                if self._stream is None:
+                    from codex_manager.stream import EventStream
 
-            self._stream = EventStream(self, options=self._stream_options)
-        return self._stream
+                    self._stream = EventStream(self, options=self._stream_options)
+                stream = self._stream
+        return stream
 
     @property
     def remote_skills(self) -> RemoteSkills:
         """Python functions as Codex dynamic tools for this client's sessions."""
-        if self._remote_skills is None:
-            from codex_manager.remote_skills import RemoteSkills
+        skills = self._remote_skills
+        if skills is None:
+            with self._building:
+                if self._remote_skills is None:
+                    from codex_manager.remote_skills import RemoteSkills
 
-            self._remote_skills = RemoteSkills(self, self._skill_options)
-        return self._remote_skills
+                    self._remote_skills = RemoteSkills(self, self._skill_options)
+                skills = self._remote_skills
+        return skills
 
     def close(self) -> None:
         """Release the connection pool (when the client created it) and stop the stream."""
@@ -304,6 +314,7 @@ class AsyncCodexManager(StreamShortcuts, AsyncResourceGroups):
         """Helpers that wait for turns to finish (``await cm.wait.turn(...)``)."""
         self._stream: AsyncEventStream[AsyncCodexManager] | None = None
         self._remote_skills: AsyncRemoteSkills | None = None
+        self._building = threading.Lock()
         self._stream_options = stream_options
         self._skill_options = skill_options
 
@@ -373,20 +384,28 @@ class AsyncCodexManager(StreamShortcuts, AsyncResourceGroups):
     @property
     def stream(self) -> AsyncEventStream[AsyncCodexManager]:
         """The websocket event stream of this client (built on first use)."""
-        if self._stream is None:
-            from codex_manager.stream import AsyncEventStream
+        stream = self._stream
+        if stream is None:
+            with self._building:  # threads sharing a new client must get one stream
+                if self._stream is None:
+                    from codex_manager.stream import AsyncEventStream
 
-            self._stream = AsyncEventStream(self, options=self._stream_options)
-        return self._stream
+                    self._stream = AsyncEventStream(self, options=self._stream_options)
+                stream = self._stream
+        return stream
 
     @property
     def remote_skills(self) -> AsyncRemoteSkills:
         """Python functions as Codex dynamic tools for this client's sessions."""
-        if self._remote_skills is None:
-            from codex_manager.remote_skills import AsyncRemoteSkills
+        skills = self._remote_skills
+        if skills is None:
+            with self._building:
+                if self._remote_skills is None:
+                    from codex_manager.remote_skills import AsyncRemoteSkills
 
-            self._remote_skills = AsyncRemoteSkills(self, self._skill_options)
-        return self._remote_skills
+                    self._remote_skills = AsyncRemoteSkills(self, self._skill_options)
+                skills = self._remote_skills
+        return skills
 
     async def aclose(self) -> None:
         """Release the connection pool (when the client created it) and stop the stream."""

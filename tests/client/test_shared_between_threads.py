@@ -1,0 +1,63 @@
+"""A client shared by threads builds its stream and remote-skills registry once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+import codex_manager.remote_skills as remote_skills_package
+import codex_manager.stream as stream_package
+from codex_manager import AsyncCodexManager, CodexManager
+
+
+def _identities_seen_by_threads(get: Callable[[], object], threads: int = 8) -> set[int]:
+    start = threading.Barrier(threads)
+    seen: list[int] = []
+
+    def touch() -> None:
+        start.wait()
+        seen.append(id(get()))
+
+    workers = [threading.Thread(target=touch) for _ in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return set(seen)
+
+
+def _slowed(kind: type) -> type:
+    """``kind`` with a constructor slow enough that unguarded first uses would overlap."""
+
+    def __init__(self: object, *args: object, **kwargs: object) -> None:  # noqa: N807
+        time.sleep(0.05)
+        kind.__init__(self, *args, **kwargs)  # type: ignore[misc]
+
+    return type(f"Slow{kind.__name__}", (kind,), {"__init__": __init__})
+
+
+@pytest.mark.parametrize(
+    ("package", "name", "member"),
+    [
+        (stream_package, "EventStream", "stream"),
+        (remote_skills_package, "RemoteSkills", "remote_skills"),
+        (stream_package, "AsyncEventStream", "stream"),
+        (remote_skills_package, "AsyncRemoteSkills", "remote_skills"),
+    ],
+)
+def test_threads_touching_a_new_client_get_one_member(
+    monkeypatch: pytest.MonkeyPatch, package: object, name: str, member: str
+) -> None:
+    # Handlers registered by one thread landed on an object another thread then replaced.
+    monkeypatch.setattr(package, name, _slowed(getattr(package, name)))
+    client: CodexManager | AsyncCodexManager = (
+        AsyncCodexManager("http://127.0.0.1:9")
+        if name.startswith("Async")
+        else CodexManager("http://127.0.0.1:9")
+    )
+    assert len(_identities_seen_by_threads(lambda: getattr(client, member))) == 1
+    if isinstance(client, CodexManager):
+        client.close()
