@@ -94,7 +94,9 @@ class CodexManager(StreamShortcuts, ResourceGroups):
         rbac_actor: Sent as ``x-codex-rbac-actor``.
         retry: Default retry policy of every call (each method also takes ``retry=``).
         http_client: An ``httpx.Client`` to use (and not close); its base URL is set when
-            empty, and the auth headers and the SDK's event hooks are added to it.
+            empty, and the auth headers and the SDK's event hooks are added to it until
+            :meth:`close`. It serves one open SDK client at a time (a second one raises
+            :class:`ConfigError`).
         transport: An httpx transport for the client the SDK creates (tests, proxies).
         config: A complete :class:`ClientConfig` instead of the connection arguments.
         stream_options: Tuning of :attr:`stream` (ping interval, handler concurrency,

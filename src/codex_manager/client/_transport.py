@@ -10,10 +10,13 @@ exactly as the server sent it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
+import threading
 import time
+import weakref
 from collections.abc import Callable, Collection, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -48,6 +51,7 @@ from codex_manager.config import ClientConfig, redact_url
 from codex_manager.errors import (
     APIStatusError,
     CodexManagerError,
+    ConfigError,
     ConnectError,
     InvalidPathParameterError,
     ProtocolError,
@@ -298,6 +302,11 @@ class _CallPlan:
         return self.json_body
 
 
+_SERVING: weakref.WeakSet[httpx.Client | httpx.AsyncClient] = weakref.WeakSet()
+"""The httpx clients given to an open SDK client (``http_client=``)."""
+_SERVING_LOCK = threading.Lock()
+
+
 class _TransportBase:
     """What the sync and async transports share: configuration and request preparation."""
 
@@ -305,6 +314,48 @@ class _TransportBase:
         self.config = config
         self.retry = retry or RetryPolicy()
         self._rewriter = _PrefixRewriter(config)
+        self._credentials: dict[str, str] = {}
+
+    def _adopt(
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        on_request: Callable[..., object],
+        on_response: Callable[..., object],
+    ) -> None:
+        """Set ``http`` up to carry this client's calls: base URL, credentials, hooks.
+
+        A client given to one open SDK client cannot be given to another: the second's base
+        URL would be ignored, each would send the other's credentials and run its hooks.
+        """
+        with _SERVING_LOCK:
+            if http in _SERVING:
+                raise ConfigError(
+                    "this http_client already serves another open SDK client; give each its "
+                    "own (they would share the base URL, the credentials and the hooks)"
+                )
+            _SERVING.add(http)
+        if not str(http.base_url):
+            http.base_url = httpx.URL(self.config.server_url)
+        self._credentials = self.config.auth_headers()
+        http.headers.update(self._credentials)
+        http.event_hooks["request"].append(on_request)
+        http.event_hooks["response"].append(on_response)
+
+    def _release(
+        self,
+        http: httpx.Client | httpx.AsyncClient,
+        on_request: Callable[..., object],
+        on_response: Callable[..., object],
+    ) -> None:
+        """Give a client that was given back as it was: no hooks or credentials of ours."""
+        for kind, hook in (("request", on_request), ("response", on_response)):
+            with contextlib.suppress(ValueError):
+                http.event_hooks[kind].remove(hook)
+        for name, value in self._credentials.items():
+            if http.headers.get(name) == value:
+                del http.headers[name]
+        with _SERVING_LOCK:
+            _SERVING.discard(http)
 
     def _plan(
         self,
@@ -476,11 +527,7 @@ class SyncTransport(_TransportBase):
             http_client = SdkHttpClient(
                 base_url=config.server_url, timeout=config.timeout, transport=transport
             )
-        elif not str(http_client.base_url):
-            http_client.base_url = httpx.URL(config.server_url)
-        http_client.headers.update(config.auth_headers())
-        http_client.event_hooks["request"].append(self._on_request)
-        http_client.event_hooks["response"].append(self._on_response)
+        self._adopt(http_client, self._on_request, self._on_response)
         self.http = http_client
         self._api: ApiClient | None = None
         # The answer road needs the httpx client to be the SDK's own, on stock transport.
@@ -604,6 +651,8 @@ class SyncTransport(_TransportBase):
             self._answer_road.close()
         if self._owns_http:
             self.http.close()
+        else:
+            self._release(self.http, self._on_request, self._on_response)
 
 
 class AsyncTransport(_TransportBase):
@@ -635,11 +684,7 @@ class AsyncTransport(_TransportBase):
             http_client = setup.client
             if setup.aiohttp_transport is not None and not proxy_applies(config.server_url):
                 self._answer_road = AiohttpAnswerRoad(setup.aiohttp_transport)
-        elif not str(http_client.base_url):
-            http_client.base_url = httpx.URL(config.server_url)
-        http_client.headers.update(config.auth_headers())
-        http_client.event_hooks["request"].append(self._on_request)
-        http_client.event_hooks["response"].append(self._on_response)
+        self._adopt(http_client, self._on_request, self._on_response)
         self.http = http_client
         self._on_aiohttp = carried_by_aiohttp(http_client)
         self._api: ApiClient | None = None
@@ -768,6 +813,8 @@ class AsyncTransport(_TransportBase):
         """Close the connection pool (only when this transport created it)."""
         if self._owns_http:
             await self.http.aclose()
+        else:
+            self._release(self.http, self._on_request, self._on_response)
 
 
 def _keep_cookies(http: httpx.Client | httpx.AsyncClient, raw: RawAnswer, url: str) -> None:

@@ -1,4 +1,4 @@
-"""A client shared by threads builds its stream and remote-skills registry once."""
+"""Sharing: threads using one client, one ``http_client`` given to clients in turn."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ import threading
 import time
 from collections.abc import Callable
 
+import httpx
 import pytest
 
 import codex_manager.remote_skills as remote_skills_package
 import codex_manager.stream as stream_package
-from codex_manager import AsyncCodexManager, CodexManager
+from codex_manager import AsyncCodexManager, CodexManager, ConfigError
 
 
 def _identities_seen_by_threads(get: Callable[[], object], threads: int = 8) -> set[int]:
@@ -61,3 +62,31 @@ def test_threads_touching_a_new_client_get_one_member(
     assert len(_identities_seen_by_threads(lambda: getattr(client, member))) == 1
     if isinstance(client, CodexManager):
         client.close()
+
+
+def test_one_http_client_serves_one_open_client_at_a_time() -> None:
+    # Shared, the second client's base URL was ignored and each sent the other's token.
+    given = httpx.Client()
+    first = CodexManager("http://127.0.0.1:9", bearer_token="token-a", http_client=given)
+    with pytest.raises(ConfigError, match="already serves another open SDK client"):
+        CodexManager("http://127.0.0.1:8", bearer_token="token-b", http_client=given)
+    assert given.headers["authorization"] == "Bearer token-a"
+    first.close()
+    # Given back as it was: no credentials, no hooks of the SDK; another client may take it.
+    assert "authorization" not in given.headers
+    assert given.event_hooks == {"request": [], "response": []}
+    with CodexManager("http://127.0.0.1:8", bearer_token="token-b", http_client=given) as second:
+        assert second.http_client is given
+        assert given.headers["authorization"] == "Bearer token-b"
+    assert not given.is_closed  # the caller's to close
+    given.close()
+
+
+async def test_one_async_http_client_serves_one_open_client_at_a_time() -> None:
+    given = httpx.AsyncClient()
+    async with AsyncCodexManager("http://127.0.0.1:9", http_client=given):
+        with pytest.raises(ConfigError):
+            AsyncCodexManager("http://127.0.0.1:9", http_client=given)
+    async with AsyncCodexManager("http://127.0.0.1:9", http_client=given) as again:
+        assert again.http_client is given
+    await given.aclose()
