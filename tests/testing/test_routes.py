@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from codex_manager.json_types import JSONValue
+from codex_manager.json_types import JSONObject, JSONValue
 from codex_manager.testing import FakeCodexManager, TurnContext
 
-from .helpers import LOOKUP_TICKET, dig, open_stream, payload_of
+from .helpers import LOOKUP_TICKET, as_object, dig, open_stream, payload_of
 
 GUARDED_POSTS = [
     "messages",
@@ -67,6 +67,31 @@ def test_guard_order_purged_then_system_then_existence(
     assert http.get(f"/api/sessions/{unknown}/tool-calls").json() == {"data": []}
     assert http.delete(f"/api/sessions/{unknown}").status_code == 404
     assert http.delete(f"/api/sessions/{system}").status_code == 403
+
+
+INVALID_BODIES: list[tuple[str, JSONValue]] = [
+    ("fork", [1]),  # an object is expected
+    ("compact", [1]),
+    ("background-terminals/clean", [1]),
+    ("rollback", {"numTurns": 0}),  # at least 1
+    ("review", {"delivery": "sideways"}),  # inline or detached
+    ("turns/some-turn/steer", {}),  # input is required
+]
+
+
+@pytest.mark.parametrize(("suffix", "body"), INVALID_BODIES, ids=[c[0] for c in INVALID_BODIES])
+def test_session_actions_check_the_guards_before_the_body(
+    server: FakeCodexManager, http: httpx.Client, suffix: str, body: JSONValue
+) -> None:
+    # Contract section 0: only resume, settings GET/DELETE and the decision routes validate
+    # first. These answered 400 for a deleted or system-owned session.
+    deleted = server.create_session()
+    server.delete_session(deleted)
+    assert http.post(f"/api/sessions/{deleted}/{suffix}", json=body).status_code == 410
+    system = server.create_session(system_owned=True)
+    assert http.post(f"/api/sessions/{system}/{suffix}", json=body).status_code == 403
+    live = server.create_session()
+    assert http.post(f"/api/sessions/{live}/{suffix}", json=body).status_code == 400
 
 
 def test_message_validation_after_guards(http: httpx.Client, session_id: str) -> None:
@@ -395,3 +420,76 @@ def test_session_actions(server: FakeCodexManager, http: httpx.Client, session_i
     }
     assert http.post(f"{base}/transcript/upsert", json=entry).json()["entry"] == entry
     assert http.get(base).json()["transcript"][-1] == entry
+
+
+async def _asks_for_approval(turn: TurnContext) -> None:
+    await turn.request_approval("ls -la")
+    turn.reply("approved")
+
+
+async def _asks_for_input(turn: TurnContext) -> None:
+    await turn.request_user_input(
+        [{"id": "q1", "header": "Pick", "question": "Which?", "options": None}]
+    )
+    turn.reply("answered")
+
+
+DECISION_KINDS = {
+    "approval": (_asks_for_approval, "approvals", "approvalId", "approval", "/api/approvals"),
+    "tool_input": (_asks_for_input, "tool-input", "requestId", "tool_input", "/api/tool-input"),
+}
+
+
+@pytest.mark.parametrize("kind", list(DECISION_KINDS))
+def test_a_pending_decision_expires_with_its_turn(
+    server: FakeCodexManager, http: httpx.Client, kind: str
+) -> None:
+    # Contract 6.6-6.7: approvals and tool-input requests expire on turn/completed like tool
+    # calls. They stayed listed, and a late decision was accepted where the server says 404.
+    script, listing, id_key, row_kind, decide = DECISION_KINDS[kind]
+    sid = server.create_session(script=script)
+    with open_stream(server, sid) as stream:
+        stream.next()
+        turn_id = http.post(f"/api/sessions/{sid}/messages", json={"text": "go"}).json()["turnId"]
+        server.wait_for(lambda: bool(http.get(f"/api/sessions/{sid}/{listing}").json()["data"]))
+        record = http.get(f"/api/sessions/{sid}/{listing}").json()["data"][0]
+        key = record[id_key]
+        row = _transcript_row(
+            http, sid, f"{'approval' if kind == 'approval' else 'tool-input'}-{key}"
+        )
+        assert (row["type"], row["status"], row["turnId"]) == (
+            f"{row_kind}.request",
+            "streaming",
+            turn_id,
+        )
+        http.post(f"/api/sessions/{sid}/interrupt", json={"turnId": turn_id})
+        resolved = stream.until(
+            "approval_resolved" if kind == "approval" else "tool_user_input_resolved"
+        )
+        assert payload_of(resolved) == {id_key: key, "status": "expired"}
+    assert http.get(f"/api/sessions/{sid}/{listing}").json() == {"data": []}
+    late = http.post(f"{decide}/{key}/decision", json={"decision": "accept"})
+    assert late.status_code == 404
+    row = _transcript_row(http, sid, str(row["messageId"]))
+    assert (row["type"], row["status"]) == (f"{row_kind}.resolved", "complete")
+    assert "expired" in str(row["content"])
+
+
+def test_a_decided_approval_leaves_a_resolution_row(
+    server: FakeCodexManager, http: httpx.Client
+) -> None:
+    sid = server.create_session(script=_asks_for_approval)
+    http.post(f"/api/sessions/{sid}/messages", json={"text": "go"})
+    server.wait_for(lambda: bool(http.get(f"/api/sessions/{sid}/approvals").json()["data"]))
+    key = http.get(f"/api/sessions/{sid}/approvals").json()["data"][0]["approvalId"]
+    http.post(f"/api/approvals/{key}/decision", json={"decision": "decline"})
+    server.wait_idle()
+    row = _transcript_row(http, sid, f"approval-{key}")
+    assert (row["role"], row["type"], row["status"]) == ("system", "approval.resolved", "complete")
+    assert row["content"] == "Approval resolved (decline)"
+
+
+def _transcript_row(http: httpx.Client, session_id: str, message_id: str) -> JSONObject:
+    transcript = http.get(f"/api/sessions/{session_id}").json()["transcript"]
+    (row,) = [entry for entry in transcript if entry["messageId"] == message_id]
+    return as_object(row)

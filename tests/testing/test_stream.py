@@ -27,7 +27,7 @@ def test_commands_ping_subscribe_unsubscribe_and_errors(server: FakeCodexManager
         invalid = {"type": "error", "message": "invalid websocket command"}
         bad_commands: list[JSONValue] = [
             {"type": "subscribe"},
-            {"type": "subscribe", "threadId": "  "},
+            {"type": "subscribe", "threadId": ""},
             {"type": "x"},
             5,
         ]
@@ -37,6 +37,9 @@ def test_commands_ping_subscribe_unsubscribe_and_errors(server: FakeCodexManager
         stream.connection.send("not json")
         assert stream.next() == invalid
         stream.connection.send(b'{"type":"ping"}')  # binary frames are decoded as UTF-8
+        assert stream.next() == {"type": "pong"}
+        stream.send({"type": "subscribe", "threadId": "  "})  # non-empty (the server trims not)
+        stream.send({"type": "ping"})
         assert stream.next() == {"type": "pong"}
         stream.send({"type": "subscribe", "threadId": "a"})
         stream.send({"type": "unsubscribe"})

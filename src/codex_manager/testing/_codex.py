@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Literal
 
 from codex_manager.json_types import JSONObject, JSONValue
 from codex_manager.stream.normalize import notification_event_type, request_event_type
@@ -29,7 +30,7 @@ from ._state import (
     ToolCallAnswer,
     TurnState,
 )
-from ._transcript import tool_call_row
+from ._transcript import decision_row, tool_call_row
 
 _WARNING_TEXT = (
     f"Model metadata for `{MODEL}` not found. Defaulting to fallback metadata; "
@@ -524,6 +525,7 @@ class Codex:
         )
         # A turn that ends while its thread is purged still expires its calls.
         self.expire_calls(lambda call: call.thread_id == session.id and call.turn_id == turn.id)
+        self.expire_decisions(session.id, turn_id=turn.id)
         if self.options.noise:
             self.broadcast("account_rate_limits_updated", _rate_limits())
         if len(session.turns) == 1 or turn is session.turns[0]:
@@ -729,27 +731,46 @@ class Codex:
                 call.future.set_result(ToolCallAnswer(payload=None, expired=True))
         return len(expired)
 
-    def expire_decisions(self, thread_id: str | None, *, silent: bool = False) -> None:
-        """Expire pending approvals / tool-input requests of a thread (all when None)."""
+    def expire_decisions(
+        self, thread_id: str | None, *, turn_id: str | None = None, silent: bool = False
+    ) -> None:
+        """Expire pending approvals / tool-input requests of a thread (all when None).
+
+        With ``turn_id``, only those of that turn (records without a turn are not matched),
+        as the server does when the turn completes or fails.
+        """
         for key, decision in list(self.store.decisions.items()):
             if thread_id is not None and decision.thread_id != thread_id:
                 continue
+            if turn_id is not None and decision.turn_id != turn_id:
+                continue
             del self.store.decisions[key]
             if not silent:
-                if decision.kind == "approval":
-                    self.thread_event(
-                        "approval_resolved",
-                        {"approvalId": decision.key, "status": "expired"},
-                        decision.thread_id,
-                    )
-                else:
-                    self.thread_event(
-                        "tool_user_input_resolved",
-                        {"requestId": decision.key, "status": "expired"},
-                        decision.thread_id,
-                    )
+                id_field = "approvalId" if decision.kind == "approval" else "requestId"
+                self._settle_decision(decision, "expired", {id_field: key, "status": "expired"})
             if not decision.future.done():
                 decision.future.cancel()
+
+    def resolve_decision(
+        self, decision: PendingDecision, outcome: JSONObject, result: JSONValue
+    ) -> None:
+        """A client decided: transcript row, ``*_resolved`` event, and the answer to codex."""
+        self.store.decisions.pop(decision.key, None)
+        self._settle_decision(decision, "resolved", outcome)
+        if not decision.future.done():
+            decision.future.set_result(result)
+
+    def _settle_decision(
+        self,
+        decision: PendingDecision,
+        phase: Literal["resolved", "expired"],
+        outcome: JSONObject,
+    ) -> None:
+        session = self.store.live(decision.thread_id)
+        if session is not None:
+            session.supplemental[decision.row_id] = decision_row(decision, phase, outcome)
+        event = "approval_resolved" if decision.kind == "approval" else "tool_user_input_resolved"
+        self.thread_event(event, outcome, decision.thread_id)
 
     def unsupported_request(
         self, session: SessionState, turn: TurnState, method: str, params: JSONObject
@@ -805,6 +826,7 @@ class Codex:
             future=loop.create_future(),
         )
         self.store.decisions[key] = decision
+        session.supplemental[decision.row_id] = decision_row(decision, "request")
         self.thread_event(
             "approval" if kind == "approval" else "tool_user_input_requested",
             copy.deepcopy(record),

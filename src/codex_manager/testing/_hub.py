@@ -185,7 +185,7 @@ class StreamHub:
         kind = command.get("type") if isinstance(command, dict) else None
         if kind == "subscribe":
             thread_id = command.get("threadId")
-            if isinstance(thread_id, str) and thread_id.strip():
+            if isinstance(thread_id, str) and thread_id:  # non-empty; not trimmed
                 socket.filter = thread_id
                 return
         elif kind == "unsubscribe":

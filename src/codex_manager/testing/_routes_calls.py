@@ -144,21 +144,10 @@ async def decide_approval(request: web.Request) -> web.Response:
         return reply({"status": "not_found", "approvalId": approval_id}, 404)
     if ctx.faults.take_decision_failure():
         return reply({"status": "error", "approvalId": approval_id}, 500)
-    del ctx.store.decisions[approval_id]
     scope = body.get("scope", "turn")
     result: JSONObject = {"decision": body["decision"], "scope": scope}
-    ctx.codex.thread_event(
-        "approval_resolved",
-        {
-            "approvalId": approval_id,
-            "status": "resolved",
-            "decision": body["decision"],
-            "scope": scope,
-        },
-        decision.thread_id,
-    )
-    if not decision.future.done():
-        decision.future.set_result(result)
+    outcome: JSONObject = {"approvalId": approval_id, "status": "resolved", **result}
+    ctx.codex.resolve_decision(decision, outcome, result)
     return reply({"status": "ok", "approvalId": approval_id, "threadId": decision.thread_id})
 
 
@@ -174,7 +163,6 @@ async def decide_tool_input(request: web.Request) -> web.Response:
         return reply({"status": "not_found", "requestId": request_id}, 404)
     if ctx.faults.take_decision_failure():
         return reply({"status": "error", "requestId": request_id}, 500)
-    del ctx.store.decisions[request_id]
     result: JSONValue
     if "response" in body:
         result = copy.deepcopy(body["response"])
@@ -183,13 +171,12 @@ async def decide_tool_input(request: web.Request) -> web.Response:
         result = {"answers": copy.deepcopy(answers) if isinstance(answers, dict) else {}}
     else:
         result = {"status": body["decision"]}
-    ctx.codex.thread_event(
-        "tool_user_input_resolved",
-        {"requestId": request_id, "status": "resolved", "decision": body["decision"]},
-        decision.thread_id,
-    )
-    if not decision.future.done():
-        decision.future.set_result(result)
+    outcome: JSONObject = {
+        "requestId": request_id,
+        "status": "resolved",
+        "decision": body["decision"],
+    }
+    ctx.codex.resolve_decision(decision, outcome, result)
     return reply({"status": "ok", "requestId": request_id, "threadId": decision.thread_id})
 
 

@@ -247,8 +247,8 @@ def _session_action(
 
 async def fork_session(request: web.Request) -> web.Response:
     """POST /api/sessions/{id}/fork (canned: a new session copying the catalog and turns)."""
-    await parse(request, schemas.ANY_OBJECT)
     ctx, session_id, found = _session_action(request, "thread/fork")
+    await parse(request, schemas.ANY_OBJECT)  # after the guards, as the server checks
     if isinstance(found, web.Response):
         return found
     fork = SessionState(
@@ -291,8 +291,8 @@ def _finished_copy(turn: TurnState) -> TurnState:
 
 async def compact_session(request: web.Request) -> web.Response:
     """POST /api/sessions/{id}/compact (canned ``{status, sessionId, result}``)."""
-    await parse(request, schemas.ANY_OBJECT)
     _, session_id, found = _session_action(request, "thread/compact/start")
+    await parse(request, schemas.ANY_OBJECT)
     if isinstance(found, web.Response):
         return found
     return reply({"status": "ok", "sessionId": session_id, "result": {}})
@@ -300,8 +300,8 @@ async def compact_session(request: web.Request) -> web.Response:
 
 async def rollback_session(request: web.Request) -> web.Response:
     """POST /api/sessions/{id}/rollback: drops the last turns; 409 while a turn runs."""
-    body = await parse(request, schemas.ROLLBACK)
     _, session_id, found = _session_action(request, "thread/rollback")
+    body = await parse(request, schemas.ROLLBACK)
     if isinstance(found, web.Response):
         return found
     if found.active_turn_id is not None:
@@ -329,8 +329,8 @@ async def rollback_session(request: web.Request) -> web.Response:
 
 async def clean_background_terminals(request: web.Request) -> web.Response:
     """POST /api/sessions/{id}/background-terminals/clean (canned)."""
-    await parse(request, schemas.ANY_OBJECT)
     _, session_id, found = _session_action(request, "thread/backgroundTerminals/clean")
+    await parse(request, schemas.ANY_OBJECT)
     if isinstance(found, web.Response):
         return found
     return reply({"status": "ok", "sessionId": session_id, "result": {}})
@@ -338,8 +338,8 @@ async def clean_background_terminals(request: web.Request) -> web.Response:
 
 async def start_review(request: web.Request) -> web.Response:
     """POST /api/sessions/{id}/review (canned: a review turn id, no turn is played)."""
-    body = await parse(request, schemas.REVIEW)
     _, session_id, found = _session_action(request, "review/start")
+    body = await parse(request, schemas.REVIEW)
     if isinstance(found, web.Response):
         return found
     turn: JSONObject = {
@@ -363,8 +363,8 @@ async def start_review(request: web.Request) -> web.Response:
 
 async def steer_turn(request: web.Request) -> web.Response:
     """POST /api/sessions/{id}/turns/{turnId}/steer: 200 on the active turn, else 409."""
-    body = await parse(request, schemas.STEER)
     _, session_id, found = _session_action(request, "turn/steer")
+    body = await parse(request, schemas.STEER)
     if isinstance(found, web.Response):
         return found
     turn_id = request.match_info["turnId"]

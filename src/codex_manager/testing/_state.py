@@ -146,6 +146,12 @@ class PendingDecision:
     turn_id: str | None
     record: JSONObject
     future: asyncio.Future[JSONValue]
+    created_time: float = field(default_factory=time.time)
+
+    @property
+    def row_id(self) -> str:
+        """The ``messageId`` of its supplemental transcript row."""
+        return f"{'approval' if self.kind == 'approval' else 'tool-input'}-{self.key}"
 
 
 @dataclass

@@ -12,7 +12,7 @@ from ._clock import epoch_millis
 from ._state import MODEL, MODEL_PROVIDER
 
 if TYPE_CHECKING:
-    from ._state import PendingCall, SessionState, TurnState
+    from ._state import PendingCall, PendingDecision, SessionState, TurnState
 
 
 def _pretty(value: JSONValue) -> str:
@@ -49,6 +49,43 @@ def tool_call_row(
         "content": f"Tool call {word} (success={'true' if success else 'false'})",
         "details": _pretty({"requestId": call.request_id, "status": status, "success": success}),
         "startedAt": started,
+        "status": "complete",
+        "completedAt": epoch_millis(),
+    }
+
+
+def decision_row(
+    decision: PendingDecision,
+    phase: Literal["request", "resolved", "expired"],
+    outcome: JSONObject | None = None,
+) -> JSONObject:
+    """The supplemental transcript row of an approval or tool-input request.
+
+    Like a tool call's, one row replaced in place on resolution or expiry; ``outcome`` is
+    the ``*_resolved`` event's payload.
+    """
+    noun = "Approval" if decision.kind == "approval" else "Tool input"
+    kind = "approval" if decision.kind == "approval" else "tool_input"
+    row: JSONObject = {
+        "messageId": decision.row_id,
+        "turnId": decision.turn_id or kind,
+        "role": "system",
+        "startedAt": int(decision.created_time * 1000),
+    }
+    if phase == "request":
+        return {
+            **row,
+            "type": f"{kind}.request",
+            "content": f"{noun} requested: {decision.record.get('method')}",
+            "details": _pretty(decision.record),
+            "status": "streaming",
+        }
+    chosen = (outcome or {}).get("decision")
+    return {
+        **row,
+        "type": f"{kind}.resolved",
+        "content": f"{noun} {phase}" + (f" ({chosen})" if phase == "resolved" and chosen else ""),
+        "details": _pretty(outcome or {}),
         "status": "complete",
         "completedAt": epoch_millis(),
     }
