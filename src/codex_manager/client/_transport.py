@@ -398,7 +398,7 @@ class _TransportBase:
             RequestInfo(
                 operation_id=plan.operation.operation_id,
                 method=plan.operation.method,
-                url=redact_url(plan.url),
+                url=plan.url,  # built on config.server_url: it never has credentials
                 attempt=attempt,
             ),
             exact_path=plan.exact_path,
@@ -497,7 +497,7 @@ class _TransportBase:
 def _describe(request: httpx.Request, info: RequestInfo) -> None:
     """Record the final method and URL (after the prefix rewrite) for hooks and errors."""
     info.method = request.method
-    info.url = redact_url(str(request.url))
+    info.url = redact_url(str(request.url))  # a given http_client's base URL may have them
 
 
 def _apply_extra_headers(request: httpx.Request, info: RequestInfo) -> None:
