@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from codex_manager.remote_skills import SessionSkills
 from codex_manager.testing import FakeCodexManager, TurnContext, parse_calls
 
 
@@ -16,6 +17,13 @@ async def call_anything(turn: TurnContext) -> None:
 def wait_pending(server: FakeCodexManager, session_id: str, count: int = 1) -> None:
     """Block until ``session_id`` has at least ``count`` pending tool calls."""
     server.wait_for(lambda: len(server.pending_tool_calls(session_id)) >= count, 10)
+
+
+def send_calls(server: FakeCodexManager, skills: SessionSkills, text: str, count: int = 1) -> None:
+    """Send ``text`` (``CALL`` lines for the fake agent) without the skills' instruction text,
+    and block until the session has ``count`` pending tool calls."""
+    skills.send(text, inject_skills=False)
+    wait_pending(server, skills.session_id, count)
 
 
 def last_reply(server: FakeCodexManager, session_id: str) -> str:

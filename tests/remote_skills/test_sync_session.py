@@ -27,7 +27,7 @@ from codex_manager.stream import AppServerSignal, StreamEvent
 from codex_manager.stream.dispatch import _mark_handler_worker as mark_handler_worker
 from codex_manager.testing import FakeCodexManager
 
-from .helpers import FailingRoutes, call_anything, last_reply, wait_pending
+from .helpers import FailingRoutes, call_anything, last_reply, send_calls, wait_pending
 
 TICKET_SCHEMA: JSONObject = {"type": "object", "properties": {"ticket_id": {"type": "string"}}}
 
@@ -356,8 +356,7 @@ def test_respond_to_pending_call(
     server: FakeCodexManager, cm: CodexManager, created: tuple[str, SessionSkills]
 ) -> None:
     session_id, skills = created
-    skills.send('CALL add {"a": 10, "b": 5}', inject_skills=False)
-    wait_pending(server, session_id)
+    send_calls(server, skills, 'CALL add {"a": 10, "b": 5}')
     (row,) = cm.session(session_id).tool_calls.list()["data"]
     other = cm.remote_skills.session("another-session")
     assert other.respond_to_pending_call(row) is None
@@ -464,12 +463,10 @@ def test_failure_records(server: FakeCodexManager, cm: CodexManager, anything_go
 
 def test_masked_errors(server: FakeCodexManager, cm: CodexManager) -> None:
     options = RemoteSkillOptions(mask_errors=True)
-    created, skills = cm.remote_skills.create_session(
+    _, skills = cm.remote_skills.create_session(
         register=lambda s: s.skill(boom), skill_options=options
     )
-    session_id = created["session"]["sessionId"]
-    skills.send('CALL boom {"reason": "secret"}', inject_skills=False)
-    wait_pending(server, session_id)
+    send_calls(server, skills, 'CALL boom {"reason": "secret"}')
     (record,) = skills.drain_pending_calls()
     assert "secret" not in record.answer_text
     assert record.error == "RuntimeError: cannot do it: secret"
@@ -484,8 +481,7 @@ def test_a_result_that_is_not_valid_unicode_is_answered_as_a_failure(
 
     created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(list_names))
     session_id = created["session"]["sessionId"]
-    skills.send("CALL list_names {}", inject_skills=False)
-    wait_pending(server, session_id)
+    send_calls(server, skills, "CALL list_names {}")
     (record,) = skills.drain_pending_calls()
     assert record.error_kind == "result_conversion"
     assert record.submission_status == "accepted"
@@ -502,8 +498,7 @@ def test_a_content_object_holding_no_string_is_answered_as_a_failure(
 
     created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(count))
     session_id = created["session"]["sessionId"]
-    skills.send('CALL count {"word": "abc"}', inject_skills=False)
-    wait_pending(server, session_id)
+    send_calls(server, skills, 'CALL count {"word": "abc"}')
     (record,) = skills.drain_pending_calls()
     assert record.error_kind == "result_conversion"
     assert record.submission_status == "accepted"
@@ -525,8 +520,7 @@ def test_an_answer_whose_delivery_failed_after_the_client_gave_up_is_sent_again(
     with CodexManager(server.base_url, timeout=0.3) as client:
         created, skills = client.remote_skills.create_session(register=lambda s: s.skill(add))
         session_id = created["session"]["sessionId"]
-        skills.send('CALL add {"a": 1}', inject_skills=False)
-        wait_pending(server, session_id)
+        send_calls(server, skills, 'CALL add {"a": 1}')
         server.hold_in_flight(0.8)
         server.fail_next_answers(1)
         (first,) = skills.drain_pending_calls()
@@ -540,8 +534,7 @@ def test_an_answer_whose_delivery_failed_after_the_client_gave_up_is_sent_again(
 
 def test_500s_then_success(server: FakeCodexManager, created: tuple[str, SessionSkills]) -> None:
     session_id, skills = created
-    skills.send('CALL add {"a": 1}', inject_skills=False)
-    wait_pending(server, session_id)
+    send_calls(server, skills, 'CALL add {"a": 1}')
     server.fail_next_answers(2)
     (record,) = skills.drain_pending_calls(retry_delay_seconds=0)
     assert (record.submission_status, record.submission_attempts) == ("accepted", 3)
@@ -560,8 +553,7 @@ def test_exhausted_500s_resubmit_without_rerunning(
 
     created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(counted))
     session_id = created["session"]["sessionId"]
-    skills.send('CALL counted {"a": 7}', inject_skills=False)
-    wait_pending(server, session_id)
+    send_calls(server, skills, 'CALL counted {"a": 7}')
     server.fail_next_answers(2)
     (first,) = skills.drain_pending_calls(max_submit_attempts=2, retry_delay_seconds=0)
     assert (first.submission_status, first.submission_attempts) == ("failed", 2)
@@ -580,8 +572,7 @@ def test_404_is_an_idempotent_completion(
     server: FakeCodexManager, cm: CodexManager, created: tuple[str, SessionSkills]
 ) -> None:
     session_id, skills = created
-    skills.send('CALL add {"a": 1}', inject_skills=False)
-    wait_pending(server, session_id)
+    send_calls(server, skills, 'CALL add {"a": 1}')
     (row,) = cm.session(session_id).tool_calls.list()["data"]
     cm.tool_calls.respond(row["requestId"], text="answered elsewhere")
     record = skills.respond_to_pending_call(row)
@@ -595,8 +586,7 @@ def test_409_is_an_idempotent_completion(
     server: FakeCodexManager, cm: CodexManager, created: tuple[str, SessionSkills]
 ) -> None:
     session_id, skills = created
-    skills.send('CALL add {"a": 1}', inject_skills=False)
-    wait_pending(server, session_id)
+    send_calls(server, skills, 'CALL add {"a": 1}')
     (row,) = cm.session(session_id).tool_calls.list()["data"]
     server.hold_in_flight(0.5, request_id=row["requestId"])
     holder = threading.Thread(
@@ -614,10 +604,8 @@ def test_409_is_an_idempotent_completion(
 def test_terminal_4xx_is_failed(server: FakeCodexManager) -> None:
     transport = FailingRoutes({("POST", "/response"): (400, {"status": "error"})})
     with CodexManager(server.base_url, transport=transport) as client:
-        created, skills = client.remote_skills.create_session(register=lambda s: s.skill(add))
-        session_id = created["session"]["sessionId"]
-        skills.send('CALL add {"a": 1}', inject_skills=False)
-        wait_pending(server, session_id)
+        _, skills = client.remote_skills.create_session(register=lambda s: s.skill(add))
+        send_calls(server, skills, 'CALL add {"a": 1}')
         (record,) = skills.drain_pending_calls()
         assert (record.submission_status, record.submission_attempts) == ("failed", 1)
         assert record.submission_error is not None
@@ -627,10 +615,8 @@ def test_terminal_4xx_is_failed(server: FakeCodexManager) -> None:
 def test_answer_without_status_is_never_success(server: FakeCodexManager) -> None:
     transport = FailingRoutes({("POST", "/response"): (200, {"requestId": "0"})})
     with CodexManager(server.base_url, transport=transport) as client:
-        created, skills = client.remote_skills.create_session(register=lambda s: s.skill(add))
-        session_id = created["session"]["sessionId"]
-        skills.send('CALL add {"a": 1}', inject_skills=False)
-        wait_pending(server, session_id)
+        _, skills = client.remote_skills.create_session(register=lambda s: s.skill(add))
+        send_calls(server, skills, 'CALL add {"a": 1}')
         (record,) = skills.drain_pending_calls()
         assert record.submission_status == "failed"
         assert not record.submitted
@@ -653,8 +639,7 @@ def test_stream_events_and_raw_frames_are_accepted(
     server: FakeCodexManager, cm: CodexManager, created: tuple[str, SessionSkills]
 ) -> None:
     session_id, skills = created
-    skills.send('CALL add {"a": 1}\nCALL add {"a": 2}', inject_skills=False)
-    wait_pending(server, session_id)
+    send_calls(server, skills, 'CALL add {"a": 1}\nCALL add {"a": 2}')
     (row,) = cm.session(session_id).tool_calls.list()["data"]
     requested = StreamEvent("tool_call_requested", session_id, json.loads(json.dumps(row)))
     assert skills.matches_signal(requested)
@@ -713,8 +698,7 @@ def test_sync_drain_runs_calls_side_by_side(server: FakeCodexManager, cm: CodexM
 
     created, skills = cm.remote_skills.create_session(register=register)
     session_id = created["session"]["sessionId"]
-    skills.send("PARALLEL\nCALL slow\nCALL fast", inject_skills=False)
-    wait_pending(server, session_id, 2)
+    send_calls(server, skills, "PARALLEL\nCALL slow\nCALL fast", 2)
     records = skills.drain_pending_calls()
     assert [record.answer_text for record in records] == ["slow", "fast"]
     assert last_reply(server, session_id) == "TOOL RESULT: slow\nTOOL RESULT: fast"
@@ -864,8 +848,7 @@ def test_a_handler_raising_after_its_deadline_keeps_the_call_until_the_timeout_a
         register=lambda s: s.register(None, slow, timeout_seconds=0.1), skill_options=options
     )
     session_id = response["session"]["sessionId"]
-    skills.send("CALL slow {}", inject_skills=False)
-    wait_pending(server, session_id)
+    send_calls(server, skills, "CALL slow {}")
     (row,) = server.pending_tool_calls(session_id)
     server.fail_next_answers(1)  # the timeout answer's first POST fails: it retries later
     worker, outcome = _in_a_stream_worker(lambda: skills.respond_to_pending_call(row))
@@ -894,8 +877,7 @@ def test_a_timeout_answer_goes_out_even_when_timed_out_handlers_hold_every_pool_
     )
     session_id = response["session"]["sessionId"]
     try:
-        skills.send('CALL stuck {"tag": "A"}\nCALL stuck {"tag": "B"}', inject_skills=False)
-        wait_pending(server, session_id)
+        send_calls(server, skills, 'CALL stuck {"tag": "A"}\nCALL stuck {"tag": "B"}')
         # A, drained: answered at its deadline, its handler keeps the pool's only thread.
         (first,) = skills.drain_pending_calls()
         assert first.error_kind == "timeout"
