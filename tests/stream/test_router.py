@@ -159,3 +159,28 @@ def test_a_raw_method_without_a_slash_is_normalized_too() -> None:
     )
     assert signal.normalized_method == "exec_command_approval"
     assert names(stream, signal) == ["approve", "approve_normalized"]
+
+
+def test_a_dotted_camel_case_name_or_a_frame_type_matches_what_it_names() -> None:
+    # Both registered silently and never fired: the frames' normalized methods are lower case,
+    # and a frame type is not a method.
+    stream = HandlerRegistry()
+
+    @stream.on_app_server_request("app_server.request.item.tool.call")
+    def from_frame_type(item: AppServerSignal, context: Context) -> None: ...
+
+    @stream.on_app_server("item.agentMessage.delta")
+    def dotted_camel(item: AppServerSignal, context: Context) -> None: ...
+
+    @stream.on_app_server("app_server.item.agent_message.delta")
+    def notification_frame_type(item: AppServerSignal, context: Context) -> None: ...
+
+    call = AppServerSignal(
+        signal_type="request", method="item/tool/call", thread_id="t", request_id=1
+    )
+    assert names(stream, call) == ["from_frame_type"]
+    delta = AppServerSignal(
+        signal_type="notification", method="item/agentMessage/delta", thread_id="t"
+    )
+    assert delta.normalized_method == "item.agent_message.delta"
+    assert names(stream, delta) == ["dotted_camel", "notification_frame_type"]

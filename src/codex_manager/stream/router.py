@@ -81,18 +81,27 @@ def _entry(
     return HandlerEntry(handler, name, inspect.iscoroutinefunction(handler), kind, key, ordered)
 
 
+_FRAME_PREFIXES = ("app_server.request.", "app_server.")
+"""How frame types begin (``app_server.request.item.tool.call``): a name copied from one."""
+
+
 def _method_key(normalized_method: str | None) -> str | None:
     """Accept ``"item.tool.call"`` as well as the raw ``"item/tool/call"`` or
-    ``"execCommandApproval"``."""
+    ``"execCommandApproval"``, a dotted raw name (``"item.agentMessage.delta"``) and a
+    frame type (``"app_server.request.item.tool.call"``): each is the name it would match."""
     if normalized_method is None:
         return None
     if not isinstance(normalized_method, str) or not normalized_method.strip():
         raise ValueError("normalized_method must be a non-empty string or None")
-    # Raw: slashes, or one camelCase word; dotted names are taken as the frames spell them.
-    raw = "/" in normalized_method or (
-        "." not in normalized_method and normalized_method != normalized_method.lower()
-    )
-    return normalize_method(normalized_method) if raw else normalized_method
+    name = normalized_method
+    for prefix in _FRAME_PREFIXES:
+        if name.startswith(prefix) and len(name) > len(prefix):
+            name = name[len(prefix) :]
+            break
+    # Normalized names are lower case and dotted: slashes or capitals mean a raw method.
+    if "/" in name or name != name.lower():
+        return normalize_method(name.replace(".", "/"))
+    return name
 
 
 def _check_ordered(ordered: bool) -> None:
