@@ -16,6 +16,7 @@ import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
@@ -252,7 +253,7 @@ class ClientConfig:
         values += [v for k, v in self.headers.items() if v and is_secret_header(k)]
         return tuple(values)
 
-    @property
+    @cached_property
     def server_url(self) -> str:
         """``base_url`` without user info: the credentials travel in :meth:`auth_headers`.
 
@@ -262,7 +263,7 @@ class ClientConfig:
         parts = urlsplit(self.base_url)
         return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
-    @property
+    @cached_property  # read on every call: worked out once (the config is frozen)
     def api_base(self) -> str:
         """``server_url`` joined with ``api_prefix``, e.g. ``http://127.0.0.1:3001/api``."""
         return self.server_url + self.api_prefix
