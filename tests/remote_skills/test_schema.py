@@ -407,12 +407,14 @@ def test_types_nested_in_a_parameter_refuse_unknown_keys_with_or_without_var_key
 def test_field_defaults_reach_the_function_when_the_argument_is_omitted() -> None:
     def rows(
         tags: Annotated[list[str], Field(default_factory=list)],
+        page: Annotated[int, Field(default=1)],  # pydantic's own default, inside Annotated
         limit: int = Field(5, description="Max rows"),
-    ) -> tuple[int, list[str]]:
-        return limit, tags
+    ) -> tuple[int, list[str], int]:
+        return limit, tags, page
 
     skill = build_skill(None, rows)
     assert _prop(skill.input_schema, "limit")["default"] == 5
+    assert _prop(skill.input_schema, "page")["default"] == 1
     assert "required" not in skill.input_schema
     bound = skill.validator.validate({})
     assert isinstance(bound, BoundArguments)
@@ -421,7 +423,7 @@ def test_field_defaults_reach_the_function_when_the_argument_is_omitted() -> Non
     )
     args, kwargs = skill.plan.call_arguments(bound.values, bound.extras, context)
     run: Callable[..., object] = rows  # called as the SDK calls it
-    assert run(*args, **kwargs) == (5, [])
+    assert run(*args, **kwargs) == (5, [], 1)
 
 
 def test_positional_only_parameters_are_passed_by_position() -> None:

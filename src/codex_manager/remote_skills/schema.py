@@ -449,10 +449,11 @@ def _build_model(
             if param.annotation is inspect.Parameter.empty
             else pydantic_compatible(param.annotation)
         )
-        default: object = ... if param.default is inspect.Parameter.empty else param.default
+        annotated = _with_description(annotation, docs.get(param.name), param.name)
+        # Without a Python default, the annotation alone: an Annotated[..., Field(default=...)]
+        # then keeps its default (an explicit ... would make the field required).
         fields[slot.field_name] = (
-            _with_description(annotation, docs.get(param.name), param.name),
-            default,
+            annotated if param.default is inspect.Parameter.empty else (annotated, param.default)
         )
     try:
         model = create_model(
