@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import httpx
+import pytest
 
 from codex_manager.testing import FakeCodexManager, TurnContext
 
@@ -229,3 +230,15 @@ def test_restart_forgets_deleted_ids(
     server.restart()
     # The purged set lives in memory: after a restart the id is merely unknown.
     assert http.get(f"/api/sessions/{session_id}/tool-calls").status_code == 200
+
+
+async def test_waiting_for_a_tool_call_from_async_code(
+    server: FakeCodexManager, session_id: str
+) -> None:
+    async with httpx.AsyncClient(base_url=server.base_url) as http:
+        await http.post(f"/api/sessions/{session_id}/messages", json={"text": CALL_TEXT})
+        call = await server.wait_for_tool_call_async(session_id)
+    assert call["tool"] == "lookup_ticket"
+    assert call == server.pending_tool_calls(session_id)[0]
+    with pytest.raises(TimeoutError):
+        await server.wait_for_tool_call_async("no-such-session", timeout=0.05)

@@ -39,10 +39,12 @@ class RemoteSkillOptions:
         max_submit_attempts: Attempts to deliver each answer (first one included).
         retry_delay_seconds: Linear backoff step between attempts; ``0`` retries at once.
         max_concurrent_calls: Calls handled at the same time (async client: across all its
-            sessions; sync client: worker threads running handlers). ``None`` (the default)
-            picks 256 on the async client, where ``async def`` handlers are cheap tasks, and
-            128 on the sync client, where each call holds a thread. A number sets both.
-            Threads start only when needed.
+            sessions; sync client: worker threads running handlers for drains and for
+            ``async def`` skills, while a plain skill answered from a stream handler runs in
+            that handler's thread, bounded by ``StreamOptions.max_concurrency``). ``None``
+            (the default) picks 256 on the async client, where ``async def`` handlers are
+            cheap tasks, and 128 on the sync client, where each call holds a thread. A
+            number sets both. Threads start only when needed.
         dedupe_memory: Finished calls remembered per session for exactly-once handling
             (calls in progress are never forgotten).
         ownership_check_after_seconds: When a handler ran at least this long (``0``: always;

@@ -108,8 +108,9 @@ DEFAULT_ASYNC_CONCURRENCY: Final = 256
 
 DEFAULT_THREAD_CONCURRENCY: Final = 128
 """Default bound on worker threads running plain handlers. A blocking handler holds its thread:
-with 64, handlers that block 20 ms capped the sync stream at about 0.85x of its throughput with
-instant ones; 128 keeps them above 0.9x on the bench's 50 sessions."""
+with 64, handlers that block 20 ms capped the sync stream lower than 128 does on the bench's 50
+sessions (0.88x and 0.76x of its throughput with instant ones in the 2026-11-26 runs, shared
+stream and stream per session); more threads did not raise it."""
 
 
 @dataclass(frozen=True)

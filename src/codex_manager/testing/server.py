@@ -630,10 +630,24 @@ class FakeCodexManager:
     def wait_for_tool_call(self, session_id: str | None = None, timeout: float = 5.0) -> JSONObject:
         """Block until a tool call is pending (in ``session_id``) and return the oldest."""
         found: list[JSONObject] = []
+        self.wait_for(self._pending_call_into(found, session_id), timeout)
+        return copy.deepcopy(found[0])
 
+    async def wait_for_tool_call_async(
+        self,
+        session_id: str | None = None,
+        timeout: float = 5.0,  # noqa: ASYNC109 - mirrors the sync API
+    ) -> JSONObject:
+        """:meth:`wait_for_tool_call` for async tests."""
+        found: list[JSONObject] = []
+        await self.wait_for_async(self._pending_call_into(found, session_id), timeout)
+        return copy.deepcopy(found[0])
+
+    def _pending_call_into(
+        self, found: list[JSONObject], session_id: str | None
+    ) -> Callable[[], bool]:
         def ready() -> bool:
             found[:] = self.pending_tool_calls(session_id)
             return bool(found)
 
-        self.wait_for(ready, timeout)
-        return copy.deepcopy(found[0])
+        return ready
