@@ -26,7 +26,7 @@ from .ws_server import FakeClient, MiniStreamServer, Recorder, notification_sign
 
 FAST_RECONNECT = RetryPolicy(max_attempts=1000, initial_delay=0.01, max_delay=0.1)
 TOOL_CALL = "app_server.request.item.tool.call"
-DELTA = "app_server.item.agentMessage.delta"
+DELTA = "app_server.item.agent_message.delta"  # as the server types it
 
 
 Context = HandlerContext[FakeClient]
