@@ -29,6 +29,16 @@ documented shape; sessions, tool calls, approvals, tool input, settings, control
 the stream are emulated for real.
 """
 
+try:
+    import aiohttp  # noqa: F401  # the fake serves on it
+except ImportError as missing:  # pragma: no cover - the dev install has it
+    raise ImportError(
+        "codex_manager.testing runs on aiohttp, which is not installed: install the SDK with "
+        "its testing extra, pip install 'codex-manager-client[testing]' (from a clone: "
+        "pip install '.[testing]')",
+        name=missing.name,
+    ) from missing
+
 from codex_manager.stream.normalize import normalize_method
 
 from .agent import (
