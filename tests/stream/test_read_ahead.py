@@ -10,7 +10,12 @@ from typing import cast
 import pytest
 
 from codex_manager.stream.dispatch import TaskDispatcher
-from codex_manager.stream.read_ahead import READ_AHEAD_TASKS, ReadAheadGate, read_ahead_gate
+from codex_manager.stream.read_ahead import (
+    IN_PROGRESS_PER_TASK,
+    READ_AHEAD_TASKS,
+    ReadAheadGate,
+    read_ahead_gate,
+)
 
 from .dispatch_support import CONTEXT, entry
 
@@ -176,3 +181,53 @@ async def test_joining_a_running_lane_does_not_wait_for_the_gate() -> None:
     release.set()
     await dispatcher.shutdown(5)
     assert seen == [0, 1, 2, 3, 4]
+
+
+async def test_the_limit_grows_with_the_tasks_in_progress_and_shrinks_after() -> None:
+    # Slow handlers keep many tasks in progress; each loop pass then resumes many of them, and
+    # a fixed limit let readers start too few tasks per pass to keep up (measured: 20 ms
+    # handlers at 0.75x the throughput of instant ones with 8).
+    gate = ReadAheadGate(limit=8)
+    release = asyncio.Event()
+
+    async def slow() -> None:
+        await release.wait()
+
+    tasks = []
+    for _ in range(IN_PROGRESS_PER_TASK * 20):
+        tasks.append(asyncio.create_task(slow()))
+        gate.task_created()
+        await asyncio.sleep(0)  # started: in progress, not unstarted
+    assert gate.unstarted == 0
+    assert gate.unfinished == IN_PROGRESS_PER_TASK * 20
+    assert gate.limit == 20
+    more = await _started(gate, 12)
+    assert not gate.closed  # 12 unstarted, below the grown limit (8 would have closed it)
+    release.set()
+    for task in tasks:
+        await task
+        gate.task_finished()
+    await asyncio.gather(*more)
+    for _ in more:
+        gate.task_finished()
+    assert (gate.unfinished, gate.limit) == (0, 8)
+
+
+async def test_the_dispatcher_counts_its_tasks_done_on_the_gate() -> None:
+    gate = read_ahead_gate(asyncio.get_running_loop())
+    done = asyncio.Event()
+
+    async def handler(item: object, _context: object) -> None:
+        await done.wait()
+
+    dispatcher = TaskDispatcher(
+        max_concurrency=256, max_pending=1024, report=lambda e, x, i: None, name="t"
+    )
+    registered = entry(handler)
+    for number in range(30):
+        assert await dispatcher.submit(registered, number, CONTEXT, "t", ordered=False)
+    await asyncio.sleep(0)
+    assert gate.unfinished == 30
+    done.set()
+    await dispatcher.shutdown(5)
+    assert gate.unfinished == 0

@@ -306,7 +306,13 @@ class TaskDispatcher:
         task = asyncio.create_task(work)
         gate.task_created()
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        gate = self._gate
+        if gate is not None:
+            gate.task_finished()
 
     @property
     def waiting_for_slot(self) -> bool:
