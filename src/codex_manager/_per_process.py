@@ -10,31 +10,21 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TypeVar
+
+from codex_manager._first_use import OnFirstUse
 
 T = TypeVar("T")
 
 
-class PerProcess(Generic[T]):
+class PerProcess(OnFirstUse[T]):
     """Holds one ``T`` for the current process; :meth:`get` makes it on first use."""
 
     def __init__(self) -> None:
         """Hold nothing yet; a forked child starts again from nothing."""
-        self._value: T | None = None
-        self._lock = threading.Lock()
+        super().__init__()
         if hasattr(os, "register_at_fork"):
             os.register_at_fork(after_in_child=self._forget)
-
-    def get(self, make: Callable[[], T]) -> T:
-        """This process's object, made by ``make`` if there is none yet."""
-        value = self._value
-        if value is None:
-            with self._lock:
-                value = self._value
-                if value is None:
-                    value = self._value = make()
-        return value
 
     def _forget(self) -> None:
         self._value = None

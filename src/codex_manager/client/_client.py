@@ -9,13 +9,13 @@ stream decorators.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 import httpx
 
+from codex_manager._first_use import OnFirstUse
 from codex_manager.client._http import HttpTransportChoice
 from codex_manager.client._resources_async import AsyncResourceGroups
 from codex_manager.client._resources_sync import ResourceGroups
@@ -140,9 +140,8 @@ class CodexManager(StreamShortcuts, ResourceGroups):
         super().__init__(self._transport)
         self.wait = TurnWaiter(self)
         """Helpers that wait for turns to finish (``cm.wait.turn(...)``)."""
-        self._stream: EventStream[CodexManager] | None = None
-        self._remote_skills: RemoteSkills | None = None
-        self._building = threading.Lock()
+        self._stream: OnFirstUse[EventStream[CodexManager]] = OnFirstUse()
+        self._remote_skills: OnFirstUse[RemoteSkills] = OnFirstUse()
         self._stream_options = stream_options
         self._skill_options = skill_options
 
@@ -212,35 +211,31 @@ class CodexManager(StreamShortcuts, ResourceGroups):
     @property
     def stream(self) -> EventStream[CodexManager]:
         """The websocket event stream of this client (built on first use)."""
-        stream = self._stream
-        if stream is None:
-            with self._building:  # threads sharing a new client must get one stream
-                if self._stream is None:
-                    from codex_manager.stream import EventStream
+        # Threads sharing a new client must get one stream.
+        return self._stream.get(self._new_stream)
 
-                    self._stream = EventStream(self, options=self._stream_options)
-                stream = self._stream
-        return stream
+    def _new_stream(self) -> EventStream[CodexManager]:
+        from codex_manager.stream import EventStream
+
+        return EventStream(self, options=self._stream_options)
 
     @property
     def remote_skills(self) -> RemoteSkills:
         """Python functions as Codex dynamic tools for this client's sessions."""
-        skills = self._remote_skills
-        if skills is None:
-            with self._building:
-                if self._remote_skills is None:
-                    from codex_manager.remote_skills import RemoteSkills
+        return self._remote_skills.get(self._new_remote_skills)
 
-                    self._remote_skills = RemoteSkills(self, self._skill_options)
-                skills = self._remote_skills
-        return skills
+    def _new_remote_skills(self) -> RemoteSkills:
+        from codex_manager.remote_skills import RemoteSkills
+
+        return RemoteSkills(self, self._skill_options)
 
     def close(self) -> None:
         """Release the connection pool (when the client created it) and stop the stream."""
-        if self._stream is not None:
-            self._stream.stop()
-        if self._remote_skills is not None:
-            self._remote_skills.close()
+        stream, skills = self._stream.value, self._remote_skills.value
+        if stream is not None:
+            stream.stop()
+        if skills is not None:
+            skills.close()
         self._transport.close()
 
     def __enter__(self) -> Self:
@@ -314,9 +309,8 @@ class AsyncCodexManager(StreamShortcuts, AsyncResourceGroups):
         super().__init__(self._transport)
         self.wait = AsyncTurnWaiter(self)
         """Helpers that wait for turns to finish (``await cm.wait.turn(...)``)."""
-        self._stream: AsyncEventStream[AsyncCodexManager] | None = None
-        self._remote_skills: AsyncRemoteSkills | None = None
-        self._building = threading.Lock()
+        self._stream: OnFirstUse[AsyncEventStream[AsyncCodexManager]] = OnFirstUse()
+        self._remote_skills: OnFirstUse[AsyncRemoteSkills] = OnFirstUse()
         self._stream_options = stream_options
         self._skill_options = skill_options
 
@@ -386,35 +380,31 @@ class AsyncCodexManager(StreamShortcuts, AsyncResourceGroups):
     @property
     def stream(self) -> AsyncEventStream[AsyncCodexManager]:
         """The websocket event stream of this client (built on first use)."""
-        stream = self._stream
-        if stream is None:
-            with self._building:  # threads sharing a new client must get one stream
-                if self._stream is None:
-                    from codex_manager.stream import AsyncEventStream
+        # Threads sharing a new client must get one stream.
+        return self._stream.get(self._new_stream)
 
-                    self._stream = AsyncEventStream(self, options=self._stream_options)
-                stream = self._stream
-        return stream
+    def _new_stream(self) -> AsyncEventStream[AsyncCodexManager]:
+        from codex_manager.stream import AsyncEventStream
+
+        return AsyncEventStream(self, options=self._stream_options)
 
     @property
     def remote_skills(self) -> AsyncRemoteSkills:
         """Python functions as Codex dynamic tools for this client's sessions."""
-        skills = self._remote_skills
-        if skills is None:
-            with self._building:
-                if self._remote_skills is None:
-                    from codex_manager.remote_skills import AsyncRemoteSkills
+        return self._remote_skills.get(self._new_remote_skills)
 
-                    self._remote_skills = AsyncRemoteSkills(self, self._skill_options)
-                skills = self._remote_skills
-        return skills
+    def _new_remote_skills(self) -> AsyncRemoteSkills:
+        from codex_manager.remote_skills import AsyncRemoteSkills
+
+        return AsyncRemoteSkills(self, self._skill_options)
 
     async def aclose(self) -> None:
         """Release the connection pool (when the client created it) and stop the stream."""
-        if self._stream is not None:
-            self._stream.stop()
-        if self._remote_skills is not None:
-            self._remote_skills.close()
+        stream, skills = self._stream.value, self._remote_skills.value
+        if stream is not None:
+            stream.stop()
+        if skills is not None:
+            skills.close()
         await self._transport.aclose()
 
     async def close(self) -> None:
