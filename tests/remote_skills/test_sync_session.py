@@ -472,37 +472,38 @@ def test_masked_errors(server: FakeCodexManager, cm: CodexManager) -> None:
     assert record.error == "RuntimeError: cannot do it: secret"
 
 
-def test_a_result_that_is_not_valid_unicode_is_answered_as_a_failure(
-    server: FakeCodexManager, cm: CodexManager
-) -> None:
-    def list_names() -> str:
-        """Names as os.listdir gives them: a non-UTF-8 one holds a lone surrogate."""
-        return os.fsdecode(b"report-\xff.txt")
+def list_names() -> str:
+    """Names as os.listdir gives them: a non-UTF-8 one holds a lone surrogate."""
+    return os.fsdecode(b"report-\xff.txt")
 
-    created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(list_names))
-    session_id = created["session"]["sessionId"]
-    send_calls(server, skills, "CALL list_names {}")
+
+def count_letters(word: str) -> TextContent:
+    """Count letters (wrongly: a number where the text belongs)."""
+    return TextContent(len(word))  # type: ignore[arg-type]  # the mistake under test
+
+
+@pytest.mark.parametrize(
+    ("handler", "call", "explained"),
+    [
+        (list_names, "CALL list_names {}", "not valid Unicode"),
+        (count_letters, 'CALL count_letters {"word": "abc"}', "where text or a URL"),
+    ],
+    ids=["lone surrogate", "content object without text"],
+)
+def test_a_result_that_cannot_be_sent_is_answered_as_a_failure(
+    server: FakeCodexManager,
+    cm: CodexManager,
+    handler: Callable[..., object],
+    call: str,
+    explained: str,
+) -> None:
+    _, skills = cm.remote_skills.create_session(register=lambda s: s.skill(handler))
+    send_calls(server, skills, call)
     (record,) = skills.drain_pending_calls()
     assert record.error_kind == "result_conversion"
     assert record.submission_status == "accepted"
-    assert "not valid Unicode" in record.answer_text
-    assert server.pending_tool_calls(session_id) == []
-
-
-def test_a_content_object_holding_no_string_is_answered_as_a_failure(
-    server: FakeCodexManager, cm: CodexManager
-) -> None:
-    def count(word: str) -> TextContent:
-        """Count letters (wrongly: a number where the text belongs)."""
-        return TextContent(len(word))  # type: ignore[arg-type]  # the mistake under test
-
-    created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(count))
-    session_id = created["session"]["sessionId"]
-    send_calls(server, skills, 'CALL count {"word": "abc"}')
-    (record,) = skills.drain_pending_calls()
-    assert record.error_kind == "result_conversion"
-    assert record.submission_status == "accepted"
-    assert server.pending_tool_calls(session_id) == []
+    assert explained in record.answer_text
+    assert server.pending_tool_calls(skills.session_id) == []
 
 
 def test_an_answer_whose_delivery_failed_after_the_client_gave_up_is_sent_again(
