@@ -78,6 +78,10 @@ def test_one_http_client_serves_one_open_client_at_a_time() -> None:
     with CodexManager("http://127.0.0.1:8", bearer_token="token-b", http_client=given) as second:
         assert second.http_client is given
         assert given.headers["authorization"] == "Bearer token-b"
+        first.close()  # closing the first again takes nothing from the second
+        assert given.headers["authorization"] == "Bearer token-b"
+        with pytest.raises(ConfigError):
+            CodexManager("http://127.0.0.1:7", http_client=given)
     assert not given.is_closed  # the caller's to close
     given.close()
 

@@ -315,6 +315,7 @@ class _TransportBase:
         self.retry = retry or RetryPolicy()
         self._rewriter = _PrefixRewriter(config)
         self._credentials: dict[str, str] = {}
+        self._holds_given_client = False
 
     def _adopt(
         self,
@@ -334,6 +335,7 @@ class _TransportBase:
                     "own (they would share the base URL, the credentials and the hooks)"
                 )
             _SERVING.add(http)
+        self._holds_given_client = True
         if not str(http.base_url):
             http.base_url = httpx.URL(self.config.server_url)
         self._credentials = self.config.auth_headers()
@@ -348,6 +350,9 @@ class _TransportBase:
         on_response: Callable[..., object],
     ) -> None:
         """Give a client that was given back as it was: no hooks or credentials of ours."""
+        if not self._holds_given_client:
+            return  # released already: another SDK client may hold it by now
+        self._holds_given_client = False
         for kind, hook in (("request", on_request), ("response", on_response)):
             with contextlib.suppress(ValueError):
                 http.event_hooks[kind].remove(hook)
