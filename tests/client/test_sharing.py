@@ -11,7 +11,11 @@ import pytest
 
 import codex_manager.remote_skills as remote_skills_package
 import codex_manager.stream as stream_package
-from codex_manager import AsyncCodexManager, CodexManager, ConfigError
+from codex_manager import AsyncCodexManager, CodexManager, ConfigError, RetryPolicy
+
+from .conftest import Reply, ScriptedServer
+
+DELETED = {"status": "ok", "sessionId": "S", "scope": "session", "removed": True, "settings": {}}
 
 
 def _identities_seen_by_threads(get: Callable[[], object], threads: int = 8) -> set[int]:
@@ -94,3 +98,36 @@ async def test_one_async_http_client_serves_one_open_client_at_a_time() -> None:
     async with AsyncCodexManager("http://127.0.0.1:9", http_client=given) as again:
         assert again.http_client is given
     await given.aclose()
+
+
+def test_a_given_http_client_gets_its_own_base_url_and_headers_back() -> None:
+    # Kept, the first client's server took the next client's calls, and the caller's own
+    # Authorization and X-Team were deleted instead of restored.
+    given = httpx.Client(headers={"Authorization": "Bearer callers-own", "X-Team": "blue"})
+    with CodexManager(
+        "http://server-a.test:3001",
+        bearer_token="sdk",
+        headers={"X-Team": "red"},
+        http_client=given,
+    ):
+        assert str(given.base_url) == "http://server-a.test:3001"
+        assert given.headers["authorization"] == "Bearer sdk"
+    assert str(given.base_url) == ""
+    assert given.headers["authorization"] == "Bearer callers-own"
+    assert given.headers["x-team"] == "blue"
+    with CodexManager("http://server-b.test:3001", http_client=given) as second:
+        request = given.build_request("GET", "/api/health")
+        assert request.url.host == "server-b.test"
+        assert second.http_client is given
+    given.close()
+
+
+def test_a_dot_segment_keeps_the_base_path_of_a_given_http_client(
+    scripted: ScriptedServer,
+) -> None:
+    scripted.queue(Reply(200, {**DELETED, "key": ".."}))
+    given = httpx.Client(base_url=scripted.base_url + "/gateway")
+    with CodexManager(http_client=given, retry=RetryPolicy.disabled()) as cm:
+        cm.sessions.delete_setting("S", "..")
+    given.close()
+    assert scripted.received[-1].path == "/gateway/api/sessions/S/settings/%2E%2E"

@@ -83,8 +83,9 @@ class _Attempt:
     info: RequestInfo
     response: httpx.Response | None = None
     shape_problem: str | None = None
-    exact_path: bytes | None = None
-    """The path to send as is, when httpx would resolve a ``.``/``..`` segment away."""
+    exact_route: bytes | None = None
+    """The path after the client's base path, sent as is, when httpx would resolve a
+    ``.``/``..`` segment away."""
 
 
 _current_attempt: ContextVar[_Attempt | None] = ContextVar(
@@ -290,8 +291,8 @@ class _CallPlan:
     ok: Collection[int]
     json_body: bytes | None = None
     """The body as sent on the direct road (encoded on its first attempt)."""
-    exact_path: bytes | None = None
-    """See :attr:`_Attempt.exact_path`."""
+    exact_route: bytes | None = None
+    """See :attr:`_Attempt.exact_route`."""
 
     def encoded_body(self) -> bytes:
         """The request body as JSON bytes, encoded once for every attempt."""
@@ -315,6 +316,9 @@ class _TransportBase:
         self.retry = retry or RetryPolicy()
         self._rewriter = _PrefixRewriter(config)
         self._credentials: dict[str, str] = {}
+        self._replaced_headers: list[tuple[str, str]] = []
+        self._set_base_url = False
+        self._base_path = b""
         self._holds_given_client = False
 
     def _adopt(
@@ -336,9 +340,16 @@ class _TransportBase:
                 )
             _SERVING.add(http)
         self._holds_given_client = True
-        if not str(http.base_url):
+        self._set_base_url = not str(http.base_url)
+        if self._set_base_url:
             http.base_url = httpx.URL(self.config.server_url)
+        self._base_path = http.base_url.raw_path.rstrip(b"/")
         self._credentials = self.config.auth_headers()
+        self._replaced_headers = [
+            (name, value)
+            for name in self._credentials
+            if (value := http.headers.get(name)) is not None
+        ]
         http.headers.update(self._credentials)
         http.event_hooks["request"].append(on_request)
         http.event_hooks["response"].append(on_response)
@@ -349,17 +360,23 @@ class _TransportBase:
         on_request: Callable[..., object],
         on_response: Callable[..., object],
     ) -> None:
-        """Give a client that was given back as it was: no hooks or credentials of ours."""
-        if not self._holds_given_client:
-            return  # released already: another SDK client may hold it by now
-        self._holds_given_client = False
-        for kind, hook in (("request", on_request), ("response", on_response)):
-            with contextlib.suppress(ValueError):
-                http.event_hooks[kind].remove(hook)
-        for name, value in self._credentials.items():
-            if http.headers.get(name) == value:
-                del http.headers[name]
+        """Give a client that was given back as it was: its own base URL and headers, no
+        hooks of ours."""
         with _SERVING_LOCK:
+            if not self._holds_given_client:
+                return  # released already: another SDK client may hold it by now
+            self._holds_given_client = False
+            for kind, hook in (("request", on_request), ("response", on_response)):
+                with contextlib.suppress(ValueError):
+                    http.event_hooks[kind].remove(hook)
+            for name, value in self._credentials.items():
+                if http.headers.get(name) == value:  # unless the caller changed it meanwhile
+                    del http.headers[name]
+            for name, value in self._replaced_headers:
+                if name not in http.headers:
+                    http.headers[name] = value
+            if self._set_base_url:
+                http.base_url = httpx.URL("")
             _SERVING.discard(http)
 
     def _plan(
@@ -389,8 +406,10 @@ class _TransportBase:
             ok=ok,
             # The generated binding quotes path values but leaves dot segments for httpx to
             # resolve away: such a request is sent on this path instead.
-            exact_path=(
-                httpx.URL(url).raw_path if _DOT_SEGMENTS.intersection(path.values()) else None
+            exact_route=(
+                (self.config.api_prefix + _route_template(operation.path).fill(path)).encode()
+                if _DOT_SEGMENTS.intersection(path.values())
+                else None
             ),
         )
 
@@ -406,17 +425,17 @@ class _TransportBase:
                 url=plan.url,  # built on config.server_url: it never has credentials
                 attempt=attempt,
             ),
-            exact_path=plan.exact_path,
+            exact_route=plan.exact_route,
         )
 
     def _prepare(self, request: httpx.Request, state: _Attempt | None) -> None:
         """Put the request on its final path (the configured prefix, dot segments kept)."""
-        if state is None or state.exact_path is None:
+        if state is None or state.exact_route is None:
             self._rewriter.apply(request)
             return
         query = request.url.query
         request.url = request.url.copy_with(
-            raw_path=state.exact_path + (b"?" + query if query else b"")
+            raw_path=self._base_path + state.exact_route + (b"?" + query if query else b"")
         )
 
     def _answer(self, plan: _CallPlan, state: _Attempt) -> HttpAnswer:
@@ -778,7 +797,7 @@ class AsyncTransport(_TransportBase):
         return answer
 
     async def _send(self, plan: _CallPlan, state: _Attempt) -> HttpAnswer:
-        if plan.exact_path is not None and self._on_aiohttp:
+        if plan.exact_route is not None and self._on_aiohttp:
             raise InvalidPathParameterError(
                 f"{plan.operation.operation_id}: a path parameter of '.' or '..' cannot be sent "
                 "on the aiohttp transport (it would reach another route); use "
