@@ -62,17 +62,23 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 def normalize_base_url(value: str, *, source: str) -> str:
     """Validate an ``http(s)://host[:port][/path]`` URL; ``source`` names it in errors."""
     text = value.strip()
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        shown = redact_url(text)  # errors end up in logs: never the password
+    except ValueError as exc:  # e.g. "Invalid IPv6 URL"
+        raise ConfigError(f"{source} is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https"):
-        raise ConfigError(f"{source} must be an http:// or https:// URL with a host (got {text!r})")
+        raise ConfigError(
+            f"{source} must be an http:// or https:// URL with a host (got {shown!r})"
+        )
     if not parts.hostname:
-        raise ConfigError(f"{source} has no host (got {text!r})")
+        raise ConfigError(f"{source} has no host (got {shown!r})")
     try:
         _ = parts.port
-    except ValueError as exc:
-        raise ConfigError(f"{source} has an invalid port (got {text!r})") from exc
+    except ValueError:
+        raise ConfigError(f"{source} has an invalid port (got {shown!r})") from None
     if parts.query or parts.fragment:
-        raise ConfigError(f"{source} must not contain a query or fragment (got {text!r})")
+        raise ConfigError(f"{source} must not contain a query or fragment (got {shown!r})")
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 

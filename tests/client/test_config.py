@@ -246,3 +246,22 @@ def test_credentials_in_the_base_url_travel_in_a_header_and_show_nowhere() -> No
     assert "alice:***@server" in repr(config)
     assert "p%40ss" in config.secrets
     assert redact_url("http://bob@server/x") == "http://bob@server/x"  # no password: as is
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://user:s3cret-pw@host.test:99999",  # a port out of range
+        "http://user:s3cret-pw@host.test/base?x=1",  # a query
+        "ftp://user:s3cret-pw@host.test",  # another scheme
+        "http://user:s3cret-pw@[::1",  # not a URL at all (a ValueError before)
+    ],
+)
+def test_a_refused_base_url_shows_no_password(url: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        ClientConfig(base_url=url)
+    assert "s3cret-pw" not in str(caught.value)
+    with pytest.raises(ConfigError) as from_env:
+        ClientConfig.from_env({"CODEX_MANAGER_API_BASE": url})
+    assert "s3cret-pw" not in str(from_env.value)
+    assert "CODEX_MANAGER_API_BASE" in str(from_env.value)
