@@ -159,6 +159,18 @@ def test_null_inside_containers_is_published_where_validation_accepts_it() -> No
     assert jsonschema_rs.validator_for(schema).is_valid(arguments)
 
 
+def test_optional_none_is_a_null_property_not_a_repeated_type_list() -> None:
+    # ["null", "null"] is not valid JSON Schema (type names must be unique): registration
+    # failed.
+    def handler(nothing: Literal[None] | None = None) -> None:
+        return None
+
+    assert _prop(build_skill("nothing", handler).input_schema, "nothing") == {
+        "type": "null",
+        "default": None,
+    }
+
+
 def test_a_union_of_structured_types_with_null_keeps_its_any_of() -> None:
     def handler(target: Point | Box | None = None) -> None:
         return None

@@ -8,7 +8,8 @@ Rules, in order:
 - ``str`` becomes one text item, unchanged;
 - anything else (dicts, lists, numbers, ``None``, dataclasses, pydantic models, enums, dates)
   becomes one text item holding its JSON text (NaN and infinities, which JSON lacks, as the
-  strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``).
+  strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``; a pydantic model's own
+  ``ser_json_inf_nan`` decides for its fields, ``null`` by default).
 """
 
 from __future__ import annotations

@@ -377,6 +377,11 @@ def _null_as_type(node: JSONValue) -> JSONValue:
     others = [variant for variant in variants if isinstance(variant, dict)]
     others.remove(_NULL_VARIANT)
     names = _type_names(others) if len(others) == len(variants) - 1 else None
+    if names == ["null"]:  # Optional[Literal[None]]: null and null
+        del result["anyOf"]
+        return {**result, "type": "null"}
+    if names is not None and "null" in names:
+        names = None  # a type list must not name null twice
     if names is None:
         return result
     del result["anyOf"]
