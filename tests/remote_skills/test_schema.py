@@ -215,6 +215,24 @@ def test_recursive_model_keeps_defs() -> None:
     assert not hasattr(bound, "issues")
 
 
+def test_var_keyword_values_of_a_recursive_type() -> None:
+    # The values' $defs stayed nested under additionalProperties, where the root-relative
+    # $refs could not reach them: registration failed.
+    def handler(**trees: Node) -> None:
+        return None
+
+    skill = build_skill("forest", handler)
+    values = skill.input_schema["additionalProperties"]
+    assert isinstance(values, dict)
+    assert values["type"] == "object"
+    forest: JSONObject = {"a": {"value": 1, "children": [{"value": 2}]}}
+    assert jsonschema_rs.validator_for(skill.input_schema).is_valid(forest)
+    assert not jsonschema_rs.validator_for(skill.input_schema).is_valid({"a": {"children": []}})
+    bound = skill.validator.validate(forest)
+    assert isinstance(bound, BoundArguments)
+    assert bound.extras == {"a": Node(value=1, children=[Node(value=2)])}
+
+
 def test_a_recursive_type_is_written_out_down_to_where_it_repeats() -> None:
     # Codex reads a bare $ref (no type) as a string: only the repetition stays a $ref, with
     # its type beside it, and the other structured parameters are inlined as usual.

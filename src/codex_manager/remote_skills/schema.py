@@ -411,7 +411,7 @@ def _type_names(variants: list[JSONObject]) -> list[JSONValue] | None:
     return names or None
 
 
-def _json_schema_of(adapter_type: object) -> JSONObject | None:
+def _json_schema_of(adapter_type: object, *, inline: bool = True) -> JSONObject | None:
     try:
         adapter: TypeAdapter[object] = TypeAdapter(cast(type[object], adapter_type))
         produced = adapter.json_schema(schema_generator=_NoFieldTitles)
@@ -419,7 +419,26 @@ def _json_schema_of(adapter_type: object) -> JSONObject | None:
         # Types without a JSON Schema (arbitrary classes, content-item objects) are described
         # by name instead; the output contract is documentation, not validation.
         return None
-    return _inline_refs(cast(JSONObject, produced))
+    return _inline_refs(cast(JSONObject, produced)) if inline else cast(JSONObject, produced)
+
+
+def _lift_defs(schema: JSONObject, nested: JSONObject | None) -> JSONValue:
+    """``nested`` (to be placed inside ``schema``) with its ``$defs`` moved up to ``schema``'s.
+
+    A recursive type keeps ``$defs`` whose ``$ref``s point from the root, so inside another
+    schema they must live at that schema's root. A name defined differently on both sides
+    cannot be; the nested schema is then left permissive (validation does not use it).
+    """
+    if nested is None:
+        return True
+    defs = nested.pop("$defs", None)
+    if not isinstance(defs, dict):
+        return nested
+    own = schema.setdefault("$defs", {})
+    if not isinstance(own, dict) or any(own.get(name, body) != body for name, body in defs.items()):
+        return True
+    own.update(defs)
+    return nested
 
 
 def _output_contract(
@@ -487,8 +506,9 @@ def _build_model(
             schema["additionalProperties"] = True
         else:
             var_keyword_annotation = pydantic_compatible(var_keyword_annotation)
-            value_schema = _json_schema_of(var_keyword_annotation)
-            schema["additionalProperties"] = value_schema if value_schema is not None else True
+            # Raw: the whole schema is inlined below, its $defs and these together.
+            value_schema = _json_schema_of(var_keyword_annotation, inline=False)
+            schema["additionalProperties"] = _lift_defs(schema, value_schema)
             adapter = TypeAdapter(dict[str, var_keyword_annotation])  # type: ignore[valid-type]  # runtime type
     return model, cast(JSONObject, _null_as_type(_inline_refs(schema))), adapter
 
