@@ -36,6 +36,7 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"NO_PROXY": "*"}, "ws://server:3001/x", None),
         ({"FTP_PROXY": "http://f:1"}, "http://server:3001/api", None),
         ({"HTTP_PROXY": "http://h:1"}, "http://server:3001/api", "http://h:1"),
+        ({"HTTP_PROXY": "h:3128"}, "ws://server:3001/x", "http://h:3128"),  # as httpx reads it
     ],
 )
 def test_the_proxy_named_for_a_url(

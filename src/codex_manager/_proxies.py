@@ -37,7 +37,8 @@ def environment_proxy(url: str) -> str | None:
     )
     if not chosen or urllib.request.proxy_bypass(parts.hostname or ""):
         return None
-    return chosen
+    # "proxy:3128" means http://proxy:3128 to httpx; websockets would refuse it.
+    return chosen if "://" in chosen else f"http://{chosen}"
 
 
 def proxy_applies(url: str) -> bool:
