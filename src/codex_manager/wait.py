@@ -159,16 +159,55 @@ def _unreachable(error: Exception) -> bool:
     return True  # a transport error, or a poll cut at the deadline
 
 
-def _gave_up(
-    session_id: str, turn_id: str, timeout: float, last: _Observation | None
-) -> TurnWaitTimeoutError:
-    return TurnWaitTimeoutError(
-        session_id=session_id,
-        turn_id=turn_id,
-        timeout=timeout,
-        last_status=None if last is None else last.status,
-        last_seen="no poll answered in time" if last is None else last.seen,
-    )
+class _TurnPoll:
+    """What the sync and async waits share: the pacing, the last observation, the verdict."""
+
+    def __init__(
+        self,
+        session_id: str,
+        turn_id: str,
+        timeout: float,
+        poll_interval: float,
+        max_poll_interval: float,
+    ) -> None:
+        _check_timing(timeout, poll_interval, max_poll_interval)
+        self._session_id = session_id
+        self._turn_id = turn_id
+        self._timeout = timeout
+        self.pacer = _Pacer(timeout, poll_interval, max_poll_interval, time.monotonic)
+        self._seen: _Observation | None = None
+        self._failure: Exception | None = None
+
+    def failed(self, error: Exception) -> bool:
+        """Note a failed poll; ``False`` when it is not the unreachable kind (re-raise it)."""
+        if not _unreachable(error):
+            return False
+        self._failure = error  # poll again until the deadline
+        return True
+
+    def answered(self, read: ReadSessionResponse) -> TurnResult | None:
+        """Note an answered poll; the result once the turn reached a final status."""
+        self._failure = None
+        self._seen = _observe(read, self._session_id, self._turn_id)
+        return self._seen.result
+
+    def next_pause(self) -> float:
+        """Seconds to sleep before the next poll.
+
+        Raises:
+            TurnWaitTimeoutError: the deadline passed (the last failure is its cause).
+        """
+        pause = self.pacer.next_pause()
+        if pause is None:
+            last = self._seen
+            raise TurnWaitTimeoutError(
+                session_id=self._session_id,
+                turn_id=self._turn_id,
+                timeout=self._timeout,
+                last_status=None if last is None else last.status,
+                last_seen="no poll answered in time" if last is None else last.seen,
+            ) from self._failure
+        return pause
 
 
 class TurnWaiter:
@@ -205,26 +244,18 @@ class TurnWaiter:
                 poll is one attempt; a sync one in flight at the deadline may end after it.
             GoneError: The session was deleted meanwhile.
         """
-        _check_timing(timeout, poll_interval, max_poll_interval)
-        pacer = _Pacer(timeout, poll_interval, max_poll_interval, time.monotonic)
-        seen: _Observation | None = None
-        failure: Exception | None = None
+        poll = _TurnPoll(session_id, turn_id, timeout, poll_interval, max_poll_interval)
         while True:
             try:
                 read = self._client.sessions.get(session_id, retry=_ONE_ATTEMPT)
             except (TransportError, ServerError) as exc:
-                if not _unreachable(exc):
+                if not poll.failed(exc):
                     raise
-                failure = exc  # poll again until the deadline
             else:
-                failure = None
-                seen = _observe(read, session_id, turn_id)
-                if seen.result is not None:
-                    return seen.result
-            pause = pacer.next_pause()
-            if pause is None:
-                raise _gave_up(session_id, turn_id, timeout, seen) from failure
-            self._sleep(pause)
+                result = poll.answered(read)
+                if result is not None:
+                    return result
+            self._sleep(poll.next_pause())
 
     def send_message_and_wait_reply(
         self,
@@ -285,28 +316,20 @@ class AsyncTurnWaiter:
 
         See :meth:`TurnWaiter.turn`.
         """
-        _check_timing(timeout, poll_interval, max_poll_interval)
-        pacer = _Pacer(timeout, poll_interval, max_poll_interval, time.monotonic)
-        seen: _Observation | None = None
-        failure: Exception | None = None
+        poll = _TurnPoll(session_id, turn_id, timeout, poll_interval, max_poll_interval)
         while True:
             try:
                 # A poll ends at the deadline too (a last one gets at least one poll interval).
-                async with asyncio.timeout(max(pacer.remaining(), poll_interval)):
+                async with asyncio.timeout(max(poll.pacer.remaining(), poll_interval)):
                     read = await self._client.sessions.get(session_id, retry=_ONE_ATTEMPT)
             except (TimeoutError, TransportError, ServerError) as exc:
-                if not _unreachable(exc):
+                if not poll.failed(exc):
                     raise
-                failure = exc  # poll again until the deadline
             else:
-                failure = None
-                seen = _observe(read, session_id, turn_id)
-                if seen.result is not None:
-                    return seen.result
-            pause = pacer.next_pause()
-            if pause is None:
-                raise _gave_up(session_id, turn_id, timeout, seen) from failure
-            await asyncio.sleep(pause)
+                result = poll.answered(read)
+                if result is not None:
+                    return result
+            await asyncio.sleep(poll.next_pause())
 
     async def send_message_and_wait_reply(
         self,
