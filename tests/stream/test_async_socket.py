@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import ssl
 import threading
 from collections.abc import Callable
 from typing import Literal
 
+import httpx
 import pytest
 from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK, InvalidStatus
 from websockets.frames import CloseCode
@@ -225,3 +227,20 @@ async def test_a_proxy_for_https_only_leaves_a_ws_url_direct(
     monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{_closed_port()}")
     async with _connect(server.url, library) as websocket:
         assert await websocket.recv() == "direct"
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+async def test_the_stream_trusts_what_the_rest_calls_trust(
+    peer: Callable[..., PeerServer],
+    tls: ssl.SSLContext,
+    library: Library,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Python's default context trusted the system store, httpx certifi's bundle: a server
+    # could pass for REST and fail for the stream. Here only httpx's context trusts the CA.
+    trusted = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    monkeypatch.delenv("SSL_CERT_FILE")
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda *a, **k: trusted)
+    server = peer(lambda connection: connection.send("over TLS"), ssl=tls)
+    async with _connect(server.url, library) as websocket:
+        assert await websocket.recv() == "over TLS"

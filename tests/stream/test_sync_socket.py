@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import socket
 import ssl
 import threading
 from collections.abc import Callable
 
+import httpx
 import pytest
 from websockets.exceptions import (
     ConnectionClosedError,
@@ -298,3 +300,14 @@ def test_a_user_agent_among_the_headers_replaces_the_library_s() -> None:
     [head] = server.heads
     agents = [line for line in head.split(b"\r\n") if line.lower().startswith(b"user-agent:")]
     assert agents == [b"User-Agent: my-app/1.0"]
+
+
+def test_the_sync_stream_trusts_what_the_rest_calls_trust(
+    peer: Callable[..., PeerServer], tls: ssl.SSLContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trusted = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    monkeypatch.delenv("SSL_CERT_FILE")
+    monkeypatch.setattr(httpx, "create_ssl_context", lambda *a, **k: trusted)
+    server = peer(lambda connection: connection.send("over TLS"), ssl=tls)
+    with _open(server.url) as websocket:
+        assert websocket.recv(timeout=2) == "over TLS"

@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import importlib.util
 import socket
-import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -37,6 +36,7 @@ from websockets.http11 import Response
 from codex_manager._proxies import environment_proxy, proxy_applies
 from codex_manager.errors import ConfigError
 from codex_manager.stream.context import WebSocketClientChoice
+from codex_manager.stream.tls import stream_tls_context
 
 if TYPE_CHECKING:
     import aiohttp
@@ -189,16 +189,17 @@ async def open_async_websocket(
             ping_interval=None,  # liveness is the server's own ping/pong
             max_size=max_size,
             proxy=environment_proxy(url),  # the REST calls' proxy, not websockets' own pick
+            ssl=stream_tls_context() if url.startswith("wss:") else None,
         ) as connection:
             yield _WebsocketsConnection(connection)
         return
     import aiohttp
 
     # A session per connection: the stream's socket never takes a slot of the HTTP pool.
-    # TLS trust as websockets decides it: the default context, made now (so SSL_CERT_FILE and
-    # the like are read per connection; aiohttp's own default is made once, at its import).
+    # TLS trust as the REST calls', made now (so SSL_CERT_FILE and the like are read per
+    # connection; aiohttp's own default is made once, at its import).
     secure = url.startswith("wss:")
-    tls = ssl.create_default_context() if secure else None
+    tls = stream_tls_context() if secure else None
     async with aiohttp.ClientSession() as session:
         try:
             async with asyncio.timeout(open_timeout):

@@ -37,6 +37,7 @@ from websockets.protocol import Event, State
 from websockets.uri import parse_uri
 
 from codex_manager._sockets import set_timeout, timeval
+from codex_manager.stream.tls import stream_tls_context
 
 _RECV_BYTES = 65536
 
@@ -367,7 +368,7 @@ def open_stream_socket(
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
         if uri.secure:
-            context = ssl.create_default_context()
+            context = stream_tls_context()
             sock.settimeout(remaining())
             sock = context.wrap_socket(sock, server_hostname=uri.host)
         protocol = ClientProtocol(

@@ -51,6 +51,7 @@ from codex_manager.stream.router import (
 )
 from codex_manager.stream.sync_hub import HubWatch, stream_hub
 from codex_manager.stream.sync_socket import SocketWebSocket, open_stream_socket
+from codex_manager.stream.tls import stream_tls_context
 from codex_manager.stream.wire import PING_TEXT, subscribe_text
 
 logger = logging.getLogger("codex_manager.stream")
@@ -256,6 +257,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
             ping_interval=None,  # liveness is the server's own ping/pong
             max_size=options.max_frame_bytes,
             proxy=proxy,  # the REST calls' proxy, not websockets' own pick
+            ssl=stream_tls_context() if url.startswith("wss:") else None,
         )
 
     def _read(
