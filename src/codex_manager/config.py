@@ -13,6 +13,7 @@ import base64
 import json
 import math
 import os
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,9 +63,9 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 def normalize_base_url(value: str, *, source: str) -> str:
     """Validate an ``http(s)://host[:port][/path]`` URL; ``source`` names it in errors."""
     text = value.strip()
+    shown = _without_userinfo(text)  # errors end up in logs: never the password
     try:
         parts = urlsplit(text)
-        shown = redact_url(text)  # errors end up in logs: never the password
     except ValueError as exc:  # e.g. "Invalid IPv6 URL"
         raise ConfigError(f"{source} is not a valid URL ({exc})") from None
     if parts.scheme not in ("http", "https"):
@@ -121,6 +122,22 @@ def _validate_timeout(value: float, *, source: str) -> float:
             f"{source} must be at most {threading.TIMEOUT_MAX:g} seconds (got {value!r})"
         )
     return float(value)
+
+
+_SCHEME_PREFIX = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:/*")
+
+
+def _without_userinfo(text: str) -> str:
+    """``text`` with everything before its last ``@`` (after a scheme) shown as ``***``.
+
+    For URLs being refused: one too malformed to parse may still hold a password.
+    """
+    at = text.rfind("@")
+    if at < 0:
+        return text
+    scheme = _SCHEME_PREFIX.match(text)
+    start = scheme.end() if scheme is not None and scheme.end() <= at else 0
+    return text[:start] + "***" + text[at:]
 
 
 def redact_url(url: str) -> str:
