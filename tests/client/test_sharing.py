@@ -131,3 +131,11 @@ def test_a_dot_segment_keeps_the_base_path_of_a_given_http_client(
         cm.sessions.delete_setting("S", "..")
     given.close()
     assert scripted.received[-1].path == "/gateway/api/sessions/S/settings/%2E%2E"
+
+
+def test_a_base_url_the_caller_set_meanwhile_is_kept_on_close() -> None:
+    given = httpx.Client()
+    with CodexManager("http://server-a.test:3001", http_client=given):
+        given.base_url = httpx.URL("http://callers-own.test")
+    assert given.base_url.host == "callers-own.test"
+    given.close()

@@ -317,7 +317,7 @@ class _TransportBase:
         self._rewriter = _PrefixRewriter(config)
         self._credentials: dict[str, str] = {}
         self._replaced_headers: list[tuple[str, str]] = []
-        self._set_base_url = False
+        self._set_base_url: httpx.URL | None = None
         self._base_path = b""
         self._holds_given_client = False
 
@@ -340,9 +340,10 @@ class _TransportBase:
                 )
             _SERVING.add(http)
         self._holds_given_client = True
-        self._set_base_url = not str(http.base_url)
-        if self._set_base_url:
+        self._set_base_url = None
+        if not str(http.base_url):
             http.base_url = httpx.URL(self.config.server_url)
+            self._set_base_url = http.base_url  # as httpx keeps it (a trailing slash added)
         self._base_path = http.base_url.raw_path.rstrip(b"/")
         self._credentials = self.config.auth_headers()
         self._replaced_headers = [
@@ -375,8 +376,8 @@ class _TransportBase:
             for name, value in self._replaced_headers:
                 if name not in http.headers:
                     http.headers[name] = value
-            if self._set_base_url:
-                http.base_url = httpx.URL("")
+            if self._set_base_url is not None and http.base_url == self._set_base_url:
+                http.base_url = httpx.URL("")  # unless the caller set one meanwhile
             _SERVING.discard(http)
 
     def _plan(
