@@ -12,7 +12,7 @@ from typing import Annotated, Literal, NotRequired, Required, TypedDict
 
 import jsonschema_rs
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 
 from codex_manager.json_types import JSONObject, JSONValue
 from codex_manager.remote_skills.context import SkillContext
@@ -213,6 +213,27 @@ def test_recursive_model_keeps_defs() -> None:
     skill = build_skill("tree", handler)
     bound = skill.validator.validate({"tree": {"value": 1, "children": [{"value": 2}]}})
     assert not hasattr(bound, "issues")
+
+
+FirstItem = create_model("Item", a=(int, ...))
+SecondItem = create_model("Item", b=(int, ...))
+"""Two different classes called Item (as two modules may each have one)."""
+
+
+def test_var_keyword_values_keep_their_schema_beside_a_same_named_parameter_type() -> None:
+    # The values' definition must not be taken for the parameter's, nor make the values
+    # schema permissive.
+    def handler(item: FirstItem, **extra: list[SecondItem]) -> None:
+        return None
+
+    schema = build_skill("items", handler).input_schema
+    values = schema["additionalProperties"]
+    assert isinstance(values, dict)
+    assert values["type"] == "array"
+    items = values["items"]
+    assert isinstance(items, dict)
+    assert items["required"] == ["b"]
+    assert _prop(schema, "item")["required"] == ["a"]
 
 
 def test_var_keyword_values_of_a_recursive_type() -> None:

@@ -506,8 +506,10 @@ def _build_model(
             schema["additionalProperties"] = True
         else:
             var_keyword_annotation = pydantic_compatible(var_keyword_annotation)
-            # Raw: the whole schema is inlined below, its $defs and these together.
-            value_schema = _json_schema_of(var_keyword_annotation, inline=False)
+            value_schema = _json_schema_of(var_keyword_annotation)
+            if value_schema is not None and "$defs" in value_schema:
+                # Recursive: raw, so that its $defs join the root's and are inlined with them.
+                value_schema = _json_schema_of(var_keyword_annotation, inline=False)
             schema["additionalProperties"] = _lift_defs(schema, value_schema)
             adapter = TypeAdapter(dict[str, var_keyword_annotation])  # type: ignore[valid-type]  # runtime type
     return model, cast(JSONObject, _null_as_type(_inline_refs(schema))), adapter
