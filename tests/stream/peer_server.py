@@ -10,6 +10,8 @@ from collections.abc import Callable
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
+from codex_manager.config import ClientConfig
+
 Handler = Callable[[ServerConnection], None]
 
 
@@ -30,6 +32,12 @@ class PeerServer:
     def url(self) -> str:
         port = self._server.socket.getsockname()[1]
         return f"{self.scheme}://127.0.0.1:{port}/api/stream"
+
+    @property
+    def config(self) -> ClientConfig:
+        """A client configuration whose stream URL is this server's."""
+        http_url = self.url.replace("ws", "http", 1).removesuffix("/api/stream")
+        return ClientConfig(base_url=http_url)
 
     def _serve(self, connection: ServerConnection) -> None:
         request = connection.request

@@ -452,8 +452,7 @@ async def test_events_between_ready_and_a_close_reach_their_handlers(
     options = StreamOptions(
         reconnect=FAST_RECONNECT, shutdown_timeout=5.0, websocket_client=LIBRARY
     )
-    base_url = server.url.replace("ws://", "http://").removesuffix("/api/stream")
-    stream = AsyncEventStream(FakeClient(ClientConfig(base_url=base_url)), options=options)
+    stream = AsyncEventStream(FakeClient(server.config), options=options)
     seen: Recorder[object] = Recorder()
     stream.on_event("tick")(lambda event, context: seen.add(event.payload))
     runner = asyncio.create_task(stream.run_forever(thread_id="t1"))

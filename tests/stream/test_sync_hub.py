@@ -295,8 +295,7 @@ def test_events_the_server_sent_before_closing_reach_their_handlers(
         reconnect=FAST_RECONNECT,
         shutdown_timeout=5.0,
     )
-    base_url = server.url.replace("ws://", "http://").removesuffix("/api/stream")
-    stream = EventStream(FakeClient(ClientConfig(base_url=base_url)), options=options)
+    stream = EventStream(FakeClient(server.config), options=options)
     seen: Recorder[object] = Recorder()
 
     @stream.on_event("tick")
@@ -359,8 +358,7 @@ def test_events_between_ready_and_a_close_reach_their_handlers(
     talk, connections = ready_events_then_close("t1", 5)
     server = peer(talk)
     options = StreamOptions(reconnect=FAST_RECONNECT, shutdown_timeout=5.0)
-    base_url = server.url.replace("ws://", "http://").removesuffix("/api/stream")
-    stream = EventStream(FakeClient(ClientConfig(base_url=base_url)), options=options)
+    stream = EventStream(FakeClient(server.config), options=options)
     seen: Recorder[object] = Recorder()
     stream.on_event("tick")(lambda event, context: seen.add(event.payload))
     runner = background(stream, "t1")
