@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Callable
@@ -138,4 +139,40 @@ def test_a_base_url_the_caller_set_meanwhile_is_kept_on_close() -> None:
     with CodexManager("http://server-a.test:3001", http_client=given):
         given.base_url = httpx.URL("http://callers-own.test")
     assert given.base_url.host == "callers-own.test"
+    given.close()
+
+
+def test_a_client_dropped_without_close_gives_the_http_client_back() -> None:
+    # Dropped unclosed, the SDK client kept the caller's client claimed for good: every later
+    # SDK client given it raised ConfigError, and it went on sending the old token.
+    given = httpx.Client()
+    CodexManager("http://server-a.test:3001", bearer_token="token-a", http_client=given)
+    gc.collect()
+    assert "authorization" not in given.headers
+    assert given.event_hooks == {"request": [], "response": []}
+    assert str(given.base_url) == ""
+    with CodexManager("http://server-b.test:3001", http_client=given) as second:
+        assert second.http_client is given
+    given.close()
+
+
+async def test_an_async_client_dropped_without_close_gives_the_http_client_back() -> None:
+    given = httpx.AsyncClient()
+    AsyncCodexManager("http://server-a.test:3001", bearer_token="token-a", http_client=given)
+    gc.collect()
+    assert "authorization" not in given.headers
+    async with AsyncCodexManager("http://server-b.test:3001", http_client=given) as second:
+        assert second.http_client is given
+    await given.aclose()
+
+
+def test_a_closed_client_collected_later_takes_nothing_from_the_next_one() -> None:
+    given = httpx.Client()
+    first = CodexManager("http://server-a.test:3001", bearer_token="token-a", http_client=given)
+    first.close()
+    with CodexManager("http://server-b.test:3001", bearer_token="token-b", http_client=given):
+        del first
+        gc.collect()
+        assert given.headers["authorization"] == "Bearer token-b"
+        assert len(given.event_hooks["request"]) == 1
     given.close()

@@ -95,8 +95,8 @@ class CodexManager(StreamShortcuts, ResourceGroups):
         retry: Default retry policy of every call (each method also takes ``retry=``).
         http_client: An ``httpx.Client`` to use (and not close); its base URL is set when
             empty, and the auth headers and the SDK's event hooks are added to it until
-            :meth:`close`. It serves one open SDK client at a time (a second one raises
-            :class:`ConfigError`).
+            :meth:`close` (or until this client is garbage-collected, if never closed). It
+            serves one open SDK client at a time (a second one raises :class:`ConfigError`).
         transport: An httpx transport for the client the SDK creates (tests, proxies).
         config: A complete :class:`ClientConfig` instead of the connection arguments.
         stream_options: Tuning of :attr:`stream` (ping interval, handler concurrency,
@@ -137,6 +137,7 @@ class CodexManager(StreamShortcuts, ResourceGroups):
         self._transport = SyncTransport(
             self._config, retry=retry, http_client=http_client, transport=transport
         )
+        self._transport.release_given_client_when_collected(self)
         super().__init__(self._transport)
         self.wait = TurnWaiter(self)
         """Helpers that wait for turns to finish (``cm.wait.turn(...)``)."""
@@ -306,6 +307,7 @@ class AsyncCodexManager(StreamShortcuts, AsyncResourceGroups):
             transport=transport,
             http_transport=http_transport,
         )
+        self._transport.release_given_client_when_collected(self)
         super().__init__(self._transport)
         self.wait = AsyncTurnWaiter(self)
         """Helpers that wait for turns to finish (``await cm.wait.turn(...)``)."""

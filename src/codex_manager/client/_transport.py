@@ -305,7 +305,13 @@ class _CallPlan:
 
 _SERVING: weakref.WeakSet[httpx.Client | httpx.AsyncClient] = weakref.WeakSet()
 """The httpx clients given to an open SDK client (``http_client=``)."""
-_SERVING_LOCK = threading.Lock()
+# Reentrant: an SDK client left open is released by a finalizer when it is collected, and a
+# collection may start on this thread while it holds the lock.
+_SERVING_LOCK = threading.RLock()
+
+
+_Adopted = tuple[httpx.Client | httpx.AsyncClient, Callable[..., object], Callable[..., object]]
+"""An httpx client carrying an SDK client's calls, and the two hooks added to it."""
 
 
 class _TransportBase:
@@ -320,6 +326,8 @@ class _TransportBase:
         self._set_base_url: httpx.URL | None = None
         self._base_path = b""
         self._holds_given_client = False
+        self._owns_http = True
+        self._adopted: _Adopted | None = None
 
     def _adopt(
         self,
@@ -354,6 +362,7 @@ class _TransportBase:
         http.headers.update(self._credentials)
         http.event_hooks["request"].append(on_request)
         http.event_hooks["response"].append(on_response)
+        self._adopted = (http, on_request, on_response)
 
     def _release(
         self,
@@ -379,6 +388,16 @@ class _TransportBase:
             if self._set_base_url is not None and http.base_url == self._set_base_url:
                 http.base_url = httpx.URL("")  # unless the caller set one meanwhile
             _SERVING.discard(http)
+
+    def release_given_client_when_collected(self, owner: object) -> None:
+        """Give the caller's ``http_client`` back when ``owner`` (the SDK client) is collected.
+
+        An SDK client dropped without ``close()`` would otherwise keep the caller's client
+        claimed (no other SDK client could take it) and carrying its credentials and hooks.
+        The finalizer holds the transport, not ``owner``; closing first makes it a no-op.
+        """
+        if not self._owns_http and self._adopted is not None:
+            weakref.finalize(owner, self._release, *self._adopted)
 
     def _plan(
         self,
