@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import importlib.util
 import socket
+import ssl
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -178,8 +179,12 @@ async def open_async_websocket(
     open_timeout: float,
     close_timeout: float,
     max_size: int,
+    tls_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[AsyncWebSocket]:
-    """Open the stream's connection with ``library``; closes it on exit."""
+    """Open the stream's connection with ``library``; closes it on exit.
+
+    ``tls_context``: the TLS settings of a ``wss://`` URL (default: httpx's trust).
+    """
     if library == "websockets":
         async with connect(
             url,
@@ -189,7 +194,7 @@ async def open_async_websocket(
             ping_interval=None,  # liveness is the server's own ping/pong
             max_size=max_size,
             proxy=environment_proxy(url),  # the REST calls' proxy, not websockets' own pick
-            ssl=stream_tls_context() if url.startswith("wss:") else None,
+            ssl=stream_tls_context(tls_context) if url.startswith("wss:") else None,
         ) as connection:
             yield _WebsocketsConnection(connection)
         return
@@ -199,7 +204,7 @@ async def open_async_websocket(
     # TLS trust as the REST calls', made now (so SSL_CERT_FILE and the like are read per
     # connection; aiohttp's own default is made once, at its import).
     secure = url.startswith("wss:")
-    tls = stream_tls_context() if secure else None
+    tls = stream_tls_context(tls_context) if secure else None
     async with aiohttp.ClientSession() as session:
         try:
             async with asyncio.timeout(open_timeout):

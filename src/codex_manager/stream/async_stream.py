@@ -267,6 +267,7 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
                                 open_timeout=options.open_timeout,
                                 close_timeout=options.close_timeout,
                                 max_size=options.max_frame_bytes,
+                                tls_context=options.tls_context,
                             )
                         )
                     self._opening = None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass, field
 from typing import (
     TYPE_CHECKING,
@@ -151,6 +152,12 @@ class StreamOptions:
             environment proxy applies to the server, else ``websockets``; ``"aiohttp"`` or
             ``"websockets"`` choose explicitly. aiohttp parses frames in C (measured: about 45
             us lower latency per tool call). The sync stream always uses ``websockets``.
+        tls_context: The TLS settings of a ``wss://`` stream (a private certificate
+            authority, a client certificate): an ``ssl.SSLContext`` made for clients, e.g.
+            ``ssl.create_default_context(cafile=...)``. ``None`` (the default) trusts what
+            httpx trusts by default, the REST calls' own (certifi's bundle, or
+            ``SSL_CERT_FILE``/``SSL_CERT_DIR``). An ``http_client`` given to the client
+            does not lend its TLS settings to the stream: give them here too.
     """
 
     ping_interval: float = 15.0
@@ -164,6 +171,7 @@ class StreamOptions:
     shutdown_timeout: float = 30.0
     reconnect: RetryPolicy = field(default_factory=_default_reconnect_policy)
     websocket_client: WebSocketClientChoice = "auto"
+    tls_context: ssl.SSLContext | None = None
 
     def __post_init__(self) -> None:
         for name in ("ping_interval", "pong_timeout", "open_timeout", "close_timeout"):

@@ -345,8 +345,11 @@ def open_stream_socket(
     close_timeout: float | None,
     max_size: int | None,
     send_timeout: float | None = None,
+    tls_context: ssl.SSLContext | None = None,
 ) -> SocketWebSocket:
     """Connect, do the opening handshake and return the open connection.
+
+    ``tls_context``: the TLS settings of a ``wss://`` URL (default: httpx's trust).
 
     Raises:
         OSError: The TCP connection or the TLS handshake failed.
@@ -368,7 +371,7 @@ def open_stream_socket(
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
         if uri.secure:
-            context = stream_tls_context()
+            context = stream_tls_context(tls_context)
             sock.settimeout(remaining())
             sock = context.wrap_socket(sock, server_hostname=uri.host)
         protocol = ClientProtocol(

@@ -248,6 +248,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
                 close_timeout=options.close_timeout,
                 max_size=options.max_frame_bytes,
                 send_timeout=options.pong_timeout,  # a peer that long unresponsive is gone
+                tls_context=options.tls_context,
             )
         return connect(
             url,
@@ -257,7 +258,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
             ping_interval=None,  # liveness is the server's own ping/pong
             max_size=options.max_frame_bytes,
             proxy=proxy,  # the REST calls' proxy, not websockets' own pick
-            ssl=stream_tls_context() if url.startswith("wss:") else None,
+            ssl=stream_tls_context(options.tls_context) if url.startswith("wss:") else None,
         )
 
     def _read(

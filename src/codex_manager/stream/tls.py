@@ -14,9 +14,10 @@ import ssl
 import httpx
 
 
-def stream_tls_context() -> ssl.SSLContext:
-    """A new client context that trusts what httpx trusts by default (read at each call)."""
-    return httpx.create_ssl_context()
+def stream_tls_context(given: ssl.SSLContext | None = None) -> ssl.SSLContext:
+    """``given`` (``StreamOptions.tls_context``), else a new client context that trusts
+    what httpx trusts by default (read at each call)."""
+    return given if given is not None else httpx.create_ssl_context()
 
 
 __all__ = ["stream_tls_context"]
