@@ -120,6 +120,53 @@ def test_read_timeouts_are_retried_only_when_replay_is_safe(scripted: ScriptedSe
     assert len(scripted.received) == 3
 
 
+DELETED = {"status": "ok", "sessionId": "s", "title": None, "deletedFileCount": 3}
+GONE = {"status": "deleted", "sessionId": "s", "message": "permanently deleted", "deletedAt": "x"}
+
+
+@pytest.mark.parametrize("answer", [Reply(504, {}), Reply(200, DELETED, delay=0.3)])
+@pytest.mark.parametrize(
+    ("target", "replayed"),
+    [("session", Reply(410, GONE)), ("project", Reply(404, {"error": "not found"}))],
+)
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_deletion_is_not_replayed_into_its_own_failure(
+    scripted: ScriptedServer, answer: Reply, target: str, replayed: Reply, kind: str
+) -> None:
+    # The first attempt deleted; its answer was lost (a gateway timeout, or the client's own
+    # while the server interrupted the turn). Replayed, the DELETE met 410 Gone (a project:
+    # 404) and the caller was told the deletion failed.
+    scripted.queue(answer, replayed)
+    failure = (ServerError, RequestTimeoutError)
+    if kind == "sync":
+        with CodexManager(scripted.base_url, timeout=0.05, retry=FAST) as cm:
+            delete = cm.sessions.delete if target == "session" else cm.projects.delete
+            with pytest.raises(failure):
+                delete("x")
+    else:
+        async with AsyncCodexManager(scripted.base_url, timeout=0.05, retry=FAST) as acm:
+            adelete = acm.sessions.delete if target == "session" else acm.projects.delete
+            with pytest.raises(failure):
+                await adelete("x")
+    assert len(scripted.received) == 1
+
+
+def test_a_deletion_is_replayed_when_allowed(scripted: ScriptedServer) -> None:
+    scripted.queue(Reply(503, {}), Reply(200, DELETED))
+    opt_in = RetryPolicy(max_attempts=2, initial_delay=0.001, retry_non_idempotent=True)
+    with CodexManager(scripted.base_url, retry=opt_in) as cm:
+        assert cm.sessions.delete("s")["deletedFileCount"] == 3
+    assert len(scripted.received) == 2
+
+
+def test_a_setting_deletion_is_still_replayed(scripted: ScriptedServer) -> None:
+    removed = {"status": "ok", "sessionId": "s", "scope": "session", "removed": True}
+    scripted.queue(Reply(503, {}), Reply(200, {**removed, "key": "k", "settings": {}}))
+    with CodexManager(scripted.base_url, retry=FAST) as cm:
+        assert cm.sessions.delete_setting("s", "k")["removed"] is True
+    assert len(scripted.received) == 2
+
+
 def test_dropped_connection_is_a_protocol_error(scripted: ScriptedServer) -> None:
     scripted.queue(Reply(200, drop=True))
     cm = CodexManager(scripted.base_url, retry=RetryPolicy.disabled())

@@ -13,6 +13,8 @@ import pytest
 import codex_manager.remote_skills as remote_skills_package
 import codex_manager.stream as stream_package
 from codex_manager import AsyncCodexManager, CodexManager, ConfigError, RetryPolicy
+from codex_manager.stream import HandlerContext, StreamOptions
+from codex_manager.testing import FakeCodexManager
 
 from .conftest import Reply, ScriptedServer
 
@@ -176,3 +178,53 @@ def test_a_closed_client_collected_later_takes_nothing_from_the_next_one() -> No
         assert given.headers["authorization"] == "Bearer token-b"
         assert len(given.event_hooks["request"]) == 1
     given.close()
+
+
+def test_the_stream_follows_the_base_url_of_a_given_http_client() -> None:
+    # Given only an http_client with a base URL, the REST calls went to it and the stream to
+    # the default server (127.0.0.1:3001): refused, or worse, another server's events.
+    options = StreamOptions(reconnect=RetryPolicy(max_attempts=1, initial_delay=0.01))
+    with (
+        FakeCodexManager() as server,
+        httpx.Client(base_url=server.base_url) as given,
+        CodexManager(http_client=given, stream_options=options) as cm,
+    ):
+        assert cm.client_config.server_url == server.base_url
+        cm.sessions.list()
+        connected: list[object] = []
+
+        @cm.on_connect
+        def stop_once_connected(notice: object, context: HandlerContext[CodexManager]) -> None:
+            connected.append(notice)
+            context.stop()
+
+        cm.stream.run_forever()
+        assert len(connected) == 1
+
+
+async def test_a_given_http_client_of_another_server_is_refused() -> None:
+    with httpx.Client(base_url="http://server-a.test:3001/") as given:
+        with pytest.raises(ConfigError, match="REST calls would go to the first and the stream"):
+            CodexManager("http://server-b.test:3001", http_client=given)
+        with CodexManager("http://server-a.test:3001", http_client=given):  # same: fine
+            pass
+    async with httpx.AsyncClient(base_url="http://server-a.test:3001/gateway") as other:
+        with pytest.raises(ConfigError):
+            AsyncCodexManager("http://server-a.test:3001", http_client=other)
+        async with AsyncCodexManager(http_client=other) as acm:
+            assert acm.client_config.server_url == "http://server-a.test:3001/gateway"
+
+
+def test_the_api_prefix_applies_under_the_base_path_of_a_given_http_client(
+    scripted: ScriptedServer,
+) -> None:
+    scripted.queue(Reply(200, {**DELETED, "key": "k"}), Reply(200, {**DELETED, "key": ".."}))
+    given = httpx.Client(base_url=scripted.base_url + "/proxy")
+    with CodexManager(api_prefix="/v2", http_client=given, retry=RetryPolicy.disabled()) as cm:
+        cm.sessions.delete_setting("S", "k")
+        cm.sessions.delete_setting("S", "..")
+    given.close()
+    assert [request.path for request in scripted.received] == [
+        "/proxy/v2/sessions/S/settings/k",
+        "/proxy/v2/sessions/S/settings/%2E%2E",
+    ]

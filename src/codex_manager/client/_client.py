@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 def _build_config(
     config: ClientConfig | None,
+    http_client: httpx.Client | httpx.AsyncClient | None,
     *,
     base_url: str | None,
     api_prefix: str | None,
@@ -63,6 +64,8 @@ def _build_config(
                 + ")"
             )
         return config
+    if base_url is None and http_client is not None and str(http_client.base_url):
+        base_url = str(http_client.base_url)  # the stream must follow the REST calls there
     return ClientConfig(
         base_url=base_url if base_url is not None else DEFAULT_BASE_URL,
         api_prefix=api_prefix if api_prefix is not None else DEFAULT_API_PREFIX,
@@ -93,8 +96,10 @@ class CodexManager(StreamShortcuts, ResourceGroups):
         rbac_role: Sent as ``x-codex-rbac-role``.
         rbac_actor: Sent as ``x-codex-rbac-actor``.
         retry: Default retry policy of every call (each method also takes ``retry=``).
-        http_client: An ``httpx.Client`` to use (and not close); its base URL is set when
-            empty, and the auth headers and the SDK's event hooks are added to it until
+        http_client: An ``httpx.Client`` to use (and not close). Its base URL, when it has
+            one, names the server (``base_url`` may be left out; another one is a
+            :class:`ConfigError`, since the stream connects to ``base_url``); when empty, it is
+            set. The auth headers and the SDK's event hooks are added to it until
             :meth:`close` (or until this client is garbage-collected, if never closed). It
             serves one open SDK client at a time (a second one raises :class:`ConfigError`).
         transport: An httpx transport for the client the SDK creates (tests, proxies).
@@ -125,6 +130,7 @@ class CodexManager(StreamShortcuts, ResourceGroups):
     ) -> None:
         self._config = _build_config(
             config,
+            http_client,
             base_url=base_url,
             api_prefix=api_prefix,
             timeout=timeout,
@@ -291,6 +297,7 @@ class AsyncCodexManager(StreamShortcuts, AsyncResourceGroups):
     ) -> None:
         self._config = _build_config(
             config,
+            http_client,
             base_url=base_url,
             api_prefix=api_prefix,
             timeout=timeout,

@@ -303,6 +303,16 @@ class _CallPlan:
         return self.json_body
 
 
+def _server_of(url: httpx.URL) -> tuple[str, str, int | None, str]:
+    """What names a server in a base URL (credentials and a trailing slash aside)."""
+    return url.scheme, url.host, url.port, url.path.rstrip("/")
+
+
+_REPLAY_ANSWERS_AS_FAILURE = frozenset({"deleteSession", "deleteProject"})
+"""DELETEs whose replay, after an attempt that deleted, answers 410 (session purged) or 404
+(project gone): replayed like a POST (only with ``retry_non_idempotent``), or a timed-out
+deletion that worked would be reported as ``GoneError``/``NotFoundError``."""
+
 _SERVING: weakref.WeakSet[httpx.Client | httpx.AsyncClient] = weakref.WeakSet()
 """The httpx clients given to an open SDK client (``http_client=``)."""
 # Reentrant: an SDK client left open is released by a finalizer when it is collected, and a
@@ -339,12 +349,23 @@ class _TransportBase:
 
         A client given to one open SDK client cannot be given to another: the second's base
         URL would be ignored, each would send the other's credentials and run its hooks.
+        Nor can one whose base URL is another server: the REST calls would go there and the
+        stream (which connects by the configuration) to the configured server.
         """
         with _SERVING_LOCK:
             if http in _SERVING:
                 raise ConfigError(
                     "this http_client already serves another open SDK client; give each its "
                     "own (they would share the base URL, the credentials and the hooks)"
+                )
+            if str(http.base_url) and _server_of(http.base_url) != _server_of(
+                httpx.URL(self.config.server_url)
+            ):
+                raise ConfigError(
+                    f"the http_client's base URL {redact_url(str(http.base_url))!r} is not the "
+                    f"client's server {self.config.server_url!r}: the REST calls would go to "
+                    "the first and the stream to the second; give the same base URL to both, "
+                    "or none to the http_client"
                 )
             _SERVING.add(http)
         self._holds_given_client = True
@@ -422,7 +443,8 @@ class _TransportBase:
             binding=bound,
             kwargs=kwargs,
             url=url,
-            replay_safe=self.retry.is_idempotent(operation.method),
+            replay_safe=self.retry.is_idempotent(operation.method)
+            and operation_id not in _REPLAY_ANSWERS_AS_FAILURE,
             ok=ok,
             # The generated binding quotes path values but leaves dot segments for httpx to
             # resolve away: such a request is sent on this path instead.
