@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -634,6 +636,23 @@ def test_using_cleans_up_after_errors(created: tuple[str, SessionSkills]) -> Non
     with pytest.raises(RuntimeError, match="inside"):
         block()
     assert skills.names() == ("lookup_ticket", "add")
+
+
+def test_a_using_block_whose_registration_fails_leaves_nothing_open(
+    created: tuple[str, SessionSkills],
+) -> None:
+    # Its __exit__ never ran, so the scope stayed open in the thread's context for good and
+    # collected every later registration of the thread.
+    _, skills = created
+    scope = skills.using(lookup_ticket, name="add")  # a name taken already
+    with pytest.raises(SkillRegistrationError), scope:
+        pass
+    left = weakref.ref(scope)
+    del scope
+    skills.register("later", lookup_ticket)
+    gc.collect()
+    assert left() is None
+    assert skills.names() == ("lookup_ticket", "add", "later")
 
 
 def test_stream_events_and_raw_frames_are_accepted(

@@ -79,7 +79,13 @@ class SkillScope(Generic[SessionT]):
     def __enter__(self) -> SessionT:
         self.added = []
         self._token = _open_scopes.set((*_open_scopes.get(), self))
-        self._register()
+        try:
+            self._register()
+        except BaseException:
+            # No ``with`` body, so no __exit__: left open, the scope would collect every
+            # later registration of this thread or task.
+            self.__exit__()
+            raise
         return self.skills
 
     def __exit__(self, *exc_info: object) -> None:

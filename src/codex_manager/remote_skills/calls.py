@@ -50,5 +50,11 @@ class SkillAnswer:
 
     @classmethod
     def failure(cls, text: str) -> SkillAnswer:
-        """A ``success: false`` answer carrying ``text``."""
-        return cls(False, ({"type": "inputText", "text": text},))
+        """A ``success: false`` answer carrying ``text``.
+
+        Lone surrogates (``os.fsdecode`` makes them of a file name that is not UTF-8) are
+        written as ``\\udce9`` escapes: the answer could not be encoded otherwise, and a
+        failure must reach the model whatever its message holds.
+        """
+        readable = text.encode("utf-8", "backslashreplace").decode("utf-8")
+        return cls(False, ({"type": "inputText", "text": readable},))

@@ -127,8 +127,23 @@ def _finish(skill: RemoteSkill, value: object) -> LocalOutcome:
     return LocalOutcome(SkillAnswer(True, tuple(items)), True, None, None)
 
 
+_HANDLER_EXITS = (SystemExit, asyncio.CancelledError)
+"""Exceptions that are not ``Exception`` but, raised by a handler, are its failure: argparse
+and click exit on bad input, plain code may raise asyncio's cancellation. (A
+``KeyboardInterrupt`` in the calling thread is the user's: it goes through.)"""
+
+
+def _describe(exc: BaseException) -> str:
+    name = type(exc).__name__
+    try:
+        message = str(exc)
+    except Exception:  # a broken __str__ must not keep the call from being answered
+        return f"{name} (its message could not be made)"
+    return f"{name}: {message}" if message else name
+
+
 def _failed(skill: RemoteSkill, exc: BaseException, settings: ExecutionSettings) -> LocalOutcome:
-    detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    detail = _describe(exc)
     if settings.mask_errors:
         shown = f"Tool {skill.name!r} failed. (Details are hidden by the client application.)"
     else:
@@ -216,6 +231,12 @@ def execute_sync(
         return _timed_out(skill, prepared.timeout)
     except Exception as exc:
         return _failed(skill, exc, settings)
+    except BaseException as exc:
+        # The handler's (SystemExit, CancelledError...), passed on by its worker thread;
+        # anything else (Ctrl-C while this thread waited) is the caller's.
+        if future.done() and not future.cancelled() and future.exception() is exc:
+            return _failed(skill, exc, settings)
+        raise
     return _finish(skill, value)
 
 
@@ -229,7 +250,7 @@ def run_in_place(prepared: PreparedCall, settings: ExecutionSettings) -> LocalOu
     context = contextvars.copy_context()
     try:
         value = context.run(skill.handler, *prepared.args, **prepared.kwargs)
-    except Exception as exc:
+    except (Exception, *_HANDLER_EXITS) as exc:
         return _failed(skill, exc, settings)
     return _finish(skill, value)
 
@@ -248,6 +269,7 @@ async def execute_async(
     """Run a prepared call on the event loop (async handlers) or in a worker thread (sync ones)."""
     skill = prepared.skill
     deadline = asyncio.timeout(prepared.timeout)
+    running: asyncio.Future[object] | None = None
     try:
         async with deadline:
             if skill.is_async:
@@ -269,13 +291,16 @@ async def execute_async(
                     raise
     except TimeoutError as exc:
         if deadline.expired():
+            if running is not None:
+                running.cancel()  # still waiting for a thread: it must not run after this
             return _timed_out(skill, prepared.timeout)
         return _failed(skill, exc, settings)
     except asyncio.CancelledError as exc:
         if not _cancelled_by_handler():
             raise  # the caller's task is being cancelled: not the handler's failure
         return _failed(skill, exc, settings)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
+        # SystemExit escaping a task would end the event loop, every other call with it.
         return _failed(skill, exc, settings)
     return _finish(skill, value)
 

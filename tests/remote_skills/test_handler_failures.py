@@ -1,0 +1,166 @@
+"""Every way a handler can fail becomes a ``handler_error`` answer, never an escaping
+exception and never an answer that cannot be sent."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import json
+import os
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from codex_manager import CodexManager
+from codex_manager.remote_skills.calls import ToolCall
+from codex_manager.remote_skills.execution import (
+    ExecutionSettings,
+    LocalOutcome,
+    execute_async,
+    execute_sync,
+    prepare_call,
+    run_in_place,
+)
+from codex_manager.remote_skills.registry import SkillRegistry
+from codex_manager.remote_skills.skill import SkillHandler, build_skill
+from codex_manager.testing import FakeCodexManager
+
+from .helpers import send_calls
+
+SETTINGS = ExecutionSettings()
+NON_UTF8_NAME = os.fsdecode(b"caf\xe9.txt")  # what os.listdir() gives for that file name
+
+
+class TemplateError(Exception):
+    """An exception whose message is a template filled in ``__str__``; a field is missing."""
+
+    def __str__(self) -> str:
+        return "cannot reach {host}".format(**{})
+
+
+def exits() -> str:
+    """Exits, as argparse does on bad input."""
+    raise SystemExit(2)
+
+
+def cancels() -> str:
+    """Raises asyncio's CancelledError from plain code."""
+    raise asyncio.CancelledError
+
+
+def broken_message() -> str:
+    """Raises an exception whose message cannot be made."""
+    raise TemplateError
+
+
+def unreadable_file() -> str:
+    """Fails naming a file whose name is not UTF-8."""
+    raise FileNotFoundError(f"cannot read {NON_UTF8_NAME}")
+
+
+async def exits_async() -> str:
+    """Exits from a coroutine."""
+    raise SystemExit(2)
+
+
+FAILING: list[tuple[str, SkillHandler, str]] = [
+    ("exits", exits, "SystemExit: 2"),
+    ("cancels", cancels, "CancelledError"),
+    ("broken_message", broken_message, "TemplateError"),
+    ("unreadable_file", unreadable_file, "cannot read caf\\udce9.txt"),
+]
+
+
+@pytest.fixture
+def executor() -> Iterator[concurrent.futures.ThreadPoolExecutor]:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+    yield pool
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _prepared(name: str, handler: SkillHandler, timeout: float | None = None) -> object:
+    registry = SkillRegistry()
+    registry.add(build_skill(name, handler, timeout_seconds=timeout))
+    call = ToolCall(name, {}, "7", "call-1", "thread-1", "turn-1")
+    prepared = prepare_call(registry, call, "thread-1", SETTINGS)
+    assert not isinstance(prepared, LocalOutcome)
+    return prepared
+
+
+def _assert_sendable_failure(outcome: LocalOutcome, shown: str) -> None:
+    assert outcome.error_kind == "handler_error"
+    assert not outcome.answer.success
+    assert shown in outcome.answer.text
+    json.dumps(list(outcome.answer.content_items)).encode("utf-8")  # goes on the wire
+
+
+@pytest.mark.parametrize(("name", "handler", "shown"), FAILING)
+def test_a_failing_plain_handler_is_answered_from_a_worker_thread(
+    executor: concurrent.futures.Executor, name: str, handler: SkillHandler, shown: str
+) -> None:
+    prepared = _prepared(name, handler)
+    _assert_sendable_failure(execute_sync(prepared, SETTINGS, executor), shown)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("name", "handler", "shown"), FAILING)
+def test_a_failing_plain_handler_is_answered_in_place(
+    name: str, handler: SkillHandler, shown: str
+) -> None:
+    prepared = _prepared(name, handler)
+    _assert_sendable_failure(run_in_place(prepared, SETTINGS), shown)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("name", "handler", "shown"), [*FAILING, ("exits_async", exits_async, "SystemExit: 2")]
+)
+async def test_a_failing_handler_is_answered_on_the_event_loop(
+    name: str, handler: SkillHandler, shown: str
+) -> None:
+    prepared = _prepared(name, handler)
+    outcome = await execute_async(prepared, SETTINGS, None)  # type: ignore[arg-type]
+    _assert_sendable_failure(outcome, shown)
+
+
+async def test_a_plain_handler_still_queued_at_its_deadline_never_runs() -> None:
+    # It was answered "timed out" while it waited for a thread, then ran all the same once
+    # one was free: a side effect after the model was told it did not happen.
+    release = threading.Event()
+    ran: list[str] = []
+
+    def hang() -> str:
+        """Holds the only thread."""
+        release.wait(10)
+        return "done"
+
+    def send_email() -> str:
+        """A side effect."""
+        ran.append("sent")
+        return "sent"
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as single:
+        holding = asyncio.ensure_future(
+            execute_async(_prepared("hang", hang), SETTINGS, single)  # type: ignore[arg-type]
+        )
+        await asyncio.sleep(0.05)
+        queued = _prepared("send_email", send_email, timeout=0.1)
+        outcome = await execute_async(queued, SETTINGS, single)  # type: ignore[arg-type]
+        assert outcome.error_kind == "timeout"
+        release.set()
+        assert (await holding).answer.text == "done"
+    assert ran == []
+
+
+@pytest.mark.parametrize("handler", [unreadable_file, broken_message, exits])
+def test_a_drain_answers_a_failure_it_could_not_send_before(
+    handler: Callable[[], str],
+) -> None:
+    # The drain raised UnicodeEncodeError (or KeyError, SystemExit) at every attempt and the
+    # call stayed pending for good.
+    with FakeCodexManager() as server, CodexManager(server.base_url) as cm:
+        _created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(handler))
+        send_calls(server, skills, f"CALL {handler.__name__} {{}}")
+        [dispatch] = skills.drain_pending_calls()
+        assert dispatch.submission_status == "accepted"
+        assert dispatch.error_kind == "handler_error"
+        assert server.pending_tool_calls(skills.session_id) == []
