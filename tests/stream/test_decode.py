@@ -325,3 +325,27 @@ def test_json_nested_deeper_than_the_recursion_limit_is_a_frame_error() -> None:
     depth = sys.getrecursionlimit() + 50  # read now: test tools may have raised it
     with pytest.raises(StreamFrameError, match="too deeply"):
         decode_frame('{"type":"x","threadId":null,"payload":' + "[" * depth + "]" * depth + "}")
+
+
+def test_a_lone_surrogate_escape_costs_one_character_not_the_frame() -> None:
+    # Node's JSON.stringify writes "\ud83d" for a title cut inside an emoji; msgspec refused
+    # the text and the tool call in the frame was lost.
+    payload = tool_call_signal("t", 4, "call-4")
+    text = json.dumps(
+        {"type": "app_server.request.item.tool.call", "threadId": "t", "payload": payload}
+    )
+    text = text.replace('"New chat"', '"Fix \\ud83d and \\ud83d\\ude00"')
+    signal = decode_frame(text)
+    assert isinstance(signal, AppServerSignal)
+    assert signal.tool_call is not None
+    assert signal.request_id == 4
+    assert signal.session is not None
+    assert signal.session.title == "Fix \ufffd and \U0001f600"
+    json.dumps(signal.payload).encode("utf-8")  # nothing left that UTF-8 refuses
+
+
+def test_a_frame_that_is_malformed_besides_a_lone_surrogate_is_still_refused() -> None:
+    with pytest.raises(StreamFrameError):
+        decode_frame('{"type": 42, "threadId": "\\udc00"}')
+    with pytest.raises(StreamFrameError):
+        decode_frame('{"type": "x", "threadId": "\\udc00"')

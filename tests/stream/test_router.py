@@ -161,6 +161,19 @@ def test_a_raw_method_without_a_slash_is_normalized_too() -> None:
     assert names(stream, signal) == ["approve", "approve_normalized"]
 
 
+def test_a_raw_method_with_slashes_keeps_its_dots_in_their_segment() -> None:
+    # "v2.thread/started" registered as "v2.thread.started"; the server sends
+    # "v2_thread.started" (a dot inside a segment becomes "_").
+    stream = HandlerRegistry()
+
+    @stream.on_app_server("v2.thread/started")
+    def started(item: AppServerSignal, context: Context) -> None: ...
+
+    signal = AppServerSignal(signal_type="notification", method="v2.thread/started", thread_id="t")
+    assert signal.normalized_method == "v2_thread.started"
+    assert names(stream, signal) == ["started"]
+
+
 def test_a_dotted_camel_case_name_or_a_frame_type_matches_what_it_names() -> None:
     # Both registered silently and never fired: the frames' normalized methods are lower case,
     # and a frame type is not a method.

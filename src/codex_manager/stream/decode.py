@@ -10,6 +10,8 @@ Anything else stays raw until someone reads it.
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Final, Literal
 
 import msgspec
@@ -202,7 +204,14 @@ def _decode_text(data: str) -> Frame:
     try:
         wire = _frame_decoder.decode(data)
     except msgspec.DecodeError as error:
-        raise StreamFrameError(str(error), preview(data)) from None
+        repaired = _without_lone_surrogates(data)
+        if repaired is None:
+            raise StreamFrameError(str(error), preview(data)) from None
+        try:
+            wire = _frame_decoder.decode(repaired)
+        except msgspec.DecodeError:
+            raise StreamFrameError(str(error), preview(data)) from None
+        data = repaired
     frame_type = wire.type
     if frame_type.startswith(_SIGNAL_PREFIX):
         return _signal(frame_type, wire.threadId, wire.payload, data)
@@ -217,6 +226,37 @@ def _decode_text(data: str) -> Frame:
             raise StreamFrameError(str(error), preview(data), frame_type) from None
         return ErrorFrame(message=message)
     return _event(frame_type, wire.threadId, wire.payload)
+
+
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _without_lone_surrogates(data: str) -> str | None:
+    """``data`` with each lone surrogate escape (``"\\ud83d"``) made U+FFFD; ``None`` if it
+    has none or is no JSON at all.
+
+    Node's ``JSON.stringify`` writes one for a string cut between the two halves of an
+    emoji (a title shortened with ``.slice``); msgspec, rightly strict, refuses the text, and
+    the whole frame (a tool call, say) would be lost for one character.
+    """
+    if _SURROGATE_ESCAPE.search(data) is None:
+        return None
+    try:
+        parsed = json.loads(data)  # accepts lone surrogates, as JavaScript does
+    except ValueError:
+        return None
+    return json.dumps(_replace_surrogates(parsed))
+
+
+def _replace_surrogates(value: object) -> object:
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, list):
+        return [_replace_surrogates(item) for item in value]
+    if isinstance(value, dict):
+        return {_replace_surrogates(k): _replace_surrogates(v) for k, v in value.items()}
+    return value
 
 
 __all__ = [

@@ -99,8 +99,10 @@ def _method_key(normalized_method: str | None) -> str | None:
             name = name[len(prefix) :]
             break
     # Normalized names are lower case and dotted: slashes or capitals mean a raw method.
-    if "/" in name or name != name.lower():
-        return normalize_method(name.replace(".", "/"))
+    if "/" in name:
+        return normalize_method(name)  # a dot in a raw method is part of its segment
+    if name != name.lower():
+        return normalize_method(name.replace(".", "/"))  # a dotted camelCase name
     return name
 
 

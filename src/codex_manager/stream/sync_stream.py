@@ -340,6 +340,8 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
                         data = websocket.recv(timeout=max(wait, 0.0))
                     except TimeoutError:
                         continue
+                if stop.is_set():
+                    break  # read after stop(): no handler starts for it
                 try:
                     frame = decode_frame(data)
                 except StreamFrameError as error:
@@ -389,8 +391,11 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         route = self._router.route
         take_slots = dispatcher.take_slots
         submit_event = self._submit_event
+        stopping = self._stop.is_set
 
         def handle(data: str | bytes) -> bool:
+            if stopping():
+                return True  # read after stop(): no handler starts for it (as on async)
             try:
                 frame = decode_frame(data)
             except StreamFrameError:
