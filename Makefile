@@ -52,7 +52,7 @@ demo: install
 
 # API reference from docstrings, into docs/api/ (not committed).
 docs: install
-	$(BIN)/pdoc -o docs/api codex_manager
+	$(BIN)/pdoc -o docs/api codex_manager codex_manager.stream codex_manager.remote_skills codex_manager.testing
 
 # The long fault-injection soak (CI runs the same test at 2,000 calls inside `make test`).
 soak: install

@@ -11,7 +11,14 @@ Python scripts instead, inject faults and inspect everything the server received
 A pytest test of a skill::
 
     from codex_manager import CodexManager
+    from codex_manager.remote_skills import SessionSkills
     from codex_manager.testing import FakeCodexManager
+
+    def register(skills: SessionSkills) -> None:
+        @skills.skill
+        def lookup_ticket(ticket_id: str) -> dict[str, str]:
+            '''Look a ticket up by its id.'''
+            return {"ticketId": ticket_id, "status": "open"}
 
     def test_lookup_ticket() -> None:
         with FakeCodexManager() as server, CodexManager(server.base_url) as cm:
