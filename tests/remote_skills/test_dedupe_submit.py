@@ -7,7 +7,13 @@ from collections.abc import Callable
 
 import pytest
 
-from codex_manager.errors import BadRequestError, ConnectError, ServerError, UnexpectedResponseError
+from codex_manager.errors import (
+    BadRequestError,
+    ConnectError,
+    RateLimitError,
+    ServerError,
+    UnexpectedResponseError,
+)
 from codex_manager.outcomes import (
     ToolCallAccepted,
     ToolCallInFlight,
@@ -123,6 +129,14 @@ def test_submit_zero_delay_never_sleeps() -> None:
     assert not result.completed
     assert result.error is not None
     assert "gave up after 3 attempts" in result.error
+
+
+def test_submit_retries_a_429() -> None:
+    # A gateway's "too many requests" failed the answer for good at once.
+    limited = RateLimitError(429, {}, operation_id="respondToolCall", method="POST", url="/x")
+    send, made = _script([limited, ACCEPTED])
+    result = submit_sync(send, SubmissionPolicy(3, 0))
+    assert (result.status, result.attempts, len(made)) == ("accepted", 2, 2)
 
 
 def test_submit_transport_error_retried() -> None:

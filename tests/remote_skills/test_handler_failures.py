@@ -164,3 +164,24 @@ def test_a_drain_answers_a_failure_it_could_not_send_before(
         assert dispatch.submission_status == "accepted"
         assert dispatch.error_kind == "handler_error"
         assert server.pending_tool_calls(skills.session_id) == []
+
+
+def test_an_async_handler_still_queued_at_its_deadline_times_out_on_the_sync_client() -> None:
+    # It had no deadline while it waited for a worker thread: answered once the thread was
+    # free (seconds later, or never), and run all the same.
+    release = threading.Event()
+    ran: list[str] = []
+
+    async def send_email() -> str:
+        """A side effect."""
+        ran.append("sent")
+        return "sent"
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as single:
+        holding = single.submit(release.wait, 10)  # the only thread, busy
+        queued = _prepared("send_email", send_email, timeout=0.1)
+        outcome = execute_sync(queued, SETTINGS, single)  # type: ignore[arg-type]
+        assert outcome.error_kind == "timeout"
+        release.set()
+        holding.result(timeout=10)
+    assert ran == []

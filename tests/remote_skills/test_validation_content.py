@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import datetime
 import json
+import sys
 from typing import Literal
 
 import pytest
@@ -118,6 +119,14 @@ def test_normalize_arguments() -> None:
     assert isinstance(problem, ArgumentProblem)
     assert problem.issues == ("(arguments): expected a JSON object, got an array",)
     assert isinstance(normalize_arguments(3), ArgumentProblem)
+
+
+def test_arguments_nested_past_the_recursion_limit_are_a_problem_not_a_crash() -> None:
+    # RecursionError escaped: the call was never answered and every drain raised.
+    depth = sys.getrecursionlimit() * 2
+    problem = normalize_arguments('{"a": ' + "[" * depth + "]" * depth + "}")
+    assert isinstance(problem, ArgumentProblem)
+    assert problem.issues == ("(arguments): a JSON string nested too deeply",)
 
 
 def test_many_issues_are_capped() -> None:

@@ -216,10 +216,11 @@ def execute_sync(
         target = functools.partial(skill.handler, *prepared.args, **prepared.kwargs)
     context = contextvars.copy_context()
     future = executor.submit(context.run, target)
-    # Async handlers enforce their deadline inside their own loop (so they are cancelled).
-    wait = None if skill.is_async else prepared.timeout
     try:
-        value = future.result(timeout=wait)
+        if skill.is_async:
+            value = _async_result(future, prepared.timeout)
+        else:
+            value = future.result(timeout=prepared.timeout)
     except _ExpiredError:
         return _timed_out(skill, prepared.timeout)
     except _HandlerCancelledError as exc:
@@ -238,6 +239,20 @@ def execute_sync(
             return _failed(skill, exc, settings)
         raise
     return _finish(skill, value)
+
+
+def _async_result(future: concurrent.futures.Future[object], timeout: float | None) -> object:
+    """The result of an async handler run by :func:`_run_coroutine_to_end`.
+
+    Once started, it keeps its deadline in its own loop (so it is cancelled); still waiting
+    for a worker thread at the deadline, it never starts.
+    """
+    try:
+        return future.result(timeout=timeout)
+    except TimeoutError:
+        if future.done() or not future.cancel():  # its own TimeoutError, or running
+            return future.result()
+        raise _ExpiredError from None
 
 
 def run_in_place(prepared: PreparedCall, settings: ExecutionSettings) -> LocalOutcome:

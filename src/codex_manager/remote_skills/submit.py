@@ -24,6 +24,7 @@ from typing import Literal
 from codex_manager.errors import (
     APIStatusError,
     CodexManagerError,
+    RateLimitError,
     ServerError,
     TransportError,
 )
@@ -158,6 +159,8 @@ def _interpret_error(exc: CodexManagerError, attempt: int) -> _Step:
         return _Retryable(f"transport error: {exc}", True)
     if isinstance(exc, ServerError):
         return _Retryable(f"server error {exc.status_code}: {exc}", True)
+    if isinstance(exc, RateLimitError):  # a proxy's or gateway's: the answer was not taken
+        return _Retryable(f"rate limited (429): {exc}", False)
     if isinstance(exc, APIStatusError):
         return SubmissionResult("failed", False, attempt, f"rejected with {exc.status_code}: {exc}")
     return SubmissionResult("failed", False, attempt, str(exc))

@@ -88,6 +88,8 @@ def normalize_arguments(arguments: object) -> dict[str, JSONValue] | ArgumentPro
             decoded: object = json.loads(arguments)
         except ValueError:
             return ArgumentProblem(("(arguments): expected a JSON object, got a string",))
+        except RecursionError:  # escaping, the call would never be answered
+            return ArgumentProblem(("(arguments): a JSON string nested too deeply",))
         if isinstance(decoded, dict):
             return {str(k): v for k, v in decoded.items()}
         return ArgumentProblem(("(arguments): expected a JSON object, got a string",))
