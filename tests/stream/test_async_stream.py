@@ -15,6 +15,8 @@ import threading
 from collections.abc import AsyncGenerator, Callable
 
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import ServerConnection
 
 from codex_manager.config import ClientConfig
 from codex_manager.retry import RetryPolicy
@@ -605,3 +607,57 @@ async def test_a_cancel_that_comes_while_a_lost_connection_is_wound_up_is_kept(
         async with asyncio.timeout(5):
             await runner
     assert not stream.running
+
+
+async def test_every_error_handler_hears_of_a_failure_met_while_stopping(
+    peer: Callable[..., PeerServer],
+) -> None:
+    # The executor was shut down before the error handlers ran: the first plain one ran, the
+    # second met "cannot schedule new futures after shutdown" (the sync stream runs both).
+    def talk(connection: ServerConnection) -> None:
+        connection.send('{"type":"ready","threadId":null}')
+        connection.send('{"type":"boom","threadId":"t","payload":1}')
+
+    server = peer(talk)
+    stream = AsyncEventStream(
+        FakeClient(server.config), options=StreamOptions(websocket_client=LIBRARY)
+    )
+    heard: list[str] = []
+
+    @stream.on_event("boom")
+    def boom(event: StreamEvent, context: Context) -> None:
+        context.stop()
+        raise RuntimeError("failed while stopping")
+
+    @stream.on_error
+    def first(error: StreamError, context: Context) -> None:
+        heard.append("first")
+
+    @stream.on_error
+    def second(error: StreamError, context: Context) -> None:
+        heard.append("second")
+
+    async with asyncio.timeout(10):
+        await stream.run_forever()
+    assert heard == ["first", "second"]
+
+
+async def test_a_missing_ready_frame_is_a_failed_attempt_not_a_dead_connection(
+    peer: Callable[..., PeerServer],
+) -> None:
+    # As on the sync stream: DeadConnectionError means a missing pong.
+    def silent(connection: ServerConnection) -> None:  # accepts, never says ready
+        with contextlib.suppress(ConnectionClosed, TimeoutError):
+            connection.recv(timeout=3)
+
+    server = peer(silent)
+    options = StreamOptions(
+        open_timeout=0.3,
+        reconnect=RetryPolicy(max_attempts=1, initial_delay=0.01),
+        websocket_client=LIBRARY,
+    )
+    stream = AsyncEventStream(FakeClient(server.config), options=options)
+    with pytest.raises(StreamConnectionError, match="no ready frame") as caught:
+        async with asyncio.timeout(10):
+            await stream.run_forever()
+    assert not isinstance(caught.value, DeadConnectionError)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import socket
 import sys
 import threading
 import time
@@ -331,6 +332,24 @@ def test_no_handler_starts_for_an_event_read_after_stop(server: MiniStreamServer
     when_connected(server, 1, lambda: server.publish("stop_now", "t", 1))
     stream.run_forever()
     assert ticks.snapshot() == []
+
+
+def test_stop_is_prompt_while_the_server_never_answers_the_upgrade() -> None:
+    # The opening handshake waited out open_timeout (10 s by default) before stop() took.
+    silent = socket.socket()  # listens, never accepts: the upgrade request goes unanswered
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    port = silent.getsockname()[1]
+    try:
+        stream: EventStream[FakeClient] = EventStream(
+            FakeClient(ClientConfig(base_url=f"http://127.0.0.1:{port}")),
+            options=StreamOptions(open_timeout=30, reconnect=FAST_RECONNECT),
+        )
+        runner = background(stream)
+        time.sleep(0.3)  # in the handshake by now
+        finish(stream, runner)  # within 10 s, not the 30 of open_timeout
+    finally:
+        silent.close()
 
 
 def test_stop_from_another_thread(server: MiniStreamServer) -> None:

@@ -57,11 +57,13 @@ logger = logging.getLogger("codex_manager.stream")
 class _Liveness:
     """What tells a live connection from a dead one, and why one was cut on purpose."""
 
-    __slots__ = ("frames", "pong", "reading", "reason")
+    __slots__ = ("frames", "pong", "reading", "reason", "unready")
 
     def __init__(self) -> None:
         self.pong = asyncio.Event()
         self.reason: str | None = None
+        self.unready = False
+        """Cut for want of a ``ready`` frame (a failed attempt), not a missing pong."""
         self.frames = 0
         """Frames received so far: any frame shows the connection alive."""
         self.reading = False
@@ -293,7 +295,8 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
                     return
                 problem: StreamConnectionError
                 if liveness.reason is not None:
-                    problem = DeadConnectionError(liveness.reason, url)
+                    kind = StreamConnectionError if liveness.unready else DeadConnectionError
+                    problem = kind(liveness.reason, url)
                     problem.__cause__ = error
                 else:
                     problem = connection_problem(error, url)
@@ -359,6 +362,7 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
 
     def _abort_unready(self, websocket: AsyncWebSocket, liveness: _Liveness) -> None:
         liveness.reason = f"no ready frame within {self._options.open_timeout:g} s"
+        liveness.unready = True
         websocket.abort()
 
     async def _read(

@@ -402,7 +402,8 @@ class TaskDispatcher:
             await result
 
     async def shutdown(self, grace_seconds: float) -> None:
-        """Let queued calls finish (up to ``timeout`` seconds), cancel the rest."""
+        """Let queued calls finish (up to ``timeout`` seconds), cancel the rest; then
+        :meth:`abandon` releases the worker threads."""
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
             if pending:
@@ -412,13 +413,13 @@ class TaskDispatcher:
                 for task in pending:
                     task.cancel()
                 await asyncio.gather(*pending, return_exceptions=True)
-        self._executor.shutdown(wait=False)
+        # The executor stays: on_error handlers of failures met while stopping still run in
+        # it; :meth:`abandon`, called last, lets its threads go.
 
     def abandon(self) -> None:
-        """Cancel whatever still runs and let the threads go, without waiting.
+        """Cancel whatever still runs and let the worker threads go, without waiting.
 
-        For a shutdown cut short (the stopping task cancelled again): after a whole
-        :meth:`shutdown` there is nothing left and this does nothing.
+        Called last when stopping; after a whole :meth:`shutdown` no task is left to cancel.
         """
         for task in self._tasks:
             task.cancel()

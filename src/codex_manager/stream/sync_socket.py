@@ -24,7 +24,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TypeAlias
 
@@ -337,6 +337,10 @@ class SocketWebSocket:
         self.close()
 
 
+_STOP_POLL = 0.25
+"""Seconds between looks at ``stopping`` while the upgrade's answer is awaited."""
+
+
 def open_stream_socket(
     url: str,
     *,
@@ -346,10 +350,13 @@ def open_stream_socket(
     max_size: int | None,
     send_timeout: float | None = None,
     tls_context: ssl.SSLContext | None = None,
+    stopping: Callable[[], bool] | None = None,
 ) -> SocketWebSocket:
     """Connect, do the opening handshake and return the open connection.
 
     ``tls_context``: the TLS settings of a ``wss://`` URL (default: httpx's trust).
+    ``stopping``: polled while waiting for the server's answer to the upgrade, so a stop
+    need not wait out ``open_timeout`` (raises ``TimeoutError`` once it says so).
 
     Raises:
         OSError: The TCP connection or the TLS handshake failed.
@@ -388,8 +395,16 @@ def open_stream_socket(
         sock.sendall(b"".join(protocol.data_to_send()))
         pending = protocol.events_received()
         while not any(isinstance(event, Response) for event in pending):
-            sock.settimeout(remaining())
-            data = sock.recv(_RECV_BYTES)
+            left = remaining()
+            if stopping is not None:
+                left = _STOP_POLL if left is None else min(left, _STOP_POLL)
+            sock.settimeout(left)
+            try:
+                data = sock.recv(_RECV_BYTES)
+            except TimeoutError:
+                if stopping is not None and stopping():
+                    raise TimeoutError("stopped during the opening handshake") from None
+                continue  # remaining() raises once open_timeout passed
             if data:
                 protocol.receive_data(data)
             else:

@@ -249,6 +249,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
                 max_size=options.max_frame_bytes,
                 send_timeout=options.pong_timeout,  # a peer that long unresponsive is gone
                 tls_context=options.tls_context,
+                stopping=self._stop.is_set,
             )
         return connect(
             url,
