@@ -415,7 +415,9 @@ def emit_method(method: Method, mode: str, *, bound: dict[str, str] | None = Non
     text = "\n".join(out) + "\n" + docstring(method, "        ", set(bound))
 
     def value(p: Param) -> str:
-        return bound.get(p.name, p.name)
+        name = bound.get(p.name, p.name)
+        # A str is a Sequence[str] to the type checker: refused here, not sent as one value.
+        return f'_array("{p.name}", {name})' if p.type.startswith("Sequence[") else name
 
     path = [p for p in method.params if p.kind == "path"]
     query = [p for p in method.params if p.kind == "query"]
@@ -563,7 +565,7 @@ def module(spec: Spec, mode: str) -> str:
         "from typing import TYPE_CHECKING, Literal, cast",
         "",
         "from codex_manager._omit import OMIT, Omit",
-        "from codex_manager.client._parsing import _fields, _whole_body, tool_call_outcome",
+        "from codex_manager.client._parsing import _array, _fields, _whole_body, tool_call_outcome",
         "",
         "if TYPE_CHECKING:",
         f"    from codex_manager.client._transport import {transport}",

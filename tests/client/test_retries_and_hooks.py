@@ -11,6 +11,7 @@ from codex_manager import AsyncCodexManager, CodexManager, RetryPolicy
 from codex_manager.errors import (
     AuthenticationError,
     ConnectError,
+    InvalidRequestBodyError,
     ProtocolError,
     RequestTimeoutError,
     ServerError,
@@ -413,4 +414,20 @@ def test_a_request_httpx_refuses_to_send_is_not_retried(scripted: ScriptedServer
         with pytest.raises(ProtocolError):
             cm.system.health()  # a GET: retried on transport errors, but this one never sends
     assert [failure.will_retry for failure in failures] == [False]
+    assert scripted.received == []
+
+
+async def test_a_string_for_a_list_parameter_is_refused_before_sending(
+    scripted: ScriptedServer,
+) -> None:
+    # A str is a Sequence[str] to mypy: commands.execute("ls -la") went out as
+    # {"command": "ls -la"} and met the server's 400.
+    with CodexManager(scripted.base_url) as cm:
+        with pytest.raises(InvalidRequestBodyError, match=r"command must be a list.*\['ls'\]"):
+            cm.commands.execute("ls")
+        with pytest.raises(InvalidRequestBodyError, match="scopes"):
+            cm.mcp.oauth_login("server", scopes="read")
+    async with AsyncCodexManager(scripted.base_url) as acm:
+        with pytest.raises(InvalidRequestBodyError, match="key_path"):
+            await acm.config.write_value("a.b", 1, merge_strategy="replace")
     assert scripted.received == []

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import TypeVar
 
 from codex_manager._omit import Omit
 from codex_manager.client._transport import HttpAnswer
+from codex_manager.errors import InvalidRequestBodyError
 from codex_manager.outcomes import (
     ToolCallAccepted,
     ToolCallInFlight,
@@ -18,6 +20,23 @@ from codex_manager.outcomes import (
 def _fields(values: Mapping[str, object]) -> dict[str, object]:
     """A request body from camelCase keys; keys whose value is ``OMIT`` are left out."""
     return {key: value for key, value in values.items() if not isinstance(value, Omit)}
+
+
+_Items = TypeVar("_Items", bound=Sequence[object])
+
+
+def _array(name: str, value: _Items | Omit) -> _Items | Omit:
+    """``value`` of a list parameter, unless it is a string (a ``Sequence[str]`` to the type
+    checker, but one value, not a list).
+
+    Raises:
+        InvalidRequestBodyError: ``value`` is a ``str`` or ``bytes``; nothing was sent.
+    """
+    if isinstance(value, str | bytes):
+        raise InvalidRequestBodyError(
+            f"{name} must be a list, not a {type(value).__name__} (e.g. [{value!r}])"
+        )
+    return value
 
 
 def _whole_body(value: Mapping[str, object] | Omit) -> dict[str, object]:

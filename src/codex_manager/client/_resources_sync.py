@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal, cast
 
 from codex_manager._omit import OMIT, Omit
-from codex_manager.client._parsing import _fields, _whole_body, tool_call_outcome
+from codex_manager.client._parsing import _array, _fields, _whole_body, tool_call_outcome
 
 if TYPE_CHECKING:
     from codex_manager.client._transport import SyncTransport
@@ -714,7 +714,7 @@ class Mcp(_SyncResource):
         answer = self._transport.call(
             "startMcpOauthLogin",
             path={"server_name": server_name},
-            body=_fields({"scopes": scopes, "timeoutSecs": timeout_secs}),
+            body=_fields({"scopes": _array("scopes", scopes), "timeoutSecs": timeout_secs}),
             ok=(200,),
             retry=retry,
         )
@@ -1022,7 +1022,7 @@ class CodexConfig(_SyncResource):
             "writeConfigValue",
             body=_fields(
                 {
-                    "keyPath": key_path,
+                    "keyPath": _array("key_path", key_path),
                     "mergeStrategy": merge_strategy,
                     "value": value,
                     "expectedVersion": expected_version,
@@ -1070,7 +1070,11 @@ class CodexConfig(_SyncResource):
         answer = self._transport.call(
             "writeConfigBatch",
             body=_fields(
-                {"edits": edits, "expectedVersion": expected_version, "filePath": file_path}
+                {
+                    "edits": _array("edits", edits),
+                    "expectedVersion": expected_version,
+                    "filePath": file_path,
+                }
             ),
             ok=(200,),
             retry=retry,
@@ -1116,7 +1120,9 @@ class Commands(_SyncResource):
         """
         answer = self._transport.call(
             "executeCommand",
-            body=_fields({"command": command, "cwd": cwd, "timeoutMs": timeout_ms}),
+            body=_fields(
+                {"command": _array("command", command), "cwd": cwd, "timeoutMs": timeout_ms}
+            ),
             ok=(200,),
             retry=retry,
         )
@@ -1620,7 +1626,7 @@ class Sessions(_SyncResource):
                     "approvalPolicy": approval_policy,
                     "networkAccess": network_access,
                     "filesystemSandbox": filesystem_sandbox,
-                    "dynamicTools": dynamic_tools,
+                    "dynamicTools": _array("dynamic_tools", dynamic_tools),
                 }
             ),
             ok=(200,),
@@ -2507,7 +2513,7 @@ class Sessions(_SyncResource):
         answer = self._transport.call(
             "resumeSession",
             path={"session_id": session_id},
-            body=_fields({"dynamicTools": dynamic_tools}),
+            body=_fields({"dynamicTools": _array("dynamic_tools", dynamic_tools)}),
             ok=(200,),
             retry=retry,
         )
@@ -2794,7 +2800,7 @@ class Sessions(_SyncResource):
                     "approvalPolicy": approval_policy,
                     "networkAccess": network_access,
                     "filesystemSandbox": filesystem_sandbox,
-                    "dynamicTools": dynamic_tools,
+                    "dynamicTools": _array("dynamic_tools", dynamic_tools),
                 }
             ),
             ok=(202,),
@@ -2886,7 +2892,7 @@ class ToolCalls(_SyncResource):
             body=_fields(
                 {
                     "success": success,
-                    "contentItems": content_items,
+                    "contentItems": _array("content_items", content_items),
                     "text": text,
                     "response": response,
                 }
@@ -3167,7 +3173,7 @@ class SessionMessages(_SyncHandlePart):
                     "approvalPolicy": approval_policy,
                     "networkAccess": network_access,
                     "filesystemSandbox": filesystem_sandbox,
-                    "dynamicTools": dynamic_tools,
+                    "dynamicTools": _array("dynamic_tools", dynamic_tools),
                 }
             ),
             ok=(202,),
@@ -3512,7 +3518,7 @@ class SessionHandle(_SyncHandlePart):
         answer = self._transport.call(
             "resumeSession",
             path={"session_id": self.session_id},
-            body=_fields({"dynamicTools": dynamic_tools}),
+            body=_fields({"dynamicTools": _array("dynamic_tools", dynamic_tools)}),
             ok=(200,),
             retry=retry,
         )
