@@ -94,6 +94,48 @@ def test_system_owned_events_only_reach_exact_filter(
         assert unfiltered.quiet(0.3) == []
 
 
+def test_session_broadcasts_name_their_session_and_reach_every_filter(
+    server: FakeCodexManager, http: httpx.Client
+) -> None:
+    # They went out with threadId null: a stream following another session saw them as
+    # its own on the fake, while the real server names the session (and the SDK then drops
+    # another session's frame on a filtered stream).
+    session_id = server.create_session()
+    http.post(f"/api/sessions/{session_id}/messages", json={"text": "hi"})  # materialized
+    server.wait_idle()
+    project_id = http.post("/api/projects", json={"name": "P"}).json()["project"]["projectId"]
+    with open_stream(server, "another-session") as stream:
+        stream.next()
+        http.post(f"/api/sessions/{session_id}/project", json={"projectId": project_id})
+        assigned = stream.until("session_project_updated")
+        assert assigned["threadId"] == session_id
+        assert payload_of(assigned) == {
+            "status": "ok",
+            "sessionId": session_id,
+            "projectId": project_id,
+            "previousProjectId": None,
+        }
+        moved = http.post(
+            f"/api/projects/{project_id}/chats/move-all", json={"destination": "archive"}
+        )
+        assert moved.json() == {
+            "status": "ok",
+            "projectId": project_id,
+            "destination": "archive",
+            "movedSessionCount": 1,
+            "archivedSessionCount": 1,
+            "alreadyArchivedSessionCount": 0,
+        }
+        left = stream.until("session_project_updated")
+        assert left["threadId"] == session_id
+        assert payload_of(left) == {"sessionId": session_id, "projectId": None}
+        # Archived chats left the project too: it can go.
+        assert http.delete(f"/api/projects/{project_id}").status_code == 200
+        server.delete_session(session_id)
+        gone = stream.until("session_deleted")
+        assert gone["threadId"] == session_id
+
+
 def test_subscribe_switches_filter(server: FakeCodexManager, http: httpx.Client) -> None:
     first = server.create_session()
     second = server.create_session()

@@ -175,7 +175,7 @@ def test_delete_while_pending_expires_and_410(
             "success": False,
         }
         gone = stream.until("session_deleted")
-        assert gone["threadId"] is None
+        assert gone["threadId"] == session_id
         assert payload_of(gone)["sessionId"] == session_id
     assert (
         http.post(f"/api/tool-calls/{request_id}/response", json={"text": "x"}).status_code == 404

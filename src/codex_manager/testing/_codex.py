@@ -141,6 +141,17 @@ class Codex:
         """Publish an event to every socket."""
         self.hub.publish(event_type, payload, None, broadcast=True)
 
+    def session_broadcast(self, event_type: str, payload: JSONValue, session: SessionState) -> None:
+        """Publish a session's event to every socket, with the session as its ``threadId``.
+
+        (A system-owned session's goes only to sockets following it: the contract's "thread-
+        forced for system sessions", which needs the thread id on the frame.)
+        """
+        system = session.system_owned
+        self.hub.publish(
+            event_type, payload, session.id, broadcast=not system, force_thread_filter=system
+        )
+
     def _envelope(
         self,
         signal_type: str,
@@ -848,13 +859,7 @@ class Codex:
         # Rollout files are gone: after a restart (purged set cleared) the id is unknown.
         self.store.sessions.pop(session.id, None)
         payload = deleted_payload(session.id, session.title)
-        self.hub.publish(
-            "session_deleted",
-            payload,
-            session.id if session.system_owned else None,
-            broadcast=not session.system_owned,
-            force_thread_filter=session.system_owned,
-        )
+        self.session_broadcast("session_deleted", payload, session)
         if self.on_session_deleted is not None:
             self.on_session_deleted(session)
         return payload

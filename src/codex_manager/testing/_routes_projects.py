@@ -113,7 +113,8 @@ async def project_agent_sessions(request: web.Request) -> web.Response:
 
 
 async def move_project_chats(request: web.Request) -> web.Response:
-    """POST /api/projects/{projectId}/chats/move-all (unassign, or archive)."""
+    """POST /api/projects/{projectId}/chats/move-all: every chat leaves the project, archived
+    too for ``archive`` (so the project can then be deleted)."""
     ctx = ctx_of(request)
     project_id = request.match_info["projectId"]
     body = await parse(request, schemas.MOVE_CHATS)
@@ -122,6 +123,7 @@ async def move_project_chats(request: web.Request) -> web.Response:
     ids = _session_ids(ctx, project_id)
     destination = body["destination"]
     result: JSONObject = {"status": "ok", "projectId": project_id, "destination": destination}
+    already = 0
     if destination == "archive":
         unready: list[JSONValue] = [sid for sid in ids if not ctx.store.sessions[sid].materialized]
         if unready:
@@ -136,12 +138,15 @@ async def move_project_chats(request: web.Request) -> web.Response:
         already = sum(1 for sid in ids if ctx.store.sessions[sid].archived)
         for sid in ids:
             ctx.store.sessions[sid].archived = True
-        result["archivedSessionCount"] = len(ids) - already
-        result["alreadyArchivedSessionCount"] = already
-    else:
-        for sid in ids:
-            ctx.store.sessions[sid].project_id = None
-        result["movedSessionCount"] = len(ids)
+    for sid in ids:
+        session = ctx.store.sessions[sid]
+        session.project_id = None
+        ctx.codex.session_broadcast(
+            "session_project_updated", {"sessionId": sid, "projectId": None}, session
+        )
+    result["movedSessionCount"] = len(ids)
+    result["archivedSessionCount"] = len(ids) - already if destination == "archive" else 0
+    result["alreadyArchivedSessionCount"] = already
     return reply(result)
 
 

@@ -466,13 +466,15 @@ async def set_session_project(request: web.Request) -> web.Response:
     previous = session.project_id
     session.project_id = project_id if isinstance(project_id, str) else None
     if previous != session.project_id:
-        ctx.codex.broadcast(
+        ctx.codex.session_broadcast(
             "session_project_updated",
             {
+                "status": "ok",
                 "sessionId": session_id,
                 "projectId": session.project_id,
                 "previousProjectId": previous,
             },
+            session,
         )
     return reply(
         {
