@@ -7,12 +7,14 @@ import asyncio
 import concurrent.futures
 import json
 import os
+import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
-from codex_manager import CodexManager
+from codex_manager import AsyncCodexManager, CodexManager
 from codex_manager.remote_skills.calls import ToolCall
 from codex_manager.remote_skills.execution import (
     ExecutionSettings,
@@ -185,3 +187,83 @@ def test_an_async_handler_still_queued_at_its_deadline_times_out_on_the_sync_cli
         release.set()
         holding.result(timeout=10)
     assert ran == []
+
+
+class Interrupted(BaseException):
+    """What a SIGINT handler of the test raises in the main thread (a Ctrl-C that pytest
+    would take for its own)."""
+
+
+def test_an_interrupted_sync_drain_never_runs_the_handler_twice() -> None:
+    # Interrupted while the handler ran in its worker thread, the call was released: the next
+    # drain ran the handler a second time and the first result was thrown away.
+    runs: list[int] = []
+    finished = threading.Event()
+
+    def transfer(amount: int) -> str:
+        """Moves money (a side effect)."""
+        runs.append(amount)
+        time.sleep(0.5)
+        finished.set()
+        return f"transferred {amount}"
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        with FakeCodexManager() as server, CodexManager(server.base_url) as cm:
+            _created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(transfer))
+            send_calls(server, skills, 'CALL transfer {"amount": 100}')
+            threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+            with pytest.raises(Interrupted):
+                skills.drain_pending_calls()
+            [again] = skills.drain_pending_calls()  # the handler still runs
+            assert again.duplicate
+            assert finished.wait(5)
+            resent = again
+            deadline = time.monotonic() + 5
+            while resent.duplicate and time.monotonic() < deadline:  # until the result is kept
+                time.sleep(0.02)
+                [resent] = skills.drain_pending_calls()
+            assert resent.resubmitted
+            assert resent.submission_status == "accepted"
+            assert resent.answer_text == "transferred 100"
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert runs == [100]
+
+
+async def test_a_cancel_landing_as_a_plain_handler_returns_keeps_its_answer() -> None:
+    # The thread had already returned when the caller was cancelled: its result was dropped,
+    # the call released, and the next drain ran the handler again.
+    runs: list[int] = []
+    holder: dict[str, asyncio.Task[object]] = {}
+    with FakeCodexManager() as server:
+        async with AsyncCodexManager(server.base_url) as acm:
+            loop = asyncio.get_running_loop()
+
+            def transfer(amount: int) -> str:
+                """Moves money (a side effect)."""
+                runs.append(amount)
+                loop.call_soon_threadsafe(holder["task"].cancel)  # lands as it returns
+                return f"transferred {amount}"
+
+            _created, skills = await acm.remote_skills.create_session(
+                register=lambda s: s.skill(transfer)
+            )
+            await skills.send('CALL transfer {"amount": 100}', inject_skills=False)
+            await asyncio.to_thread(server.wait_for_tool_call, skills.session_id)
+            [row] = (await acm.session(skills.session_id).tool_calls.list())["data"]
+            holder["task"] = task = asyncio.create_task(skills.respond_to_pending_call(row))
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            [resent] = await skills.drain_pending_calls()
+            for _ in range(250):  # until the thread's result is kept
+                if not resent.duplicate:
+                    break
+                await asyncio.sleep(0.02)
+                [resent] = await skills.drain_pending_calls()
+            assert resent.resubmitted
+            assert resent.answer_text == "transferred 100"
+    assert runs == [100]

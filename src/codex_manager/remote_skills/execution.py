@@ -198,10 +198,16 @@ def _run_coroutine_to_end(prepared: PreparedCall) -> object:
     return asyncio.run(run())
 
 
+SyncOutlived: TypeAlias = Callable[["concurrent.futures.Future[LocalOutcome]"], None]
+"""Told, when the caller is interrupted (Ctrl-C) while the handler still runs in its worker
+thread, of the outcome the handler will have: the call is not over yet."""
+
+
 def execute_sync(
     prepared: PreparedCall,
     settings: ExecutionSettings,
     executor: concurrent.futures.Executor,
+    outlived: SyncOutlived | None = None,
 ) -> LocalOutcome:
     """Run a prepared call from synchronous code.
 
@@ -237,8 +243,34 @@ def execute_sync(
         # anything else (Ctrl-C while this thread waited) is the caller's.
         if future.done() and not future.cancelled() and future.exception() is exc:
             return _failed(skill, exc, settings)
+        if outlived is not None and not future.cancelled():
+            outlived(_sync_outcome_when_done(future, prepared, settings))
         raise
     return _finish(skill, value)
+
+
+def _sync_outcome_when_done(
+    running: concurrent.futures.Future[object],
+    prepared: PreparedCall,
+    settings: ExecutionSettings,
+) -> concurrent.futures.Future[LocalOutcome]:
+    """The outcome of a handler still running in its worker thread, once it returned."""
+    skill = prepared.skill
+    outcome: concurrent.futures.Future[LocalOutcome] = concurrent.futures.Future()
+
+    def done(finished: concurrent.futures.Future[object]) -> None:
+        error = finished.exception()
+        if error is None:
+            outcome.set_result(_finish(skill, finished.result()))
+        elif isinstance(error, _ExpiredError):
+            outcome.set_result(_timed_out(skill, prepared.timeout))
+        elif isinstance(error, _HandlerCancelledError):
+            outcome.set_result(_failed(skill, error.__cause__ or error, settings))
+        else:
+            outcome.set_result(_failed(skill, error, settings))
+
+    running.add_done_callback(done)
+    return outcome
 
 
 def _async_result(future: concurrent.futures.Future[object], timeout: float | None) -> object:
@@ -285,6 +317,7 @@ async def execute_async(
     skill = prepared.skill
     deadline = asyncio.timeout(prepared.timeout)
     running: asyncio.Future[object] | None = None
+    job: concurrent.futures.Future[object] | None = None
     try:
         async with deadline:
             if skill.is_async:
@@ -297,17 +330,26 @@ async def execute_async(
                 call = functools.partial(
                     context.run, skill.handler, *prepared.args, **prepared.kwargs
                 )
-                running = loop.run_in_executor(executor, call)
+                if executor is None:
+                    running = loop.run_in_executor(None, call)
+                else:  # the job itself, to cancel at the deadline (the wrapper passes it on late)
+                    job = executor.submit(call)
+                    running = asyncio.wrap_future(job)
                 try:
                     value = await asyncio.shield(running)
                 except asyncio.CancelledError:
-                    if outlived is not None and not running.done() and not deadline.expired():
+                    # Even when the thread has just returned: its result is the call's answer
+                    # (dropped, the next drain would run the handler again).
+                    if outlived is not None and not running.cancelled() and not deadline.expired():
                         outlived(_outcome_when_done(running, skill, settings))
                     raise
     except TimeoutError as exc:
         if deadline.expired():
+            # Still waiting for a thread, it must not run after this.
+            if job is not None:
+                job.cancel()
             if running is not None:
-                running.cancel()  # still waiting for a thread: it must not run after this
+                running.cancel()
             return _timed_out(skill, prepared.timeout)
         return _failed(skill, exc, settings)
     except asyncio.CancelledError as exc:

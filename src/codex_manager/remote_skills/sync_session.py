@@ -29,6 +29,7 @@ from codex_manager.remote_skills.dispatch import RemoteSkillDispatch
 from codex_manager.remote_skills.errors import MalformedPendingCallsError
 from codex_manager.remote_skills.execution import (
     LocalOutcome,
+    SyncOutlived,
     execute_sync,
     prepare_call,
     run_in_place,
@@ -181,11 +182,11 @@ class SessionSkills(SessionSkillsBase):
 
     # -- dispatch -----------------------------------------------------------------------------
 
-    def _execute(self, call: ToolCall) -> LocalOutcome:
+    def _execute(self, call: ToolCall, outlived: SyncOutlived | None = None) -> LocalOutcome:
         prepared = prepare_call(self._registry, call, self._session_id, self._settings)
         if isinstance(prepared, LocalOutcome):
             return prepared
-        return execute_sync(prepared, self._settings, self._executor)
+        return execute_sync(prepared, self._settings, self._executor, outlived)
 
     def dispatch_app_server_signal(self, signal: SignalInput) -> RemoteSkillDispatch | None:
         """Run the handler for a tool-call signal locally and submit nothing.
@@ -294,23 +295,37 @@ class SessionSkills(SessionSkillsBase):
         if claim.action in ("busy", "done"):
             return self._duplicate(call, start)
         resubmitted = claim.action == "resubmit" and claim.answer is not None
+        still_running: list[concurrent.futures.Future[LocalOutcome]] = []
         try:
             if resubmitted and claim.answer is not None:
                 outcome = claim.answer
             elif in_handler_worker():
-                ran = self._execute_in_place(call, policy, start)
+                ran = self._execute_in_place(call, policy, start, still_running.append)
                 if isinstance(ran, RemoteSkillDispatch):
                     return ran  # the deadline passed: the watchdog's pool answered the call
                 outcome = ran
             else:
-                outcome = self._execute(call)
+                outcome = self._execute(call, still_running.append)
         except BaseException:
-            self._tracker.release(call.key)
+            if still_running:
+                # Interrupted (Ctrl-C) while the handler still runs in its worker thread: the
+                # call stays taken until it returns, then its answer waits for a resubmission
+                # (released, the next drain would run the handler a second time).
+                key = call.key
+                still_running[0].add_done_callback(
+                    lambda done: self._tracker.unsent(key, done.result())
+                )
+            else:
+                self._tracker.release(call.key)
             raise
         return self._complete(call, outcome, policy, start, resubmitted)
 
     def _execute_in_place(
-        self, call: ToolCall, policy: SubmissionPolicy, start: float
+        self,
+        call: ToolCall,
+        policy: SubmissionPolicy,
+        start: float,
+        outlived: SyncOutlived | None = None,
     ) -> LocalOutcome | RemoteSkillDispatch:
         """Run a plain handler in this (stream worker) thread instead of a second pool.
 
@@ -322,7 +337,7 @@ class SessionSkills(SessionSkillsBase):
         if isinstance(prepared, LocalOutcome):
             return prepared
         if prepared.skill.is_async:
-            return execute_sync(prepared, self._settings, self._executor)
+            return execute_sync(prepared, self._settings, self._executor, outlived)
         if prepared.timeout is None:
             return run_in_place(prepared, self._settings)
         race = _DeadlineRace()
