@@ -45,6 +45,11 @@ class InvalidRequestBodyError(CodexManagerError, ValueError):
     """
 
 
+class ClientClosedError(CodexManagerError, RuntimeError):
+    """The client was closed (``close()``, ``aclose()``, the end of its ``with`` block);
+    nothing was sent. Make a new client."""
+
+
 class InvalidPathParameterError(CodexManagerError, ValueError):
     """A path parameter the HTTP transport in use cannot send as written; nothing was sent.
 
@@ -306,6 +311,7 @@ __all__ = [
     "APIStatusError",
     "AuthenticationError",
     "BadRequestError",
+    "ClientClosedError",
     "CodexManagerError",
     "ConfigError",
     "ConflictError",

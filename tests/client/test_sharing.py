@@ -12,7 +12,13 @@ import pytest
 
 import codex_manager.remote_skills as remote_skills_package
 import codex_manager.stream as stream_package
-from codex_manager import AsyncCodexManager, CodexManager, ConfigError, RetryPolicy
+from codex_manager import (
+    AsyncCodexManager,
+    ClientClosedError,
+    CodexManager,
+    ConfigError,
+    RetryPolicy,
+)
 from codex_manager.stream import HandlerContext, StreamOptions
 from codex_manager.testing import FakeCodexManager
 
@@ -228,3 +234,30 @@ def test_the_api_prefix_applies_under_the_base_path_of_a_given_http_client(
         "/proxy/v2/sessions/S/settings/k",
         "/proxy/v2/sessions/S/settings/%2E%2E",
     ]
+
+
+def test_a_closed_client_sends_nothing_more(scripted: ScriptedServer) -> None:
+    # Closed, a client that was given an http_client went on sending through it: without
+    # credentials, then with those of the next SDK client given the same http_client.
+    given = httpx.Client(base_url=scripted.base_url)
+    first = CodexManager(http_client=given, bearer_token="secret-a")
+    first.close()
+    with (
+        CodexManager(http_client=given, bearer_token="secret-b"),
+        pytest.raises(ClientClosedError, match="listSessions: the client is closed"),
+    ):
+        first.sessions.list()
+    given.close()
+    own = CodexManager(scripted.base_url)
+    own.close()
+    with pytest.raises(ClientClosedError):
+        own.system.health()
+    assert scripted.received == []
+
+
+async def test_a_closed_async_client_sends_nothing_more(scripted: ScriptedServer) -> None:
+    async_client = AsyncCodexManager(scripted.base_url)
+    await async_client.aclose()
+    with pytest.raises(ClientClosedError):
+        await async_client.system.health()
+    assert scripted.received == []

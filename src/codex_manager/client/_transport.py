@@ -50,6 +50,7 @@ from codex_manager.client._operations import OPERATIONS, REST_OPERATIONS, Operat
 from codex_manager.config import ClientConfig, redact_url
 from codex_manager.errors import (
     APIStatusError,
+    ClientClosedError,
     CodexManagerError,
     ConfigError,
     ConnectError,
@@ -338,6 +339,7 @@ class _TransportBase:
         self._holds_given_client = False
         self._owns_http = True
         self._adopted: _Adopted | None = None
+        self._closed = False
 
     def _adopt(
         self,
@@ -431,6 +433,10 @@ class _TransportBase:
     ) -> _CallPlan:
         if operation_id not in REST_OPERATIONS:
             raise CodexManagerError(f"{operation_id!r} is not a REST operation")
+        if self._closed:
+            # A given http_client lives on, without this client's credentials: a call sent
+            # through it now would go out unauthenticated, or with another client's.
+            raise ClientClosedError(f"{operation_id}: the client is closed; nothing was sent")
         operation = OPERATIONS[operation_id]
         bound = binding(operation_id)
         kwargs: dict[str, object] = dict(path)
@@ -713,6 +719,7 @@ class SyncTransport(_TransportBase):
 
     def close(self) -> None:
         """Close the connection pools (only when this transport created them)."""
+        self._closed = True
         if self._answer_road is not None:
             self._answer_road.close()
         if self._owns_http:
@@ -877,6 +884,7 @@ class AsyncTransport(_TransportBase):
 
     async def aclose(self) -> None:
         """Close the connection pool (only when this transport created it)."""
+        self._closed = True
         if self._owns_http:
             await self.http.aclose()
         else:
