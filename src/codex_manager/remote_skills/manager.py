@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from typing_extensions import Unpack
 
+from codex_manager._daemon_pool import DaemonThreadPool
 from codex_manager.remote_skills.async_session import AsyncRuntime, AsyncSessionSkills
 from codex_manager.remote_skills.options import RemoteSkillOptions
 from codex_manager.remote_skills.sync_session import SessionSkills
@@ -51,15 +52,13 @@ class RemoteSkills:
         self._client = client
         self._sessions: dict[str, SessionSkills] = {}
         self._lock = threading.Lock()
-        self._executors: list[concurrent.futures.ThreadPoolExecutor] = []
+        self._executors: list[DaemonThreadPool] = []
         self._options = options or RemoteSkillOptions()
         self._bound = self._options.thread_bound()
         self._executor = self._new_executor(self._bound)
 
-    def _new_executor(self, bound: int) -> concurrent.futures.ThreadPoolExecutor:
-        executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=bound, thread_name_prefix="remote-skill"
-        )
+    def _new_executor(self, bound: int) -> DaemonThreadPool:
+        executor = DaemonThreadPool(bound, "remote-skill")
         self._executors.append(executor)
         return executor
 
@@ -144,7 +143,7 @@ class AsyncRemoteSkills:
         """Internal: the client builds this as ``cm.remote_skills``."""
         self._client = client
         self._sessions: dict[str, AsyncSessionSkills] = {}
-        self._executors: list[concurrent.futures.ThreadPoolExecutor] = []
+        self._executors: list[DaemonThreadPool] = []
         self._options = options or RemoteSkillOptions()
         self._runtime = self._new_runtime(self._options)
 
@@ -152,9 +151,7 @@ class AsyncRemoteSkills:
         # As many threads as calls: a plain handler admitted by the bound never queues for a
         # thread, so its timeout only counts its own run (threads start only when needed).
         bound = options.call_bound()
-        executor = concurrent.futures.ThreadPoolExecutor(
-            max_workers=bound, thread_name_prefix="remote-skill"
-        )
+        executor = DaemonThreadPool(bound, "remote-skill")
         self._executors.append(executor)
         return AsyncRuntime(bound, executor)
 

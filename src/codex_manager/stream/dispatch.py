@@ -18,10 +18,10 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import TypeAlias, cast
 
+from codex_manager._daemon_pool import DaemonThreadPool
 from codex_manager.stream.context import HandlerContext, StreamClient
 from codex_manager.stream.handler_threads import HandlerThreads, shared_handler_threads
 from codex_manager.stream.read_ahead import ReadAheadGate, read_ahead_gate
@@ -255,9 +255,9 @@ class TaskDispatcher:
         self._aborted = False
         self._lanes: dict[LaneKey, deque[Job]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._executor = ThreadPoolExecutor(
-            max_workers=max_concurrency if max_threads is None else max_threads,
-            thread_name_prefix=name,
+        # Daemon workers: a plain handler that never returns must not keep the process alive.
+        self._executor = DaemonThreadPool(
+            max_concurrency if max_threads is None else max_threads, name
         )
         self._report = report
         self._gate: ReadAheadGate | None = None
