@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Final
 from codex_manager._omit import OMIT, Omit
 from codex_manager.errors import (
     ConfigError,
+    RateLimitError,
     ServerError,
     TransportError,
     TurnWaitTimeoutError,
@@ -152,8 +153,11 @@ _GATEWAY_ERRORS: Final = frozenset({502, 503, 504})
 (a 500 is the server's own answer, an unknown session for one, and raises)."""
 
 
-def _unreachable(error: Exception) -> bool:
-    """Whether a failed poll means the server cannot be reached now (so: poll again)."""
+def _poll_again(error: Exception) -> bool:
+    """Whether a failed poll is worth another: the server cannot be reached now, or it (or a
+    proxy) asked to slow down (429; the polls' own pace is the slowing down)."""
+    if isinstance(error, RateLimitError):
+        return True
     if isinstance(error, ServerError):
         return error.status_code in _GATEWAY_ERRORS
     return True  # a transport error, or a poll cut at the deadline
@@ -180,7 +184,7 @@ class _TurnPoll:
 
     def failed(self, error: Exception) -> bool:
         """Note a failed poll; ``False`` when it is not the unreachable kind (re-raise it)."""
-        if not _unreachable(error):
+        if not _poll_again(error):
             return False
         self._failure = error  # poll again until the deadline
         return True
@@ -248,7 +252,7 @@ class TurnWaiter:
         while True:
             try:
                 read = self._client.sessions.get(session_id, retry=_ONE_ATTEMPT)
-            except (TransportError, ServerError) as exc:
+            except (TransportError, ServerError, RateLimitError) as exc:
                 if not poll.failed(exc):
                     raise
             else:
@@ -322,7 +326,7 @@ class AsyncTurnWaiter:
                 # A poll ends at the deadline too (a last one gets at least one poll interval).
                 async with asyncio.timeout(max(poll.pacer.remaining(), poll_interval)):
                     read = await self._client.sessions.get(session_id, retry=_ONE_ATTEMPT)
-            except (TimeoutError, TransportError, ServerError) as exc:
+            except (TimeoutError, TransportError, ServerError, RateLimitError) as exc:
                 if not poll.failed(exc):
                     raise
             else:

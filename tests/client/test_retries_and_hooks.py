@@ -431,3 +431,52 @@ async def test_a_string_for_a_list_parameter_is_refused_before_sending(
         with pytest.raises(InvalidRequestBodyError, match="key_path"):
             await acm.config.write_value("a.b", 1, merge_strategy="replace")
     assert scripted.received == []
+
+
+def _session_read(turn_status: str) -> dict[str, object]:
+    """A readSession body (the documented shape) whose turn ``t`` has ``turn_status``."""
+    controls = {
+        "model": None,
+        "approvalPolicy": "never",
+        "networkAccess": "restricted",
+        "filesystemSandbox": "read-only",
+    }
+    common = {"modelProvider": "x", "createdAt": 1, "updatedAt": 1, "cwd": "/", "source": "vscode"}
+    reply = {"messageId": "m", "turnId": "t", "role": "assistant", "type": "agentMessage"}
+    return {
+        "session": {
+            "sessionId": "s",
+            "title": "t",
+            "materialized": True,
+            "approvalPolicy": "never",
+            "sessionControls": controls,
+            "projectId": None,
+            **common,
+        },
+        "thread": {
+            "id": "s",
+            "preview": "",
+            "turns": [{"id": "t", "status": turn_status, "items": []}],
+            **common,
+        },
+        "transcript": [{**reply, "content": "done", "status": "complete"}]
+        if turn_status == "completed"
+        else [],
+    }
+
+
+@pytest.mark.parametrize("client", ["sync", "async"])
+async def test_a_turn_wait_polls_through_a_429(scripted: ScriptedServer, client: str) -> None:
+    # One "too many requests" (a proxy's, say) ended a wait of minutes with RateLimitError.
+    limited = Reply(429, {"status": "error"}, headers={"Retry-After": "0"})
+    scripted.queue(
+        Reply(200, _session_read("inProgress")), limited, Reply(200, _session_read("completed"))
+    )
+    if client == "sync":
+        with CodexManager(scripted.base_url) as cm:
+            result = cm.wait.turn("s", "t", timeout=10, poll_interval=0.01)
+    else:
+        async with AsyncCodexManager(scripted.base_url) as acm:
+            result = await acm.wait.turn("s", "t", timeout=10, poll_interval=0.01)
+    assert (result.status, result.reply) == ("completed", "done")
+    assert len(scripted.received) == 3
