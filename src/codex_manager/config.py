@@ -83,11 +83,25 @@ def normalize_base_url(value: str, *, source: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
 
 
+_PATH_TEXT = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@%/]*")
+"""What a URL path may hold as written (RFC 3986 pchar and "/"; "%" for escapes)."""
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+"""An HTTP header name (RFC 9110 token)."""
+
+
 def normalize_api_prefix(value: str, *, source: str) -> str:
     """``"api/"`` -> ``"/api"``; ``""`` or ``"/"`` -> ``""`` (routes at the root)."""
     text = value.strip()
     if any(ch in text for ch in "?#") or "://" in text:
         raise ConfigError(f"{source} must be a path such as '/api' (got {text!r})")
+    if not _PATH_TEXT.fullmatch(text):
+        # Sent as written in every request path and the stream's URL: anything else would
+        # break each request (non-ASCII) or the request line (spaces, controls).
+        raise ConfigError(
+            f"{source} must be a path of ASCII letters, digits and -._~!$&'()*+,;=:@%/ "
+            f"(got {text!r})"
+        )
     text = text.strip("/")
     return f"/{text}" if text else ""
 
@@ -177,8 +191,11 @@ def header_value_problem(value: str) -> str | None:
 def _validate_headers(headers: Mapping[str, object], *, source: str) -> Mapping[str, str]:
     clean: dict[str, str] = {}
     for name, val in headers.items():
-        if not name.strip() or any(ch in name for ch in ":\r\n "):
-            raise ConfigError(f"{source} has an invalid header name {name!r}")
+        if not _TOKEN.fullmatch(name):
+            raise ConfigError(
+                f"{source} has an invalid header name {name!r} (letters, digits and "
+                "!#$%&'*+.^_`|~- only)"
+            )
         if not isinstance(val, str):
             shown = "***" if is_secret_header(name) else repr(val)
             raise ConfigError(f"{source}[{name!r}] must be a string (got {shown})")

@@ -65,6 +65,21 @@ def test_bad_prefix_names_the_variable() -> None:
         ClientConfig.from_env({"CODEX_MANAGER_API_PREFIX": "/api?x=1"})
 
 
+@pytest.mark.parametrize("prefix", ["/proxý", "/a b", "/v\t2"])
+def test_a_prefix_no_request_path_can_carry_is_a_config_error(prefix: str) -> None:
+    # Accepted, it broke every call with a raw UnicodeDecodeError (or the request line).
+    with pytest.raises(ConfigError, match="CODEX_MANAGER_API_PREFIX must be a path"):
+        ClientConfig.from_env({"CODEX_MANAGER_API_PREFIX": prefix})
+
+
+@pytest.mark.parametrize("name", ["x-é", "x\tb", "a(b", "x;y", ""])
+def test_a_header_name_no_request_can_carry_is_a_config_error(name: str) -> None:
+    # Accepted, every request failed (ProtocolError), or the client could not be made
+    # (a raw UnicodeEncodeError).
+    with pytest.raises(ConfigError, match="invalid header name"):
+        ClientConfig(headers={name: "v"})
+
+
 def test_constructor_arguments_are_validated() -> None:
     with pytest.raises(ConfigError, match="timeout"):
         CodexManager("http://127.0.0.1:1", timeout=-1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from codex_manager import CodexManager
 from codex_manager.json_types import JSONObject, JSONValue
 from codex_manager.testing import FakeCodexManager, TurnContext
 
@@ -493,3 +494,11 @@ def _transcript_row(http: httpx.Client, session_id: str, message_id: str) -> JSO
     transcript = http.get(f"/api/sessions/{session_id}").json()["transcript"]
     (row,) = [entry for entry in transcript if entry["messageId"] == message_id]
     return as_object(row)
+
+
+def test_an_ipv6_fake_server_has_usable_urls() -> None:
+    # http://::1:PORT: the SDK refused it ("base_url has no host").
+    with FakeCodexManager(host="::1") as server, CodexManager(server.base_url) as cm:
+        assert server.base_url.startswith("http://[::1]:")
+        assert server.ws_url.startswith("ws://[::1]:")
+        assert cm.system.health()["status"] == "ok"

@@ -122,7 +122,7 @@ class FakeCodexManager:
     @property
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT`` (the server root; routes are under ``/api``)."""
-        return f"http://{self._host}:{self.port}"
+        return f"http://{self._authority}"
 
     @property
     def api_base(self) -> str:
@@ -132,7 +132,12 @@ class FakeCodexManager:
     @property
     def ws_url(self) -> str:
         """``ws://127.0.0.1:PORT/api/stream``."""
-        return f"ws://{self._host}:{self.port}/api/stream"
+        return f"ws://{self._authority}/api/stream"
+
+    @property
+    def _authority(self) -> str:
+        host = f"[{self._host}]" if ":" in self._host else self._host  # an IPv6 address
+        return f"{host}:{self.port}"
 
     def start(self) -> Self:
         """Start serving (binds the port, starts the loop thread); returns ``self``."""
