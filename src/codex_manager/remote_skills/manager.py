@@ -128,6 +128,14 @@ class RemoteSkills:
                 self._sessions[session_id] = found
             return found
 
+    def forget(self, session_id: str) -> SessionSkills | None:
+        """Drop the registry of a session this client is done with (deleted, say): a
+        long-lived client otherwise keeps every registry it made. Returns it (``None`` if
+        there was none); a later :meth:`session` makes a new, empty one.
+        """
+        with self._lock:
+            return self._sessions.pop(session_id, None)
+
     def close(self) -> None:
         """Stop the handler worker threads (called when the client closes)."""
         for executor in self._executors:
@@ -211,6 +219,10 @@ class AsyncRemoteSkills:
             found._bind(session_id, None)
             self._sessions[session_id] = found
         return found
+
+    def forget(self, session_id: str) -> AsyncSessionSkills | None:
+        """Async twin of :meth:`RemoteSkills.forget`."""
+        return self._sessions.pop(session_id, None)
 
     def close(self) -> None:
         """Stop the handler worker threads (called when the client closes)."""
