@@ -261,3 +261,30 @@ async def test_a_closed_async_client_sends_nothing_more(scripted: ScriptedServer
     with pytest.raises(ClientClosedError):
         await async_client.system.health()
     assert scripted.received == []
+
+
+def test_the_stream_of_a_closed_client_refuses_to_run() -> None:
+    # It connected and took calls it could not answer (its REST calls fail once closed); or,
+    # touched before close(), returned at once once and ran the next time.
+    with FakeCodexManager() as server:
+        touched = CodexManager(server.base_url)
+        stream = touched.stream
+        touched.close()
+        untouched = CodexManager(server.base_url)
+        untouched.close()
+        for closed in (touched, untouched):
+            assert closed.is_closed
+            with pytest.raises(ClientClosedError, match="the client is closed"):
+                closed.stream.run_forever()
+        with pytest.raises(ClientClosedError):
+            next(stream.events())
+        assert server.websocket_count == 0
+
+
+async def test_the_stream_of_a_closed_async_client_refuses_to_run() -> None:
+    acm = AsyncCodexManager("http://127.0.0.1:9")
+    before = acm.is_closed
+    await acm.aclose()
+    assert (before, acm.is_closed) == (False, True)
+    with pytest.raises(ClientClosedError):
+        await acm.stream.run_forever()

@@ -236,6 +236,11 @@ class CodexManager(StreamShortcuts, ResourceGroups):
 
         return RemoteSkills(self, self._skill_options)
 
+    @property
+    def is_closed(self) -> bool:
+        """Whether :meth:`close` ran (calls then raise :class:`ClientClosedError`)."""
+        return self._transport.closed
+
     def close(self) -> None:
         """Release the connection pool (when the client created it) and stop the stream."""
         stream, skills = self._stream.value, self._remote_skills.value
@@ -406,6 +411,11 @@ class AsyncCodexManager(StreamShortcuts, AsyncResourceGroups):
         from codex_manager.remote_skills import AsyncRemoteSkills
 
         return AsyncRemoteSkills(self, self._skill_options)
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether :meth:`aclose` ran (calls then raise :class:`ClientClosedError`)."""
+        return self._transport.closed
 
     async def aclose(self) -> None:
         """Release the connection pool (when the client created it) and stop the stream."""

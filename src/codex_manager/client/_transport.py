@@ -412,6 +412,11 @@ class _TransportBase:
                 http.base_url = httpx.URL("")  # unless the caller set one meanwhile
             _SERVING.discard(http)
 
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` (or ``aclose``) ran."""
+        return self._closed
+
     def release_given_client_when_collected(self, owner: object) -> None:
         """Give the caller's ``http_client`` back when ``owner`` (the SDK client) is collected.
 

@@ -55,16 +55,21 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    """Import the websocket clients and generated models on first use."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'codex_manager.stream' has no attribute {name!r}")
-    import importlib
+if not TYPE_CHECKING:  # seen by a type checker, it would make every misspelled import valid
 
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    def __getattr__(name: str) -> object:
+        """Import the websocket clients and generated models on first use."""
+        module = _LAZY.get(name)
+        if module is None:
+            raise AttributeError(f"module 'codex_manager.stream' has no attribute {name!r}")
+        import importlib
+
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted([*globals(), *_LAZY])
 
 
 __all__ = [

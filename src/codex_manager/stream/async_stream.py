@@ -30,6 +30,7 @@ from codex_manager.stream.context import (
     HandlerContext,
     StreamClient,
     StreamOptions,
+    check_client_open,
     check_thread_id,
 )
 from codex_manager.stream.dispatch import TaskDispatcher
@@ -176,6 +177,7 @@ class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
 
     async def _run(self, thread_id: str | None) -> AsyncGenerator[StreamEvent, None]:
         check_thread_id(thread_id)
+        check_client_open(self._client)
         if self._running:
             raise RuntimeError("this stream is already running")
         self._running = True

@@ -16,7 +16,7 @@ from typing import (
     get_args,
 )
 
-from codex_manager.errors import ConfigError
+from codex_manager.errors import ClientClosedError, ConfigError
 from codex_manager.retry import RetryPolicy
 
 if TYPE_CHECKING:
@@ -199,6 +199,17 @@ class StreamOptions:
         return DEFAULT_THREAD_CONCURRENCY if self.max_concurrency is None else self.max_concurrency
 
 
+def check_client_open(client: object) -> None:
+    """Refuse to follow the stream for an SDK client already closed (``is_closed``).
+
+    Raises:
+        ClientClosedError: the client is closed; its REST calls (tool-call answers among
+            them) would fail, so its stream would take calls it cannot answer.
+    """
+    if getattr(client, "is_closed", False) is True:
+        raise ClientClosedError("the client is closed: make a new one to follow the stream")
+
+
 __all__ = [
     "DEFAULT_ASYNC_CONCURRENCY",
     "DEFAULT_THREAD_CONCURRENCY",
@@ -210,5 +221,6 @@ __all__ = [
     "StreamControl",
     "StreamOptions",
     "WebSocketClientChoice",
+    "check_client_open",
     "check_thread_id",
 ]

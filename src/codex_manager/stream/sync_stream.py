@@ -30,6 +30,7 @@ from codex_manager.stream.context import (
     HandlerContext,
     StreamClient,
     StreamOptions,
+    check_client_open,
     check_thread_id,
 )
 from codex_manager.stream.dispatch import ThreadDispatcher, call_sync
@@ -155,6 +156,7 @@ class EventStream(HandlerRegistry, Generic[ClientT]):
         so the process's hub thread may read them (see :mod:`codex_manager.stream.sync_hub`).
         """
         check_thread_id(thread_id)
+        check_client_open(self._client)
         with self._state_lock:
             if self._running:
                 raise RuntimeError("this stream is already running")
