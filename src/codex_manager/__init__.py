@@ -175,14 +175,16 @@ _EXPORTS: dict[str, str] = {
 }
 
 
-def __getattr__(name: str) -> object:
-    """Import public names on first use (keeps ``import codex_manager`` light)."""
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'codex_manager' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+if not TYPE_CHECKING:  # seen by a type checker, it would make every misspelled import valid
+
+    def __getattr__(name: str) -> object:
+        """Import public names on first use (keeps ``import codex_manager`` light)."""
+        module = _EXPORTS.get(name)
+        if module is None:
+            raise AttributeError(f"module 'codex_manager' has no attribute {name!r}")
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:

@@ -32,7 +32,8 @@ async def main(cm: CodexManager, acm: AsyncCodexManager) -> None:
 """
 
 BAD = """
-from codex_manager import CodexManager
+from codex_manager import CodexManager, CodexManagr
+from codex_manager.stream import AppServerSignl
 
 def main(cm: CodexManager) -> None:
     created = cm.sessions.create(cwd=".")
@@ -85,6 +86,9 @@ def test_wrong_key_and_wrong_arguments_are_mypy_errors(mypy_output: str) -> None
     assert any('has no key "sesion"' in line for line in errors), mypy_output
     assert any('"cwd"' in line and '"int"' in line for line in errors), mypy_output
     assert any('"approval_policy"' in line for line in errors), mypy_output
+    # A misspelled import: the lazy exports' module __getattr__ made it a valid "object".
+    assert any('"CodexManagr"' in line for line in errors), mypy_output
+    assert any('"AppServerSignl"' in line for line in errors), mypy_output
 
 
 def test_typed_sync_program_runs(fake_server: FakeCodexManager) -> None:
