@@ -268,6 +268,48 @@ def type_free_values_as_json(module: Path) -> None:
     module.write_text("".join(output))
 
 
+_STRUCT_FIELD_WITH_ANY = re.compile(r"^(?P<indent>    )(?P<name>\w+): (?P<rest>.*\bAny\b.*)$")
+
+
+def type_free_struct_fields_as_json(module: Path) -> None:
+    """Show type checkers the msgspec models' free-form fields as the JSON alias, not ``Any``.
+
+    msgspec decodes by the annotations it finds at runtime and cannot take a recursive
+    alias, so the generated ``Any`` stays for it; a type checker, reading the
+    ``TYPE_CHECKING`` branch, sees ``JsonValue`` (``event.decode_payload(PendingToolCall)
+    .arguments`` must not switch type checking off in users' code). Only single-line field
+    annotations of class bodies are rewritten; docstrings are left alone.
+    """
+    lines = module.read_text().splitlines(keepends=True)
+    in_docstring = False
+    output: list[str] = []
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith('"""'):
+            if stripped.count('"""') < 2:
+                in_docstring = not in_docstring
+            output.append(line)
+            continue
+        if in_docstring:
+            output.append(line)
+            continue
+        if stripped.startswith("from typing import "):
+            names = [n.strip() for n in stripped.removeprefix("from typing import ").split(",")]
+            names = sorted({*names, "TYPE_CHECKING"}, key=lambda n: (n != "TYPE_CHECKING", n))
+            output.append(f"from typing import {', '.join(names)}\n\n\n")
+            output.append(JSON_VALUE_ALIAS)
+            continue
+        found = _STRUCT_FIELD_WITH_ANY.match(line.rstrip("\n"))
+        if found is None:
+            output.append(line)
+            continue
+        indent, name, rest = found["indent"], found["name"], found["rest"]
+        typed = re.sub(r"\bAny\b", "JsonValue", rest)
+        output.append(f"{indent}if TYPE_CHECKING:\n{indent}    {name}: {typed}\n")
+        output.append(f"{indent}else:\n{indent}    {name}: {rest}\n")
+    module.write_text("".join(output))
+
+
 def generate_models(work: Path, out: Path) -> None:
     package = work / MODELS_PACKAGE
     package.mkdir()
@@ -295,6 +337,7 @@ def generate_models(work: Path, out: Path) -> None:
         "--snake-case-field",
         "--collapse-root-models",
     )
+    type_free_struct_fields_as_json(stream)
     stamp([stream], header("datamodel-code-generator", [STREAM_SCHEMA]))
 
     sources = sorted({APP_SERVER_DIR / f for f in APP_SERVER_TYPES.values()})
@@ -309,6 +352,7 @@ def generate_models(work: Path, out: Path) -> None:
         "--use-title-as-name",
         "--collapse-root-models",
     )
+    type_free_struct_fields_as_json(app_server)
     stamp([app_server], header("datamodel-code-generator", sources))
 
     init = package / "__init__.py"

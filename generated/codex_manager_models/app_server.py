@@ -4,7 +4,13 @@
 #   filename:  app-server-tool-call.schema.json
 
 from __future__ import annotations
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
+
+
+JsonValue: TypeAlias = (
+    str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+)
+"""Any JSON value: what the spec leaves free (`{}`) is typed as this, never as `Any`."""
 from msgspec import Meta, Struct, UNSET, UnsetType, field
 
 
@@ -27,7 +33,10 @@ class InputAudioDynamicToolCallOutputContentItem(
 
 
 class DynamicToolCallParams(Struct):
-    arguments: Any
+    if TYPE_CHECKING:
+        arguments: JsonValue
+    else:
+        arguments: Any
     call_id: str = field(name="callId")
     thread_id: str = field(name="threadId")
     tool: str
@@ -46,7 +55,10 @@ class DynamicToolCallResponse(Struct):
 
 class FunctionDynamicToolNamespaceTool(Struct):
     description: str
-    input_schema: Any = field(name="inputSchema")
+    if TYPE_CHECKING:
+        input_schema: JsonValue = field(name="inputSchema")
+    else:
+        input_schema: Any = field(name="inputSchema")
     name: str
     type: Annotated[
         Literal["function"], Meta(title="FunctionDynamicToolNamespaceToolType")
@@ -59,7 +71,10 @@ DynamicToolNamespaceTool: TypeAlias = FunctionDynamicToolNamespaceTool
 
 class FunctionDynamicToolSpec(Struct, tag_field="type", tag="function"):
     description: str
-    input_schema: Any = field(name="inputSchema")
+    if TYPE_CHECKING:
+        input_schema: JsonValue = field(name="inputSchema")
+    else:
+        input_schema: Any = field(name="inputSchema")
     name: str
     defer_loading: bool | UnsetType = field(name="deferLoading", default=UNSET)
 

@@ -4,7 +4,13 @@
 #   filename:  stream.schema.json
 
 from __future__ import annotations
-from typing import Annotated, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
+
+
+JsonValue: TypeAlias = (
+    str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+)
+"""Any JSON value: what the spec leaves free (`{}`) is typed as this, never as `Any`."""
 from msgspec import Meta, Struct, UNSET, UnsetType, field
 
 
@@ -76,7 +82,10 @@ class StreamEventFrame(Struct):
 
     type: Annotated[str, Meta(min_length=1)]
     thread_id: str | None = field(name="threadId")
-    payload: Any
+    if TYPE_CHECKING:
+        payload: JsonValue
+    else:
+        payload: Any
 
 
 class SignalContext(Struct):
@@ -109,7 +118,10 @@ class AppServerSignalPayload(Struct):
     method: str
     received_at: str = field(name="receivedAt")
     context: SignalContext
-    params: Any
+    if TYPE_CHECKING:
+        params: JsonValue
+    else:
+        params: Any
     session: SignalSession | None
     request_id: (
         Annotated[
@@ -141,7 +153,10 @@ class DynamicToolCallParams(Struct):
     turn_id: str = field(name="turnId")
     call_id: str = field(name="callId")
     tool: str
-    arguments: Any
+    if TYPE_CHECKING:
+        arguments: JsonValue
+    else:
+        arguments: Any
     namespace: str | None | UnsetType = UNSET
 
 
@@ -185,9 +200,15 @@ class PendingToolCall(Struct):
     item_id: str | None = field(name="itemId")
     call_id: str | None = field(name="callId")
     tool: Annotated[str, Meta(min_length=1)]
-    arguments: Any
+    if TYPE_CHECKING:
+        arguments: JsonValue
+    else:
+        arguments: Any
     summary: str
-    details: Annotated[dict[str, Any], Meta(description="The full raw request params.")]
+    if TYPE_CHECKING:
+        details: Annotated[dict[str, JsonValue], Meta(description="The full raw request params.")]
+    else:
+        details: Annotated[dict[str, Any], Meta(description="The full raw request params.")]
     created_at: Annotated[str, Meta(description="ISO-8601 timestamp.")] = field(
         name="createdAt"
     )

@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 GOOD = """
 from codex_manager import AsyncCodexManager, CodexManager
+from codex_manager.stream import AppServerSignal, PendingToolCall, StreamEvent
 
 async def main(cm: CodexManager, acm: AsyncCodexManager) -> None:
     created = cm.sessions.create(cwd=".")
@@ -29,6 +30,13 @@ async def main(cm: CodexManager, acm: AsyncCodexManager) -> None:
     reveal_type(cm.tool_calls.respond("1", text="x"))
     reveal_type(await acm.sessions.get("s"))
     reveal_type(cm.wait.turn("s", "t").reply)
+
+
+def from_the_stream(event: StreamEvent, signal: AppServerSignal) -> None:
+    reveal_type(event.decode_payload(PendingToolCall).arguments)
+    tool_call = signal.tool_call
+    if tool_call is not None:
+        reveal_type(tool_call.arguments)
 """
 
 BAD = """
@@ -67,7 +75,7 @@ def _revealed(output: str) -> list[str]:
 
 def test_reveal_type_shows_concrete_types(mypy_output: str) -> None:
     revealed = _revealed(mypy_output)
-    assert len(revealed) == 6, mypy_output
+    assert len(revealed) == 8, mypy_output
     typed_dict = "TypedDict(codex_manager_models.payloads."
     assert revealed[0].startswith(typed_dict + "CreateSessionResponse,"), revealed[0]
     assert revealed[1] in ("str", "builtins.str")
@@ -76,6 +84,10 @@ def test_reveal_type_shows_concrete_types(mypy_output: str) -> None:
     assert all(f"codex_manager.outcomes.ToolCall{c}" in revealed[3] for c in outcome_classes)
     assert revealed[4].startswith(typed_dict + "ReadSessionResponse,"), revealed[4]
     assert revealed[5] in ("str | None", "builtins.str | None")
+    # The stream models' free-form fields: JSON, not Any (which would switch checking off).
+    for free_form in revealed[6:]:
+        assert "Any" not in free_form, free_form
+        assert re.match(r"(builtins\.)?str \| (builtins\.)?int \| ", free_form), free_form
     assert not re.search(r"good_usage\.py:\d+: error", mypy_output), mypy_output
 
 
