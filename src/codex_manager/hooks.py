@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeAlias, TypeVar
 
 from codex_manager.config import redact_headers
 from codex_manager.errors import CodexManagerError, UnknownOperationError
@@ -105,6 +105,13 @@ _B = TypeVar("_B")
 _A = TypeVar("_A")
 _E = TypeVar("_E")
 _H = TypeVar("_H")
+# What a decorator gives back: the decorated function itself, its own type kept.
+_SyncB = TypeVar("_SyncB", bound=BeforeHook)
+_SyncA = TypeVar("_SyncA", bound=AfterHook)
+_SyncE = TypeVar("_SyncE", bound=ErrorHook)
+_AsyncB = TypeVar("_AsyncB", bound=AsyncBeforeHook)
+_AsyncA = TypeVar("_AsyncA", bound=AsyncAfterHook)
+_AsyncE = TypeVar("_AsyncE", bound=AsyncErrorHook)
 
 
 class _HookTable(Generic[_H]):
@@ -189,6 +196,12 @@ class _HookRegistry(Generic[_B, _A, _E]):
 class Hooks(_HookRegistry[BeforeHook, AfterHook, ErrorHook]):
     """Hook registry of the sync client (:attr:`CodexManager.hooks`)."""
 
+    if TYPE_CHECKING:  # the decorated function keeps its own type
+
+        def before(self, operation_id: str = ALL_OPERATIONS) -> Callable[[_SyncB], _SyncB]: ...
+        def after(self, operation_id: str = ALL_OPERATIONS) -> Callable[[_SyncA], _SyncA]: ...
+        def on_error(self, operation_id: str = ALL_OPERATIONS) -> Callable[[_SyncE], _SyncE]: ...
+
     def run_before(self, info: RequestInfo) -> None:
         """Run the ``before`` hooks for ``info.operation_id``."""
         for hook in self._before.for_operation(info.operation_id):
@@ -207,6 +220,12 @@ class Hooks(_HookRegistry[BeforeHook, AfterHook, ErrorHook]):
 
 class AsyncHooks(_HookRegistry[AsyncBeforeHook, AsyncAfterHook, AsyncErrorHook]):
     """Hook registry of the async client; hooks may be plain functions or coroutines."""
+
+    if TYPE_CHECKING:  # the decorated function keeps its own type
+
+        def before(self, operation_id: str = ALL_OPERATIONS) -> Callable[[_AsyncB], _AsyncB]: ...
+        def after(self, operation_id: str = ALL_OPERATIONS) -> Callable[[_AsyncA], _AsyncA]: ...
+        def on_error(self, operation_id: str = ALL_OPERATIONS) -> Callable[[_AsyncE], _AsyncE]: ...
 
     async def run_before(self, info: RequestInfo) -> None:
         """Run the ``before`` hooks for ``info.operation_id``."""

@@ -20,7 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 GOOD = """
 from codex_manager import AsyncCodexManager, CodexManager
+from codex_manager.hooks import RequestInfo
 from codex_manager.stream import AppServerSignal, PendingToolCall, StreamEvent
+
+info_of_a_request: RequestInfo
 
 async def main(cm: CodexManager, acm: AsyncCodexManager) -> None:
     created = cm.sessions.create(cwd=".")
@@ -30,6 +33,14 @@ async def main(cm: CodexManager, acm: AsyncCodexManager) -> None:
     reveal_type(cm.tool_calls.respond("1", text="x"))
     reveal_type(await acm.sessions.get("s"))
     reveal_type(cm.wait.turn("s", "t").reply)
+
+
+async def hooks(acm: AsyncCodexManager) -> None:
+    @acm.hooks.before("*")
+    async def add_token(info: RequestInfo) -> None: ...
+
+    await add_token(info_of_a_request)  # the decorated coroutine function, still awaitable
+    reveal_type(add_token)
 
 
 def from_the_stream(event: StreamEvent, signal: AppServerSignal) -> None:
@@ -75,7 +86,7 @@ def _revealed(output: str) -> list[str]:
 
 def test_reveal_type_shows_concrete_types(mypy_output: str) -> None:
     revealed = _revealed(mypy_output)
-    assert len(revealed) == 8, mypy_output
+    assert len(revealed) == 9, mypy_output
     typed_dict = "TypedDict(codex_manager_models.payloads."
     assert revealed[0].startswith(typed_dict + "CreateSessionResponse,"), revealed[0]
     assert revealed[1] in ("str", "builtins.str")
@@ -84,8 +95,12 @@ def test_reveal_type_shows_concrete_types(mypy_output: str) -> None:
     assert all(f"codex_manager.outcomes.ToolCall{c}" in revealed[3] for c in outcome_classes)
     assert revealed[4].startswith(typed_dict + "ReadSessionResponse,"), revealed[4]
     assert revealed[5] in ("str | None", "builtins.str | None")
+    # A hook decorator hands the function back as it was (it widened it to the hook alias,
+    # whose result "Awaitable[None] | None" cannot be awaited).
+    assert "Coroutine" in revealed[6], revealed[6]
+    assert "RequestInfo" in revealed[6], revealed[6]
     # The stream models' free-form fields: JSON, not Any (which would switch checking off).
-    for free_form in revealed[6:]:
+    for free_form in revealed[7:]:
         assert "Any" not in free_form, free_form
         assert re.match(r"(builtins\.)?str \| (builtins\.)?int \| ", free_form), free_form
     assert not re.search(r"good_usage\.py:\d+: error", mypy_output), mypy_output
