@@ -22,6 +22,7 @@ GOOD = """
 from codex_manager import AsyncCodexManager, CodexManager
 from codex_manager.hooks import RequestInfo
 from codex_manager.stream import AppServerSignal, PendingToolCall, StreamEvent
+from codex_manager.testing import FakeCodexManager
 
 info_of_a_request: RequestInfo
 
@@ -48,6 +49,10 @@ def from_the_stream(event: StreamEvent, signal: AppServerSignal) -> None:
     tool_call = signal.tool_call
     if tool_call is not None:
         reveal_type(tool_call.arguments)
+
+
+def from_the_fake(server: FakeCodexManager) -> None:
+    reveal_type(server.wait_for_tool_call("s")["requestId"])
 """
 
 BAD = """
@@ -86,7 +91,7 @@ def _revealed(output: str) -> list[str]:
 
 def test_reveal_type_shows_concrete_types(mypy_output: str) -> None:
     revealed = _revealed(mypy_output)
-    assert len(revealed) == 9, mypy_output
+    assert len(revealed) == 10, mypy_output
     typed_dict = "TypedDict(codex_manager_models.payloads."
     assert revealed[0].startswith(typed_dict + "CreateSessionResponse,"), revealed[0]
     assert revealed[1] in ("str", "builtins.str")
@@ -100,9 +105,11 @@ def test_reveal_type_shows_concrete_types(mypy_output: str) -> None:
     assert "Coroutine" in revealed[6], revealed[6]
     assert "RequestInfo" in revealed[6], revealed[6]
     # The stream models' free-form fields: JSON, not Any (which would switch checking off).
-    for free_form in revealed[7:]:
+    for free_form in revealed[7:9]:
         assert "Any" not in free_form, free_form
         assert re.match(r"(builtins\.)?str \| (builtins\.)?int \| ", free_form), free_form
+    # The fake's pending rows are the REST list's TypedDict (they were untyped JSON objects).
+    assert revealed[9] in ("str", "builtins.str"), revealed[9]
     assert not re.search(r"good_usage\.py:\d+: error", mypy_output), mypy_output
 
 

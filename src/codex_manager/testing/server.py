@@ -17,11 +17,14 @@ from collections import deque
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from concurrent.futures import Future as ThreadFuture
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import TYPE_CHECKING, Self, TypeVar, cast
 
 from aiohttp import web
 
 from codex_manager.json_types import JSONInput, JSONObject, JSONValue
+
+if TYPE_CHECKING:
+    from codex_manager.types import PendingToolCall
 
 from . import _schemas as schemas
 from ._app import build_app
@@ -546,10 +549,10 @@ class FakeCodexManager:
             )
         )
 
-    def pending_tool_calls(self, session_id: str | None = None) -> list[JSONObject]:
+    def pending_tool_calls(self, session_id: str | None = None) -> list[PendingToolCall]:
         """Pending (not in-flight) PendingToolCall records, as the REST list returns them."""
 
-        def collect(ctx: Ctx) -> list[JSONObject]:
+        def collect(ctx: Ctx) -> list[PendingToolCall]:
             calls = sorted(
                 (
                     call
@@ -558,7 +561,7 @@ class FakeCodexManager:
                 ),
                 key=lambda call: (call.created_time, call.rpc_id),
             )
-            return [call.public() for call in calls]
+            return [cast("PendingToolCall", call.public()) for call in calls]
 
         return self._on_loop(collect)
 
@@ -632,9 +635,11 @@ class FakeCodexManager:
         """:meth:`wait_idle` for async tests."""
         await self.wait_for_async(self.is_idle, timeout)
 
-    def wait_for_tool_call(self, session_id: str | None = None, timeout: float = 5.0) -> JSONObject:
+    def wait_for_tool_call(
+        self, session_id: str | None = None, timeout: float = 5.0
+    ) -> PendingToolCall:
         """Block until a tool call is pending (in ``session_id``) and return the oldest."""
-        found: list[JSONObject] = []
+        found: list[PendingToolCall] = []
         self.wait_for(self._pending_call_into(found, session_id), timeout)
         return copy.deepcopy(found[0])
 
@@ -642,14 +647,14 @@ class FakeCodexManager:
         self,
         session_id: str | None = None,
         timeout: float = 5.0,  # noqa: ASYNC109 - mirrors the sync API
-    ) -> JSONObject:
+    ) -> PendingToolCall:
         """:meth:`wait_for_tool_call` for async tests."""
-        found: list[JSONObject] = []
+        found: list[PendingToolCall] = []
         await self.wait_for_async(self._pending_call_into(found, session_id), timeout)
         return copy.deepcopy(found[0])
 
     def _pending_call_into(
-        self, found: list[JSONObject], session_id: str | None
+        self, found: list[PendingToolCall], session_id: str | None
     ) -> Callable[[], bool]:
         def ready() -> bool:
             found[:] = self.pending_tool_calls(session_id)
