@@ -26,12 +26,12 @@ def event(event_type: str, thread_id: str | None = "t", payload: JSONValue = Non
     return frame
 
 
-def names(registry: HandlerRegistry, item: StreamEvent) -> list[str]:
+def names(registry: HandlerRegistry[StreamClient], item: StreamEvent) -> list[str]:
     return [entry.name.rsplit(".", 1)[-1] for entry in registry._router.route(item)]
 
 
 def test_routes_by_type_prefix_and_method() -> None:
-    stream = HandlerRegistry()
+    stream: HandlerRegistry[StreamClient] = HandlerRegistry()
 
     @stream.on_event("tool_call_requested")
     def exact(item: StreamEvent, context: Context) -> None: ...
@@ -101,7 +101,7 @@ def test_routes_by_type_prefix_and_method() -> None:
 
 
 def test_decorators_return_the_handler_and_can_be_removed() -> None:
-    stream = HandlerRegistry()
+    stream: HandlerRegistry[StreamClient] = HandlerRegistry()
 
     def handler(item: StreamEvent, context: Context) -> None: ...
 
@@ -125,7 +125,7 @@ def test_decorators_return_the_handler_and_can_be_removed() -> None:
 
 
 def test_registration_after_routing_invalidates_the_cache() -> None:
-    stream = HandlerRegistry()
+    stream: HandlerRegistry[StreamClient] = HandlerRegistry()
     assert names(stream, event("late")) == []
 
     @stream.on_event("late")
@@ -135,18 +135,18 @@ def test_registration_after_routing_invalidates_the_cache() -> None:
 
 
 def test_bad_registrations_are_rejected() -> None:
-    stream = HandlerRegistry()
+    stream: HandlerRegistry[StreamClient] = HandlerRegistry()
     with pytest.raises(ValueError, match="event_type"):
         stream.on_event("")
     with pytest.raises(ValueError, match="normalized_method"):
         stream.on_app_server_request(" ")
     with pytest.raises(TypeError, match="callable"):
-        stream.on_event("x")(42)  # type: ignore[type-var]  # deliberately not a handler
+        stream.on_event("x")(42)  # type: ignore[arg-type]  # deliberately not a handler
 
 
 def test_a_raw_method_without_a_slash_is_normalized_too() -> None:
     # "execCommandApproval" is a real server request method (contract section 5).
-    stream = HandlerRegistry()
+    stream: HandlerRegistry[StreamClient] = HandlerRegistry()
 
     @stream.on_app_server_request("execCommandApproval")
     def approve(item: AppServerSignal, context: Context) -> None: ...
@@ -164,7 +164,7 @@ def test_a_raw_method_without_a_slash_is_normalized_too() -> None:
 def test_a_raw_method_with_slashes_keeps_its_dots_in_their_segment() -> None:
     # "v2.thread/started" registered as "v2.thread.started"; the server sends
     # "v2_thread.started" (a dot inside a segment becomes "_").
-    stream = HandlerRegistry()
+    stream: HandlerRegistry[StreamClient] = HandlerRegistry()
 
     @stream.on_app_server("v2.thread/started")
     def started(item: AppServerSignal, context: Context) -> None: ...
@@ -177,7 +177,7 @@ def test_a_raw_method_with_slashes_keeps_its_dots_in_their_segment() -> None:
 def test_a_dotted_camel_case_name_or_a_frame_type_matches_what_it_names() -> None:
     # Both registered silently and never fired: the frames' normalized methods are lower case,
     # and a frame type is not a method.
-    stream = HandlerRegistry()
+    stream: HandlerRegistry[StreamClient] = HandlerRegistry()
 
     @stream.on_app_server_request("app_server.request.item.tool.call")
     def from_frame_type(item: AppServerSignal, context: Context) -> None: ...

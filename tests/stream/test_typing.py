@@ -23,6 +23,7 @@ from codex_manager.stream import (
     StreamError,
     StreamEvent,
 )
+from codex_manager.stream.context import StreamClient
 
 Context: TypeAlias = HandlerContext[CodexManager]
 
@@ -55,11 +56,11 @@ def check_sync_decorators(cm: CodexManager) -> None:
     assert_type(on_connect(Connected(None, 1, None), HandlerContext(cm.stream, cm, None)), bool)
 
     # A connect hook receives Connected, not Reconnected.
-    @cm.stream.on_connect()  # type: ignore[type-var]
+    @cm.stream.on_connect()  # type: ignore[arg-type]
     def wrong_connect(notice: Reconnected, context: HandlerContext[CodexManager]) -> None: ...
 
     # A signal handler cannot take every event.
-    @cm.stream.on_event("x")  # type: ignore[type-var]
+    @cm.stream.on_event("x")  # type: ignore[arg-type]
     def wrong(signal: AppServerSignal, context: HandlerContext[CodexManager]) -> None: ...
 
 
@@ -76,7 +77,7 @@ def check_async_decorators(cm: AsyncCodexManager) -> None:
         await context.client.tool_calls.respond("1", text="drained")
 
     # An error handler does not receive events.
-    @stream.on_error  # type: ignore[type-var]
+    @stream.on_error  # type: ignore[arg-type]
     def wrong(event: StreamEvent, context: HandlerContext[AsyncCodexManager]) -> None: ...
 
 
@@ -90,3 +91,19 @@ def test_decorated_handlers_stay_callable() -> None:
         stream: EventStream[CodexManager] = cm.stream
         assert stream.client is cm
         assert stream._router.count() == 7
+
+
+def check_a_handler_takes_the_context_of_its_client(
+    cm: CodexManager, acm: AsyncCodexManager
+) -> None:
+    # A handler written for the sync client was accepted on the async one (and the other way
+    # round): its context.client was the other kind, and the run broke (a coroutine where a
+    # result was expected).
+    @acm.on_app_server_request("item.tool.call")  # type: ignore[arg-type]
+    def sync_context(signal: AppServerSignal, context: HandlerContext[CodexManager]) -> None: ...
+
+    @cm.stream.on_event("x")  # type: ignore[arg-type]
+    def async_context(event: StreamEvent, context: HandlerContext[AsyncCodexManager]) -> None: ...
+
+    @acm.on_connect  # a handler for any client fits every one
+    def any_client(notice: Connected, context: HandlerContext[StreamClient]) -> None: ...

@@ -78,7 +78,7 @@ def _build_config(
     )
 
 
-class CodexManager(StreamShortcuts, ResourceGroups):
+class CodexManager(StreamShortcuts["CodexManager"], ResourceGroups):
     """Synchronous client of codex-manager.
 
     Every server operation is a typed method, grouped by domain (``cm.sessions.create(...)``,
@@ -268,7 +268,7 @@ class CodexManager(StreamShortcuts, ResourceGroups):
         )
 
 
-class AsyncCodexManager(StreamShortcuts, AsyncResourceGroups):
+class AsyncCodexManager(StreamShortcuts["AsyncCodexManager"], AsyncResourceGroups):
     """Asynchronous client of codex-manager: the API of :class:`CodexManager` with ``await``.
 
     Use ``async with`` or call :meth:`aclose`. Arguments as for :class:`CodexManager`, with an

@@ -7,30 +7,38 @@ work, so the sync and async clients share one definition.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar, overload
+
+from codex_manager.stream.context import ClientT
 
 if TYPE_CHECKING:
     from codex_manager.stream.router import (
-        ConnectHandlerT,
-        ErrorHandlerT,
-        EventHandlerT,
+        ConnectHandler,
+        ErrorHandler,
+        EventHandler,
         HandlerRegistry,
-        ReconnectHandlerT,
-        SignalHandlerT,
+        ReconnectHandler,
+        SignalHandler,
     )
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-class StreamShortcuts:
-    """Decorators that register handlers on :attr:`stream` (see the stream for semantics)."""
+
+class StreamShortcuts(Generic[ClientT]):
+    """Decorators that register handlers on :attr:`stream` (see the stream for semantics).
+
+    ``ClientT`` is the client itself: a handler's context is that client's.
+    """
 
     @property
-    def stream(self) -> HandlerRegistry:
+    def stream(self) -> HandlerRegistry[ClientT]:
         """The event stream the shortcuts register on (each client narrows the type)."""
         raise NotImplementedError
 
     def on_event(
         self, event_type: str, *, ordered: bool = False
-    ) -> Callable[[EventHandlerT], EventHandlerT]:
+    ) -> Callable[[EventHandler[ClientT, _P, _R]], EventHandler[ClientT, _P, _R]]:
         """Register a stream handler for events of ``event_type`` (see :attr:`stream`).
 
         ``ordered=True`` also serializes server requests per thread (see the stream).
@@ -39,7 +47,7 @@ class StreamShortcuts:
 
     def on_event_prefix(
         self, prefix: str, *, ordered: bool = False
-    ) -> Callable[[EventHandlerT], EventHandlerT]:
+    ) -> Callable[[EventHandler[ClientT, _P, _R]], EventHandler[ClientT, _P, _R]]:
         """Register a stream handler for event types starting with ``prefix``.
 
         ``ordered=True`` also serializes server requests per thread (see the stream).
@@ -48,13 +56,13 @@ class StreamShortcuts:
 
     def on_app_server(
         self, normalized_method: str | None = None
-    ) -> Callable[[SignalHandlerT], SignalHandlerT]:
+    ) -> Callable[[SignalHandler[ClientT, _P, _R]], SignalHandler[ClientT, _P, _R]]:
         """Register a stream handler for app-server notifications (e.g. ``"turn.completed"``)."""
         return self.stream.on_app_server(normalized_method)
 
     def on_app_server_request(
         self, normalized_method: str | None = None, *, ordered: bool = False
-    ) -> Callable[[SignalHandlerT], SignalHandlerT]:
+    ) -> Callable[[SignalHandler[ClientT, _P, _R]], SignalHandler[ClientT, _P, _R]]:
         """Register a stream handler for app-server requests (e.g. ``"item.tool.call"``).
 
         Requests run concurrently by default (Codex's parallel tool calls run in parallel);
@@ -62,47 +70,70 @@ class StreamShortcuts:
         """
         return self.stream.on_app_server_request(normalized_method, ordered=ordered)
 
-    def on_turn_started(self) -> Callable[[SignalHandlerT], SignalHandlerT]:
+    def on_turn_started(
+        self,
+    ) -> Callable[[SignalHandler[ClientT, _P, _R]], SignalHandler[ClientT, _P, _R]]:
         """Register a stream handler for ``turn/started`` notifications."""
         return self.stream.on_turn_started()
 
     @overload
-    def on_error(self, handler: ErrorHandlerT, /) -> ErrorHandlerT: ...
+    def on_error(
+        self, handler: ErrorHandler[ClientT, _P, _R], /
+    ) -> ErrorHandler[ClientT, _P, _R]: ...
 
     @overload
-    def on_error(self, /) -> Callable[[ErrorHandlerT], ErrorHandlerT]: ...
+    def on_error(
+        self, /
+    ) -> Callable[[ErrorHandler[ClientT, _P, _R]], ErrorHandler[ClientT, _P, _R]]: ...
 
     def on_error(
-        self, handler: ErrorHandlerT | None = None, /
-    ) -> ErrorHandlerT | Callable[[ErrorHandlerT], ErrorHandlerT]:
+        self, handler: ErrorHandler[ClientT, _P, _R] | None = None, /
+    ) -> (
+        ErrorHandler[ClientT, _P, _R]
+        | Callable[[ErrorHandler[ClientT, _P, _R]], ErrorHandler[ClientT, _P, _R]]
+    ):
         """Register a stream error handler (``@cm.on_error`` or ``@cm.on_error()``)."""
         if handler is None:
             return self.stream.on_error()
         return self.stream.on_error(handler)
 
     @overload
-    def on_reconnect(self, handler: ReconnectHandlerT, /) -> ReconnectHandlerT: ...
+    def on_reconnect(
+        self, handler: ReconnectHandler[ClientT, _P, _R], /
+    ) -> ReconnectHandler[ClientT, _P, _R]: ...
 
     @overload
-    def on_reconnect(self, /) -> Callable[[ReconnectHandlerT], ReconnectHandlerT]: ...
+    def on_reconnect(
+        self, /
+    ) -> Callable[[ReconnectHandler[ClientT, _P, _R]], ReconnectHandler[ClientT, _P, _R]]: ...
 
     def on_reconnect(
-        self, handler: ReconnectHandlerT | None = None, /
-    ) -> ReconnectHandlerT | Callable[[ReconnectHandlerT], ReconnectHandlerT]:
+        self, handler: ReconnectHandler[ClientT, _P, _R] | None = None, /
+    ) -> (
+        ReconnectHandler[ClientT, _P, _R]
+        | Callable[[ReconnectHandler[ClientT, _P, _R]], ReconnectHandler[ClientT, _P, _R]]
+    ):
         """Register a hook run after each stream reconnect."""
         if handler is None:
             return self.stream.on_reconnect()
         return self.stream.on_reconnect(handler)
 
     @overload
-    def on_connect(self, handler: ConnectHandlerT, /) -> ConnectHandlerT: ...
+    def on_connect(
+        self, handler: ConnectHandler[ClientT, _P, _R], /
+    ) -> ConnectHandler[ClientT, _P, _R]: ...
 
     @overload
-    def on_connect(self, /) -> Callable[[ConnectHandlerT], ConnectHandlerT]: ...
+    def on_connect(
+        self, /
+    ) -> Callable[[ConnectHandler[ClientT, _P, _R]], ConnectHandler[ClientT, _P, _R]]: ...
 
     def on_connect(
-        self, handler: ConnectHandlerT | None = None, /
-    ) -> ConnectHandlerT | Callable[[ConnectHandlerT], ConnectHandlerT]:
+        self, handler: ConnectHandler[ClientT, _P, _R] | None = None, /
+    ) -> (
+        ConnectHandler[ClientT, _P, _R]
+        | Callable[[ConnectHandler[ClientT, _P, _R]], ConnectHandler[ClientT, _P, _R]]
+    ):
         """Register a hook run on every stream connection, the first one included.
 
         It runs once the server said ``ready`` and the thread subscription was sent: the place

@@ -14,7 +14,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator
-from typing import Generic
 
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
@@ -72,7 +71,7 @@ class _Liveness:
         the ``events()`` consumer hold it, and a pong may wait unread in the socket."""
 
 
-class AsyncEventStream(HandlerRegistry, Generic[ClientT]):
+class AsyncEventStream(HandlerRegistry[ClientT]):
     """Real-time events of a codex-manager server for an asyncio client.
 
     The same decorators as :class:`EventStream`; ``await run_forever()`` or

@@ -12,9 +12,9 @@ import inspect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Final, Literal, Never, TypeAlias, TypeVar, overload
+from typing import Concatenate, Final, Generic, Literal, ParamSpec, TypeAlias, TypeVar, overload
 
-from codex_manager.stream.context import HandlerContext
+from codex_manager.stream.context import ClientT, HandlerContext
 from codex_manager.stream.errors import StreamError
 from codex_manager.stream.frames import (
     AppServerSignal,
@@ -25,29 +25,26 @@ from codex_manager.stream.frames import (
 )
 from codex_manager.stream.normalize import normalize_method
 
-EventHandlerT = TypeVar(
-    "EventHandlerT", bound=Callable[[StreamEvent, HandlerContext[Never]], object]
-)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+# A handler takes (item, context) and may be a plain function or an ``async def``; its
+# context is that of the client it is registered on (a handler written for the sync client
+# cannot be registered on the async one: its ``context.client`` would be the wrong kind).
+# The decorators give the handler back with its own parameter and return types.
+EventHandler: TypeAlias = Callable[Concatenate[StreamEvent, HandlerContext[ClientT], _P], _R]
 """A handler of :class:`StreamEvent` (sync, or async returning an awaitable)."""
 
-SignalHandlerT = TypeVar(
-    "SignalHandlerT", bound=Callable[[AppServerSignal, HandlerContext[Never]], object]
-)
+SignalHandler: TypeAlias = Callable[Concatenate[AppServerSignal, HandlerContext[ClientT], _P], _R]
 """A handler of :class:`AppServerSignal`."""
 
-ErrorHandlerT = TypeVar(
-    "ErrorHandlerT", bound=Callable[[StreamError, HandlerContext[Never]], object]
-)
+ErrorHandler: TypeAlias = Callable[Concatenate[StreamError, HandlerContext[ClientT], _P], _R]
 """A handler of stream errors."""
 
-ReconnectHandlerT = TypeVar(
-    "ReconnectHandlerT", bound=Callable[[Reconnected, HandlerContext[Never]], object]
-)
+ReconnectHandler: TypeAlias = Callable[Concatenate[Reconnected, HandlerContext[ClientT], _P], _R]
 """A handler called after each reconnect."""
 
-ConnectHandlerT = TypeVar(
-    "ConnectHandlerT", bound=Callable[[Connected, HandlerContext[Never]], object]
-)
+ConnectHandler: TypeAlias = Callable[Concatenate[Connected, HandlerContext[ClientT], _P], _R]
 """A handler called each time a connection is ready (the first one included)."""
 
 HandlerKind: TypeAlias = Literal["event", "prefix", "signal", "error", "reconnect", "connect"]
@@ -243,11 +240,12 @@ class Router:
         return tuple(found)
 
 
-class HandlerRegistry:
+class HandlerRegistry(Generic[ClientT]):
     """The decorators shared by :class:`EventStream` and :class:`AsyncEventStream`.
 
-    Every decorator returns the handler unchanged, so its type is intact. Handlers take
-    ``(item, context)`` and may be plain functions or ``async def`` functions.
+    Every decorator returns the handler unchanged (to a type checker: with its parameter and
+    return types). Handlers take ``(item, context)``, the context of the registry's client,
+    and may be plain functions or ``async def`` functions.
     """
 
     def __init__(self) -> None:
@@ -256,7 +254,7 @@ class HandlerRegistry:
 
     def on_event(
         self, event_type: str, *, ordered: bool = False
-    ) -> Callable[[EventHandlerT], EventHandlerT]:
+    ) -> Callable[[EventHandler[ClientT, _P, _R]], EventHandler[ClientT, _P, _R]]:
         """Register a handler for every frame of exactly this type (e.g. ``"tool_call_requested"``).
 
         ``app_server.*`` frames arrive as :class:`AppServerSignal` (a :class:`StreamEvent`).
@@ -267,7 +265,9 @@ class HandlerRegistry:
             raise ValueError("event_type must be a non-empty string")
         _check_ordered(ordered)
 
-        def register(handler: EventHandlerT) -> EventHandlerT:
+        def register(
+            handler: EventHandler[ClientT, _P, _R],
+        ) -> EventHandler[ClientT, _P, _R]:
             self._router.add(handler, "event", event_type, ordered=ordered)
             return handler
 
@@ -275,7 +275,7 @@ class HandlerRegistry:
 
     def on_event_prefix(
         self, prefix: str, *, ordered: bool = False
-    ) -> Callable[[EventHandlerT], EventHandlerT]:
+    ) -> Callable[[EventHandler[ClientT, _P, _R]], EventHandler[ClientT, _P, _R]]:
         """Register a handler for every frame whose type starts with ``prefix``.
 
         ``on_event_prefix("")`` receives every event frame. Frames of one thread reach the
@@ -286,7 +286,9 @@ class HandlerRegistry:
             raise ValueError("prefix must be a string")
         _check_ordered(ordered)
 
-        def register(handler: EventHandlerT) -> EventHandlerT:
+        def register(
+            handler: EventHandler[ClientT, _P, _R],
+        ) -> EventHandler[ClientT, _P, _R]:
             self._router.add(handler, "prefix", prefix, ordered=ordered)
             return handler
 
@@ -294,7 +296,7 @@ class HandlerRegistry:
 
     def on_app_server(
         self, normalized_method: str | None = None
-    ) -> Callable[[SignalHandlerT], SignalHandlerT]:
+    ) -> Callable[[SignalHandler[ClientT, _P, _R]], SignalHandler[ClientT, _P, _R]]:
         """Register a handler for app-server notifications, e.g. ``"turn.completed"``.
 
         ``None`` receives every notification. A raw method (``"turn/completed"``) is
@@ -302,7 +304,9 @@ class HandlerRegistry:
         """
         method = _method_key(normalized_method)
 
-        def register(handler: SignalHandlerT) -> SignalHandlerT:
+        def register(
+            handler: SignalHandler[ClientT, _P, _R],
+        ) -> SignalHandler[ClientT, _P, _R]:
             self._router.add_signal(handler, "notification", method)
             return handler
 
@@ -310,7 +314,7 @@ class HandlerRegistry:
 
     def on_app_server_request(
         self, normalized_method: str | None = None, *, ordered: bool = False
-    ) -> Callable[[SignalHandlerT], SignalHandlerT]:
+    ) -> Callable[[SignalHandler[ClientT, _P, _R]], SignalHandler[ClientT, _P, _R]]:
         """Register a handler for server-initiated requests, e.g. ``"item.tool.call"``.
 
         ``None`` receives every request. A raw method (``"item/tool/call"``) is normalized
@@ -325,21 +329,29 @@ class HandlerRegistry:
         method = _method_key(normalized_method)
         _check_ordered(ordered)
 
-        def register(handler: SignalHandlerT) -> SignalHandlerT:
+        def register(
+            handler: SignalHandler[ClientT, _P, _R],
+        ) -> SignalHandler[ClientT, _P, _R]:
             self._router.add_signal(handler, "request", method, ordered=ordered)
             return handler
 
         return register
 
-    def on_turn_started(self) -> Callable[[SignalHandlerT], SignalHandlerT]:
+    def on_turn_started(
+        self,
+    ) -> Callable[[SignalHandler[ClientT, _P, _R]], SignalHandler[ClientT, _P, _R]]:
         """Register a handler for the app-server ``turn/started`` notification."""
         return self.on_app_server("turn.started")
 
     @overload
-    def on_error(self, handler: ErrorHandlerT, /) -> ErrorHandlerT: ...
+    def on_error(
+        self, handler: ErrorHandler[ClientT, _P, _R], /
+    ) -> ErrorHandler[ClientT, _P, _R]: ...
 
     @overload
-    def on_error(self, /) -> Callable[[ErrorHandlerT], ErrorHandlerT]: ...
+    def on_error(
+        self, /
+    ) -> Callable[[ErrorHandler[ClientT, _P, _R]], ErrorHandler[ClientT, _P, _R]]: ...
 
     def on_error(self, handler: Callable[..., object] | None = None, /) -> Callable[..., object]:
         """Register a handler for stream errors (``@on_error`` or ``@on_error()``).
@@ -356,10 +368,14 @@ class HandlerRegistry:
         return register if handler is None else register(handler)
 
     @overload
-    def on_reconnect(self, handler: ReconnectHandlerT, /) -> ReconnectHandlerT: ...
+    def on_reconnect(
+        self, handler: ReconnectHandler[ClientT, _P, _R], /
+    ) -> ReconnectHandler[ClientT, _P, _R]: ...
 
     @overload
-    def on_reconnect(self, /) -> Callable[[ReconnectHandlerT], ReconnectHandlerT]: ...
+    def on_reconnect(
+        self, /
+    ) -> Callable[[ReconnectHandler[ClientT, _P, _R]], ReconnectHandler[ClientT, _P, _R]]: ...
 
     def on_reconnect(
         self, handler: Callable[..., object] | None = None, /
@@ -378,10 +394,14 @@ class HandlerRegistry:
         return register if handler is None else register(handler)
 
     @overload
-    def on_connect(self, handler: ConnectHandlerT, /) -> ConnectHandlerT: ...
+    def on_connect(
+        self, handler: ConnectHandler[ClientT, _P, _R], /
+    ) -> ConnectHandler[ClientT, _P, _R]: ...
 
     @overload
-    def on_connect(self, /) -> Callable[[ConnectHandlerT], ConnectHandlerT]: ...
+    def on_connect(
+        self, /
+    ) -> Callable[[ConnectHandler[ClientT, _P, _R]], ConnectHandler[ClientT, _P, _R]]: ...
 
     def on_connect(self, handler: Callable[..., object] | None = None, /) -> Callable[..., object]:
         """Register a hook run on every connection, the first included (``@on_connect``).
@@ -407,13 +427,13 @@ class HandlerRegistry:
 
 
 __all__ = [
-    "ConnectHandlerT",
-    "ErrorHandlerT",
-    "EventHandlerT",
+    "ConnectHandler",
+    "ErrorHandler",
+    "EventHandler",
     "HandlerEntry",
     "HandlerRegistry",
-    "ReconnectHandlerT",
+    "ReconnectHandler",
     "Router",
-    "SignalHandlerT",
+    "SignalHandler",
     "is_server_request",
 ]

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import AbstractContextManager
-from typing import Final, Generic, Protocol
+from typing import Final, Protocol
 
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
@@ -72,7 +72,7 @@ class _WebSocket(AbstractContextManager["_WebSocket"], Protocol):
     def close_socket(self) -> None: ...
 
 
-class EventStream(HandlerRegistry, Generic[ClientT]):
+class EventStream(HandlerRegistry[ClientT]):
     """Real-time events of a codex-manager server for a synchronous client.
 
     Register handlers with the decorators (:meth:`on_app_server_request`, ...), then call
