@@ -112,19 +112,23 @@ def _rss_bytes() -> int:
 
 
 def _raw_registries(count: int, skills: int) -> list[object]:
-    """Baseline: per registry, a dict of name -> (handler, its own JSON schema dict)."""
+    """Baseline: per registry, a dict of name -> (handler, schema), the schemas made once and
+    shared by every registry (as the SDK shares them): the least a registry can hold."""
     from bench.clients.common import lookup_ticket
 
+    schemas: list[dict[str, object]] = [
+        {
+            "type": "object",
+            "properties": {"ticket_id": {"type": "string", "description": f"Ticket {k}"}},
+            "required": ["ticket_id"],
+        }
+        for k in range(skills)
+    ]
     out: list[object] = []
     for _ in range(count):
         registry: dict[str, tuple[object, dict[str, object]]] = {}
         for k in range(skills):
-            schema: dict[str, object] = {
-                "type": "object",
-                "properties": {"ticket_id": {"type": "string", "description": f"Ticket {k}"}},
-                "required": ["ticket_id"],
-            }
-            registry[f"skill_{k}"] = (lookup_ticket, schema)
+            registry[f"skill_{k}"] = (lookup_ticket, schemas[k])
         out.append(registry)
     return out
 

@@ -12,16 +12,29 @@ Check = Callable[[Spread, Spread | None], bool]
 """Decides ``met`` from the SDK spread and the ratio spread (medians are compared)."""
 
 
+class _Reps(dict[int, float]):
+    """A client's figure per repetition, and the repetitions whose run failed."""
+
+    def __init__(self, values: dict[int, float], failed: set[int]) -> None:
+        super().__init__(values)
+        self.failed = failed
+
+
 def _by_rep(
     runs: list[RunRecord], client: str, variant: str, value: Callable[[RunRecord], float | None]
-) -> dict[int, float]:
+) -> _Reps:
     out: dict[int, float] = {}
+    failed: set[int] = set()
     for r in runs:
-        if r.client == client and r.variant == variant and r.status == "ok":
-            v = value(r)
-            if v is not None:
-                out[r.rep] = v
-    return out
+        if r.client != client or r.variant != variant:
+            continue
+        # A run that lost or doubled an answer counts as failed, whatever its timings.
+        v = value(r) if r.all_answered and not r.not_found_answers else None
+        if v is None:
+            failed.add(r.rep)
+        else:
+            out[r.rep] = v
+    return _Reps(out, failed)
 
 
 def _reason(runs: list[RunRecord], client: str) -> str:
@@ -45,21 +58,33 @@ def _figure(
     unavailable: str = "",
     note: str = "",
 ) -> Figure:
-    reps = sorted(set(sdk) & set(baseline))
-    sdk_spread = spread(list(sdk.values()))
-    ratio = spread(paired_ratios([sdk[r] for r in reps], [baseline[r] for r in reps]))
+    # Every column from the repetitions both sides ran (a deadline may cut one short).
+    reps = sorted(set(sdk) & set(baseline)) if baseline else sorted(sdk)
+    sdk_spread = spread([sdk[r] for r in reps])
+    ratio = (
+        spread(paired_ratios([sdk[r] for r in reps], [baseline[r] for r in reps]))
+        if baseline
+        else None
+    )
+    failed = sorted(getattr(sdk, "failed", set()))
     met: bool | None = None
-    if sdk_spread is not None and check is not None:
-        met = check(sdk_spread, ratio)
+    if check is not None:
+        # A target is met only by runs that all succeeded: a figure without them, or with
+        # a failed repetition dropped, says "no" (not "-", not a yes from the survivors).
+        met = sdk_spread is not None and not failed and check(sdk_spread, ratio)
     if sdk_spread is None and unavailable:
         note = f"unavailable: {unavailable}"
+    elif failed:
+        note = f"failed in repetition(s) {', '.join(map(str, failed))}" + (
+            f"; {note}" if note else ""
+        )
     return Figure(
         key=key,
         label=label,
         unit=unit,
         sdk=sdk_spread,
         baseline_label=baseline_label,
-        baseline=spread(list(baseline.values())),
+        baseline=spread([baseline[r] for r in reps]) if baseline else None,
         ratio=ratio,
         target=target,
         met=met,
@@ -168,11 +193,12 @@ def sequential_figures(scn: ScenarioResult) -> list[Figure]:
             )
         )
 
-    def per_noise(client: str) -> dict[int, float]:
+    def per_noise(client: str) -> _Reps:
         # Quiet and noisy calls alternate within one run: the difference is paired per run.
         quiet = _by_rep(runs, client, noisy, lambda r: r.quiet_p50_us)
         loud = _by_rep(runs, client, noisy, lambda r: r.noisy_p50_us)
-        return {rep: (loud[rep] - quiet[rep]) / noise_n for rep in quiet.keys() & loud.keys()}
+        values = {rep: (loud[rep] - quiet[rep]) / noise_n for rep in quiet.keys() & loud.keys()}
+        return _Reps(values, quiet.failed | loud.failed)
 
     raw_per_noise = per_noise("r-aiohttp")
     for client, kind in (("sdk-async", "async"), ("sdk-sync", "sync")):
@@ -419,7 +445,7 @@ def micro_figures(decode: MicroResult, imports: MicroResult, memory: MicroResult
             "RSS per 1,000 registries x 5 skills",
             "MiB",
             _micro_series(memory, "sdk"),
-            "plain dicts",
+            "plain dicts, shared schemas",
             _micro_series(memory, "raw-dicts"),
             "<= 2.6 MiB",
             _value_at_most(2.6),

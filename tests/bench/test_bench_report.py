@@ -1,0 +1,49 @@
+"""How raw runs become figures: a target is met only by runs that all succeeded."""
+
+from __future__ import annotations
+
+from bench.report import sequential_figures
+from bench.results import RunRecord, ScenarioResult
+
+
+def _run(client: str, rep: int, p50: float, *, status: str = "ok", answered: int = 30) -> RunRecord:
+    return RunRecord(
+        client=client,
+        variant="plain",
+        rep=rep,
+        status=status,
+        reason="" if status == "ok" else "timed out",
+        expected=30,
+        answered=answered,
+        not_found_answers=0,
+        p50_us=p50,
+        p99_us=p50 * 1.5,
+        quiet_p50_us=None,
+        noisy_p50_us=None,
+        calls_per_s=1.0,
+        wall_s=1.0,
+        cpu_us_per_call=None,
+    )
+
+
+def _p50_figure(sdk_runs: list[RunRecord]) -> tuple[bool | None, str]:
+    baseline = [_run("r-httpx", rep, 460.0) for rep in range(3)]
+    scenario = ScenarioResult("sequential", {"noise_frames": 10}, [*baseline, *sdk_runs])
+    [figure] = [f for f in sequential_figures(scenario) if f.key == "seq_async_p50"]
+    return figure.met, figure.note
+
+
+def test_all_runs_fast_meet_the_target() -> None:
+    met, note = _p50_figure([_run("sdk-async", rep, 270.0) for rep in range(3)])
+    assert (met, note) == (True, "")
+
+
+def test_a_failed_or_incomplete_repetition_fails_the_target() -> None:
+    # The surviving repetitions met it, and the table said "yes" (or "-" with none left).
+    timed_out = [_run("sdk-async", 0, 270.0, status="timeout"), _run("sdk-async", 1, 270.0)]
+    lost_one = [_run("sdk-async", 2, 270.0, answered=29)]
+    met, note = _p50_figure([*timed_out, *lost_one])
+    assert met is False
+    assert note == "failed in repetition(s) 0, 2"
+    none_left = [_run("sdk-async", rep, 270.0, status="error") for rep in range(3)]
+    assert _p50_figure(none_left)[0] is False
