@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar, overload
 
-from codex_manager.stream.context import ClientT
-
 if TYPE_CHECKING:
+    from codex_manager.stream.context import StreamClient
     from codex_manager.stream.router import (
         ConnectHandler,
         ErrorHandler,
@@ -23,6 +22,9 @@ if TYPE_CHECKING:
 
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
+# Not the stream package's ClientT: importing it would load the stream (and asyncio) with
+# every client, which ``import codex_manager`` leaves for the first use of ``cm.stream``.
+ClientT = TypeVar("ClientT", bound="StreamClient")
 
 
 class StreamShortcuts(Generic[ClientT]):
