@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import yaml
@@ -237,49 +237,13 @@ JSON_VALUE_ALIAS = (
 )
 
 
-def type_free_values_as_json(module: Path) -> None:
-    """Type the spec's free-form values (``{}``) as a recursive JSON alias instead of ``Any``.
-
-    datamodel-code-generator maps an unconstrained schema to ``typing.Any``; users index these
-    TypedDicts directly, so ``Any`` would switch type checking off exactly where JSON enters
-    their program. Only code lines are rewritten (docstrings keep their words).
-    """
-    lines = module.read_text().splitlines(keepends=True)
-    in_docstring = False
-    output: list[str] = []
-    for line in lines:
-        stripped = line.strip()
-        if stripped.startswith('"""'):
-            closes_same_line = stripped.count('"""') >= 2
-            if not closes_same_line:
-                in_docstring = not in_docstring
-            output.append(line)
-            continue
-        if in_docstring:
-            output.append(line)
-            continue
-        if stripped.startswith("from typing import "):
-            names = [n.strip() for n in stripped.removeprefix("from typing import ").split(",")]
-            names = [n for n in names if n != "Any"]
-            output.append(f"from typing import {', '.join(names)}\n\n\n")
-            output.append(JSON_VALUE_ALIAS)
-            continue
-        output.append(re.sub(r"\bAny\b", "JsonValue", line))
-    module.write_text("".join(output))
-
-
-_STRUCT_FIELD_WITH_ANY = re.compile(r"^(?P<indent>    )(?P<name>\w+): (?P<rest>.*\bAny\b.*)$")
-
-
-def type_free_struct_fields_as_json(module: Path) -> None:
-    """Show type checkers the msgspec models' free-form fields as the JSON alias, not ``Any``.
-
-    msgspec decodes by the annotations it finds at runtime and cannot take a recursive
-    alias, so the generated ``Any`` stays for it; a type checker, reading the
-    ``TYPE_CHECKING`` branch, sees ``JsonValue`` (``event.decode_payload(PendingToolCall)
-    .arguments`` must not switch type checking off in users' code). Only single-line field
-    annotations of class bodies are rewritten; docstrings are left alone.
-    """
+def _rewrite_code(
+    module: Path,
+    typing_names: Callable[[list[str]], list[str]],
+    rewrite: Callable[[str], str],
+) -> None:
+    """Rewrite a generated module's code lines (docstrings keep their words): the names its
+    ``from typing import`` takes (the JSON alias is defined right after), and every other line."""
     lines = module.read_text().splitlines(keepends=True)
     in_docstring = False
     output: list[str] = []
@@ -289,25 +253,60 @@ def type_free_struct_fields_as_json(module: Path) -> None:
             if stripped.count('"""') < 2:
                 in_docstring = not in_docstring
             output.append(line)
-            continue
-        if in_docstring:
+        elif in_docstring:
             output.append(line)
-            continue
-        if stripped.startswith("from typing import "):
+        elif stripped.startswith("from typing import "):
             names = [n.strip() for n in stripped.removeprefix("from typing import ").split(",")]
-            names = sorted({*names, "TYPE_CHECKING"}, key=lambda n: (n != "TYPE_CHECKING", n))
-            output.append(f"from typing import {', '.join(names)}\n\n\n")
+            output.append(f"from typing import {', '.join(typing_names(names))}\n\n\n")
             output.append(JSON_VALUE_ALIAS)
-            continue
-        found = _STRUCT_FIELD_WITH_ANY.match(line.rstrip("\n"))
-        if found is None:
-            output.append(line)
-            continue
-        indent, name, rest = found["indent"], found["name"], found["rest"]
-        typed = re.sub(r"\bAny\b", "JsonValue", rest)
-        output.append(f"{indent}if TYPE_CHECKING:\n{indent}    {name}: {typed}\n")
-        output.append(f"{indent}else:\n{indent}    {name}: {rest}\n")
+        else:
+            output.append(rewrite(line))
     module.write_text("".join(output))
+
+
+def type_free_values_as_json(module: Path) -> None:
+    """Type the spec's free-form values (``{}``) as a recursive JSON alias instead of ``Any``.
+
+    datamodel-code-generator maps an unconstrained schema to ``typing.Any``; users index these
+    TypedDicts directly, so ``Any`` would switch type checking off exactly where JSON enters
+    their program.
+    """
+    _rewrite_code(
+        module,
+        lambda names: [n for n in names if n != "Any"],
+        lambda line: re.sub(r"\bAny\b", "JsonValue", line),
+    )
+
+
+_STRUCT_FIELD_WITH_ANY = re.compile(r"^(?P<indent>    )(?P<name>\w+): (?P<rest>.*\bAny\b.*)$")
+
+
+def _field_typed_for_checkers(line: str) -> str:
+    found = _STRUCT_FIELD_WITH_ANY.match(line.rstrip("\n"))
+    if found is None:
+        return line
+    indent, name, rest = found["indent"], found["name"], found["rest"]
+    typed = re.sub(r"\bAny\b", "JsonValue", rest)
+    return (
+        f"{indent}if TYPE_CHECKING:\n{indent}    {name}: {typed}\n"
+        f"{indent}else:\n{indent}    {name}: {rest}\n"
+    )
+
+
+def type_free_struct_fields_as_json(module: Path) -> None:
+    """Show type checkers the msgspec models' free-form fields as the JSON alias, not ``Any``.
+
+    msgspec decodes by the annotations it finds at runtime and cannot take a recursive
+    alias, so the generated ``Any`` stays for it; a type checker, reading the
+    ``TYPE_CHECKING`` branch, sees ``JsonValue`` (``event.decode_payload(PendingToolCall)
+    .arguments`` must not switch type checking off in users' code). Only single-line field
+    annotations of class bodies are rewritten.
+    """
+    _rewrite_code(
+        module,
+        lambda names: sorted({*names, "TYPE_CHECKING"}, key=lambda n: (n != "TYPE_CHECKING", n)),
+        _field_typed_for_checkers,
+    )
 
 
 def generate_models(work: Path, out: Path) -> None:
