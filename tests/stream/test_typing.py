@@ -107,3 +107,15 @@ def check_a_handler_takes_the_context_of_its_client(
 
     @acm.on_connect  # a handler for any client fits every one
     def any_client(notice: Connected, context: HandlerContext[StreamClient]) -> None: ...
+
+
+def test_events_can_be_built_from_any_json_shaped_values() -> None:
+    # The constructors took invariant JSONValue: a dict[str, str | bool] was refused by mypy,
+    # which bit whoever built events to unit-test their handlers.
+    payload: dict[str, str | bool] = {"requestId": "1", "ok": True}
+    params: dict[str, list[int]] = {"ids": [1, 2]}
+    event = StreamEvent("tool_call_requested", "t", payload)
+    signal = AppServerSignal(signal_type="request", method="x/y", thread_id="t", params=params)
+    assert event.payload == {"requestId": "1", "ok": True}
+    assert signal.params == {"ids": [1, 2]}
+    assert event.raw_payload == b'{"requestId":"1","ok":true}'

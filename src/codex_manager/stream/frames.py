@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final, Literal, TypeVar, cast
 
 import msgspec
 
-from codex_manager.json_types import JSONValue
+from codex_manager.json_types import JSONInput, JSONValue
 from codex_manager.stream.errors import StreamFrameError, preview
 
 if TYPE_CHECKING:
@@ -55,12 +55,16 @@ class StreamEvent:
     _raw: msgspec.Raw
     _payload: JSONValue | _Missing
 
-    def __init__(self, type: str, thread_id: str | None, payload: JSONValue = None):
-        """Build an event from decoded values (the stream itself decodes frames lazily)."""
+    def __init__(self, type: str, thread_id: str | None, payload: JSONInput = None):
+        """Build an event from decoded values (the stream itself decodes frames lazily).
+
+        ``payload`` is any JSON-shaped value (a ``dict[str, str]`` too); :attr:`payload`
+        gives it back as decoded JSON, as for a received frame.
+        """
         self.type = type
         self.thread_id = thread_id
         self._raw = msgspec.Raw(msgspec.json.encode(payload))
-        self._payload = payload
+        self._payload = _MISSING
 
     @property
     def payload(self) -> JSONValue:
@@ -168,7 +172,7 @@ class AppServerSignal(StreamEvent):
         method: str,
         thread_id: str | None,
         turn_id: str | None = None,
-        params: JSONValue = None,
+        params: JSONInput = None,
         request_id: int | str | None = None,
         received_at: str = "",
         session: SignalSession | None = None,
@@ -180,7 +184,7 @@ class AppServerSignal(StreamEvent):
         normalized = normalize_method(method)
         prefix = "app_server.request." if signal_type == "request" else "app_server."
         event_type = prefix + normalized
-        payload: dict[str, JSONValue] = {
+        payload: dict[str, JSONInput] = {
             "source": "app_server",
             "signalType": signal_type,
             "eventType": event_type,
@@ -203,7 +207,7 @@ class AppServerSignal(StreamEvent):
         self.request_id = request_id
         self.tool_call = tool_call
         self._raw_params = msgspec.Raw(msgspec.json.encode(params))
-        self._params = params
+        self._params = _MISSING
 
     @property
     def params(self) -> JSONValue:
