@@ -349,3 +349,16 @@ def test_a_frame_that_is_malformed_besides_a_lone_surrogate_is_still_refused() -
         decode_frame('{"type": 42, "threadId": "\\udc00"}')
     with pytest.raises(StreamFrameError):
         decode_frame('{"type": "x", "threadId": "\\udc00"')
+
+
+def test_a_type_msgspec_cannot_decode_into_is_named_in_a_clear_type_error() -> None:
+    # The REST list's PendingToolCall (a TypedDict of recursive JSON aliases) raised msgspec's
+    # bare "Type 'ForwardRef('JsonValue')' is not supported".
+    import codex_manager.types
+
+    event = StreamEvent("tool_call_requested", "t", {"requestId": "1"})
+    with pytest.raises(TypeError, match=r"payloads\.PendingToolCall cannot be decoded"):
+        event.decode_payload(codex_manager.types.PendingToolCall)
+    signal = AppServerSignal(signal_type="request", method="x", thread_id="t", params={"a": 1})
+    with pytest.raises(TypeError, match="use a msgspec Struct"):
+        signal.decode_params(codex_manager.types.PendingToolCall)

@@ -84,18 +84,28 @@ class StreamEvent:
 
         Raises:
             StreamFrameError: The payload does not have the shape of ``model``.
+            TypeError: msgspec cannot decode into ``model`` (a REST TypedDict, say).
         """
-        try:
-            return msgspec.json.decode(self._raw, type=model)
-        except msgspec.ValidationError as error:
-            raise StreamFrameError(
-                f"payload is not a {getattr(model, '__name__', model)}: {error}",
-                preview(bytes(self._raw)),
-                self.type,
-            ) from error
+        return _decode_as(self._raw, model, "payload", self.type)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(type={self.type!r}, thread_id={self.thread_id!r})"
+
+
+def _decode_as(raw: msgspec.Raw, model: builtins.type[ModelT], what: str, frame: str) -> ModelT:
+    name = getattr(model, "__name__", repr(model))
+    try:
+        return msgspec.json.decode(raw, type=model)
+    except msgspec.ValidationError as error:
+        raise StreamFrameError(
+            f"{what} is not a {name}: {error}", preview(bytes(raw)), frame
+        ) from error
+    except TypeError as error:  # msgspec's word for a type it cannot decode into
+        where = f"{getattr(model, '__module__', '?')}.{name}"
+        raise TypeError(
+            f"{where} cannot be decoded from a frame ({error}): use a msgspec Struct such as "
+            "codex_manager.stream.PendingToolCall or a generated app-server model"
+        ) from error
 
 
 class ToolCallParams(msgspec.Struct, frozen=True, kw_only=True):
@@ -232,15 +242,9 @@ class AppServerSignal(StreamEvent):
 
         Raises:
             StreamFrameError: The params do not have the shape of ``model``.
+            TypeError: msgspec cannot decode into ``model``.
         """
-        try:
-            return msgspec.json.decode(self._raw_params, type=model)
-        except msgspec.ValidationError as error:
-            raise StreamFrameError(
-                f"params are not a {getattr(model, '__name__', model)}: {error}",
-                preview(bytes(self._raw_params)),
-                self.type,
-            ) from error
+        return _decode_as(self._raw_params, model, "params", self.type)
 
     def __repr__(self) -> str:
         return (
