@@ -119,3 +119,16 @@ def test_events_can_be_built_from_any_json_shaped_values() -> None:
     assert event.payload == {"requestId": "1", "ok": True}
     assert signal.params == {"ids": [1, 2]}
     assert event.raw_payload == b'{"requestId":"1","ok":true}'
+
+
+def check_a_handler_can_take_no_required_extra_parameter(cm: CodexManager) -> None:
+    # The stream calls a handler with (item, context): one that needs a third argument was
+    # accepted by the decorators' typing and failed at every call.
+    @cm.on_event("x")  # type: ignore[arg-type]
+    def needs_tag(event: StreamEvent, context: HandlerContext[CodexManager], tag: str) -> None: ...
+
+    @cm.on_error  # type: ignore[arg-type]
+    def needs_more(error: StreamError, context: HandlerContext[CodexManager], n: int) -> None: ...
+
+    @cm.on_event("x")  # an extra parameter with a default is fine
+    def tagged(event: StreamEvent, context: Context, tag: str = "") -> None: ...

@@ -7,7 +7,7 @@ work, so the sync and async clients share one definition.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Generic, TypeVar, overload
 
 if TYPE_CHECKING:
     from codex_manager.stream.context import StreamClient
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
         SignalHandler,
     )
 
-_P = ParamSpec("_P")
 _R = TypeVar("_R")
 # Not the stream package's ClientT: importing it would load the stream (and asyncio) with
 # every client, which ``import codex_manager`` leaves for the first use of ``cm.stream``.
@@ -40,7 +39,7 @@ class StreamShortcuts(Generic[ClientT]):
 
     def on_event(
         self, event_type: str, *, ordered: bool = False
-    ) -> Callable[[EventHandler[ClientT, _P, _R]], EventHandler[ClientT, _P, _R]]:
+    ) -> Callable[[EventHandler[ClientT, _R]], EventHandler[ClientT, _R]]:
         """Register a stream handler for events of ``event_type`` (see :attr:`stream`).
 
         ``ordered=True`` also serializes server requests per thread (see the stream).
@@ -49,7 +48,7 @@ class StreamShortcuts(Generic[ClientT]):
 
     def on_event_prefix(
         self, prefix: str, *, ordered: bool = False
-    ) -> Callable[[EventHandler[ClientT, _P, _R]], EventHandler[ClientT, _P, _R]]:
+    ) -> Callable[[EventHandler[ClientT, _R]], EventHandler[ClientT, _R]]:
         """Register a stream handler for event types starting with ``prefix``.
 
         ``ordered=True`` also serializes server requests per thread (see the stream).
@@ -58,13 +57,13 @@ class StreamShortcuts(Generic[ClientT]):
 
     def on_app_server(
         self, normalized_method: str | None = None
-    ) -> Callable[[SignalHandler[ClientT, _P, _R]], SignalHandler[ClientT, _P, _R]]:
+    ) -> Callable[[SignalHandler[ClientT, _R]], SignalHandler[ClientT, _R]]:
         """Register a stream handler for app-server notifications (e.g. ``"turn.completed"``)."""
         return self.stream.on_app_server(normalized_method)
 
     def on_app_server_request(
         self, normalized_method: str | None = None, *, ordered: bool = False
-    ) -> Callable[[SignalHandler[ClientT, _P, _R]], SignalHandler[ClientT, _P, _R]]:
+    ) -> Callable[[SignalHandler[ClientT, _R]], SignalHandler[ClientT, _R]]:
         """Register a stream handler for app-server requests (e.g. ``"item.tool.call"``).
 
         Requests run concurrently by default (Codex's parallel tool calls run in parallel);
@@ -74,25 +73,20 @@ class StreamShortcuts(Generic[ClientT]):
 
     def on_turn_started(
         self,
-    ) -> Callable[[SignalHandler[ClientT, _P, _R]], SignalHandler[ClientT, _P, _R]]:
+    ) -> Callable[[SignalHandler[ClientT, _R]], SignalHandler[ClientT, _R]]:
         """Register a stream handler for ``turn/started`` notifications."""
         return self.stream.on_turn_started()
 
     @overload
-    def on_error(
-        self, handler: ErrorHandler[ClientT, _P, _R], /
-    ) -> ErrorHandler[ClientT, _P, _R]: ...
+    def on_error(self, handler: ErrorHandler[ClientT, _R], /) -> ErrorHandler[ClientT, _R]: ...
 
     @overload
-    def on_error(
-        self, /
-    ) -> Callable[[ErrorHandler[ClientT, _P, _R]], ErrorHandler[ClientT, _P, _R]]: ...
+    def on_error(self, /) -> Callable[[ErrorHandler[ClientT, _R]], ErrorHandler[ClientT, _R]]: ...
 
     def on_error(
-        self, handler: ErrorHandler[ClientT, _P, _R] | None = None, /
+        self, handler: ErrorHandler[ClientT, _R] | None = None, /
     ) -> (
-        ErrorHandler[ClientT, _P, _R]
-        | Callable[[ErrorHandler[ClientT, _P, _R]], ErrorHandler[ClientT, _P, _R]]
+        ErrorHandler[ClientT, _R] | Callable[[ErrorHandler[ClientT, _R]], ErrorHandler[ClientT, _R]]
     ):
         """Register a stream error handler (``@cm.on_error`` or ``@cm.on_error()``)."""
         if handler is None:
@@ -101,19 +95,19 @@ class StreamShortcuts(Generic[ClientT]):
 
     @overload
     def on_reconnect(
-        self, handler: ReconnectHandler[ClientT, _P, _R], /
-    ) -> ReconnectHandler[ClientT, _P, _R]: ...
+        self, handler: ReconnectHandler[ClientT, _R], /
+    ) -> ReconnectHandler[ClientT, _R]: ...
 
     @overload
     def on_reconnect(
         self, /
-    ) -> Callable[[ReconnectHandler[ClientT, _P, _R]], ReconnectHandler[ClientT, _P, _R]]: ...
+    ) -> Callable[[ReconnectHandler[ClientT, _R]], ReconnectHandler[ClientT, _R]]: ...
 
     def on_reconnect(
-        self, handler: ReconnectHandler[ClientT, _P, _R] | None = None, /
+        self, handler: ReconnectHandler[ClientT, _R] | None = None, /
     ) -> (
-        ReconnectHandler[ClientT, _P, _R]
-        | Callable[[ReconnectHandler[ClientT, _P, _R]], ReconnectHandler[ClientT, _P, _R]]
+        ReconnectHandler[ClientT, _R]
+        | Callable[[ReconnectHandler[ClientT, _R]], ReconnectHandler[ClientT, _R]]
     ):
         """Register a hook run after each stream reconnect."""
         if handler is None:
@@ -122,19 +116,19 @@ class StreamShortcuts(Generic[ClientT]):
 
     @overload
     def on_connect(
-        self, handler: ConnectHandler[ClientT, _P, _R], /
-    ) -> ConnectHandler[ClientT, _P, _R]: ...
+        self, handler: ConnectHandler[ClientT, _R], /
+    ) -> ConnectHandler[ClientT, _R]: ...
 
     @overload
     def on_connect(
         self, /
-    ) -> Callable[[ConnectHandler[ClientT, _P, _R]], ConnectHandler[ClientT, _P, _R]]: ...
+    ) -> Callable[[ConnectHandler[ClientT, _R]], ConnectHandler[ClientT, _R]]: ...
 
     def on_connect(
-        self, handler: ConnectHandler[ClientT, _P, _R] | None = None, /
+        self, handler: ConnectHandler[ClientT, _R] | None = None, /
     ) -> (
-        ConnectHandler[ClientT, _P, _R]
-        | Callable[[ConnectHandler[ClientT, _P, _R]], ConnectHandler[ClientT, _P, _R]]
+        ConnectHandler[ClientT, _R]
+        | Callable[[ConnectHandler[ClientT, _R]], ConnectHandler[ClientT, _R]]
     ):
         """Register a hook run on every stream connection, the first one included.
 

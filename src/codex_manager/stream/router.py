@@ -12,7 +12,7 @@ import inspect
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Concatenate, Final, Generic, Literal, ParamSpec, TypeAlias, TypeVar, overload
+from typing import Final, Generic, Literal, TypeAlias, TypeVar, overload
 
 from codex_manager.stream.context import ClientT, HandlerContext
 from codex_manager.stream.errors import StreamError
@@ -25,26 +25,26 @@ from codex_manager.stream.frames import (
 )
 from codex_manager.stream.normalize import normalize_method
 
-_P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 # A handler takes (item, context) and may be a plain function or an ``async def``; its
 # context is that of the client it is registered on (a handler written for the sync client
 # cannot be registered on the async one: its ``context.client`` would be the wrong kind).
-# The decorators give the handler back with its own parameter and return types.
-EventHandler: TypeAlias = Callable[Concatenate[StreamEvent, HandlerContext[ClientT], _P], _R]
+# The decorators give the handler back typed by its item, context and return types (extra
+# parameters need defaults: the stream passes two arguments).
+EventHandler: TypeAlias = Callable[[StreamEvent, HandlerContext[ClientT]], _R]
 """A handler of :class:`StreamEvent` (sync, or async returning an awaitable)."""
 
-SignalHandler: TypeAlias = Callable[Concatenate[AppServerSignal, HandlerContext[ClientT], _P], _R]
+SignalHandler: TypeAlias = Callable[[AppServerSignal, HandlerContext[ClientT]], _R]
 """A handler of :class:`AppServerSignal`."""
 
-ErrorHandler: TypeAlias = Callable[Concatenate[StreamError, HandlerContext[ClientT], _P], _R]
+ErrorHandler: TypeAlias = Callable[[StreamError, HandlerContext[ClientT]], _R]
 """A handler of stream errors."""
 
-ReconnectHandler: TypeAlias = Callable[Concatenate[Reconnected, HandlerContext[ClientT], _P], _R]
+ReconnectHandler: TypeAlias = Callable[[Reconnected, HandlerContext[ClientT]], _R]
 """A handler called after each reconnect."""
 
-ConnectHandler: TypeAlias = Callable[Concatenate[Connected, HandlerContext[ClientT], _P], _R]
+ConnectHandler: TypeAlias = Callable[[Connected, HandlerContext[ClientT]], _R]
 """A handler called each time a connection is ready (the first one included)."""
 
 HandlerKind: TypeAlias = Literal["event", "prefix", "signal", "error", "reconnect", "connect"]
@@ -254,7 +254,7 @@ class HandlerRegistry(Generic[ClientT]):
 
     def on_event(
         self, event_type: str, *, ordered: bool = False
-    ) -> Callable[[EventHandler[ClientT, _P, _R]], EventHandler[ClientT, _P, _R]]:
+    ) -> Callable[[EventHandler[ClientT, _R]], EventHandler[ClientT, _R]]:
         """Register a handler for every frame of exactly this type (e.g. ``"tool_call_requested"``).
 
         ``app_server.*`` frames arrive as :class:`AppServerSignal` (a :class:`StreamEvent`).
@@ -266,8 +266,8 @@ class HandlerRegistry(Generic[ClientT]):
         _check_ordered(ordered)
 
         def register(
-            handler: EventHandler[ClientT, _P, _R],
-        ) -> EventHandler[ClientT, _P, _R]:
+            handler: EventHandler[ClientT, _R],
+        ) -> EventHandler[ClientT, _R]:
             self._router.add(handler, "event", event_type, ordered=ordered)
             return handler
 
@@ -275,7 +275,7 @@ class HandlerRegistry(Generic[ClientT]):
 
     def on_event_prefix(
         self, prefix: str, *, ordered: bool = False
-    ) -> Callable[[EventHandler[ClientT, _P, _R]], EventHandler[ClientT, _P, _R]]:
+    ) -> Callable[[EventHandler[ClientT, _R]], EventHandler[ClientT, _R]]:
         """Register a handler for every frame whose type starts with ``prefix``.
 
         ``on_event_prefix("")`` receives every event frame. Frames of one thread reach the
@@ -287,8 +287,8 @@ class HandlerRegistry(Generic[ClientT]):
         _check_ordered(ordered)
 
         def register(
-            handler: EventHandler[ClientT, _P, _R],
-        ) -> EventHandler[ClientT, _P, _R]:
+            handler: EventHandler[ClientT, _R],
+        ) -> EventHandler[ClientT, _R]:
             self._router.add(handler, "prefix", prefix, ordered=ordered)
             return handler
 
@@ -296,7 +296,7 @@ class HandlerRegistry(Generic[ClientT]):
 
     def on_app_server(
         self, normalized_method: str | None = None
-    ) -> Callable[[SignalHandler[ClientT, _P, _R]], SignalHandler[ClientT, _P, _R]]:
+    ) -> Callable[[SignalHandler[ClientT, _R]], SignalHandler[ClientT, _R]]:
         """Register a handler for app-server notifications, e.g. ``"turn.completed"``.
 
         ``None`` receives every notification. A raw method (``"turn/completed"``) is
@@ -305,8 +305,8 @@ class HandlerRegistry(Generic[ClientT]):
         method = _method_key(normalized_method)
 
         def register(
-            handler: SignalHandler[ClientT, _P, _R],
-        ) -> SignalHandler[ClientT, _P, _R]:
+            handler: SignalHandler[ClientT, _R],
+        ) -> SignalHandler[ClientT, _R]:
             self._router.add_signal(handler, "notification", method)
             return handler
 
@@ -314,7 +314,7 @@ class HandlerRegistry(Generic[ClientT]):
 
     def on_app_server_request(
         self, normalized_method: str | None = None, *, ordered: bool = False
-    ) -> Callable[[SignalHandler[ClientT, _P, _R]], SignalHandler[ClientT, _P, _R]]:
+    ) -> Callable[[SignalHandler[ClientT, _R]], SignalHandler[ClientT, _R]]:
         """Register a handler for server-initiated requests, e.g. ``"item.tool.call"``.
 
         ``None`` receives every request. A raw method (``"item/tool/call"``) is normalized
@@ -330,8 +330,8 @@ class HandlerRegistry(Generic[ClientT]):
         _check_ordered(ordered)
 
         def register(
-            handler: SignalHandler[ClientT, _P, _R],
-        ) -> SignalHandler[ClientT, _P, _R]:
+            handler: SignalHandler[ClientT, _R],
+        ) -> SignalHandler[ClientT, _R]:
             self._router.add_signal(handler, "request", method, ordered=ordered)
             return handler
 
@@ -339,19 +339,15 @@ class HandlerRegistry(Generic[ClientT]):
 
     def on_turn_started(
         self,
-    ) -> Callable[[SignalHandler[ClientT, _P, _R]], SignalHandler[ClientT, _P, _R]]:
+    ) -> Callable[[SignalHandler[ClientT, _R]], SignalHandler[ClientT, _R]]:
         """Register a handler for the app-server ``turn/started`` notification."""
         return self.on_app_server("turn.started")
 
     @overload
-    def on_error(
-        self, handler: ErrorHandler[ClientT, _P, _R], /
-    ) -> ErrorHandler[ClientT, _P, _R]: ...
+    def on_error(self, handler: ErrorHandler[ClientT, _R], /) -> ErrorHandler[ClientT, _R]: ...
 
     @overload
-    def on_error(
-        self, /
-    ) -> Callable[[ErrorHandler[ClientT, _P, _R]], ErrorHandler[ClientT, _P, _R]]: ...
+    def on_error(self, /) -> Callable[[ErrorHandler[ClientT, _R]], ErrorHandler[ClientT, _R]]: ...
 
     def on_error(self, handler: Callable[..., object] | None = None, /) -> Callable[..., object]:
         """Register a handler for stream errors (``@on_error`` or ``@on_error()``).
@@ -369,13 +365,13 @@ class HandlerRegistry(Generic[ClientT]):
 
     @overload
     def on_reconnect(
-        self, handler: ReconnectHandler[ClientT, _P, _R], /
-    ) -> ReconnectHandler[ClientT, _P, _R]: ...
+        self, handler: ReconnectHandler[ClientT, _R], /
+    ) -> ReconnectHandler[ClientT, _R]: ...
 
     @overload
     def on_reconnect(
         self, /
-    ) -> Callable[[ReconnectHandler[ClientT, _P, _R]], ReconnectHandler[ClientT, _P, _R]]: ...
+    ) -> Callable[[ReconnectHandler[ClientT, _R]], ReconnectHandler[ClientT, _R]]: ...
 
     def on_reconnect(
         self, handler: Callable[..., object] | None = None, /
@@ -395,13 +391,13 @@ class HandlerRegistry(Generic[ClientT]):
 
     @overload
     def on_connect(
-        self, handler: ConnectHandler[ClientT, _P, _R], /
-    ) -> ConnectHandler[ClientT, _P, _R]: ...
+        self, handler: ConnectHandler[ClientT, _R], /
+    ) -> ConnectHandler[ClientT, _R]: ...
 
     @overload
     def on_connect(
         self, /
-    ) -> Callable[[ConnectHandler[ClientT, _P, _R]], ConnectHandler[ClientT, _P, _R]]: ...
+    ) -> Callable[[ConnectHandler[ClientT, _R]], ConnectHandler[ClientT, _R]]: ...
 
     def on_connect(self, handler: Callable[..., object] | None = None, /) -> Callable[..., object]:
         """Register a hook run on every connection, the first included (``@on_connect``).
