@@ -45,9 +45,9 @@ class RetryPolicy:
         retry_on_statuses: HTTP statuses considered transient.
         retry_connect_errors: Retry when the connection could not be established.
         retry_non_idempotent: Also replay POST requests (off by default: a replayed POST may
-            act twice), and the deletion of a session or a project (whose replay, after a
-            deletion that worked, answers 410 or 404). Connect errors are always safe to
-            retry: nothing was sent.
+            act twice), and the deletion of a session or a project after an attempt that may
+            have been carried out (whose replay, after a deletion that worked, answers 410
+            or 404). Connect errors are always safe to retry: nothing was sent.
         respect_retry_after: Wait what the server's ``Retry-After`` header asks.
         max_retry_after: Upper bound of a honoured ``Retry-After`` wait, in seconds.
         random: Source of randomness in ``[0, 1)`` (injectable for tests).

@@ -152,6 +152,17 @@ async def test_a_deletion_is_not_replayed_into_its_own_failure(
     assert len(scripted.received) == 1
 
 
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_deletion_refused_before_it_was_carried_out_is_retried(
+    scripted: ScriptedServer, status: int
+) -> None:
+    # A 429 or 503 says nothing was done: the retry cannot meet its own deletion.
+    scripted.queue(Reply(status, {}), Reply(200, DELETED))
+    with CodexManager(scripted.base_url, retry=FAST) as cm:
+        assert cm.sessions.delete("s")["deletedFileCount"] == 3
+    assert len(scripted.received) == 2
+
+
 def test_a_deletion_is_replayed_when_allowed(scripted: ScriptedServer) -> None:
     scripted.queue(Reply(503, {}), Reply(200, DELETED))
     opt_in = RetryPolicy(max_attempts=2, initial_delay=0.001, retry_non_idempotent=True)

@@ -289,6 +289,9 @@ class _CallPlan:
     kwargs: dict[str, object]
     url: str
     replay_safe: bool
+    replay_after_unclear: bool
+    """Whether an attempt that may have been carried out (timeout, dropped connection, 502,
+    504) may be replayed without ``retry_non_idempotent``."""
     ok: Collection[int]
     json_body: bytes | None = None
     """The body as sent on the direct road (encoded on its first attempt)."""
@@ -311,8 +314,13 @@ def _server_of(url: httpx.URL) -> tuple[str, str, int | None, str]:
 
 _REPLAY_ANSWERS_AS_FAILURE = frozenset({"deleteSession", "deleteProject"})
 """DELETEs whose replay, after an attempt that deleted, answers 410 (session purged) or 404
-(project gone): replayed like a POST (only with ``retry_non_idempotent``), or a timed-out
-deletion that worked would be reported as ``GoneError``/``NotFoundError``."""
+(project gone): after an attempt that may have been carried out (a timeout, a dropped
+connection, a gateway's 502/504) they are replayed like a POST, only with
+``retry_non_idempotent``, or a deletion that worked would be reported as
+``GoneError``/``NotFoundError``. A 429 or 503 (nothing done) is retried as usual."""
+
+_NOTHING_DONE_STATUSES = frozenset({429, 503})
+"""Statuses that say the request was not carried out (rate limited, unavailable)."""
 
 _SERVING: weakref.WeakSet[httpx.Client | httpx.AsyncClient] = weakref.WeakSet()
 """The httpx clients given to an open SDK client (``http_client=``)."""
@@ -454,7 +462,8 @@ class _TransportBase:
             binding=bound,
             kwargs=kwargs,
             url=url,
-            replay_safe=self.retry.is_idempotent(operation.method)
+            replay_safe=self.retry.is_idempotent(operation.method),
+            replay_after_unclear=self.retry.is_idempotent(operation.method)
             and operation_id not in _REPLAY_ANSWERS_AS_FAILURE,
             ok=ok,
             # The generated binding quotes path values but leaves dot segments for httpx to
@@ -544,14 +553,17 @@ class _TransportBase:
         """Seconds to wait before retrying after ``error``, or ``None`` to give up."""
         if not policy.allows_another(attempt):
             return None
-        replayable = plan.replay_safe or policy.retry_non_idempotent
+        replayable = plan.replay_after_unclear or policy.retry_non_idempotent
         if isinstance(error, ConnectError):
             retry = policy.retry_connect_errors  # nothing reached the server
         elif isinstance(error, TransportError):
             # A request httpx refuses to send (a header no request may carry) never will.
             retry = replayable and not isinstance(error.__cause__, httpx.LocalProtocolError)
         elif answer is not None and isinstance(error, APIStatusError):
-            retry = policy.is_retryable_status(answer.status_code, idempotent=plan.replay_safe)
+            status = answer.status_code
+            done_nothing = status in _NOTHING_DONE_STATUSES
+            safe = plan.replay_safe if done_nothing else plan.replay_after_unclear
+            retry = policy.is_retryable_status(status, idempotent=safe)
         else:
             retry = False
         if not retry:
