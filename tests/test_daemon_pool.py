@@ -102,3 +102,13 @@ def test_a_handler_that_never_returns_lets_the_process_exit() -> None:
     )
     assert finished.returncode == 0, finished.stderr
     assert finished.stdout.strip() == "done"
+
+
+def test_shutdown_runs_the_queued_jobs_and_joins_every_worker() -> None:
+    # (A worker used to be listed before it was started: a shutdown(wait=True) racing the
+    # submit that made it could try to join an unstarted thread.)
+    for _ in range(50):
+        pool = DaemonThreadPool(4, "test-pool")
+        futures = [pool.submit(lambda: None) for _ in range(4)]
+        pool.shutdown(wait=True)
+        assert all(future.done() for future in futures)

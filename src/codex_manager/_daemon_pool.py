@@ -69,8 +69,8 @@ class DaemonThreadPool(concurrent.futures.Executor):
             worker = threading.Thread(
                 target=self._work, name=f"{self._name}_{next(self._serial)}", daemon=True
             )
+            worker.start()  # under the lock: shutdown(wait=True) never joins an unstarted one
             self._threads.append(worker)
-        worker.start()
         return future
 
     def _work(self) -> None:

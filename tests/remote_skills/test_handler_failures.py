@@ -267,3 +267,15 @@ async def test_a_cancel_landing_as_a_plain_handler_returns_keeps_its_answer() ->
             assert resent.resubmitted
             assert resent.answer_text == "transferred 100"
     assert runs == [100]
+
+
+def test_a_kept_call_whose_job_was_cancelled_is_not_left_taken() -> None:
+    # The pool's shutdown cancelled a job an interrupted caller was waiting for: the
+    # done-callback raised on the cancelled future, the outcome never came, and the call
+    # stayed taken for good.
+    from codex_manager.remote_skills.execution import _sync_outcome_when_done
+
+    job: concurrent.futures.Future[object] = concurrent.futures.Future()
+    outcome = _sync_outcome_when_done(job, _prepared("exits", exits), SETTINGS)  # type: ignore[arg-type]
+    assert job.cancel()
+    assert outcome.result(timeout=1).error_kind == "handler_error"

@@ -259,6 +259,9 @@ def _sync_outcome_when_done(
     outcome: concurrent.futures.Future[LocalOutcome] = concurrent.futures.Future()
 
     def done(finished: concurrent.futures.Future[object]) -> None:
+        if finished.cancelled():  # never started (the pool shut down): it must not stay taken
+            outcome.set_result(_failed(skill, concurrent.futures.CancelledError(), settings))
+            return
         error = finished.exception()
         if error is None:
             outcome.set_result(_finish(skill, finished.result()))
