@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import contextvars
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, Literal, Self, TypeAlias, TypeVar, overload
 
 from codex_manager.remote_skills.calls import ToolCall
 from codex_manager.remote_skills.catalog import CatalogSync, catalog_warning_text, warn_catalog
-from codex_manager.remote_skills.dedupe import CallTracker
+from codex_manager.remote_skills.dedupe import CallKey, CallTracker
 from codex_manager.remote_skills.dispatch import RemoteSkillDispatch
 from codex_manager.remote_skills.errors import (
     MalformedPendingCallsError,
@@ -413,6 +415,27 @@ class SessionSkillsBase:
         )
 
     _no_request_id = _NO_REQUEST_ID
+
+    def _give_back(
+        self,
+        key: CallKey,
+        still_running: Sequence[
+            asyncio.Future[LocalOutcome] | concurrent.futures.Future[LocalOutcome]
+        ],
+    ) -> None:
+        """The caller was interrupted (Ctrl-C, a cancel) before the call was answered.
+
+        A handler still running in its worker thread (``still_running``: the outcome it will
+        have) keeps the call taken until it returns, then its answer waits for a resubmission
+        (a later drain or redelivery sends it without running the handler again): released
+        now, the next drain would run it a second time. Otherwise the call is released.
+        """
+        if still_running:
+            still_running[0].add_done_callback(
+                lambda done: self._tracker.unsent(key, done.result())
+            )
+        else:
+            self._tracker.release(key)
 
     def _check_first(self, handler_seconds: float, resubmitted: bool) -> bool:
         threshold = self._options.ownership_check_after_seconds

@@ -265,16 +265,7 @@ class AsyncSessionSkills(SessionSkillsBase):
                 async with self._runtime.semaphore:
                     outcome = await self._execute(call, still_running.append)
         except BaseException:
-            if still_running:
-                # Cancelled while a plain handler still runs in its thread: the call stays
-                # taken until it returns, then its answer waits for a resubmission (a later
-                # drain or redelivery sends it without running the handler again).
-                key = call.key
-                still_running[0].add_done_callback(
-                    lambda done: self._tracker.unsent(key, done.result())
-                )
-            else:
-                self._tracker.release(call.key)
+            self._give_back(call.key, still_running)
             raise
         check_first = self._check_first(time.perf_counter() - start, resubmitted)
         try:

@@ -307,16 +307,7 @@ class SessionSkills(SessionSkillsBase):
             else:
                 outcome = self._execute(call, still_running.append)
         except BaseException:
-            if still_running:
-                # Interrupted (Ctrl-C) while the handler still runs in its worker thread: the
-                # call stays taken until it returns, then its answer waits for a resubmission
-                # (released, the next drain would run the handler a second time).
-                key = call.key
-                still_running[0].add_done_callback(
-                    lambda done: self._tracker.unsent(key, done.result())
-                )
-            else:
-                self._tracker.release(call.key)
+            self._give_back(call.key, still_running)
             raise
         return self._complete(call, outcome, policy, start, resubmitted)
 
