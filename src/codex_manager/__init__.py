@@ -8,8 +8,9 @@ Python functions into Codex dynamic tools. Names are imported on first use, so
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
+
+from codex_manager._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from codex_manager._omit import OMIT, Omit
@@ -176,19 +177,7 @@ _EXPORTS: dict[str, str] = {
 
 
 if not TYPE_CHECKING:  # seen by a type checker, it would make every misspelled import valid
-
-    def __getattr__(name: str) -> object:
-        """Import public names on first use (keeps ``import codex_manager`` light)."""
-        module = _EXPORTS.get(name)
-        if module is None:
-            raise AttributeError(f"module 'codex_manager' has no attribute {name!r}")
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value
-        return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_EXPORTS])
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
 __all__ = [

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from codex_manager._lazy import lazy_exports
 from codex_manager.stream.context import (
     HandlerContext,
     StreamClient,
@@ -56,20 +57,8 @@ _LAZY = {
 
 
 if not TYPE_CHECKING:  # seen by a type checker, it would make every misspelled import valid
-
-    def __getattr__(name: str) -> object:
-        """Import the websocket clients and generated models on first use."""
-        module = _LAZY.get(name)
-        if module is None:
-            raise AttributeError(f"module 'codex_manager.stream' has no attribute {name!r}")
-        import importlib
-
-        value = getattr(importlib.import_module(module), name)
-        globals()[name] = value
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted([*globals(), *_LAZY])
+    # The websocket clients and generated models are imported on first use.
+    __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 
 __all__ = [
