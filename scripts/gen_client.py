@@ -340,6 +340,8 @@ def build_method(spec: Spec, operation_id: str, name: str) -> Method:
         response = spec.resolve(response)
         cls = STATUS_ERRORS.get(code, "ServerError" if code >= 500 else "APIStatusError")
         raises.append((cls, f"{code}: {one_line(response.get('description'))}"))
+    if converter is not None and 500 in ok:
+        raises.append(("ServerError", "500 without the documented error body (a proxy's page)."))
     returns_doc = "; ".join(
         f"{code}: {one_line(spec.resolve(responses[str(code)]).get('description'))}"
         for code in ok_codes

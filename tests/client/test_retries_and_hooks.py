@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
@@ -123,12 +124,24 @@ def test_read_timeouts_are_retried_only_when_replay_is_safe(scripted: ScriptedSe
 
 DELETED = {"status": "ok", "sessionId": "s", "title": None, "deletedFileCount": 3}
 GONE = {"status": "deleted", "sessionId": "s", "message": "permanently deleted", "deletedAt": "x"}
+UNCHANGED = {
+    "status": "unchanged",
+    "sessionId": "s",
+    "scope": "session",
+    "key": "k",
+    "removed": False,
+    "settings": {},
+}
 
 
 @pytest.mark.parametrize("answer", [Reply(504, {}), Reply(200, DELETED, delay=0.3)])
 @pytest.mark.parametrize(
     ("target", "replayed"),
-    [("session", Reply(410, GONE)), ("project", Reply(404, {"error": "not found"}))],
+    [
+        ("session", Reply(410, GONE)),
+        ("project", Reply(404, {"error": "not found"})),
+        ("setting", Reply(200, UNCHANGED)),
+    ],
 )
 @pytest.mark.parametrize("kind", ["sync", "async"])
 async def test_a_deletion_is_not_replayed_into_its_own_failure(
@@ -136,19 +149,28 @@ async def test_a_deletion_is_not_replayed_into_its_own_failure(
 ) -> None:
     # The first attempt deleted; its answer was lost (a gateway timeout, or the client's own
     # while the server interrupted the turn). Replayed, the DELETE met 410 Gone (a project:
-    # 404) and the caller was told the deletion failed.
+    # 404, a setting: "unchanged", removed false) and the caller was told the deletion failed
+    # or never happened.
     scripted.queue(answer, replayed)
     failure = (ServerError, RequestTimeoutError)
     if kind == "sync":
         with CodexManager(scripted.base_url, timeout=0.05, retry=FAST) as cm:
-            delete = cm.sessions.delete if target == "session" else cm.projects.delete
+            deletions: dict[str, Callable[[], object]] = {
+                "session": lambda: cm.sessions.delete("x"),
+                "project": lambda: cm.projects.delete("x"),
+                "setting": lambda: cm.sessions.delete_setting("x", "k"),
+            }
             with pytest.raises(failure):
-                delete("x")
+                deletions[target]()
     else:
         async with AsyncCodexManager(scripted.base_url, timeout=0.05, retry=FAST) as acm:
-            adelete = acm.sessions.delete if target == "session" else acm.projects.delete
+            adeletions: dict[str, Callable[[], Awaitable[object]]] = {
+                "session": lambda: acm.sessions.delete("x"),
+                "project": lambda: acm.projects.delete("x"),
+                "setting": lambda: acm.sessions.delete_setting("x", "k"),
+            }
             with pytest.raises(failure):
-                await adelete("x")
+                await adeletions[target]()
     assert len(scripted.received) == 1
 
 

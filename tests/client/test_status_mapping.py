@@ -29,6 +29,7 @@ from codex_manager.outcomes import (
     ToolCallNotFound,
     ToolCallSubmitFailed,
 )
+from codex_manager.remote_skills.submit import SubmissionPolicy, submit_sync
 from tests.client.conftest import Reply, ScriptedServer
 
 NO_RETRY = RetryPolicy.disabled()
@@ -205,6 +206,36 @@ def test_tool_call_outcome_must_match_its_status(scripted: ScriptedServer, reply
     scripted.queue(reply)
     with CodexManager(scripted.base_url) as cm, pytest.raises(UnexpectedResponseError):
         cm.tool_calls.respond("7", text="x")
+
+
+BARE_500_BODIES: list[object] = [b"<html>proxy error</html>", None, {"error": "internal_error"}]
+
+
+@pytest.mark.parametrize("body", BARE_500_BODIES)
+def test_a_500_without_the_error_outcome_body_is_a_server_error(
+    scripted: ScriptedServer, body: object
+) -> None:
+    # A proxy's page or the generic 500 is a server failure (retried by the answer
+    # submission), not a malformed success: it used to fail the answer for good.
+    accepted = Reply(200, {"status": "ok", "requestId": "7", "threadId": "t"})
+    scripted.queue(Reply(500, body))
+    with CodexManager(scripted.base_url, retry=NO_RETRY) as cm:
+        with pytest.raises(ServerError) as raised:
+            cm.tool_calls.respond("7", text="x")
+        assert raised.value.status_code == 500
+        scripted.queue(Reply(500, body), accepted)
+        result = submit_sync(lambda: cm.tool_calls.respond("7", text="x"), SubmissionPolicy(3, 0))
+    assert (result.status, result.attempts) == ("accepted", 2)
+
+
+@pytest.mark.parametrize("body", BARE_500_BODIES)
+async def test_async_a_500_without_the_error_outcome_body_is_a_server_error(
+    scripted: ScriptedServer, body: object
+) -> None:
+    scripted.queue(Reply(500, body))
+    async with AsyncCodexManager(scripted.base_url, retry=NO_RETRY) as cm:
+        with pytest.raises(ServerError):
+            await cm.tool_calls.respond("7", text="x")
 
 
 @pytest.mark.parametrize("status", [400, 401, 410, 423, 502])

@@ -48,14 +48,19 @@ def tool_call_outcome(answer: HttpAnswer, request_id: str) -> ToolCallResponseOu
     """The typed outcome of ``POST /api/tool-calls/{requestId}/response``.
 
     Raises:
+        ServerError: A 500 whose body is not the documented ``{"status": "error"}`` (the
+            server's generic failure, a proxy's error page, an empty body): a server error
+            like any other, which the answer submission retries.
         UnexpectedResponseError: The body does not carry the status its HTTP code documents
             (e.g. a 200 without ``"status": "ok"``), so it cannot count as success.
     """
+    code = answer.status_code
+    if code == 500 and not (isinstance(answer.body, dict) and answer.body.get("status") == "error"):
+        raise answer.status_error()
     body = answer.json_object()
     status = body.get("status")
     echoed = body.get("requestId")
     rid = echoed if isinstance(echoed, str) else request_id
-    code = answer.status_code
     if code == 200:
         if status != "ok":
             raise answer.unexpected('a 200 answer must carry "status": "ok"')
@@ -72,8 +77,6 @@ def tool_call_outcome(answer: HttpAnswer, request_id: str) -> ToolCallResponseOu
             raise answer.unexpected('a 409 answer must carry "code": "in_flight"')
         return ToolCallInFlight(request_id=rid, body=body)
     if code == 500:
-        if status != "error":
-            raise answer.unexpected('a 500 answer must carry "status": "error"')
         return ToolCallSubmitFailed(request_id=rid, body=body)
     raise answer.status_error()  # pragma: no cover - the transport only lets 200/404/409/500 in
 

@@ -2883,6 +2883,7 @@ class ToolCalls(_SyncResource):
 
         Raises:
             BadRequestError: 400: The request did not pass validation.
+            ServerError: 500 without the documented error body (a proxy's page).
             TransportError: The server could not be reached or did not answer in time.
             UnexpectedResponseError: A success answer without the documented shape.
         """

@@ -312,12 +312,13 @@ def _server_of(url: httpx.URL) -> tuple[str, str, int | None, str]:
     return url.scheme, url.host, url.port, url.path.rstrip("/")
 
 
-_REPLAY_ANSWERS_AS_FAILURE = frozenset({"deleteSession", "deleteProject"})
-"""DELETEs whose replay, after an attempt that deleted, answers 410 (session purged) or 404
-(project gone): after an attempt that may have been carried out (a timeout, a dropped
-connection, a gateway's 502/504) they are replayed like a POST, only with
-``retry_non_idempotent``, or a deletion that worked would be reported as
-``GoneError``/``NotFoundError``. A 429 or 503 (nothing done) is retried as usual."""
+_REPLAY_ANSWERS_AS_FAILURE = frozenset({"deleteSession", "deleteProject", "deleteSessionSetting"})
+"""DELETEs whose replay, after an attempt that deleted, reports something else: 410 (session
+purged), 404 (project gone), ``"unchanged"`` with ``removed: false`` (setting already
+removed). After an attempt that may have been carried out (a timeout, a dropped connection,
+a gateway's 502/504) they are replayed like a POST, only with ``retry_non_idempotent``, or a
+deletion that worked would be reported as failed or as never done. A 429 or 503 (nothing
+done) is retried as usual."""
 
 _NOTHING_DONE_STATUSES = frozenset({429, 503})
 """Statuses that say the request was not carried out (rate limited, unavailable)."""
@@ -535,6 +536,12 @@ class _TransportBase:
     def _failure(plan: _CallPlan, answer: HttpAnswer) -> CodexManagerError | None:
         """The error an answer stands for, or ``None`` when it is a result of the method."""
         if answer.status_code not in plan.ok:
+            return answer.status_error()
+        if answer.status_code >= 500 and (
+            not isinstance(answer.body, dict) or answer.shape_problem is not None
+        ):
+            # A documented 5xx outcome without its body (a proxy's page, the server's generic
+            # failure) is a server error like any other, not a malformed result.
             return answer.status_error()
         if not isinstance(answer.body, dict):
             return answer.unexpected("expected a JSON object")
