@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
+import gc
 import json
 import math
 import sys
 from collections.abc import Callable
-from typing import Annotated, Literal, NotRequired, Required, TypedDict
+from typing import Annotated, Literal, NotRequired, Required, TypedDict, cast
 
 import jsonschema_rs
 import pytest
-from pydantic import BaseModel, Field, create_model
+from pydantic import BaseModel, Field, computed_field, create_model
 
 from codex_manager.json_types import JSONObject, JSONValue
 from codex_manager.remote_skills.context import SkillContext
@@ -477,6 +479,32 @@ def test_field_defaults_reach_the_function_when_the_argument_is_omitted() -> Non
     assert run(*args, **kwargs) == (5, [], 1)
 
 
+def test_field_defaults_reach_the_function_with_an_explicit_schema_too() -> None:
+    # Only the synthesized path knew them: the function got the FieldInfo object itself, and
+    # a default_factory parameter was "required argument is missing".
+    def rows(
+        tags: Annotated[list[str], Field(default_factory=list)],
+        before: Annotated[int, Field(default=1)],
+        /,
+        after: int,
+        limit: int = Field(5, ge=1),
+    ) -> tuple[list[str], int, int, int]:
+        return tags, before, after, limit
+
+    schema: JSONObject = {"type": "object", "properties": {"after": {"type": "integer"}}}
+    skill = build_skill(None, rows, input_schema=schema)
+    context = SkillContext.__new__(SkillContext)
+    bound = skill.validator.validate({"after": 2})
+    assert isinstance(bound, BoundArguments)
+    args, kwargs = skill.plan.call_arguments(bound.values, bound.extras, context)
+    run: Callable[..., object] = rows
+    assert run(*args, **kwargs) == ([], 1, 2, 5)
+    again = skill.validator.validate({"after": 2})
+    assert isinstance(again, BoundArguments)
+    assert again.values["tags"] == []
+    assert again.values["tags"] is not bound.values["tags"]  # a factory's value, made anew
+
+
 def test_positional_only_parameters_are_passed_by_position() -> None:
     def handler(first: int, /, second: int) -> int:
         return first - second
@@ -615,6 +643,69 @@ def test_output_contract_for_unschematizable_return() -> None:
     assert skill.output.description == "Opaque"
 
 
+class TicketOut(BaseModel):
+    """A ticket as the model reads it."""
+
+    ticket_id: str = Field(serialization_alias="ticketId")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def url(self) -> str:
+        return f"https://t/{self.ticket_id}"
+
+
+def test_the_output_contract_describes_the_serialised_value() -> None:
+    # It described the parsed model (ticket_id, no url) while the answer said ticketId, url.
+    def lookup(ticket_id: str) -> TicketOut:
+        return TicketOut(ticket_id=ticket_id)
+
+    skill = build_skill("lookup", lookup)
+    assert skill.output is not None
+    assert skill.output.schema is not None
+    assert sorted(cast(dict[str, object], skill.output.schema["properties"])) == [
+        "ticketId",
+        "url",
+    ]
+
+
+@pytest.mark.parametrize("default", [math.inf, -math.inf, math.nan])
+def test_a_default_json_cannot_carry_is_left_out_of_the_schema(default: float) -> None:
+    # "No limit" as math.inf made the registration fail (the schema was not JSON).
+    def search(query: str, max_distance: float = default) -> float:
+        return max_distance
+
+    skill = build_skill("search", search)
+    assert "default" not in _prop(skill.input_schema, "max_distance")
+    json.dumps(skill.input_schema, allow_nan=False)
+    bound = skill.validator.validate({"query": "q"})
+    assert isinstance(bound, BoundArguments)
+    assert "max_distance" not in bound.values  # Python supplies its own default
+
+
+class Widget:
+    """A class without a JSON Schema."""
+
+
+def test_a_var_keyword_type_without_a_json_schema_is_a_registration_error() -> None:
+    # It raised pydantic's own PydanticSchemaGenerationError.
+    def paint(**widgets: Widget) -> str:
+        return "ok"
+
+    with pytest.raises(SkillRegistrationError, match=r"\*\*widgets"):
+        build_skill("paint", paint)
+
+
+def test_an_unknown_key_inside_an_argument_is_not_called_a_parameter() -> None:
+    def place(point: Point) -> int:
+        return point["x"]
+
+    problem = build_skill("place", place).validator.validate({"point": {"x": 1, "y": 2, "z": 3}})
+    assert isinstance(problem, ArgumentProblem)
+    assert problem.issues == (
+        "point.z: unexpected key (the argument's schema has no such property)",
+    )
+
+
 def test_description_checks() -> None:
     def handler() -> None:
         return None
@@ -711,3 +802,77 @@ def test_names_codex_reserves_for_mcp_tools_are_refused(name: str) -> None:
     with pytest.raises(SkillRegistrationError, match="reserved"):
         build_skill(name, handler)
     assert build_skill("mcpx", handler).name == "mcpx"
+
+
+def test_a_typed_dict_gets_its_own_schema_after_another_one_was_freed() -> None:
+    # The Python 3.11 rewrite was cached by id(): a TypedDict made per registration (in a
+    # register callback, say) could be given a freed one's id, and with it the freed one's
+    # schema and validator.
+    def make(index: int) -> tuple[type, Callable[..., str]]:
+        if index % 2:
+
+            class Spec(TypedDict):
+                amount: int
+                currency: str
+
+        else:
+
+            class Spec(TypedDict):  # type: ignore[no-redef]
+                city: str
+
+        def handler(spec: Spec) -> str:
+            return json.dumps(Spec(**spec))  # a closure variable: the annotation resolves
+
+        return Spec, functools.partial(handler)  # a partial: no schema template is shared
+
+    for index in range(40):
+        spec, handler = make(index)
+        fields = list(spec.__annotations__)
+        skill = build_skill(f"h{index}", handler)
+        spec_schema = _prop(skill.input_schema, "spec")
+        assert list(cast(dict[str, object], spec_schema["properties"])) == fields, index
+        bound = skill.validator.validate({"spec": dict.fromkeys(fields, "1")})
+        assert not isinstance(bound, ArgumentProblem), index
+        del spec, handler, skill, bound
+        gc.collect()
+
+
+def _search(query: str, limit: int = 3) -> str:
+    """Search the index.
+
+    Args:
+        query: Text to look for.
+        limit: Max hits.
+    """
+    return query * limit
+
+
+class _Searcher:
+    def __call__(self, query: str) -> str:
+        """Search through a callable object.
+
+        Args:
+            query: Text to look for.
+        """
+        return query
+
+
+@pytest.mark.parametrize(
+    ("handler", "description"),
+    [
+        (functools.partial(_search, limit=10), "Search the index."),
+        (_Searcher(), "Search through a callable object."),
+    ],
+)
+def test_the_docstring_comes_from_what_a_partial_or_callable_object_wraps(
+    handler: Callable[..., str], description: str
+) -> None:
+    # A partial was described by functools.partial's own docstring; a callable object whose
+    # docstring is on __call__ got none, and neither had parameter descriptions.
+    skill = build_skill("search", handler)
+    assert skill.description == description
+    properties = skill.input_schema["properties"]
+    assert isinstance(properties, dict)
+    query = properties["query"]
+    assert isinstance(query, dict)
+    assert query["description"] == "Text to look for."

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import types
 import typing
+import weakref
 from typing import Annotated, Literal, Union, get_args, get_origin
 
 import typing_extensions
@@ -18,7 +19,9 @@ import typing_extensions
 __all__ = ["UnsupportedAnnotationError", "pydantic_compatible"]
 
 _NEEDS_REWRITE = sys.version_info < (3, 12)
-_cache: dict[int, object] = {}
+# Weak keys: a class defined per registration (in a callback, say) is freed with it, and a
+# later class given the freed one's id must not get its rewrite.
+_cache: weakref.WeakKeyDictionary[type, object] = weakref.WeakKeyDictionary()
 _building: set[int] = set()  # TypedDicts being rebuilt now (one that refers to itself)
 
 
@@ -35,7 +38,7 @@ def _is_stdlib_typeddict(annotation: object) -> bool:
 
 
 def _rebuild_typeddict(cls: type) -> object:
-    cached = _cache.get(id(cls))
+    cached = _cache.get(cls)
     if cached is not None:
         return cached
     if id(cls) in _building:
@@ -56,7 +59,7 @@ def _rebuild_typeddict(cls: type) -> object:
     rebuilt = make_typeddict(cls.__name__, fields)
     rebuilt.__doc__ = cls.__doc__
     rebuilt.__module__ = cls.__module__
-    _cache[id(cls)] = rebuilt
+    _cache[cls] = rebuilt
     return rebuilt
 
 

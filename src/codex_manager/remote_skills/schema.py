@@ -12,16 +12,18 @@ text and never merged into ``inputSchema``.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Union, cast, get_args, get_origin
+from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
 
 import docstring_parser
 import jsonschema_rs
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, create_model
+from pydantic.fields import FieldInfo
 from pydantic.json_schema import GenerateJsonSchema
 
 from codex_manager.json_types import JSONObject, JSONValue
@@ -80,6 +82,16 @@ class ParameterSlot:
     default: object = None
     """The default (when :attr:`has_default`): passed for an omitted positional-only
     parameter that a later positional one follows."""
+    field_default: FieldInfo | None = None
+    """A default Python cannot supply itself (``limit: int = Field(5)``, whose Python default
+    is the ``FieldInfo``; ``Annotated[list[str], Field(default_factory=list)]``, which has
+    none): the validator passes it when the argument is omitted."""
+
+    def default_value(self) -> object:
+        """The value an omitted argument takes (a factory's is made anew each time)."""
+        if self.field_default is not None:
+            return self.field_default.get_default(call_default_factory=True, validated_data={})
+        return self.default
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +133,7 @@ class CallPlan:
                     skipped.clear()  # their defaults, so that it lands in its own place
                     positional.append(values[slot.name])
                 else:
-                    skipped.append(slot.default)
+                    skipped.append(slot.default_value())
             elif slot.name in values:
                 keyword[slot.name] = values[slot.name]
         if self.context_parameter is not None and not self.context_positional:
@@ -171,8 +183,41 @@ def _is_context_annotation(annotation: object) -> bool:
     return False
 
 
+def _underlying(handler: object) -> list[object]:
+    """The handler and what it wraps, outermost first: a ``functools.partial``'s function,
+    a bound method's function, a callable object's ``__call__``, a decorator's
+    ``__wrapped__`` (as :func:`inspect.signature` follows them)."""
+    chain: list[object] = []
+    current: object = handler
+    while current is not None and len(chain) < 32 and all(current is not c for c in chain):
+        chain.append(current)
+        if isinstance(current, functools.partial):
+            current = current.func
+        elif inspect.ismethod(current):
+            current = current.__func__
+        elif inspect.isfunction(current) or inspect.isbuiltin(current):
+            current = getattr(current, "__wrapped__", None)
+        elif not isinstance(current, type) and callable(current):
+            current = getattr(type(current), "__call__", None)  # noqa: B004
+        else:
+            current = None
+    return chain
+
+
+def handler_doc(handler: object) -> str | None:
+    """The docstring describing ``handler``: its own, else that of what it wraps (a
+    ``partial``'s function, a callable object's ``__call__``), never ``partial``'s own."""
+    for candidate in _underlying(handler):
+        if isinstance(candidate, functools.partial):
+            continue
+        text = inspect.getdoc(candidate)
+        if text:
+            return text
+    return None
+
+
 def _docstring(handler: Callable[..., object]) -> docstring_parser.Docstring | None:
-    text = inspect.getdoc(handler)
+    text = handler_doc(handler)
     if not text:
         return None
     try:
@@ -215,8 +260,11 @@ def _signature(
     cannot be resolved and an explicit schema makes them unnecessary, the raw signature is used.
     """
     try:
-        closure = inspect.getclosurevars(handler).nonlocals if inspect.isfunction(handler) else {}
-        return inspect.signature(handler, eval_str=True, locals=dict(closure))
+        closure: dict[str, object] = {}
+        for function in reversed(_underlying(handler)):  # the outermost wins a clash
+            if inspect.isfunction(function):
+                closure.update(inspect.getclosurevars(function).nonlocals)
+        return inspect.signature(handler, eval_str=True, locals=closure)
     except (NameError, SyntaxError, TypeError) as exc:
         if not annotations_needed:
             try:
@@ -252,6 +300,21 @@ def _with_description(annotation: object, description: str | None, alias: str) -
     return Annotated[(base, *extras)]
 
 
+def _field_default(param: inspect.Parameter) -> FieldInfo | None:
+    """The pydantic ``Field`` that gives ``param`` a default in place of Python, if any."""
+    if isinstance(param.default, FieldInfo):
+        return None if param.default.is_required() else param.default
+    if (
+        param.default is not inspect.Parameter.empty
+        or get_origin(param.annotation) is not Annotated
+    ):
+        return None
+    fields = [item for item in get_args(param.annotation)[1:] if isinstance(item, FieldInfo)]
+    if fields and not fields[-1].is_required():
+        return fields[-1]
+    return None
+
+
 def _plan(name: str, signature: inspect.Signature) -> tuple[CallPlan, list[inspect.Parameter]]:
     slots: list[ParameterSlot] = []
     data_params: list[inspect.Parameter] = []
@@ -276,13 +339,16 @@ def _plan(name: str, signature: inspect.Signature) -> tuple[CallPlan, list[inspe
         if param.kind is inspect.Parameter.VAR_KEYWORD:
             var_keyword = param.name
             continue
+        field_default = _field_default(param)
         slots.append(
             ParameterSlot(
                 name=param.name,
                 positional=param.kind is inspect.Parameter.POSITIONAL_ONLY,
                 field_name=f"p{len(slots)}",
-                has_default=param.default is not inspect.Parameter.empty,
+                has_default=param.default is not inspect.Parameter.empty
+                or field_default is not None,
                 default=None if param.default is inspect.Parameter.empty else param.default,
+                field_default=field_default,
             )
         )
         data_params.append(param)
@@ -411,10 +477,33 @@ def _type_names(variants: list[JSONObject]) -> list[JSONValue] | None:
     return names or None
 
 
-def _json_schema_of(adapter_type: object, *, inline: bool = True) -> JSONObject | None:
+def _drop_non_json_defaults(node: JSONValue) -> None:
+    """Remove ``default``s JSON cannot carry (``max_distance: float = math.inf``): Python still
+    supplies them; the schema just does not show them."""
+    if isinstance(node, list):
+        for item in node:
+            _drop_non_json_defaults(item)
+        return
+    if not isinstance(node, dict):
+        return
+    if "default" in node:
+        try:
+            json.dumps(node["default"], allow_nan=False)
+        except (TypeError, ValueError):
+            del node["default"]
+    for value in node.values():
+        _drop_non_json_defaults(value)
+
+
+def _json_schema_of(
+    adapter_type: object,
+    *,
+    inline: bool = True,
+    mode: Literal["validation", "serialization"] = "validation",
+) -> JSONObject | None:
     try:
         adapter: TypeAdapter[object] = TypeAdapter(cast(type[object], adapter_type))
-        produced = adapter.json_schema(schema_generator=_NoFieldTitles)
+        produced = adapter.json_schema(schema_generator=_NoFieldTitles, mode=mode)
     except Exception:
         # Types without a JSON Schema (arbitrary classes, content-item objects) are described
         # by name instead; the output contract is documentation, not validation.
@@ -450,7 +539,8 @@ def _output_contract(
     )
     if annotation is inspect.Signature.empty or annotation is None or annotation is type(None):
         return OutputContract(schema=None, description=returns_text) if returns_text else None
-    schema = _json_schema_of(pydantic_compatible(annotation))
+    # What the model reads is the value serialised (aliases, computed fields), not parsed.
+    schema = _json_schema_of(pydantic_compatible(annotation), mode="serialization")
     if schema is None:
         label = getattr(annotation, "__name__", None) or repr(annotation)
         text = f"{returns_text} ({label})" if returns_text else label
@@ -506,12 +596,21 @@ def _build_model(
             schema["additionalProperties"] = True
         else:
             var_keyword_annotation = pydantic_compatible(var_keyword_annotation)
+            try:
+                adapter = TypeAdapter(dict[str, var_keyword_annotation])  # type: ignore[valid-type]  # runtime type
+                adapter.json_schema()  # a type without a JSON Schema is refused, as for the others
+            except Exception as exc:
+                raise SkillRegistrationError(
+                    name,
+                    f"cannot build a JSON Schema for **{plan.var_keyword} ({exc}); use a "
+                    "JSON-compatible annotation, keyword parameters or input_schema=...",
+                ) from exc
             value_schema = _json_schema_of(var_keyword_annotation)
             if value_schema is not None and "$defs" in value_schema:
                 # Recursive: raw, so that its $defs join the root's and are inlined with them.
                 value_schema = _json_schema_of(var_keyword_annotation, inline=False)
             schema["additionalProperties"] = _lift_defs(schema, value_schema)
-            adapter = TypeAdapter(dict[str, var_keyword_annotation])  # type: ignore[valid-type]  # runtime type
+    _drop_non_json_defaults(schema)
     return model, cast(JSONObject, _null_as_type(_inline_refs(schema))), adapter
 
 
@@ -531,7 +630,7 @@ def synthesize(
             without a JSON Schema when no explicit schema is given, unresolvable annotations).
     """
     signature = _signature(name, handler, annotations_needed=not explicit_schema)
-    raw_doc = inspect.getdoc(handler)
+    raw_doc = handler_doc(handler)
     doc = _docstring(handler)
     plan, params = _plan(name, signature)
     try:

@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 import jsonschema_rs
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from pydantic.fields import FieldInfo
 
 from codex_manager.json_types import JSONValue
 from codex_manager.remote_skills.schema import CallPlan
@@ -126,6 +125,7 @@ class SchemaArgumentValidator:
         self._plan = plan
         self._names = {slot.name for slot in plan.slots}
         self._required = [slot.name for slot in plan.slots if not slot.has_default]
+        self._field_defaults = [slot for slot in plan.slots if slot.field_default is not None]
 
     def validate(self, arguments: Mapping[str, JSONValue]) -> BoundArguments | ArgumentProblem:
         """Check ``arguments`` against the schema and the handler's parameters."""
@@ -153,6 +153,9 @@ class SchemaArgumentValidator:
         )
         if issues:
             return ArgumentProblem(tuple(issues))
+        for slot in self._field_defaults:
+            if slot.name not in values:
+                values[slot.name] = slot.default_value()
         return BoundArguments(values, extras)
 
 
@@ -212,7 +215,7 @@ def _model_owned_defaults(model: type[BaseModel], plan: CallPlan) -> frozenset[s
         model_field = model.model_fields[slot.field_name]
         if model_field.is_required():
             continue
-        if not slot.has_default or isinstance(slot.default, FieldInfo):
+        if not slot.has_default or slot.field_default is not None:
             owned.add(slot.field_name)
     return frozenset(owned)
 
@@ -221,6 +224,8 @@ def _pydantic_issue(error: Any) -> str:
     location = _location(error.get("loc", ()))
     kind = error.get("type", "")
     if kind == "extra_forbidden":
+        if len(error.get("loc", ())) > 1:  # a key inside an argument's object
+            return f"{location}: unexpected key (the argument's schema has no such property)"
         return f"{location}: unexpected argument (the tool has no parameter of that name)"
     if kind == "missing":
         return f"{location}: required argument is missing"
