@@ -12,7 +12,9 @@ import asyncio
 import concurrent.futures
 import contextvars
 import functools
+import inspect
 import time
+import types
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, cast
@@ -118,13 +120,61 @@ def prepare_call(
     return PreparedCall(skill, args, kwargs, timeout)
 
 
-def _finish(skill: RemoteSkill, value: object) -> LocalOutcome:
+def _finish(skill: RemoteSkill, value: object, settings: ExecutionSettings) -> LocalOutcome:
     try:
         items = to_content_items(value)
     except ResultConversionError as exc:
-        text = f"Tool {skill.name!r} returned a result that cannot be sent: {exc}"
-        return LocalOutcome(SkillAnswer.failure(text), False, text, "result_conversion")
+        detail = f"Tool {skill.name!r} returned a result that cannot be sent: {exc}"
+        # The reason may quote the value or an exception raised while serialising it.
+        shown = (
+            f"Tool {skill.name!r} returned a result that cannot be sent. "
+            "(Details are hidden by the client application.)"
+            if settings.mask_errors
+            else detail
+        )
+        return LocalOutcome(SkillAnswer.failure(shown), False, detail, "result_conversion")
     return LocalOutcome(SkillAnswer(True, tuple(items)), True, None, None)
+
+
+def _unfinished(value: object) -> bool:
+    """Whether a handler's result still has its work to do: a generator, a coroutine or
+    other awaitable, an async generator (a decorated ``async def``, say, or one with
+    ``yield``). It is run to its end as part of the call, under the call's deadline."""
+    return isinstance(value, types.GeneratorType | types.AsyncGeneratorType) or (
+        inspect.isawaitable(value)
+    )
+
+
+async def _run_to_end(value: object) -> object:
+    """What an unfinished result (see :func:`_unfinished`) comes to."""
+    while inspect.isawaitable(value):
+        value = await value
+    if isinstance(value, types.AsyncGeneratorType):
+        return [item async for item in value]
+    if isinstance(value, types.GeneratorType):
+        return list(value)
+    return value
+
+
+def _call_plain(
+    handler: Callable[..., object], args: list[object], kwargs: dict[str, object]
+) -> object:
+    """Call a plain handler in a thread of the sync client, and finish its result there."""
+    value = handler(*args, **kwargs)
+    if isinstance(value, types.GeneratorType):
+        return list(value)
+    if _unfinished(value):
+        return asyncio.run(_run_to_end(value))  # a worker thread: no loop runs in it
+    return value
+
+
+def _call_plain_in_thread(
+    handler: Callable[..., object], args: list[object], kwargs: dict[str, object]
+) -> object:
+    """Call a plain handler in a thread of the async client; a generator is drained there
+    (an awaitable it returned goes back to run on the event loop)."""
+    value = handler(*args, **kwargs)
+    return list(value) if isinstance(value, types.GeneratorType) else value
 
 
 _HANDLER_EXITS = (SystemExit, asyncio.CancelledError)
@@ -184,9 +234,10 @@ def _run_coroutine_to_end(prepared: PreparedCall) -> object:
         deadline = asyncio.timeout(prepared.timeout)
         try:
             async with deadline:
-                return await cast(
+                value = await cast(
                     Awaitable[object], prepared.skill.handler(*prepared.args, **prepared.kwargs)
                 )
+                return await _run_to_end(value) if _unfinished(value) else value
         except TimeoutError:
             if deadline.expired():
                 raise _ExpiredError from None
@@ -219,7 +270,7 @@ def execute_sync(
     if skill.is_async:
         target: Callable[[], object] = functools.partial(_run_coroutine_to_end, prepared)
     else:
-        target = functools.partial(skill.handler, *prepared.args, **prepared.kwargs)
+        target = functools.partial(_call_plain, skill.handler, prepared.args, prepared.kwargs)
     context = contextvars.copy_context()
     future = executor.submit(context.run, target)
     try:
@@ -246,7 +297,7 @@ def execute_sync(
         if outlived is not None and not future.cancelled():
             outlived(_sync_outcome_when_done(future, prepared, settings))
         raise
-    return _finish(skill, value)
+    return _finish(skill, value, settings)
 
 
 def _sync_outcome_when_done(
@@ -264,7 +315,7 @@ def _sync_outcome_when_done(
             return
         error = finished.exception()
         if error is None:
-            outcome.set_result(_finish(skill, finished.result()))
+            outcome.set_result(_finish(skill, finished.result(), settings))
         elif isinstance(error, _ExpiredError):
             outcome.set_result(_timed_out(skill, prepared.timeout))
         elif isinstance(error, _HandlerCancelledError):
@@ -299,10 +350,10 @@ def run_in_place(prepared: PreparedCall, settings: ExecutionSettings) -> LocalOu
     skill = prepared.skill
     context = contextvars.copy_context()
     try:
-        value = context.run(skill.handler, *prepared.args, **prepared.kwargs)
+        value = context.run(_call_plain, skill.handler, prepared.args, prepared.kwargs)
     except (Exception, *_HANDLER_EXITS) as exc:
         return _failed(skill, exc, settings)
-    return _finish(skill, value)
+    return _finish(skill, value, settings)
 
 
 Outlived: TypeAlias = Callable[["asyncio.Future[LocalOutcome]"], None]
@@ -331,7 +382,11 @@ async def execute_async(
                 loop = asyncio.get_running_loop()
                 context = contextvars.copy_context()
                 call = functools.partial(
-                    context.run, skill.handler, *prepared.args, **prepared.kwargs
+                    context.run,
+                    _call_plain_in_thread,
+                    skill.handler,
+                    prepared.args,
+                    prepared.kwargs,
                 )
                 if executor is None:
                     running = loop.run_in_executor(None, call)
@@ -346,6 +401,8 @@ async def execute_async(
                     if outlived is not None and not running.cancelled() and not deadline.expired():
                         outlived(_outcome_when_done(running, skill, settings))
                     raise
+            if _unfinished(value):
+                value = await _run_to_end(value)
     except TimeoutError as exc:
         if deadline.expired():
             # Still waiting for a thread, it must not run after this.
@@ -362,7 +419,7 @@ async def execute_async(
     except (Exception, SystemExit) as exc:
         # SystemExit escaping a task would end the event loop, every other call with it.
         return _failed(skill, exc, settings)
-    return _finish(skill, value)
+    return _finish(skill, value, settings)
 
 
 def _outcome_when_done(
@@ -374,12 +431,24 @@ def _outcome_when_done(
     def done(finished: asyncio.Future[object]) -> None:
         error = asyncio.CancelledError() if finished.cancelled() else finished.exception()
         if error is None:
-            outcome.set_result(_finish(skill, finished.result()))
-        else:
-            outcome.set_result(_failed(skill, error, settings))
+            value = finished.result()
+            if _unfinished(value):  # never run: the call's task is gone
+                _discard(value)
+                error = RuntimeError("the call was cancelled before its result was awaited")
+            else:
+                outcome.set_result(_finish(skill, value, settings))
+                return
+        outcome.set_result(_failed(skill, error, settings))
 
     running.add_done_callback(done)
     return outcome
+
+
+def _discard(value: object) -> None:
+    """Close an unfinished result that will never run (no "never awaited" warning)."""
+    close = getattr(value, "close", None)
+    if inspect.iscoroutine(value) and callable(close):
+        close()
 
 
 def elapsed_since(start: float) -> float:

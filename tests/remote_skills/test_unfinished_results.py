@@ -1,0 +1,206 @@
+"""A handler's result that still has work to do (a generator, an async generator, a
+coroutine from a decorated ``async def``) is run to its end as part of the call: under the
+call's deadline, in the call's thread or loop, its failures masked like any other."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import functools
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import ParamSpec, TypeVar
+
+import pytest
+from pydantic import BaseModel, computed_field
+
+from codex_manager import AsyncCodexManager, CodexManager
+from codex_manager.remote_skills.calls import ToolCall
+from codex_manager.remote_skills.execution import (
+    ExecutionSettings,
+    LocalOutcome,
+    PreparedCall,
+    execute_async,
+    execute_sync,
+    prepare_call,
+    run_in_place,
+)
+from codex_manager.remote_skills.registry import SkillRegistry
+from codex_manager.remote_skills.skill import SkillHandler, build_skill
+from codex_manager.testing import FakeCodexManager
+
+from .helpers import send_calls
+
+P = ParamSpec("P")
+R = TypeVar("R")
+SETTINGS = ExecutionSettings()
+MASKED = ExecutionSettings(mask_errors=True)
+
+
+def logged(function: Callable[P, R]) -> Callable[P, R]:
+    """A decorator as people write them: the wrapper is a plain function."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        return function(*args, **kwargs)
+
+    return wrapper
+
+
+def rows(count: int = 3) -> Iterator[int]:
+    """Yields rows."""
+    yield from range(count)
+
+
+async def rows_async(count: int = 3) -> AsyncIterator[int]:
+    """Yields rows from a coroutine."""
+    for index in range(count):
+        await asyncio.sleep(0)
+        yield index
+
+
+@logged
+async def fetch(url: str = "http://x") -> str:
+    """Fetches, behind a plain decorator."""
+    await asyncio.sleep(0)
+    return f"fetched {url}"
+
+
+def later(value: str = "v") -> Awaitable[str]:
+    """Returns a coroutine from plain code."""
+
+    async def compute() -> str:
+        return value
+
+    return compute()
+
+
+UNFINISHED: list[tuple[str, SkillHandler, str]] = [
+    ("rows", rows, "[0,1,2]"),
+    ("rows_async", rows_async, "[0,1,2]"),
+    ("fetch", fetch, "fetched http://x"),
+    ("later", later, "v"),
+]
+
+
+def slow_rows() -> Iterator[int]:
+    """Each row takes a while: the whole generator outlives its deadline."""
+    for index in range(20):
+        time.sleep(0.05)
+        yield index
+
+
+class Account(BaseModel):
+    """A result whose serialisation fails, naming a secret."""
+
+    name: str
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def balance(self) -> int:
+        raise RuntimeError("db password=hunter2 rejected")
+
+
+def account() -> Account:
+    """Returns a model that cannot be serialised."""
+    return Account(name="a")
+
+
+def _prepared(name: str, handler: SkillHandler, timeout: float | None = None) -> PreparedCall:
+    registry = SkillRegistry()
+    registry.add(build_skill(name, handler, timeout_seconds=timeout))
+    call = ToolCall(name, {}, "7", "call-1", "thread-1", "turn-1")
+    prepared = prepare_call(registry, call, "thread-1", SETTINGS)
+    assert not isinstance(prepared, LocalOutcome)
+    return prepared
+
+
+@pytest.fixture
+def executor() -> Iterator[concurrent.futures.ThreadPoolExecutor]:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=2)
+    yield pool
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+@pytest.mark.parametrize(("name", "handler", "text"), UNFINISHED)
+def test_the_sync_client_runs_an_unfinished_result_to_its_end(
+    executor: concurrent.futures.Executor, name: str, handler: SkillHandler, text: str
+) -> None:
+    for outcome in (
+        execute_sync(_prepared(name, handler), SETTINGS, executor),
+        run_in_place(_prepared(name, handler), SETTINGS),
+    ):
+        assert outcome.handled, outcome.error
+        assert outcome.answer.text == text
+
+
+@pytest.mark.parametrize(("name", "handler", "text"), UNFINISHED)
+async def test_the_async_client_runs_an_unfinished_result_to_its_end(
+    executor: concurrent.futures.Executor, name: str, handler: SkillHandler, text: str
+) -> None:
+    for pool in (None, executor):
+        outcome = await execute_async(_prepared(name, handler), SETTINGS, pool)
+        assert outcome.handled, outcome.error
+        assert outcome.answer.text == text
+
+
+def test_a_generator_keeps_its_deadline_on_the_sync_client(
+    executor: concurrent.futures.Executor,
+) -> None:
+    # The generator's body used to run while its result was converted, after the deadline
+    # check: a 1 s body under a 0.3 s timeout answered success.
+    outcome = execute_sync(_prepared("slow_rows", slow_rows, timeout=0.1), SETTINGS, executor)
+    assert outcome.error_kind == "timeout"
+
+
+async def test_a_generator_keeps_its_deadline_on_the_async_client(
+    executor: concurrent.futures.Executor,
+) -> None:
+    # ... and on the async client it ran on the event loop, stalling every other call.
+    prepared = _prepared("slow_rows", slow_rows, timeout=0.1)
+    outcome = await execute_async(prepared, SETTINGS, executor)
+    assert outcome.error_kind == "timeout"
+
+
+def test_a_result_that_fails_to_serialise_is_masked_when_errors_are(
+    executor: concurrent.futures.Executor,
+) -> None:
+    outcome = execute_sync(_prepared("account", account), MASKED, executor)
+    assert outcome.error_kind == "result_conversion"
+    assert "hunter2" not in outcome.answer.text
+    assert "Details are hidden" in outcome.answer.text
+    assert outcome.error is not None
+    assert "hunter2" in outcome.error
+    shown = execute_sync(_prepared("account", account), SETTINGS, executor)
+    assert "hunter2" in shown.answer.text
+
+
+def _register(skills: object) -> None:
+    register = getattr(skills, "register")  # noqa: B009 - sync and async registries alike
+    register("fetch", fetch)
+    register("rows_async", rows_async)
+
+
+def test_decorated_and_generator_skills_over_the_fake_server() -> None:
+    with FakeCodexManager(noise=False) as server, CodexManager(server.base_url) as cm:
+        _created, skills = cm.remote_skills.create_session(register=_register)
+        texts: list[str] = []
+        send_calls(server, skills, 'CALL fetch {"url": "u"}\nCALL rows_async {}')
+        while len(texts) < 2:  # the fake agent makes one call at a time
+            server.wait_for(lambda: bool(server.pending_tool_calls(skills.session_id)), 10)
+            texts += [dispatch.answer_text for dispatch in skills.drain_pending_calls()]
+    assert sorted(texts) == ["[0,1,2]", "fetched u"]
+
+
+async def test_decorated_and_generator_skills_over_the_fake_server_async() -> None:
+    with FakeCodexManager(noise=False) as server:
+        async with AsyncCodexManager(server.base_url) as cm:
+            _created, skills = await cm.remote_skills.create_session(register=_register)
+            await skills.send('CALL fetch {"url": "u"}\nCALL rows_async {}', inject_skills=False)
+            texts: list[str] = []
+            while len(texts) < 2:
+                await asyncio.to_thread(
+                    server.wait_for, lambda: bool(server.pending_tool_calls(skills.session_id)), 10
+                )
+                texts += [dispatch.answer_text for dispatch in await skills.drain_pending_calls()]
+    assert sorted(texts) == ["[0,1,2]", "fetched u"]
