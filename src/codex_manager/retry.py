@@ -131,17 +131,26 @@ _SINGLE_ATTEMPT: dict[type[RetryPolicy], RetryPolicy] = {}
 """The shared :meth:`RetryPolicy.disabled` instance of each class."""
 
 
+HEALTHY_AFTER_SECONDS = 1.0
+"""How long a connection must last before its loss no longer counts as a failed attempt."""
+
+
 class Backoff:
     """Stateful delays over a :class:`RetryPolicy`, e.g. for websocket reconnects.
 
     Call :meth:`next_delay` after each failure and sleep for the result; call :meth:`reset`
-    once a connection succeeded. :attr:`exhausted` turns true when the policy's
-    ``max_attempts`` is used up (a policy with a huge ``max_attempts`` retries "forever").
+    once a connection succeeded, or :meth:`connected` when it opened but has yet to prove
+    itself. :attr:`exhausted` turns true when the policy's ``max_attempts`` is used up (a
+    policy with a huge ``max_attempts`` retries "forever").
     """
 
-    def __init__(self, policy: RetryPolicy | None = None):
+    def __init__(
+        self, policy: RetryPolicy | None = None, *, clock: Callable[[], float] = time.monotonic
+    ):
         self.policy = policy or RetryPolicy()
         self._failures = 0
+        self._clock = clock
+        self._connected_at: float | None = None
 
     @property
     def failures(self) -> int:
@@ -154,13 +163,27 @@ class Backoff:
         return not self.policy.allows_another(self._failures)
 
     def next_delay(self, retry_after: float | None = None) -> float:
-        """Record one failure and return the seconds to wait before the next attempt."""
+        """Record one failure and return the seconds to wait before the next attempt.
+
+        After :meth:`connected`, the failure is the loss of that connection: one that lasted
+        :data:`HEALTHY_AFTER_SECONDS` wipes the failures before it; one that did not (a server
+        that accepts, then closes at once) is one more failed attempt.
+        """
+        if self._connected_at is not None:
+            if self._clock() - self._connected_at >= HEALTHY_AFTER_SECONDS:
+                self._failures = 0
+            self._connected_at = None
         self._failures += 1
         return self.policy.delay_for(self._failures, retry_after)
+
+    def connected(self) -> None:
+        """A connection opened: losing it resets the count if it lasted (see :meth:`next_delay`)."""
+        self._connected_at = self._clock()
 
     def reset(self) -> None:
         """Forget past failures (after a success)."""
         self._failures = 0
+        self._connected_at = None
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:

@@ -95,3 +95,17 @@ def test_two_retry_after_headers_joined_by_httpx_give_the_first() -> None:
     assert retry_after_from_headers(headers) == 2.0
     now = 1_445_412_470.0  # a date keeps its own comma
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=lambda: now) == 10.0
+
+
+def test_a_connection_resets_the_count_only_once_it_lasted() -> None:
+    now = [0.0]
+    backoff = Backoff(RetryPolicy(initial_delay=1, jitter=0, max_attempts=3), clock=lambda: now[0])
+    assert backoff.next_delay() == 1
+    backoff.connected()
+    now[0] += 0.01  # closed at once: one more failure
+    assert backoff.next_delay() == 2
+    assert backoff.failures == 2
+    backoff.connected()
+    now[0] += 5  # lasted: the failures before it are forgotten
+    assert backoff.next_delay() == 1
+    assert backoff.failures == 1

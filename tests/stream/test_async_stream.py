@@ -366,6 +366,24 @@ async def test_reconnect_policy_exhaustion_raises() -> None:
     assert len(errors) == 2
 
 
+async def test_a_server_that_closes_right_after_ready_is_backed_off_and_given_up_on(
+    server: MiniStreamServer,
+) -> None:
+    server.close_after_ready = True
+    stream = AsyncEventStream(
+        FakeClient(server.config),
+        options=StreamOptions(
+            reconnect=RetryPolicy(max_attempts=3, initial_delay=0.01), websocket_client=LIBRARY
+        ),
+    )
+    try:
+        with pytest.raises(StreamConnectionError):
+            await asyncio.wait_for(stream.run_forever(), 10)
+    finally:
+        stream.stop()
+    assert server.connections_opened == 3
+
+
 async def test_refused_upgrade_is_final(server: MiniStreamServer) -> None:
     server.reject_status = 404
     stream = make_stream(server)

@@ -462,6 +462,33 @@ def test_reconnect_policy_exhaustion_raises() -> None:
     assert len(errors.wait_for(2)) == 2
 
 
+def test_a_server_that_closes_right_after_ready_is_backed_off_and_given_up_on(
+    server: MiniStreamServer,
+) -> None:
+    # Each ready reset the backoff: ~6 reconnects a second forever, max_attempts never met.
+    server.close_after_ready = True
+    stream: EventStream[FakeClient] = EventStream(
+        FakeClient(server.config),
+        options=StreamOptions(reconnect=RetryPolicy(max_attempts=3, initial_delay=0.01)),
+    )
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            stream.run_forever()
+            outcome.append(None)
+        except StreamConnectionError as error:
+            outcome.append(error)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(10)
+    stream.stop()
+    assert outcome
+    assert isinstance(outcome[0], StreamConnectionError)
+    assert server.connections_opened == 3
+
+
 @pytest.mark.parametrize(("status", "fatal"), [(404, True), (403, True), (503, False)])
 def test_refused_upgrade(server: MiniStreamServer, status: int, fatal: bool) -> None:
     server.reject_status = status

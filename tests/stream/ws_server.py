@@ -50,6 +50,7 @@ class MiniStreamServer:
         self.port: int = probe.getsockname()[1]
         probe.close()
         self.answer_pings = True
+        self.close_after_ready = False  # a flapping server: accepts, says ready, closes
         self.reject_status: int | None = None
         self.commands: list[JSONValue] = []
         self.paths: list[str] = []
@@ -127,6 +128,9 @@ class MiniStreamServer:
             self._changed.notify_all()
         try:
             self._send(entry, json.dumps({"type": "ready", "threadId": initial}))
+            if self.close_after_ready:
+                connection.close()
+                return
             for message in connection:
                 try:
                     command = json.loads(message)

@@ -283,7 +283,7 @@ class AsyncEventStream(HandlerRegistry[ClientT]):
                         async for event in frames:
                             if event is None:  # the ready frame (subscribe already sent)
                                 ready = True
-                                backoff.reset()
+                                backoff.connected()  # counts as healthy once it lasted
                                 connections += 1
                                 away = None if lost_at is None else time.monotonic() - lost_at
                                 notice = Connected(thread_id, connections, away)

@@ -146,7 +146,8 @@ class StreamOptions:
         shutdown_timeout: Seconds ``run_forever()`` waits, when stopping, for queued and
             running handlers to finish.
         reconnect: Backoff between reconnect attempts (``max_attempts`` bounds the
-            consecutive failed attempts; the count resets once a connection is healthy).
+            consecutive failed attempts; the count resets once a connection lasted a
+            second: a server that accepts and closes at once is backed off and given up on).
         websocket_client: What reads the async stream: ``"auto"`` (default) uses aiohttp's
             websocket client when aiohttp is installed (the ``aiohttp`` extra) and no
             environment proxy applies to the server, else ``websockets``; ``"aiohttp"`` or

@@ -211,7 +211,7 @@ class EventStream(HandlerRegistry[ClientT]):
                     for event in events:
                         if event is None:  # the ready frame (subscribe already sent)
                             ready = True
-                            backoff.reset()
+                            backoff.connected()  # counts as healthy once it lasted
                             connections += 1
                             away = None if lost_at is None else time.monotonic() - lost_at
                             self._connected(
