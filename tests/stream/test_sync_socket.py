@@ -167,6 +167,23 @@ def test_a_message_we_cannot_take_fails_the_connection(
     assert failed.value.sent.code == code
 
 
+def test_nothing_after_a_text_frame_that_is_not_utf8_is_delivered(
+    peer: Callable[..., PeerServer],
+) -> None:
+    # The connection failed at the bad frame (1007), yet the frame behind it in the same read
+    # was still delivered (the async clients' libraries deliver nothing after it).
+    def send_bad_then_good(connection: ServerConnection) -> None:
+        connection.send("fine")
+        bad, good = b"\xff\xfe", b"after"
+        connection.socket.sendall(bytes([0x81, len(bad)]) + bad + bytes([0x81, len(good)]) + good)
+
+    server = peer(send_bad_then_good)
+    with _open(server.url) as websocket:
+        assert websocket.recv(timeout=2) == "fine"
+        with pytest.raises(ConnectionClosedError):
+            websocket.recv(timeout=2)
+
+
 def test_a_refused_upgrade_is_invalid_status(peer: Callable[..., PeerServer]) -> None:
     def forbid(connection: ServerConnection, request: Request) -> Response:
         return connection.respond(403, "no\n")

@@ -233,7 +233,8 @@ class SocketWebSocket:
             opcode = event.opcode
             if opcode is Opcode.TEXT or opcode is Opcode.BINARY:
                 if event.fin:
-                    self._deliver(event.data, opcode is Opcode.TEXT)
+                    if not self._deliver(event.data, opcode is Opcode.TEXT):
+                        return  # the connection failed at this frame: nothing after it counts
                 else:
                     self._fragments = [event.data]
                     self._fragmented_text = opcode is Opcode.TEXT
@@ -242,17 +243,22 @@ class SocketWebSocket:
                 if event.fin:
                     data = b"".join(self._fragments)
                     self._fragments = []
-                    self._deliver(data, self._fragmented_text)
+                    if not self._deliver(data, self._fragmented_text):
+                        return
             # PING, PONG and CLOSE are the protocol's own business (replies are queued).
 
-    def _deliver(self, data: Buffer, text: bool) -> None:
+    def _deliver(self, data: Buffer, text: bool) -> bool:
+        """Queue one message; ``False``: it failed the connection (text not UTF-8, which
+        RFC 6455 makes fatal, as the async clients' libraries do)."""
         if not text:
             self._messages.append(bytes(data))
-            return
+            return True
         try:
             self._messages.append(str(data, "utf-8"))
         except UnicodeDecodeError as exc:
             self._protocol.fail(CloseCode.INVALID_DATA, f"invalid UTF-8: {exc.reason}")
+            return False
+        return True
 
     # -- sending ---------------------------------------------------------------------
 
