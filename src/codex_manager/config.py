@@ -3,8 +3,8 @@
 :class:`ClientConfig` is an immutable value built from arguments, from the environment
 (:meth:`ClientConfig.from_env`) or from the codex-manager CLI profile file
 (:meth:`ClientConfig.from_profile`). Malformed values raise :class:`ConfigError` naming the
-variable or key; nothing is silently ignored. Secrets (tokens, header values) never appear in
-``repr()``.
+variable or key; nothing is silently ignored. Secrets (tokens, the values of the custom
+headers) never appear in its ``repr()``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,17 @@ RBAC_TOKEN_HEADER = "x-codex-rbac-token"
 RBAC_ROLE_HEADER = "x-codex-rbac-role"
 RBAC_ACTOR_HEADER = "x-codex-rbac-actor"
 
-_SECRET_HEADER_HINTS = ("auth", "token", "key", "secret", "cookie", "password", "session")
+_SECRET_HEADER_HINTS = (
+    "auth",
+    "token",
+    "key",
+    "secret",
+    "cookie",
+    "password",
+    "session",
+    "credential",
+    "signature",
+)
 
 
 def is_secret_header(name: str) -> bool:
@@ -253,7 +263,8 @@ class ClientConfig:
 
         return (
             f"ClientConfig(base_url={redact_url(self.base_url)!r}, api_prefix={self.api_prefix!r}, "
-            f"timeout={self.timeout!r}, headers={redact_headers(self.headers)!r}, "
+            # Every custom header's value: which of them are secret only the caller knows.
+            f"timeout={self.timeout!r}, headers={dict.fromkeys(self.headers, '***')!r}, "
             f"bearer_token={secret(self.bearer_token)}, rbac_token={secret(self.rbac_token)}, "
             f"rbac_role={self.rbac_role!r}, rbac_actor={self.rbac_actor!r})"
         )
