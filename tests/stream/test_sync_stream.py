@@ -352,6 +352,59 @@ def test_stop_is_prompt_while_the_server_never_answers_the_upgrade() -> None:
         silent.close()
 
 
+def test_stop_is_prompt_while_the_tls_handshake_goes_unanswered() -> None:
+    # The TCP connect and the TLS handshake did not look at stop(): it took open_timeout.
+    silent = socket.socket()  # the kernel completes the connect; the ClientHello is ignored
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    port = silent.getsockname()[1]
+    try:
+        stream: EventStream[FakeClient] = EventStream(
+            FakeClient(ClientConfig(base_url=f"https://127.0.0.1:{port}")),
+            options=StreamOptions(open_timeout=30, reconnect=FAST_RECONNECT),
+        )
+        runner = background(stream)
+        time.sleep(0.3)  # in the handshake by now
+        finish(stream, runner)  # within 10 s, not the 30 of open_timeout
+    finally:
+        silent.close()
+
+
+def test_stop_is_prompt_while_the_tcp_connect_hangs() -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers: list[socket.socket] = []
+    try:
+        for _ in range(4):  # fill the accept queue: further SYNs are dropped
+            filler = socket.socket()
+            filler.setblocking(False)
+            with contextlib.suppress(BlockingIOError):
+                filler.connect(("127.0.0.1", port))
+            fillers.append(filler)
+        probe = socket.socket()
+        fillers.append(probe)
+        probe.settimeout(0.5)
+        try:
+            probe.connect(("127.0.0.1", port))
+        except TimeoutError:
+            pass
+        else:
+            pytest.skip("this system's accept queue does not make a connect hang")
+        stream: EventStream[FakeClient] = EventStream(
+            FakeClient(ClientConfig(base_url=f"http://127.0.0.1:{port}")),
+            options=StreamOptions(open_timeout=30, reconnect=FAST_RECONNECT),
+        )
+        runner = background(stream)
+        time.sleep(0.3)  # in the connect by now
+        finish(stream, runner)
+    finally:
+        for held in fillers:
+            held.close()
+        listener.close()
+
+
 def test_stop_from_another_thread(server: MiniStreamServer) -> None:
     stream = make_stream(server)
     runner = background(stream)

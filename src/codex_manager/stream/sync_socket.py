@@ -17,8 +17,11 @@ Used when nothing needs more than a direct TCP (or TLS) connection: the stream f
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
+import os
 import select
+import selectors
 import socket
 import ssl
 import threading
@@ -347,6 +350,67 @@ _STOP_POLL = 0.25
 """Seconds between looks at ``stopping`` while the upgrade's answer is awaited."""
 
 
+_CONNECT_UNDER_WAY = frozenset(
+    {errno.EINPROGRESS, errno.EWOULDBLOCK, getattr(errno, "WSAEWOULDBLOCK", errno.EWOULDBLOCK)}
+)
+"""What a non-blocking ``connect_ex`` returns while the connection is being made."""
+
+
+def _slice(remaining: Callable[[], float | None]) -> float:
+    """How long one wait may last: until the deadline, and short enough to see a stop."""
+    left = remaining()  # raises TimeoutError once the deadline passed
+    return _STOP_POLL if left is None else min(left, _STOP_POLL)
+
+
+def _connect(
+    host: str, port: int, remaining: Callable[[], float | None], stopping: Callable[[], bool]
+) -> socket.socket:
+    """``socket.create_connection`` that a stop interrupts (a connect may hang for long: SYNs
+    dropped by a full accept queue or a firewall). Each address in turn; the last error."""
+    error: OSError | None = None
+    for family, kind, proto, _name, address in socket.getaddrinfo(
+        host, port, 0, socket.SOCK_STREAM
+    ):
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setblocking(False)
+            code = sock.connect_ex(address)
+            with selectors.DefaultSelector() as selector:
+                selector.register(sock, selectors.EVENT_WRITE)
+                while code in _CONNECT_UNDER_WAY:
+                    if selector.select(_slice(remaining)):
+                        code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                        break
+                    if stopping():
+                        raise TimeoutError("stopped while connecting")
+            if code:
+                raise OSError(code, os.strerror(code))
+            sock.setblocking(True)
+            return sock
+        except OSError as exc:  # TimeoutError included: closed, then raised below
+            sock.close()
+            if isinstance(exc, TimeoutError):
+                raise
+            error = exc
+    raise error if error is not None else OSError(f"no address found for {host!r}")
+
+
+def _handshake(
+    sock: ssl.SSLSocket,
+    remaining: Callable[[], float | None],
+    stopping: Callable[[], bool] | None,
+) -> None:
+    """The TLS handshake, in slices that a stop can interrupt (a peer may never answer)."""
+    while True:
+        sock.settimeout(_slice(remaining) if stopping is not None else remaining())
+        try:
+            sock.do_handshake()
+            return
+        except TimeoutError:
+            if stopping is None or stopping():
+                raise TimeoutError("timed out or stopped during the TLS handshake") from None
+
+
 def open_stream_socket(
     url: str,
     *,
@@ -380,13 +444,18 @@ def open_stream_socket(
             raise TimeoutError("timed out during the opening handshake")
         return left
 
-    sock = socket.create_connection((uri.host, uri.port), timeout=remaining())
+    if stopping is None:
+        sock = socket.create_connection((uri.host, uri.port), timeout=remaining())
+    else:
+        sock = _connect(uri.host, uri.port, remaining, stopping)
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, True)
         if uri.secure:
             context = stream_tls_context(tls_context)
-            sock.settimeout(remaining())
-            sock = context.wrap_socket(sock, server_hostname=uri.host)
+            sock = context.wrap_socket(
+                sock, server_hostname=uri.host, do_handshake_on_connect=False
+            )
+            _handshake(sock, remaining, stopping)
         protocol = ClientProtocol(
             uri,
             extensions=enable_client_permessage_deflate(None),
