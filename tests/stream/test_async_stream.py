@@ -40,6 +40,7 @@ from codex_manager.stream.async_socket import AsyncWebSocket
 from codex_manager.stream.async_stream import _Liveness
 
 from .peer_server import PeerServer, ready_events_then_close
+from .raw_peer import RawPeer, RawPeerServer
 from .ws_server import FakeClient, MiniStreamServer, Recorder, tool_call_signal
 
 FAST_RECONNECT = RetryPolicy(max_attempts=1000, initial_delay=0.01, max_delay=0.1)
@@ -382,6 +383,37 @@ async def test_a_server_that_closes_right_after_ready_is_backed_off_and_given_up
     finally:
         stream.stop()
     assert server.connections_opened == 3
+
+
+async def test_a_close_frame_without_the_tcp_close_ends_the_connection_on_time() -> None:
+    # websockets enforced its close deadline only when sending: a peer that sent a close
+    # frame and held the TCP connection open kept recv() waiting for the next ping (15 s).
+    release = threading.Event()
+
+    def close_and_hold(peer: RawPeer) -> None:
+        peer.text({"type": "ready", "threadId": None})
+        if len(peers.peers) == 1:
+            peer.protocol.send_close(1001, "going away")
+        peer.write()
+        release.wait(10)
+
+    peers = RawPeerServer(close_and_hold)
+    stream = AsyncEventStream(
+        FakeClient(ClientConfig(base_url=peers.base_url)),
+        options=StreamOptions(
+            close_timeout=0.2, reconnect=FAST_RECONNECT, websocket_client=LIBRARY
+        ),
+    )
+    reconnected = asyncio.Event()
+    stream.on_reconnect(lambda notice, context: reconnected.set())
+    runner = asyncio.create_task(stream.run_forever())
+    try:
+        await asyncio.wait_for(reconnected.wait(), 5)
+    finally:
+        release.set()
+        stream.stop()
+        await runner
+        peers.close()
 
 
 async def test_refused_upgrade_is_final(server: MiniStreamServer) -> None:

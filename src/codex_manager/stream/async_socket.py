@@ -89,6 +89,32 @@ def resolve_websocket_client(
     return "aiohttp" if aiohttp_installed() and not proxy_applies(url) else "websockets"
 
 
+class _ClosingConnection(ClientConnection):
+    """websockets' client connection that ends at its close deadline on its own.
+
+    The library sets the deadline when the server's close frame arrives but enforces it only
+    when something is sent: a peer that sends a close frame and keeps the TCP connection
+    open left ``recv()`` waiting for the next ping (15 s), its events lost meanwhile.
+    """
+
+    _overdue: asyncio.TimerHandle | None = None
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        deadline = self.close_deadline
+        if deadline is not None and self._overdue is None:
+            self._overdue = self.loop.call_at(deadline, self._close_overdue)
+
+    def _close_overdue(self) -> None:
+        if not self.transport.is_closing():
+            self.transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._overdue is not None:
+            self._overdue.cancel()
+        super().connection_lost(exc)
+
+
 class _WebsocketsConnection:
     """``websockets.asyncio``'s connection behind :class:`AsyncWebSocket`."""
 
@@ -195,6 +221,7 @@ async def open_async_websocket(
             max_size=max_size,
             proxy=environment_proxy(url),  # the REST calls' proxy, not websockets' own pick
             ssl=stream_tls_context(tls_context) if url.startswith("wss:") else None,
+            create_connection=_ClosingConnection,
         ) as connection:
             yield _WebsocketsConnection(connection)
         return
