@@ -9,7 +9,7 @@ import gc
 import json
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Literal, NotRequired, Required, TypedDict, cast
 
 import jsonschema_rs
@@ -876,3 +876,24 @@ def test_the_docstring_comes_from_what_a_partial_or_callable_object_wraps(
     query = properties["query"]
     assert isinstance(query, dict)
     assert query["description"] == "Text to look for."
+
+
+@pytest.mark.parametrize(
+    "annotation",
+    [Iterable[int], Iterable[int] | None, Annotated[Iterable[int], Field(description="numbers")]],
+)
+def test_an_iterable_parameter_is_checked_before_the_function_runs(annotation: object) -> None:
+    # pydantic checks an Iterable's items lazily: [1, "x"] passed validation, and the bad
+    # item raised inside the handler, after its side effects.
+    def total(values: Iterable[int] | None) -> int:
+        return sum(values or [])
+
+    total.__annotations__["values"] = annotation
+    skill = build_skill("total", total)
+    assert "array" in json.dumps(_prop(skill.input_schema, "values"))
+    problem = skill.validator.validate({"values": [1, "x"]})
+    assert isinstance(problem, ArgumentProblem)
+    assert problem.issues[0].startswith("values[1]")
+    bound = skill.validator.validate({"values": [1, 2]})
+    assert isinstance(bound, BoundArguments)
+    assert bound.values["values"] == [1, 2]

@@ -12,6 +12,7 @@ text and never merged into ``inputSchema``.
 
 from __future__ import annotations
 
+import collections.abc
 import functools
 import inspect
 import json
@@ -549,6 +550,22 @@ def _output_contract(
     return OutputContract(schema=schema, description=returns_text)
 
 
+def _eager(annotation: object) -> object:
+    """``Iterable[X]`` (at the top, in a union, under ``Annotated``) as ``list[X]``: pydantic
+    checks an iterable's items only as the function iterates, so a bad item surfaced inside
+    the handler, after its side effects, instead of as invalid arguments. A list is an
+    iterable: the function gets what it asked for, checked before it runs."""
+    origin = get_origin(annotation)
+    args = get_args(annotation)
+    if origin is Annotated:
+        return Annotated[(_eager(args[0]), *args[1:])]
+    if origin is collections.abc.Iterable:
+        return types.GenericAlias(list, args[:1]) if args else list
+    if origin is Union or origin is types.UnionType:
+        return Union[tuple(_eager(arg) for arg in args)]  # noqa: UP007 - built from a tuple
+    return annotation
+
+
 def _build_model(
     name: str,
     params: list[inspect.Parameter],
@@ -561,7 +578,7 @@ def _build_model(
         annotation: object = (
             Any
             if param.annotation is inspect.Parameter.empty
-            else pydantic_compatible(param.annotation)
+            else pydantic_compatible(_eager(param.annotation))
         )
         annotated = _with_description(annotation, docs.get(param.name), param.name)
         # Without a Python default, the annotation alone: an Annotated[..., Field(default=...)]
