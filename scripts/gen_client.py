@@ -394,6 +394,42 @@ def docstring(method: Method, indent: str, skip: set[str]) -> str:
     return f'{indent}"""{body.lstrip()}\n{indent}"""\n'
 
 
+NARROWED_BY: dict[str, tuple[str, str, str]] = {
+    # operation: (keyword, its type when given, the return then, the return when omitted)
+    "getSessionSettings": ("key", "SessionSettingValueResponse", "SessionSettingsResponse"),
+}
+"""Operations whose answer's shape follows one keyword argument: typed by overloads, so
+``settings.get(key="model")`` is the one-value answer to a type checker, not a union."""
+
+
+def _overloads(method: Method, sig: list[str], prefix: str) -> str:
+    """The ``@overload``s of a method in :data:`NARROWED_BY` (empty for the others)."""
+    narrowing = NARROWED_BY.get(method.operation_id)
+    if narrowing is None:
+        return ""
+    keyword, given_returns, omitted_returns = narrowing
+    found = [s for s in sig if s.startswith(f"{keyword}: ")]
+    assert len(found) == 1, (method.operation_id, keyword)
+    stubs = []
+    for replacement, returns in (
+        (f"{keyword}: str", given_returns),
+        (f"{keyword}: Omit = OMIT", omitted_returns),
+        (found[0], method.returns),  # a value that may be either (``str | Omit``)
+    ):
+        params = [replacement if s == found[0] else s for s in sig]
+        stubs.append(
+            "\n".join(
+                [
+                    "    @overload",
+                    f"    {prefix} {method.name}(",
+                    *(f"        {s}," for s in params),
+                    f"    ) -> {returns}: ...",
+                ]
+            )
+        )
+    return "\n".join(stubs) + "\n"
+
+
 def emit_method(method: Method, mode: str, *, bound: dict[str, str] | None = None) -> str:
     """One method; ``bound`` maps parameter names to expressions taken from ``self``."""
     bound = bound or {}
@@ -414,7 +450,12 @@ def emit_method(method: Method, mode: str, *, bound: dict[str, str] | None = Non
         *(f"        {s}," for s in sig),
         f"    ) -> {method.returns}:",
     ]
-    text = "\n".join(out) + "\n" + docstring(method, "        ", set(bound))
+    text = (
+        _overloads(method, sig, prefix)
+        + "\n".join(out)
+        + "\n"
+        + docstring(method, "        ", set(bound))
+    )
 
     def value(p: Param) -> str:
         name = bound.get(p.name, p.name)
@@ -519,7 +560,8 @@ def module(spec: Spec, mode: str) -> str:
         "        super().__init__(transport, session_id)",
     ]
     for sub in sorted(s for s in tree if s):
-        init_lines.append(f"        self.{sub} = {handle_class(sub, mode)}(transport, session_id)")
+        cls = handle_class(sub, mode)
+        init_lines.append(f"        self.{sub}: {cls} = {cls}(transport, session_id)")
         init_lines.append(f'        """``{sub}`` of this session."""')
     body = "\n".join(
         emit_method(_renamed(m, name), mode, bound={"session_id": "self.session_id"})
@@ -543,7 +585,8 @@ def module(spec: Spec, mode: str) -> str:
         f"    def __init__(self, transport: {transport}) -> None:",
     ]
     for group in groups:
-        lines.append(f"        self.{group} = {group_class(group, mode)}(transport)")
+        cls = group_class(group, mode)
+        lines.append(f"        self.{group}: {cls} = {cls}(transport)")
         lines.append(f'        """{GROUP_DOCS.get(group, group)}"""')
     lines += [
         "",
@@ -553,6 +596,8 @@ def module(spec: Spec, mode: str) -> str:
     ]
     parts.append("\n".join(lines) + "\n")
 
+    for _keyword, given_returns, omitted_returns in NARROWED_BY.values():
+        spec.used_payloads.update((given_returns, omitted_returns))
     payloads = sorted(spec.used_payloads)
     enums = sorted(spec.used_enums)
     header = [
@@ -564,7 +609,7 @@ def module(spec: Spec, mode: str) -> str:
         "from __future__ import annotations",
         "",
         "from collections.abc import Mapping, Sequence",
-        "from typing import TYPE_CHECKING, Literal, cast",
+        "from typing import TYPE_CHECKING, Literal, cast, overload",
         "",
         "from codex_manager._omit import OMIT, Omit",
         "from codex_manager.client._parsing import _array, _fields, _whole_body, tool_call_outcome",
@@ -609,7 +654,11 @@ def literals_module(spec: Spec) -> str:
         else:
             lines += ['"""' + wrapped[0], *wrapped[1:], '"""']
         lines.append("")
-    lines.append(f"__all__: list[str] = {sorted(local)!r}")
+    operations = ", ".join(repr(op) for op in sorted(OPERATIONS))
+    lines.append(f"OperationId: TypeAlias = Literal[{operations}]")
+    doc = "An ``operationId`` of the spec: what a hook names (``cm.hooks.before(op)``)."
+    lines += [f'"""{doc}"""', ""]
+    lines.append(f"__all__: list[str] = {sorted([*local, 'OperationId'])!r}")
     return "\n".join(lines) + "\n"
 
 
@@ -626,7 +675,7 @@ def types_module(spec: Spec) -> str:
         "",
         "from __future__ import annotations",
         "",
-        "from codex_manager.client._literals import " + ", ".join(enums) if enums else "",
+        "from codex_manager.client._literals import " + ", ".join([*enums, "OperationId"]),
         "from codex_manager.json_types import JSONInput, JSONObject, JSONScalar, JSONValue",
         "from codex_manager.outcomes import (",
         "    ToolCallAccepted, ToolCallInFlight, ToolCallNotFound, ToolCallResponseOutcome,",
@@ -639,6 +688,7 @@ def types_module(spec: Spec) -> str:
     names = [
         *payloads,
         *enums,
+        "OperationId",
         "JSONInput",
         "JSONObject",
         "JSONScalar",

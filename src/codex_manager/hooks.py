@@ -22,13 +22,20 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, Literal, TypeAlias, TypeVar
 
 from codex_manager.config import redact_headers
 from codex_manager.errors import CodexManagerError, UnknownOperationError
 
-ALL_OPERATIONS = "*"
+if TYPE_CHECKING:
+    from codex_manager.client._literals import OperationId
+
+ALL_OPERATIONS: Final = "*"
 """Operation id that selects every operation."""
+
+HookTarget: TypeAlias = "OperationId | Literal['*']"
+"""What a hook is registered for: one operation of the spec, or ``"*"`` for all (checked at
+registration too: a name the spec does not have raises :class:`UnknownOperationError`)."""
 
 
 @dataclass
@@ -157,7 +164,7 @@ class _HookRegistry(Generic[_B, _A, _E]):
             )
         return operation_id
 
-    def before(self, operation_id: str = ALL_OPERATIONS) -> Callable[[_B], _B]:
+    def before(self, operation_id: HookTarget = ALL_OPERATIONS) -> Callable[[_B], _B]:
         """Decorator registering a ``before`` hook for ``operation_id`` (or ``"*"``)."""
         op = self._check(operation_id)
 
@@ -167,7 +174,7 @@ class _HookRegistry(Generic[_B, _A, _E]):
 
         return register
 
-    def after(self, operation_id: str = ALL_OPERATIONS) -> Callable[[_A], _A]:
+    def after(self, operation_id: HookTarget = ALL_OPERATIONS) -> Callable[[_A], _A]:
         """Decorator registering an ``after`` hook for ``operation_id`` (or ``"*"``)."""
         op = self._check(operation_id)
 
@@ -177,7 +184,7 @@ class _HookRegistry(Generic[_B, _A, _E]):
 
         return register
 
-    def on_error(self, operation_id: str = ALL_OPERATIONS) -> Callable[[_E], _E]:
+    def on_error(self, operation_id: HookTarget = ALL_OPERATIONS) -> Callable[[_E], _E]:
         """Decorator registering an ``on_error`` hook for ``operation_id`` (or ``"*"``)."""
         op = self._check(operation_id)
 
@@ -198,9 +205,15 @@ class Hooks(_HookRegistry[BeforeHook, AfterHook, ErrorHook]):
 
     if TYPE_CHECKING:  # the decorated function keeps its own type
 
-        def before(self, operation_id: str = ALL_OPERATIONS) -> Callable[[_SyncB], _SyncB]: ...
-        def after(self, operation_id: str = ALL_OPERATIONS) -> Callable[[_SyncA], _SyncA]: ...
-        def on_error(self, operation_id: str = ALL_OPERATIONS) -> Callable[[_SyncE], _SyncE]: ...
+        def before(
+            self, operation_id: HookTarget = ALL_OPERATIONS
+        ) -> Callable[[_SyncB], _SyncB]: ...
+        def after(
+            self, operation_id: HookTarget = ALL_OPERATIONS
+        ) -> Callable[[_SyncA], _SyncA]: ...
+        def on_error(
+            self, operation_id: HookTarget = ALL_OPERATIONS
+        ) -> Callable[[_SyncE], _SyncE]: ...
 
     def run_before(self, info: RequestInfo) -> None:
         """Run the ``before`` hooks for ``info.operation_id``."""
@@ -223,9 +236,15 @@ class AsyncHooks(_HookRegistry[AsyncBeforeHook, AsyncAfterHook, AsyncErrorHook])
 
     if TYPE_CHECKING:  # the decorated function keeps its own type
 
-        def before(self, operation_id: str = ALL_OPERATIONS) -> Callable[[_AsyncB], _AsyncB]: ...
-        def after(self, operation_id: str = ALL_OPERATIONS) -> Callable[[_AsyncA], _AsyncA]: ...
-        def on_error(self, operation_id: str = ALL_OPERATIONS) -> Callable[[_AsyncE], _AsyncE]: ...
+        def before(
+            self, operation_id: HookTarget = ALL_OPERATIONS
+        ) -> Callable[[_AsyncB], _AsyncB]: ...
+        def after(
+            self, operation_id: HookTarget = ALL_OPERATIONS
+        ) -> Callable[[_AsyncA], _AsyncA]: ...
+        def on_error(
+            self, operation_id: HookTarget = ALL_OPERATIONS
+        ) -> Callable[[_AsyncE], _AsyncE]: ...
 
     async def run_before(self, info: RequestInfo) -> None:
         """Run the ``before`` hooks for ``info.operation_id``."""

@@ -7,6 +7,7 @@ Schemas that are free-form objects are plain ``dict`` aliases; the client return
 
 from __future__ import annotations
 
+from codex_manager.client._literals import OperationId
 from codex_manager.json_types import JSONInput, JSONObject, JSONScalar, JSONValue
 from codex_manager.outcomes import (
     ToolCallAccepted,
@@ -288,6 +289,7 @@ __all__ = [
     "MoveProjectChatsResponse",
     "NetworkAccess",
     "NoActiveTurnResponse",
+    "OperationId",
     "OrchestratorJob",
     "OrchestratorJobConflictResponse",
     "OrchestratorJobNotFoundResponse",

@@ -243,7 +243,7 @@ def test_before_hook_sets_headers_per_operation(scripted: ScriptedServer) -> Non
         cm.system.health()
         cm.sessions.list()
         with pytest.raises(UnknownOperationError):
-            cm.hooks.before("noSuchOperation")
+            cm.hooks.before("noSuchOperation")  # type: ignore[arg-type]  # deliberately unknown
         assert cm.hooks.remove(refresh)
         cm.system.health()
     assert [r.headers["authorization"] for r in scripted.received] == [

@@ -130,6 +130,8 @@ def test_typed_sync_program_runs(fake_server: FakeCodexManager) -> None:
     assert log[0] == "ok"
     assert log[1] == "ECHO: hello"
     assert "not found 999999" in log
+    assert "k=1" in log
+    assert "keys=['k']" in log
     assert log[-1] == "gone 410"
 
 

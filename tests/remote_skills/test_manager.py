@@ -5,7 +5,8 @@ from __future__ import annotations
 import gc
 import weakref
 
-from codex_manager import AsyncCodexManager, CodexManager
+from codex_manager import AsyncCodexManager, CodexManager, RetryPolicy
+from codex_manager.testing import FakeCodexManager
 
 
 def test_a_forgotten_registry_is_let_go_and_a_new_one_made_on_demand() -> None:
@@ -28,3 +29,11 @@ async def test_an_async_registry_can_be_forgotten() -> None:
         kept = acm.remote_skills.session("S")
         assert acm.remote_skills.forget("S") is kept
         assert acm.remote_skills.session("S") is not kept
+
+
+def test_create_session_takes_a_retry_policy_for_its_request() -> None:
+    # Accepted at run time all along, but refused by type checkers (missing from the
+    # keyword arguments' TypedDict).
+    with FakeCodexManager(noise=False) as server, CodexManager(server.base_url) as cm:
+        created, skills = cm.remote_skills.create_session(retry=RetryPolicy.disabled(), cwd=".")
+        assert created["session"]["sessionId"] == skills.session_id

@@ -145,7 +145,7 @@ class CodexManager(StreamShortcuts["CodexManager"], ResourceGroups):
         )
         self._transport.release_given_client_when_collected(self)
         super().__init__(self._transport)
-        self.wait = TurnWaiter(self)
+        self.wait: TurnWaiter = TurnWaiter(self)
         """Helpers that wait for turns to finish (``cm.wait.turn(...)``)."""
         self._stream: OnFirstUse[EventStream[CodexManager]] = OnFirstUse()
         self._remote_skills: OnFirstUse[RemoteSkills] = OnFirstUse()
@@ -321,7 +321,7 @@ class AsyncCodexManager(StreamShortcuts["AsyncCodexManager"], AsyncResourceGroup
         )
         self._transport.release_given_client_when_collected(self)
         super().__init__(self._transport)
-        self.wait = AsyncTurnWaiter(self)
+        self.wait: AsyncTurnWaiter = AsyncTurnWaiter(self)
         """Helpers that wait for turns to finish (``await cm.wait.turn(...)``)."""
         self._stream: OnFirstUse[AsyncEventStream[AsyncCodexManager]] = OnFirstUse()
         self._remote_skills: OnFirstUse[AsyncRemoteSkills] = OnFirstUse()

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Literal, cast, overload
 
 from codex_manager._omit import OMIT, Omit
 from codex_manager.client._parsing import _array, _fields, _whole_body, tool_call_outcome
@@ -78,7 +78,9 @@ if TYPE_CHECKING:
         SessionApprovalPolicyResponse,
         SessionControlsResponse,
         SessionControlsTuple,
+        SessionSettingsResponse,
         SessionSettingsScope,
+        SessionSettingValueResponse,
         SetSessionProjectResponse,
         SetSessionSettingsResponse,
         StartAccountLoginRequest,
@@ -2334,6 +2336,33 @@ class AsyncSessions(_AsyncResource):
         )
         return cast("ApplySessionControlsResponse", answer.body)
 
+    @overload
+    async def get_settings(
+        self,
+        session_id: str,
+        *,
+        scope: SessionSettingsScope | Omit = OMIT,
+        key: str,
+        retry: RetryPolicy | None = None,
+    ) -> SessionSettingValueResponse: ...
+    @overload
+    async def get_settings(
+        self,
+        session_id: str,
+        *,
+        scope: SessionSettingsScope | Omit = OMIT,
+        key: Omit = OMIT,
+        retry: RetryPolicy | None = None,
+    ) -> SessionSettingsResponse: ...
+    @overload
+    async def get_settings(
+        self,
+        session_id: str,
+        *,
+        scope: SessionSettingsScope | Omit = OMIT,
+        key: str | Omit = OMIT,
+        retry: RetryPolicy | None = None,
+    ) -> GetSessionSettingsResponse: ...
     async def get_settings(
         self,
         session_id: str,
@@ -3186,6 +3215,30 @@ class AsyncSessionMessages(_AsyncHandlePart):
 class AsyncSessionSettings(_AsyncHandlePart):
     """``settings`` of one session (see :meth:`session`)."""
 
+    @overload
+    async def get(
+        self,
+        *,
+        scope: SessionSettingsScope | Omit = OMIT,
+        key: str,
+        retry: RetryPolicy | None = None,
+    ) -> SessionSettingValueResponse: ...
+    @overload
+    async def get(
+        self,
+        *,
+        scope: SessionSettingsScope | Omit = OMIT,
+        key: Omit = OMIT,
+        retry: RetryPolicy | None = None,
+    ) -> SessionSettingsResponse: ...
+    @overload
+    async def get(
+        self,
+        *,
+        scope: SessionSettingsScope | Omit = OMIT,
+        key: str | Omit = OMIT,
+        retry: RetryPolicy | None = None,
+    ) -> GetSessionSettingsResponse: ...
     async def get(
         self,
         *,
@@ -3405,17 +3458,17 @@ class AsyncSessionHandle(_AsyncHandlePart):
 
     def __init__(self, transport: AsyncTransport, session_id: str) -> None:
         super().__init__(transport, session_id)
-        self.approvals = AsyncSessionApprovals(transport, session_id)
+        self.approvals: AsyncSessionApprovals = AsyncSessionApprovals(transport, session_id)
         """``approvals`` of this session."""
-        self.controls = AsyncSessionControls(transport, session_id)
+        self.controls: AsyncSessionControls = AsyncSessionControls(transport, session_id)
         """``controls`` of this session."""
-        self.messages = AsyncSessionMessages(transport, session_id)
+        self.messages: AsyncSessionMessages = AsyncSessionMessages(transport, session_id)
         """``messages`` of this session."""
-        self.settings = AsyncSessionSettings(transport, session_id)
+        self.settings: AsyncSessionSettings = AsyncSessionSettings(transport, session_id)
         """``settings`` of this session."""
-        self.tool_calls = AsyncSessionToolCalls(transport, session_id)
+        self.tool_calls: AsyncSessionToolCalls = AsyncSessionToolCalls(transport, session_id)
         """``tool_calls`` of this session."""
-        self.tool_input = AsyncSessionToolInput(transport, session_id)
+        self.tool_input: AsyncSessionToolInput = AsyncSessionToolInput(transport, session_id)
         """``tool_input`` of this session."""
 
     def __repr__(self) -> str:
@@ -4202,33 +4255,33 @@ class AsyncResourceGroups:
     """The method groups of the client, sharing one transport."""
 
     def __init__(self, transport: AsyncTransport) -> None:
-        self.system = AsyncSystem(transport)
+        self.system: AsyncSystem = AsyncSystem(transport)
         """Server health, info, capabilities, models, features, collaboration modes, apps."""
-        self.extensions = AsyncExtensions(transport)
+        self.extensions: AsyncExtensions = AsyncExtensions(transport)
         """Agent extensions (RBAC-protected)."""
-        self.skills = AsyncSkills(transport)
+        self.skills: AsyncSkills = AsyncSkills(transport)
         """Codex skills: list, configure, remote skills."""
-        self.mcp = AsyncMcp(transport)
+        self.mcp: AsyncMcp = AsyncMcp(transport)
         """MCP servers: reload, list, OAuth login."""
-        self.account = AsyncAccount(transport)
+        self.account: AsyncAccount = AsyncAccount(transport)
         """The Codex account: read, log in/out, rate limits."""
-        self.config = AsyncCodexConfig(transport)
+        self.config: AsyncCodexConfig = AsyncCodexConfig(transport)
         """Codex configuration (``config.toml``): read and write."""
-        self.commands = AsyncCommands(transport)
+        self.commands: AsyncCommands = AsyncCommands(transport)
         """Run commands through codex app-server."""
-        self.feedback = AsyncFeedback(transport)
+        self.feedback: AsyncFeedback = AsyncFeedback(transport)
         """Upload feedback."""
-        self.orchestrator = AsyncOrchestrator(transport)
+        self.orchestrator: AsyncOrchestrator = AsyncOrchestrator(transport)
         """Orchestrator jobs."""
-        self.projects = AsyncProjects(transport)
+        self.projects: AsyncProjects = AsyncProjects(transport)
         """Projects that group sessions."""
-        self.sessions = AsyncSessions(transport)
+        self.sessions: AsyncSessions = AsyncSessions(transport)
         """Sessions (Codex threads): lifecycle, messages, settings, pending requests."""
-        self.tool_calls = AsyncToolCalls(transport)
+        self.tool_calls: AsyncToolCalls = AsyncToolCalls(transport)
         """Answers to dynamic tool calls."""
-        self.approvals = AsyncApprovals(transport)
+        self.approvals: AsyncApprovals = AsyncApprovals(transport)
         """Decisions on pending approvals."""
-        self.tool_input = AsyncToolInput(transport)
+        self.tool_input: AsyncToolInput = AsyncToolInput(transport)
         """Decisions on pending tool user-input requests."""
 
     def session(self, session_id: str) -> AsyncSessionHandle:

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Literal, cast, overload
 
 from codex_manager._omit import OMIT, Omit
 from codex_manager.client._parsing import _array, _fields, _whole_body, tool_call_outcome
@@ -78,7 +78,9 @@ if TYPE_CHECKING:
         SessionApprovalPolicyResponse,
         SessionControlsResponse,
         SessionControlsTuple,
+        SessionSettingsResponse,
         SessionSettingsScope,
+        SessionSettingValueResponse,
         SetSessionProjectResponse,
         SetSessionSettingsResponse,
         StartAccountLoginRequest,
@@ -2334,6 +2336,33 @@ class Sessions(_SyncResource):
         )
         return cast("ApplySessionControlsResponse", answer.body)
 
+    @overload
+    def get_settings(
+        self,
+        session_id: str,
+        *,
+        scope: SessionSettingsScope | Omit = OMIT,
+        key: str,
+        retry: RetryPolicy | None = None,
+    ) -> SessionSettingValueResponse: ...
+    @overload
+    def get_settings(
+        self,
+        session_id: str,
+        *,
+        scope: SessionSettingsScope | Omit = OMIT,
+        key: Omit = OMIT,
+        retry: RetryPolicy | None = None,
+    ) -> SessionSettingsResponse: ...
+    @overload
+    def get_settings(
+        self,
+        session_id: str,
+        *,
+        scope: SessionSettingsScope | Omit = OMIT,
+        key: str | Omit = OMIT,
+        retry: RetryPolicy | None = None,
+    ) -> GetSessionSettingsResponse: ...
     def get_settings(
         self,
         session_id: str,
@@ -3186,6 +3215,30 @@ class SessionMessages(_SyncHandlePart):
 class SessionSettings(_SyncHandlePart):
     """``settings`` of one session (see :meth:`session`)."""
 
+    @overload
+    def get(
+        self,
+        *,
+        scope: SessionSettingsScope | Omit = OMIT,
+        key: str,
+        retry: RetryPolicy | None = None,
+    ) -> SessionSettingValueResponse: ...
+    @overload
+    def get(
+        self,
+        *,
+        scope: SessionSettingsScope | Omit = OMIT,
+        key: Omit = OMIT,
+        retry: RetryPolicy | None = None,
+    ) -> SessionSettingsResponse: ...
+    @overload
+    def get(
+        self,
+        *,
+        scope: SessionSettingsScope | Omit = OMIT,
+        key: str | Omit = OMIT,
+        retry: RetryPolicy | None = None,
+    ) -> GetSessionSettingsResponse: ...
     def get(
         self,
         *,
@@ -3405,17 +3458,17 @@ class SessionHandle(_SyncHandlePart):
 
     def __init__(self, transport: SyncTransport, session_id: str) -> None:
         super().__init__(transport, session_id)
-        self.approvals = SessionApprovals(transport, session_id)
+        self.approvals: SessionApprovals = SessionApprovals(transport, session_id)
         """``approvals`` of this session."""
-        self.controls = SessionControls(transport, session_id)
+        self.controls: SessionControls = SessionControls(transport, session_id)
         """``controls`` of this session."""
-        self.messages = SessionMessages(transport, session_id)
+        self.messages: SessionMessages = SessionMessages(transport, session_id)
         """``messages`` of this session."""
-        self.settings = SessionSettings(transport, session_id)
+        self.settings: SessionSettings = SessionSettings(transport, session_id)
         """``settings`` of this session."""
-        self.tool_calls = SessionToolCalls(transport, session_id)
+        self.tool_calls: SessionToolCalls = SessionToolCalls(transport, session_id)
         """``tool_calls`` of this session."""
-        self.tool_input = SessionToolInput(transport, session_id)
+        self.tool_input: SessionToolInput = SessionToolInput(transport, session_id)
         """``tool_input`` of this session."""
 
     def __repr__(self) -> str:
@@ -4202,33 +4255,33 @@ class ResourceGroups:
     """The method groups of the client, sharing one transport."""
 
     def __init__(self, transport: SyncTransport) -> None:
-        self.system = System(transport)
+        self.system: System = System(transport)
         """Server health, info, capabilities, models, features, collaboration modes, apps."""
-        self.extensions = Extensions(transport)
+        self.extensions: Extensions = Extensions(transport)
         """Agent extensions (RBAC-protected)."""
-        self.skills = Skills(transport)
+        self.skills: Skills = Skills(transport)
         """Codex skills: list, configure, remote skills."""
-        self.mcp = Mcp(transport)
+        self.mcp: Mcp = Mcp(transport)
         """MCP servers: reload, list, OAuth login."""
-        self.account = Account(transport)
+        self.account: Account = Account(transport)
         """The Codex account: read, log in/out, rate limits."""
-        self.config = CodexConfig(transport)
+        self.config: CodexConfig = CodexConfig(transport)
         """Codex configuration (``config.toml``): read and write."""
-        self.commands = Commands(transport)
+        self.commands: Commands = Commands(transport)
         """Run commands through codex app-server."""
-        self.feedback = Feedback(transport)
+        self.feedback: Feedback = Feedback(transport)
         """Upload feedback."""
-        self.orchestrator = Orchestrator(transport)
+        self.orchestrator: Orchestrator = Orchestrator(transport)
         """Orchestrator jobs."""
-        self.projects = Projects(transport)
+        self.projects: Projects = Projects(transport)
         """Projects that group sessions."""
-        self.sessions = Sessions(transport)
+        self.sessions: Sessions = Sessions(transport)
         """Sessions (Codex threads): lifecycle, messages, settings, pending requests."""
-        self.tool_calls = ToolCalls(transport)
+        self.tool_calls: ToolCalls = ToolCalls(transport)
         """Answers to dynamic tool calls."""
-        self.approvals = Approvals(transport)
+        self.approvals: Approvals = Approvals(transport)
         """Decisions on pending approvals."""
-        self.tool_input = ToolInput(transport)
+        self.tool_input: ToolInput = ToolInput(transport)
         """Decisions on pending tool user-input requests."""
 
     def session(self, session_id: str) -> SessionHandle:

@@ -14,6 +14,7 @@ from codex_manager._daemon_pool import DaemonThreadPool
 from codex_manager.remote_skills.async_session import AsyncRuntime, AsyncSessionSkills
 from codex_manager.remote_skills.options import RemoteSkillOptions
 from codex_manager.remote_skills.sync_session import SessionSkills
+from codex_manager.retry import RetryPolicy
 from codex_manager.types import (
     ApprovalPolicy,
     CreateSessionResponse,
@@ -35,6 +36,7 @@ class SessionCreateOptions(TypedDict, total=False):
     approval_policy: ApprovalPolicy
     network_access: NetworkAccess
     filesystem_sandbox: FilesystemSandbox
+    retry: RetryPolicy | None
 
 
 _SYNC_CALLBACK_ERROR = (

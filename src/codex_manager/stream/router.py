@@ -243,8 +243,9 @@ class Router:
 class HandlerRegistry(Generic[ClientT]):
     """The decorators shared by :class:`EventStream` and :class:`AsyncEventStream`.
 
-    Every decorator returns the handler unchanged (to a type checker: with its parameter and
-    return types). Handlers take ``(item, context)``, the context of the registry's client,
+    Every decorator returns the handler unchanged (to a type checker: a callable of its item,
+    context and return types; its parameter names are not kept, since the stream passes both
+    positionally). Handlers take ``(item, context)``, the context of the registry's client,
     and may be plain functions or ``async def`` functions.
     """
 

@@ -22,6 +22,8 @@ from codex_manager.types import (
     PendingToolCall,
     SendSessionMessageAcceptedResponse,
     SessionControlsResponse,
+    SessionSettingsResponse,
+    SessionSettingValueResponse,
     SetSessionSettingsResponse,
     TurnResult,
 )
@@ -75,6 +77,12 @@ def run(base_url: str) -> list[str]:
 
         settings = handle.settings.set(scope="session", settings={"k": 1})  # 8 settings
         assert_type(settings, SetSessionSettingsResponse)
+        one = handle.settings.get(key="k")  # with a key: one value, not a union to narrow
+        assert_type(one, SessionSettingValueResponse)
+        log.append(f"k={one['value']}")
+        every = cm.sessions.get_settings(session_id)
+        assert_type(every, SessionSettingsResponse)
+        log.append(f"keys={sorted(every['settings'])}")
         controls = handle.controls.get()  # 9 controls
         assert_type(controls, SessionControlsResponse)
         log.append(controls["controls"]["approvalPolicy"])
