@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import cast
 
 import httpx
 import pytest
 
+from codex_manager import CodexManager, RetryPolicy, TransportError
 from codex_manager.testing import (
     FakeCodexManager,
     FakeServerError,
@@ -190,3 +199,109 @@ async def test_control_methods_from_a_running_loop() -> None:
         sid = server.create_session()
         await asyncio.sleep(0)
         assert server.session_ids == (sid,)
+
+
+def _poll_until_stopped(fake: FakeCodexManager, outcomes: list[tuple[str, float]]) -> None:
+    while True:
+        began = time.monotonic()
+        try:
+            fake.is_idle()
+        except FakeServerError as error:
+            outcomes.append((str(error), time.monotonic() - began))
+            return
+
+
+def test_a_control_call_racing_stop_fails_at_once() -> None:
+    # It waited 30 s (what it sent to the stopping loop never ran), then a bare TimeoutError.
+    for _ in range(3):
+        server = FakeCodexManager(noise=False).start()
+        outcomes: list[tuple[str, float]] = []
+        poller = threading.Thread(target=_poll_until_stopped, args=(server, outcomes), daemon=True)
+        poller.start()
+        time.sleep(0.05)
+        server.stop()
+        poller.join(10)
+        assert not poller.is_alive()
+        assert len(outcomes) == 1
+        assert outcomes[0][1] < 5, outcomes
+
+
+def test_a_decorated_async_script_is_awaited(server: FakeCodexManager) -> None:
+    # Seen as sync (the wrapper is a plain function), it was run in a thread and its
+    # coroutine dropped: the turn "completed" without a reply.
+    def logged(script: Callable[[TurnContext], Awaitable[None]]) -> Callable[..., object]:
+        @functools.wraps(script)
+        def wrapper(turn: TurnContext) -> Awaitable[None]:
+            return script(turn)
+
+        return wrapper
+
+    @logged
+    async def agent(turn: TurnContext) -> None:
+        await asyncio.sleep(0)
+        turn.reply("from the async agent")
+
+    sid = server.create_session(script=agent)  # type: ignore[arg-type]  # a plain callable
+    with httpx.Client(base_url=server.base_url) as http:
+        http.post(f"/api/sessions/{sid}/messages", json={"text": "x"})
+    server.wait_idle()
+    assert server.turns(sid)[0].replies == ("from the async agent",)
+
+
+def test_a_sync_script_returning_a_coroutine_fails_its_turn_clearly(
+    server: FakeCodexManager,
+) -> None:
+    async def later(turn: TurnContext) -> None:
+        turn.reply("never")
+
+    def sneaky(turn: SyncTurnContext) -> object:
+        return later(cast(TurnContext, turn))
+
+    sid = server.create_session(script=sneaky)
+    with httpx.Client(base_url=server.base_url) as http:
+        http.post(f"/api/sessions/{sid}/messages", json={"text": "x"})
+    server.wait_idle()
+    (turn,) = server.turns(sid)
+    assert turn.status == "failed"
+    assert turn.error is not None
+    assert turn.error.startswith("TypeError: ")
+    assert "returned an awaitable" in turn.error
+
+
+def test_a_blocked_sync_script_does_not_keep_the_process_alive() -> None:
+    # Scripts ran in asyncio.to_thread's threads, which the interpreter joins at exit: a test
+    # run whose script waited on an event never set hung after its last test passed.
+    program = textwrap.dedent(
+        """
+        import threading
+        import httpx
+        from codex_manager.testing import FakeCodexManager
+
+        never = threading.Event()
+        server = FakeCodexManager(noise=False).start()
+        sid = server.create_session(script=lambda turn: never.wait())
+        httpx.post(f"{server.base_url}/api/sessions/{sid}/messages", json={"text": "x"})
+        server.wait_for(lambda: server.turns(sid)[0].status == "inProgress", 10)
+        server.stop()
+        print("left")
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "left"
+
+
+def test_restart_downtime_refuses_kept_connections_too(server: FakeCodexManager) -> None:
+    # Only the listener stopped: a pooled keep-alive connection kept getting answers, so a
+    # "server down" test never met a failure.
+    with CodexManager(server.base_url, retry=RetryPolicy.disabled()) as cm:
+        cm.system.health()  # a kept connection now
+        restarting = threading.Thread(target=server.restart, kwargs={"downtime": 1.0})
+        restarting.start()
+        time.sleep(0.3)
+        with pytest.raises(TransportError):
+            cm.system.health()
+        restarting.join(10)
+        assert cm.system.health()["status"] == "ok"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 
 import httpx
@@ -102,11 +103,21 @@ def test_timeout_in_script_then_expiry(
     async def impatient(turn: TurnContext) -> None:
         result = await turn.call_tool("lookup_ticket", {"ticket_id": "Y"}, timeout=0.05)
         turn.reply(f"expired={result.expired}")
+        await asyncio.sleep(1.0)  # the turn goes on after giving up on the call
 
     server.set_script(session_id, impatient)
     _send(http, session_id, "x")
+    server.wait_for(lambda: server.turns(session_id)[0].replies == ("expired=True",), 10)
+    # Given up on, the call left the pending list while the turn still runs: a late answer
+    # is refused, not "resolved" (the agent saw it expire while the server took the answer).
+    assert server.turns(session_id)[0].status == "inProgress"
+    assert server.pending_tool_calls(session_id) == []
+    assert server.tool_calls[0].outcome == "expired"
+    late = http.post(
+        f"/api/tool-calls/{server.tool_calls[0].request_id}/response", json={"text": "x"}
+    )
+    assert late.status_code == 404
     server.wait_idle()
-    assert server.turns(session_id)[0].replies == ("expired=True",)
     assert server.tool_calls[0].outcome == "expired"
 
 

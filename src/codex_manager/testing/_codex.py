@@ -485,6 +485,8 @@ class Codex:
     ) -> None:
         """End a turn: usage noise, idle status, ``turn/completed``, expiry of its calls."""
         turn.status = status
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            turn.error = str(error["message"])
         turn.completed_at = epoch_seconds()
         turn.duration_ms = max(0, epoch_millis() - turn.started_ms)
         if session.active_turn_id == turn.id:

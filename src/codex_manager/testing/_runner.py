@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import functools
+import inspect
 import logging
 
+from codex_manager._daemon_pool import DaemonThreadPool
+from codex_manager._per_process import PerProcess
 from codex_manager.json_types import JSONValue
 
 from ._clock import uuid7
@@ -13,6 +18,18 @@ from ._state import SessionState, TurnState
 from .agent import Script, SyncTurnContext, TurnContext, TurnFinishedError, is_async_script
 
 _log = logging.getLogger("codex_manager.testing")
+
+_SCRIPT_THREADS = 64
+"""Sync scripts running at once (one per running turn)."""
+
+_script_threads: PerProcess[DaemonThreadPool] = PerProcess()
+
+
+def _threads() -> DaemonThreadPool:
+    """Where sync scripts run: daemon threads, so a script still blocked when a test ends (on
+    an event the test never set, say) does not keep the interpreter from exiting, as
+    ``asyncio.to_thread``'s would."""
+    return _script_threads.get(lambda: DaemonThreadPool(_SCRIPT_THREADS, "fake-agent-script"))
 
 
 def start_turn(codex: Codex, session: SessionState, text: str, script: Script) -> TurnState:
@@ -55,10 +72,23 @@ async def _play(
         if is_async_script(script):
             await script(context)
         else:
-            await asyncio.to_thread(script, SyncTurnContext(context, asyncio.get_running_loop()))
+            loop = asyncio.get_running_loop()
+            call = functools.partial(
+                contextvars.copy_context().run, script, SyncTurnContext(context, loop)
+            )
+            returned = await loop.run_in_executor(_threads(), call)
+            if inspect.isawaitable(returned):
+                if inspect.iscoroutine(returned):
+                    returned.close()  # given the sync context, it cannot run: say so, loudly
+                raise TypeError(
+                    f"the script {script!r} returned an awaitable but was not recognised as "
+                    "async (a plain decorator around an async def?): it must be an async def "
+                    "function, or an object whose __call__ is one"
+                )
     except (asyncio.CancelledError, TurnFinishedError):
         return "interrupted", None
     except Exception as exc:  # a failing script fails the turn, like a model error
         _log.warning("fake agent script failed in turn %s: %r", turn.id, exc)
-        return "failed", {"message": str(exc), "codexErrorInfo": None, "additionalDetails": None}
+        message = f"{type(exc).__name__}: {exc}"
+        return "failed", {"message": message, "codexErrorInfo": None, "additionalDetails": None}
     return "completed", None

@@ -55,6 +55,7 @@ class TurnState:
     duration_ms: int | None = None
     task: asyncio.Task[None] | None = None
     abandoned: bool = False
+    error: str | None = None
 
 
 @dataclass

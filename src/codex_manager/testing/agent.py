@@ -249,12 +249,20 @@ class TurnContext:
         return await decision.future
 
     async def _await_call(self, call: PendingCall, wait: float | None) -> ToolResult:
+        from ._state import ToolCallAnswer
+
         try:
             answer = await asyncio.wait_for(asyncio.shield(call.future), wait)
-            payload, expired = answer.payload, answer.expired
         except TimeoutError:
-            payload, expired = None, True
-        from ._state import ToolCallAnswer
+            # Given up on: it leaves the pending list (a late answer gets 404, as for any
+            # expired call), unless an answer won the race.
+            self._codex.expire_calls(lambda pending: pending is call)
+            answer = (
+                call.future.result()
+                if call.future.done()
+                else ToolCallAnswer(payload=None, expired=True)
+            )
+        payload, expired = answer.payload, answer.expired
 
         self._codex.finish_tool_call(
             self._session, self._turn, call, ToolCallAnswer(payload=payload, expired=expired)
@@ -405,8 +413,12 @@ async def default_script(turn: TurnContext) -> None:
 
 
 def is_async_script(script: Script) -> TypeIs[AsyncScript]:
-    """Whether ``script`` is a coroutine function (or an object with an async ``__call__``)."""
-    if inspect.iscoroutinefunction(script):
+    """Whether ``script`` is a coroutine function (or an object with an async ``__call__``),
+    also behind a decorator that kept ``__wrapped__`` or as an ``AsyncMock``."""
+    if inspect.iscoroutinefunction(script) or asyncio.iscoroutinefunction(script):
+        return True
+    unwrapped = inspect.unwrap(script)
+    if unwrapped is not script and inspect.iscoroutinefunction(unwrapped):
         return True
     call = getattr(script, "__call__", None)  # noqa: B004 - callable objects
     return call is not None and inspect.iscoroutinefunction(call)

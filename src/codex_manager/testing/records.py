@@ -144,6 +144,7 @@ class TurnRecord:
         text: The user message that started it.
         status: ``inProgress``, ``completed``, ``interrupted`` or ``failed``.
         replies: The assistant messages of the turn, in order.
+        error: Why a ``failed`` turn failed (the script's exception), else ``None``.
     """
 
     session_id: str
@@ -151,3 +152,4 @@ class TurnRecord:
     text: str
     status: str
     replies: tuple[str, ...]
+    error: str | None = None

@@ -257,18 +257,43 @@ class FakeCodexManager:
         if self._thread is threading.current_thread():
             return function(ctx)
 
-        async def run() -> _T:
-            return function(ctx)
+        future: ThreadFuture[_T] = ThreadFuture()
 
-        future: ThreadFuture[_T] = asyncio.run_coroutine_threadsafe(run(), loop)
-        return future.result(timeout=30)
+        def run() -> None:  # a callback, not a coroutine: if the loop stops first, no warning
+            if not future.set_running_or_notify_cancel():
+                return
+            try:
+                future.set_result(function(ctx))
+            except BaseException as exc:  # the caller's, raised in its thread
+                future.set_exception(exc)
+
+        try:
+            loop.call_soon_threadsafe(run)
+        except RuntimeError:  # the loop closed meanwhile (stop())
+            raise FakeServerError("FakeCodexManager stopped before it answered") from None
+        return self._wait(future, loop, 30)
+
+    def _wait(self, future: ThreadFuture[_T], loop: asyncio.AbstractEventLoop, limit: float) -> _T:
+        """``future``'s result; a clear error at once if the server stops meanwhile (what was
+        sent to its loop then never runs: waiting would last the whole ``limit``)."""
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                return future.result(timeout=0.05)
+            except TimeoutError:
+                if self._loop is not loop or not loop.is_running():
+                    raise FakeServerError("FakeCodexManager stopped before it answered") from None
+                if time.monotonic() >= deadline:
+                    raise FakeServerError(
+                        f"FakeCodexManager did not answer within {limit:g} s"
+                    ) from None
 
     def _await_on_loop(self, coroutine: Coroutine[object, object, _T]) -> _T:
         loop = self._loop
         if loop is None:
             coroutine.close()
             raise FakeServerError("FakeCodexManager is not started")
-        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout=60)
+        return self._wait(asyncio.run_coroutine_threadsafe(coroutine, loop), loop, 60)
 
     # -- sessions and scripts --------------------------------------------------------------
 
@@ -453,6 +478,9 @@ class FakeCodexManager:
         if downtime > 0 and self._site is not None:
             port = self.port
             await self._site.stop()
+            if self._runner is not None and self._runner.server is not None:
+                for connection in list(self._runner.server.connections):
+                    connection.force_close()  # kept-alive ones too: "down" means unreachable
             await asyncio.sleep(downtime)
             await self._bind(port)
 
@@ -581,6 +609,7 @@ class FakeCodexManager:
                             text=turn.text,
                             status=turn.status,
                             replies=tuple(turn.replies),
+                            error=turn.error,
                         )
                     )
             return tuple(records)
