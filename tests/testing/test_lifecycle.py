@@ -257,7 +257,7 @@ def test_a_sync_script_returning_a_coroutine_fails_its_turn_clearly(
     def sneaky(turn: SyncTurnContext) -> object:
         return later(cast(TurnContext, turn))
 
-    sid = server.create_session(script=sneaky)
+    sid = server.create_session(script=sneaky)  # type: ignore[arg-type]  # returns a coroutine
     with httpx.Client(base_url=server.base_url) as http:
         http.post(f"/api/sessions/{sid}/messages", json={"text": "x"})
     server.wait_idle()
