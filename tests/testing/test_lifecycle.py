@@ -186,6 +186,12 @@ def test_parse_calls() -> None:
         ("c", {}),
     ]
     assert parse_calls("RECALL x, no calls here") == []
+    # A "CALL" inside a call's arguments is not another call; a sentence's full stop is not
+    # part of the tool's name.
+    assert parse_calls('CALL lookup_ticket {"ticket_id": "CALL me"}') == [
+        ("lookup_ticket", {"ticket_id": "CALL me"})
+    ]
+    assert parse_calls("Please CALL lookup_ticket.") == [("lookup_ticket", {})]
 
 
 def test_wait_for_times_out(server: FakeCodexManager) -> None:
@@ -305,3 +311,28 @@ def test_restart_downtime_refuses_kept_connections_too(server: FakeCodexManager)
             cm.system.health()
         restarting.join(10)
         assert cm.system.health()["status"] == "ok"
+
+
+def test_a_wait_that_times_out_says_what_is_going_on(server: FakeCodexManager) -> None:
+    # "condition not met within 0.5 s" named neither the session, the failed turn nor why.
+    def broken(turn: SyncTurnContext) -> None:
+        raise KeyError("ticket")
+
+    sid = server.create_session(script=broken)
+    with httpx.Client(base_url=server.base_url) as http:
+        http.post(f"/api/sessions/{sid}/messages", json={"text": "x"})
+    server.wait_idle()
+    with pytest.raises(TimeoutError) as waited:
+        server.wait_for_tool_call(sid, timeout=0.05)
+    text = str(waited.value)
+    assert f"no tool call pending in session {sid}" in text
+    assert "its last turn ended failed (KeyError: 'ticket')" in text
+
+    busy = server.create_session(dynamic_tools=[LOOKUP_TICKET])
+    with httpx.Client(base_url=server.base_url) as http:
+        http.post(f"/api/sessions/{busy}/messages", json={"text": "CALL lookup_ticket {}"})
+    server.wait_for_tool_call(busy)
+    with pytest.raises(TimeoutError) as not_idle:
+        server.wait_idle(timeout=0.05)
+    assert f"session {busy}" in str(not_idle.value)
+    assert "'lookup_ticket' (request 0" in str(not_idle.value)

@@ -374,16 +374,21 @@ Script: TypeAlias = AsyncScript | SyncScript
 def parse_calls(text: str) -> list[tuple[str, JSONValue]]:
     """The ``CALL <tool> <json-args>`` requests in a message, in order."""
     calls: list[tuple[str, JSONValue]] = []
+    consumed = 0  # the end of the last arguments read: a "CALL" inside them is not a call
     for match in _CALL.finditer(text):
-        rest = text[match.end() :]
-        stripped = rest.lstrip(" \t")
+        if match.start() < consumed:
+            continue
+        start = match.end()
+        while text.startswith((" ", "\t"), start):
+            start += 1
         arguments: JSONValue = {}
-        if stripped.startswith(("{", "[")):
+        if text.startswith(("{", "["), start):
             try:
-                arguments, _ = _DECODER.raw_decode(stripped)
+                arguments, consumed = _DECODER.raw_decode(text, start)
             except ValueError:
                 arguments = {}
-        calls.append((match.group(1), arguments))
+        # A name ends before sentence punctuation ("Please CALL lookup_ticket.").
+        calls.append((match.group(1).rstrip(".:/-") or match.group(1), arguments))
     return calls
 
 

@@ -448,7 +448,8 @@ class FakeCodexManager:
     def stall_websockets(self) -> int:
         """Leave every open websocket half-open: connected, but silent from now on.
 
-        No frame and no ``pong`` is sent on those connections any more and commands on them
+        No frame (no ``{"type": "pong"}`` either; websocket-protocol pings are still answered
+        by aiohttp) is sent on those connections any more and commands on them
         are ignored, as with a hung server or a connection a NAT box forgot; frames published
         meanwhile never reach them. The TCP connections stay up, so only a client that pings
         and times out notices. Connections opened afterwards are served normally. Returns how
@@ -637,11 +638,71 @@ class FakeCodexManager:
 
         The predicate runs in the calling thread and may use the inspection methods.
         """
+        self._wait_until(predicate, timeout, interval, lambda: "condition not met")
+
+    def _wait_until(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float,
+        interval: float,
+        explain: Callable[[], str],
+    ) -> None:
         deadline = time.monotonic() + timeout
         while not predicate():
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"condition not met within {timeout} s")
+                raise TimeoutError(f"{explain()} within {timeout} s")
             time.sleep(interval)
+
+    async def _wait_until_async(
+        self,
+        predicate: Callable[[], bool],
+        timeout: float,  # noqa: ASYNC109 - the public waits take one
+        interval: float,
+        explain: Callable[[], str],
+    ) -> None:
+        deadline = time.monotonic() + timeout
+        while not await asyncio.to_thread(predicate):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{await asyncio.to_thread(explain)} within {timeout} s")
+            await asyncio.sleep(interval)
+
+    def _activity(self, session_id: str | None = None) -> str:
+        """What is going on (for a wait that timed out): running turns, calls waiting for an
+        answer, and (with ``session_id``) how that session's last turn ended."""
+
+        def describe(ctx: Ctx) -> str:
+            sessions = [
+                session
+                for session in ctx.store.sessions.values()
+                if session_id is None or session.id == session_id
+            ]
+            running = [
+                f"turn {turn.id} of session {session.id} ({turn.text[:40]!r})"
+                for session in sessions
+                for turn in session.turns
+                if turn.status == "inProgress"
+            ]
+            calls = [
+                f"{call.tool!r} (request {call.request_id}, session {call.thread_id}"
+                + (", answer in flight)" if call.in_flight else ")")
+                for call in ctx.store.calls.values()
+                if session_id is None or call.thread_id == session_id
+            ]
+            parts = [
+                "running: " + ("; ".join(running) or "no turn"),
+                "tool calls waiting for an answer: " + (", ".join(calls) or "none"),
+            ]
+            finished = [turn for s in sessions for turn in s.turns if turn.status != "inProgress"]
+            if session_id is not None and finished:
+                last = finished[-1]
+                ended = f"its last turn ended {last.status}"
+                parts.append(ended + (f" ({last.error})" if last.error else ""))
+            return "; ".join(parts)
+
+        try:
+            return self._on_loop(describe)
+        except FakeServerError as error:
+            return str(error)
 
     async def wait_for_async(
         self,
@@ -650,26 +711,31 @@ class FakeCodexManager:
         interval: float = 0.01,
     ) -> None:
         """:meth:`wait_for` for async tests (does not block the caller's event loop)."""
-        deadline = time.monotonic() + timeout
-        while not await asyncio.to_thread(predicate):
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"condition not met within {timeout} s")
-            await asyncio.sleep(interval)
+        await self._wait_until_async(predicate, timeout, interval, lambda: "condition not met")
 
     def wait_idle(self, timeout: float = 5.0) -> None:
-        """Block until no turn is running (see :meth:`is_idle`)."""
-        self.wait_for(self.is_idle, timeout)
+        """Block until no turn is running (see :meth:`is_idle`); the ``TimeoutError`` says
+        what still runs."""
+        self._wait_until(self.is_idle, timeout, 0.01, self._not_idle)
 
     async def wait_idle_async(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 - mirrors the sync API
         """:meth:`wait_idle` for async tests."""
-        await self.wait_for_async(self.is_idle, timeout)
+        await self._wait_until_async(self.is_idle, timeout, 0.01, self._not_idle)
+
+    def _not_idle(self) -> str:
+        return f"the fake server was not idle ({self._activity()})"
+
+    def _no_tool_call(self, session_id: str | None) -> Callable[[], str]:
+        where = "any session" if session_id is None else f"session {session_id}"
+        return lambda: f"no tool call pending in {where} ({self._activity(session_id)})"
 
     def wait_for_tool_call(
         self, session_id: str | None = None, timeout: float = 5.0
     ) -> PendingToolCall:
         """Block until a tool call is pending (in ``session_id``) and return the oldest."""
         found: list[PendingToolCall] = []
-        self.wait_for(self._pending_call_into(found, session_id), timeout)
+        ready = self._pending_call_into(found, session_id)
+        self._wait_until(ready, timeout, 0.01, self._no_tool_call(session_id))
         return copy.deepcopy(found[0])
 
     async def wait_for_tool_call_async(
@@ -679,7 +745,8 @@ class FakeCodexManager:
     ) -> PendingToolCall:
         """:meth:`wait_for_tool_call` for async tests."""
         found: list[PendingToolCall] = []
-        await self.wait_for_async(self._pending_call_into(found, session_id), timeout)
+        ready = self._pending_call_into(found, session_id)
+        await self._wait_until_async(ready, timeout, 0.01, self._no_tool_call(session_id))
         return copy.deepcopy(found[0])
 
     def _pending_call_into(
