@@ -150,6 +150,14 @@ class Spec:
                     self.loose_names.add(node.target.id)
                 else:
                     self.typed_names.add(node.target.id)
+            elif (  # X = TypeAliasType("X", ...): the recursive JSON alias
+                isinstance(node, ast.Assign)
+                and isinstance(node.value, ast.Call)
+                and ast.unparse(node.value.func) == "TypeAliasType"
+                and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)
+            ):
+                self.typed_names.add(node.targets[0].id)
         self.enums: dict[str, list[str]] = {
             name: schema["enum"]
             for name, schema in self.schemas.items()

@@ -230,10 +230,13 @@ def app_server_bundle(work: Path) -> Path:
 
 
 JSON_VALUE_ALIAS = (
-    "JsonValue: TypeAlias = (\n"
-    '    str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]\n'
+    "JsonValue = TypeAliasType(\n"
+    '    "JsonValue", "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]"\n'
     ")\n"
-    '"""Any JSON value: what the spec leaves free (`{}`) is typed as this, never as `Any`."""\n'
+    '"""Any JSON value: what the spec leaves free (`{}`) is typed as this, never as `Any`.\n'
+    "\n"
+    "A ``TypeAliasType``: type checkers read it as the recursive union it names, and pydantic\n"
+    'resolves it (a ``TypeAdapter`` of a payload type validates).\n"""\n'
 )
 
 
@@ -257,7 +260,8 @@ def _rewrite_code(
             output.append(line)
         elif stripped.startswith("from typing import "):
             names = [n.strip() for n in stripped.removeprefix("from typing import ").split(",")]
-            output.append(f"from typing import {', '.join(typing_names(names))}\n\n\n")
+            output.append(f"from typing import {', '.join(typing_names(names))}\n\n")
+            output.append("from typing_extensions import TypeAliasType\n\n\n")
             output.append(JSON_VALUE_ALIAS)
         else:
             output.append(rewrite(line))
@@ -293,6 +297,27 @@ def _field_typed_for_checkers(line: str) -> str:
     )
 
 
+def typed_dicts_pydantic_can_read(module: Path) -> None:
+    """Take ``TypedDict`` and ``NotRequired`` from ``typing_extensions``: pydantic refuses
+    ``typing.TypedDict`` before Python 3.12, and users validate payloads with it
+    (``TypeAdapter(CreateSessionResponse)``). Type checkers read both alike."""
+    text = module.read_text()
+    lines = text.splitlines()
+    line = next(li for li in lines if li.startswith("from typing import "))
+    extensions = next(li for li in lines if li.startswith("from typing_extensions import "))
+    names = [n.strip() for n in line.removeprefix("from typing import ").split(",")]
+    moved = [n for n in names if n in ("NotRequired", "Required", "TypedDict")]
+    kept = [n for n in names if n not in moved]
+    taken = [
+        n.strip() for n in extensions.removeprefix("from typing_extensions import ").split(",")
+    ]
+    text = text.replace(line, f"from typing import {', '.join(kept)}", 1)
+    text = text.replace(
+        extensions, f"from typing_extensions import {', '.join(sorted({*taken, *moved}))}", 1
+    )
+    module.write_text(text)
+
+
 def type_free_struct_fields_as_json(module: Path) -> None:
     """Show type checkers the msgspec models' free-form fields as the JSON alias, not ``Any``.
 
@@ -324,6 +349,7 @@ def generate_models(work: Path, out: Path) -> None:
         "--use-field-description",
     )
     type_free_values_as_json(payloads)
+    typed_dicts_pydantic_can_read(payloads)
     stamp([payloads], header("datamodel-code-generator", [REST_SPEC]))
 
     stream = package / "stream.py"

@@ -4,13 +4,19 @@
 #   filename:  codex-manager.codegen.json
 
 from __future__ import annotations
-from typing import Literal, NotRequired, TypeAlias, TypedDict
+from typing import Literal, TypeAlias
+
+from typing_extensions import NotRequired, TypeAliasType, TypedDict
 
 
-JsonValue: TypeAlias = (
-    str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+JsonValue = TypeAliasType(
+    "JsonValue", "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]"
 )
-"""Any JSON value: what the spec leaves free (`{}`) is typed as this, never as `Any`."""
+"""Any JSON value: what the spec leaves free (`{}`) is typed as this, never as `Any`.
+
+A ``TypeAliasType``: type checkers read it as the recursive union it names, and pydantic
+resolves it (a ``TypeAdapter`` of a payload type validates).
+"""
 
 
 JsonObject: TypeAlias = dict[str, JsonValue]

@@ -6,11 +6,17 @@
 from __future__ import annotations
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
+from typing_extensions import TypeAliasType
 
-JsonValue: TypeAlias = (
-    str | int | float | bool | None | list["JsonValue"] | dict[str, "JsonValue"]
+
+JsonValue = TypeAliasType(
+    "JsonValue", "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]"
 )
-"""Any JSON value: what the spec leaves free (`{}`) is typed as this, never as `Any`."""
+"""Any JSON value: what the spec leaves free (`{}`) is typed as this, never as `Any`.
+
+A ``TypeAliasType``: type checkers read it as the recursive union it names, and pydantic
+resolves it (a ``TypeAdapter`` of a payload type validates).
+"""
 from msgspec import Meta, Struct, UNSET, UnsetType, field
 
 

@@ -13,9 +13,17 @@ import re
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
+from typing import cast
 
 import pytest
+from pydantic import TypeAdapter
 
+from codex_manager.types import (
+    CreateSessionResponse,
+    HealthResponse,
+    ListSessionToolCallsResponse,
+    SendSessionMessageAcceptedResponse,
+)
 from tests.conftest import PROJECT_ROOT
 from tests.contract.openapi_conformance import (
     Node,
@@ -650,3 +658,25 @@ def test_recursive_schemas_terminate() -> None:
     assert SchemaComparison(recursive, recursive).compare(tree, tree, "x") == []
     flat = {"type": "object", "properties": {"children": {"type": "array", "items": {}}}}
     assert SchemaComparison(recursive, recursive).compare(flat, tree, "x") == []
+
+
+@pytest.mark.shared
+@pytest.mark.parametrize(
+    ("recording", "payload_type"),
+    [
+        ("A00_health", HealthResponse),
+        ("A01_create_session", CreateSessionResponse),
+        ("A02_send_message", SendSessionMessageAcceptedResponse),
+        ("A05_list_tool_calls_pending", ListSessionToolCallsResponse),
+    ],
+)
+def test_the_payload_types_validate_recorded_answers_with_pydantic(
+    recordings_dir: Path, recording: str, payload_type: type[object]
+) -> None:
+    # Users check payloads with pydantic (a downstream SDK, a test): typing.TypedDict made
+    # TypeAdapter refuse every payload type on Python 3.11.
+    exchange = recorded_exchanges(recordings_dir)[recording]
+    adapter: TypeAdapter[object] = TypeAdapter(payload_type)
+    validated = adapter.validate_python(exchange["response"])  # raises when it does not fit
+    assert isinstance(validated, dict)
+    assert validated.keys() <= cast(dict[str, object], exchange["response"]).keys()
