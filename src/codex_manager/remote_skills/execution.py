@@ -136,10 +136,16 @@ def _finish(skill: RemoteSkill, value: object, settings: ExecutionSettings) -> L
     return LocalOutcome(SkillAnswer(True, tuple(items)), True, None, None)
 
 
+_PLAIN_RESULTS = frozenset({str, dict, list, tuple, int, float, bool, bytes, type(None)})
+"""Result types that are finished for sure: every call checks its result, most are these."""
+
+
 def _unfinished(value: object) -> bool:
     """Whether a handler's result still has its work to do: a generator, a coroutine or
     other awaitable, an async generator (a decorated ``async def``, say, or one with
     ``yield``). It is run to its end as part of the call, under the call's deadline."""
+    if type(value) in _PLAIN_RESULTS:
+        return False
     return isinstance(value, types.GeneratorType | types.AsyncGeneratorType) or (
         inspect.isawaitable(value)
     )
