@@ -204,3 +204,75 @@ async def test_decorated_and_generator_skills_over_the_fake_server_async() -> No
                 )
                 texts += [dispatch.answer_text for dispatch in await skills.drain_pending_calls()]
     assert sorted(texts) == ["[0,1,2]", "fetched u"]
+
+
+def slow_map() -> Iterator[int]:
+    """A lazy map whose items take long: not a generator, an iterator all the same."""
+
+    def make(index: int) -> int:
+        time.sleep(0.05)
+        return index
+
+    return map(make, range(20))
+
+
+async def returns_slow_rows() -> Iterator[int]:
+    """An async handler returning a generator whose items take long."""
+    return slow_rows()
+
+
+@logged
+async def sleeps_long() -> str:
+    """A decorated async def that outlives its deadline."""
+    await asyncio.sleep(30)
+    return "late"
+
+
+@pytest.mark.parametrize(("name", "handler"), [("slow_map", slow_map), ("slow", returns_slow_rows)])
+def test_any_iterator_keeps_its_deadline_on_the_sync_client(
+    executor: concurrent.futures.Executor, name: str, handler: SkillHandler
+) -> None:
+    # A map() was drained while converting, past the deadline; an async handler's generator
+    # was drained on its loop, where the deadline could not cut in.
+    outcome = execute_sync(_prepared(name, handler, timeout=0.1), SETTINGS, executor)
+    assert outcome.error_kind == "timeout"
+
+
+@pytest.mark.parametrize(("name", "handler"), [("slow_map", slow_map), ("slow", returns_slow_rows)])
+async def test_any_iterator_keeps_its_deadline_and_the_loop_free_on_the_async_client(
+    executor: concurrent.futures.Executor, name: str, handler: SkillHandler
+) -> None:
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    ticker = asyncio.create_task(tick())
+    try:
+        outcome = await execute_async(_prepared(name, handler, timeout=0.2), SETTINGS, executor)
+    finally:
+        ticker.cancel()
+    assert outcome.error_kind == "timeout"
+    assert ticks >= 5  # the loop was not held while the items were made
+
+
+def test_a_decorated_async_def_is_cancelled_at_its_deadline_on_the_sync_client() -> None:
+    # It was run without a deadline: the caller got the timeout answer while the coroutine
+    # kept its pool thread until it finished on its own.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as one_thread:
+        outcome = execute_sync(
+            _prepared("sleeps_long", sleeps_long, timeout=0.1), SETTINGS, one_thread
+        )
+        assert outcome.error_kind == "timeout"
+        assert one_thread.submit(lambda: "free").result(timeout=5) == "free"
+
+
+async def test_a_plain_call_in_a_thread_that_runs_a_loop_still_finishes_its_result() -> None:
+    # asyncio.run() cannot start where a loop runs (an async stream handler of the sync
+    # client calling a sync API): the decorated coroutine failed as a handler error.
+    outcome = run_in_place(_prepared("fetch", fetch), SETTINGS)
+    assert outcome.handled, outcome.error
+    assert outcome.answer.text == "fetched http://x"

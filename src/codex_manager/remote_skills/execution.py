@@ -13,11 +13,11 @@ import concurrent.futures
 import contextvars
 import functools
 import inspect
+import threading
 import time
-import types
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal, TypeAlias, cast
+from typing import Literal, TypeAlias, TypeVar, cast
 
 from codex_manager.remote_skills.calls import SkillAnswer, ToolCall
 from codex_manager.remote_skills.content import ResultConversionError, to_content_items
@@ -38,6 +38,8 @@ __all__ = [
     "run_in_place",
     "timed_out",
 ]
+
+_T = TypeVar("_T")
 
 DEFAULT_TIMEOUT_SECONDS = 300.0
 """Default per-call handler timeout: generous, since tools may do real work."""
@@ -141,46 +143,92 @@ _PLAIN_RESULTS = frozenset({str, dict, list, tuple, int, float, bool, bytes, typ
 
 
 def _unfinished(value: object) -> bool:
-    """Whether a handler's result still has its work to do: a generator, a coroutine or
-    other awaitable, an async generator (a decorated ``async def``, say, or one with
-    ``yield``). It is run to its end as part of the call, under the call's deadline."""
+    """Whether a handler's result still has its work to do: an iterator (a generator, a
+    ``map``), a coroutine or other awaitable, an async iterator (a decorated ``async def``,
+    say, or one with ``yield``). It is run to its end as part of the call, under the call's
+    deadline."""
     if type(value) in _PLAIN_RESULTS:
         return False
-    return isinstance(value, types.GeneratorType | types.AsyncGeneratorType) or (
-        inspect.isawaitable(value)
-    )
+    return isinstance(value, Iterator | AsyncIterator) or inspect.isawaitable(value)
+
+
+def _in_daemon_thread(function: Callable[[], _T]) -> concurrent.futures.Future[_T]:
+    """Run ``function`` in a thread of its own that never keeps the process alive."""
+    future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():  # given up on before it started
+            return
+        try:
+            future.set_result(function())
+        except BaseException as exc:  # the waiting side's to raise
+            future.set_exception(exc)
+
+    threading.Thread(target=run, name="remote-skill-result", daemon=True).start()
+    return future
 
 
 async def _run_to_end(value: object) -> object:
-    """What an unfinished result (see :func:`_unfinished`) comes to."""
+    """What an unfinished result (see :func:`_unfinished`) comes to, on an event loop: an
+    iterator is drained in a thread (its items may take long: the loop goes on, and the
+    call's deadline, around this, still counts)."""
     while inspect.isawaitable(value):
         value = await value
-    if isinstance(value, types.AsyncGeneratorType):
+    if isinstance(value, AsyncIterator):
         return [item async for item in value]
-    if isinstance(value, types.GeneratorType):
-        return list(value)
+    if isinstance(value, Iterator):
+        iterator = value
+        return await asyncio.wrap_future(_in_daemon_thread(lambda: list(iterator)))
     return value
 
 
+def _run_blocking(value: object, timeout: float | None) -> object:
+    """Run an awaitable or async iterator a plain handler returned (the sync client) on a loop
+    of its own, under the call's deadline (cancelled at it, as an ``async def`` skill is)."""
+
+    async def run() -> object:
+        deadline = asyncio.timeout(timeout)
+        try:
+            async with deadline:
+                return await _run_to_end(value)
+        except TimeoutError:
+            if deadline.expired():
+                raise _ExpiredError from None
+            raise
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run())
+    # A loop runs in this thread already (a sync call from an async stream handler): the
+    # result's own loop runs in another thread.
+    return _in_daemon_thread(lambda: asyncio.run(run())).result()
+
+
 def _call_plain(
-    handler: Callable[..., object], args: list[object], kwargs: dict[str, object]
+    handler: Callable[..., object],
+    args: list[object],
+    kwargs: dict[str, object],
+    timeout: float | None,
 ) -> object:
     """Call a plain handler in a thread of the sync client, and finish its result there."""
     value = handler(*args, **kwargs)
-    if isinstance(value, types.GeneratorType):
+    if type(value) in _PLAIN_RESULTS:
+        return value
+    if isinstance(value, Iterator):
         return list(value)
     if _unfinished(value):
-        return asyncio.run(_run_to_end(value))  # a worker thread: no loop runs in it
+        return _run_blocking(value, timeout)
     return value
 
 
 def _call_plain_in_thread(
     handler: Callable[..., object], args: list[object], kwargs: dict[str, object]
 ) -> object:
-    """Call a plain handler in a thread of the async client; a generator is drained there
+    """Call a plain handler in a thread of the async client; an iterator is drained there
     (an awaitable it returned goes back to run on the event loop)."""
     value = handler(*args, **kwargs)
-    return list(value) if isinstance(value, types.GeneratorType) else value
+    return list(value) if isinstance(value, Iterator) else value
 
 
 _HANDLER_EXITS = (SystemExit, asyncio.CancelledError)
@@ -276,7 +324,9 @@ def execute_sync(
     if skill.is_async:
         target: Callable[[], object] = functools.partial(_run_coroutine_to_end, prepared)
     else:
-        target = functools.partial(_call_plain, skill.handler, prepared.args, prepared.kwargs)
+        target = functools.partial(
+            _call_plain, skill.handler, prepared.args, prepared.kwargs, prepared.timeout
+        )
     context = contextvars.copy_context()
     future = executor.submit(context.run, target)
     try:
@@ -356,7 +406,11 @@ def run_in_place(prepared: PreparedCall, settings: ExecutionSettings) -> LocalOu
     skill = prepared.skill
     context = contextvars.copy_context()
     try:
-        value = context.run(_call_plain, skill.handler, prepared.args, prepared.kwargs)
+        value = context.run(
+            _call_plain, skill.handler, prepared.args, prepared.kwargs, prepared.timeout
+        )
+    except _ExpiredError:  # a coroutine it returned was cancelled at the deadline
+        return _timed_out(skill, prepared.timeout)
     except (Exception, *_HANDLER_EXITS) as exc:
         return _failed(skill, exc, settings)
     return _finish(skill, value, settings)
