@@ -897,3 +897,26 @@ def test_an_iterable_parameter_is_checked_before_the_function_runs(annotation: o
     bound = skill.validator.validate({"values": [1, 2]})
     assert isinstance(bound, BoundArguments)
     assert bound.values["values"] == [1, 2]
+
+
+def test_a_parameter_named_default_keeps_its_place_in_the_schema() -> None:
+    # The non-JSON-default cleanup took the "properties" key "default" for a schema's default
+    # and deleted the whole parameter.
+    def search(query: str, default: float = math.inf) -> float:
+        return default
+
+    skill = build_skill("search", search)
+    assert _prop(skill.input_schema, "default") == {"type": "number"}
+    bound = skill.validator.validate({"query": "q", "default": 3})
+    assert isinstance(bound, BoundArguments)
+    assert bound.values["default"] == 3
+
+
+def test_several_fields_in_annotated_are_merged_for_an_explicit_schema_too() -> None:
+    def rows(limit: Annotated[int, Field(default=5), Field(description="max rows")]) -> int:
+        return limit
+
+    skill = build_skill("rows", rows, input_schema={"type": "object", "properties": {}})
+    bound = skill.validator.validate({})
+    assert isinstance(bound, BoundArguments)
+    assert bound.values == {"limit": 5}

@@ -311,9 +311,10 @@ def _field_default(param: inspect.Parameter) -> FieldInfo | None:
     ):
         return None
     fields = [item for item in get_args(param.annotation)[1:] if isinstance(item, FieldInfo)]
-    if fields and not fields[-1].is_required():
-        return fields[-1]
-    return None
+    if not fields:
+        return None
+    merged = FieldInfo.merge_field_infos(*fields)  # as pydantic reads several: later ones win
+    return None if merged.is_required() else merged
 
 
 def _plan(name: str, signature: inspect.Signature) -> tuple[CallPlan, list[inspect.Parameter]]:
@@ -478,6 +479,10 @@ def _type_names(variants: list[JSONObject]) -> list[JSONValue] | None:
     return names or None
 
 
+_SCHEMAS_BY_NAME = frozenset({"properties", "patternProperties", "$defs", "definitions"})
+"""Schema keywords whose value maps names to schemas."""
+
+
 def _drop_non_json_defaults(node: JSONValue) -> None:
     """Remove ``default``s JSON cannot carry (``max_distance: float = math.inf``): Python still
     supplies them; the schema just does not show them."""
@@ -487,13 +492,17 @@ def _drop_non_json_defaults(node: JSONValue) -> None:
         return
     if not isinstance(node, dict):
         return
-    if "default" in node:
-        try:
-            json.dumps(node["default"], allow_nan=False)
-        except (TypeError, ValueError):
-            del node["default"]
-    for value in node.values():
-        _drop_non_json_defaults(value)
+    for key, value in list(node.items()):
+        if key in _SCHEMAS_BY_NAME and isinstance(value, dict):
+            for named in value.values():  # its keys are names (a parameter called "default")
+                _drop_non_json_defaults(named)
+        elif key == "default":
+            try:
+                json.dumps(value, allow_nan=False)
+            except (TypeError, ValueError):
+                del node[key]
+        elif key not in ("enum", "const", "examples"):  # values, not schemas
+            _drop_non_json_defaults(value)
 
 
 def _json_schema_of(
