@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import http.client
 import socket
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from codex_manager.testing import (
     FakeServerError,
     SyncTurnContext,
     TurnContext,
+    _codex,
     normalize_method,
     parse_calls,
 )
@@ -336,3 +338,45 @@ def test_a_wait_that_times_out_says_what_is_going_on(server: FakeCodexManager) -
         server.wait_idle(timeout=0.05)
     assert f"session {busy}" in str(not_idle.value)
     assert "'lookup_ticket' (request 0" in str(not_idle.value)
+
+
+def test_a_stopped_server_s_blocked_scripts_leave_a_later_server_its_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # One pool served every server of the process: scripts a stopped server left blocked
+    # took its threads for good, and a later server's sync scripts never started.
+    monkeypatch.setattr(_codex, "SCRIPT_THREADS", 2)
+    never = threading.Event()
+
+    def blocked(turn: SyncTurnContext) -> None:
+        never.wait(30)
+
+    with FakeCodexManager(noise=False) as first:
+        for _ in range(2):
+            sid = first.create_session(script=blocked)
+            httpx.post(f"{first.base_url}/api/sessions/{sid}/messages", json={"text": "x"})
+        first.wait_for(lambda: [t.status for t in first.turns()] == ["inProgress"] * 2, 10)
+    try:
+        with FakeCodexManager(noise=False) as second:
+            sid = second.create_session(script=lambda turn: turn.reply("ran"))
+            httpx.post(f"{second.base_url}/api/sessions/{sid}/messages", json={"text": "x"})
+            second.wait_idle()
+            assert second.turns(sid)[0].replies == ("ran",)
+    finally:
+        never.set()
+
+
+def test_a_restart_drops_kept_alive_http_connections() -> None:
+    with FakeCodexManager(noise=False) as server:
+        kept = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        kept.request("GET", "/api/health")
+        assert kept.getresponse().read()
+        server.restart()
+
+        def ask_again() -> None:
+            kept.request("GET", "/api/health")
+            kept.getresponse()
+
+        with pytest.raises((http.client.RemoteDisconnected, ConnectionError)):
+            ask_again()
+        kept.close()

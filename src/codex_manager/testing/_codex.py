@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
+from codex_manager._daemon_pool import DaemonThreadPool
 from codex_manager.json_types import JSONObject, JSONValue
 from codex_manager.stream.normalize import notification_event_type, request_event_type
 
@@ -36,6 +37,10 @@ _WARNING_TEXT = (
     f"Model metadata for `{MODEL}` not found. Defaulting to fallback metadata; "
     "this can degrade performance and cause issues."
 )
+
+
+SCRIPT_THREADS = 64
+"""Sync scripts of one server running at once (one per running turn)."""
 
 
 @dataclass
@@ -108,6 +113,10 @@ class Codex:
         self.faults = faults
         self.options = options
         self.on_session_deleted: Callable[[SessionState], None] | None = None
+        # Where sync scripts run: daemon threads, so a script still blocked when a test ends
+        # (on an event never set, say) keeps neither the interpreter from exiting (as
+        # asyncio.to_thread's threads would) nor a later server's scripts from running.
+        self.script_threads = DaemonThreadPool(SCRIPT_THREADS, "fake-agent-script")
 
     # -- publishing ------------------------------------------------------------------------
 

@@ -8,8 +8,6 @@ import functools
 import inspect
 import logging
 
-from codex_manager._daemon_pool import DaemonThreadPool
-from codex_manager._per_process import PerProcess
 from codex_manager.json_types import JSONValue
 
 from ._clock import uuid7
@@ -18,18 +16,6 @@ from ._state import SessionState, TurnState
 from .agent import Script, SyncTurnContext, TurnContext, TurnFinishedError, is_async_script
 
 _log = logging.getLogger("codex_manager.testing")
-
-_SCRIPT_THREADS = 64
-"""Sync scripts running at once (one per running turn)."""
-
-_script_threads: PerProcess[DaemonThreadPool] = PerProcess()
-
-
-def _threads() -> DaemonThreadPool:
-    """Where sync scripts run: daemon threads, so a script still blocked when a test ends (on
-    an event the test never set, say) does not keep the interpreter from exiting, as
-    ``asyncio.to_thread``'s would."""
-    return _script_threads.get(lambda: DaemonThreadPool(_SCRIPT_THREADS, "fake-agent-script"))
 
 
 def start_turn(codex: Codex, session: SessionState, text: str, script: Script) -> TurnState:
@@ -76,7 +62,7 @@ async def _play(
             call = functools.partial(
                 contextvars.copy_context().run, script, SyncTurnContext(context, loop)
             )
-            returned = await loop.run_in_executor(_threads(), call)
+            returned = await loop.run_in_executor(codex.script_threads, call)
             if inspect.isawaitable(returned):
                 if inspect.iscoroutine(returned):
                     returned.close()  # given the sync context, it cannot run: say so, loudly

@@ -212,6 +212,7 @@ class FakeCodexManager:
         if ctx is not None:
             await ctx.codex.hub.close_all(code=1001, message=b"server shutdown")
             self._abandon_turns(ctx)
+            ctx.codex.script_threads.shutdown(wait=False)
         if self._runner is not None:
             await self._runner.cleanup()
         pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
@@ -476,12 +477,12 @@ class FakeCodexManager:
         ctx.codex.expire_decisions(None, silent=True)
         ctx.store.purged.clear()
         ctx.store.next_rpc_id = 0
+        if self._runner is not None and self._runner.server is not None:
+            for connection in list(self._runner.server.connections):
+                connection.force_close()  # kept-alive HTTP ones too, as a restart does
         if downtime > 0 and self._site is not None:
             port = self.port
             await self._site.stop()
-            if self._runner is not None and self._runner.server is not None:
-                for connection in list(self._runner.server.connections):
-                    connection.force_close()  # kept-alive ones too: "down" means unreachable
             await asyncio.sleep(downtime)
             await self._bind(port)
 
