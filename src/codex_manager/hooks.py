@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Final, Generic, Literal, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Final, Generic, Literal, TypeAlias, TypeVar, cast
 
 from codex_manager.config import redact_headers
 from codex_manager.errors import CodexManagerError, UnknownOperationError
@@ -267,6 +267,22 @@ async def _maybe_await(result: Awaitable[None] | None) -> None:
         await result
 
 
+def as_operation_id(name: str) -> OperationId:
+    """``name`` as an :data:`~codex_manager.types.OperationId`, for ids computed at run time
+    (``cm.hooks.before(as_operation_id(name))`` type-checks where a plain ``str`` does not).
+
+    Raises:
+        UnknownOperationError: the spec has no operation of that id.
+    """
+    from codex_manager.client._operations import OPERATIONS
+
+    if name not in OPERATIONS:
+        raise UnknownOperationError(
+            f"unknown operation id {name!r}; one of the OpenAPI spec's (e.g. 'createSession')"
+        )
+    return cast("OperationId", name)
+
+
 __all__ = [
     "ALL_OPERATIONS",
     "AfterHook",
@@ -280,4 +296,5 @@ __all__ = [
     "Hooks",
     "RequestInfo",
     "ResponseInfo",
+    "as_operation_id",
 ]

@@ -19,7 +19,7 @@ from codex_manager.errors import (
     TurnWaitTimeoutError,
     UnknownOperationError,
 )
-from codex_manager.hooks import ErrorInfo, RequestInfo, ResponseInfo
+from codex_manager.hooks import ErrorInfo, RequestInfo, ResponseInfo, as_operation_id
 from tests.client.conftest import ACCEPTED, HEALTH, SESSIONS_PAGE, Reply, ScriptedServer
 
 FAST = RetryPolicy(max_attempts=3, initial_delay=0.001, max_delay=0.002)
@@ -244,8 +244,14 @@ def test_before_hook_sets_headers_per_operation(scripted: ScriptedServer) -> Non
         cm.sessions.list()
         with pytest.raises(UnknownOperationError):
             cm.hooks.before("noSuchOperation")  # type: ignore[arg-type]  # deliberately unknown
+        # An id computed at run time: typed (and checked) by as_operation_id.
+        computed: list[RequestInfo] = []
+        cm.hooks.before(as_operation_id("get" + "Health"))(computed.append)
+        with pytest.raises(UnknownOperationError):
+            as_operation_id("getHelth")
         assert cm.hooks.remove(refresh)
         cm.system.health()
+        assert [info.operation_id for info in computed] == ["getHealth"]
     assert [r.headers["authorization"] for r in scripted.received] == [
         "Bearer fresh",
         "Bearer old",
