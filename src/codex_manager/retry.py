@@ -151,6 +151,7 @@ class Backoff:
         self._failures = 0
         self._clock = clock
         self._connected_at: float | None = None
+        self._lost_at: float | None = None
 
     @property
     def failures(self) -> int:
@@ -170,9 +171,10 @@ class Backoff:
         that accepts, then closes at once) is one more failed attempt.
         """
         if self._connected_at is not None:
-            if self._clock() - self._connected_at >= HEALTHY_AFTER_SECONDS:
+            ended = self._lost_at if self._lost_at is not None else self._clock()
+            if ended - self._connected_at >= HEALTHY_AFTER_SECONDS:
                 self._failures = 0
-            self._connected_at = None
+            self._connected_at = self._lost_at = None
         self._failures += 1
         return self.policy.delay_for(self._failures, retry_after)
 
@@ -180,10 +182,16 @@ class Backoff:
         """A connection opened: losing it resets the count if it lasted (see :meth:`next_delay`)."""
         self._connected_at = self._clock()
 
+    def lost(self, seen_at: float | None = None) -> None:
+        """The connection of :meth:`connected` ended; ``seen_at``: when its end was first seen
+        (the peer's close frame), if before now: closing may take ``close_timeout`` more, and
+        that time does not make a connection healthy."""
+        self._lost_at = seen_at
+
     def reset(self) -> None:
         """Forget past failures (after a success)."""
         self._failures = 0
-        self._connected_at = None
+        self._connected_at = self._lost_at = None
 
 
 def parse_retry_after(value: str | None, *, now: Callable[[], float] = time.time) -> float | None:

@@ -18,6 +18,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection
 
+from codex_manager import retry
 from codex_manager.config import ClientConfig
 from codex_manager.retry import RetryPolicy
 from codex_manager.stream import (
@@ -414,6 +415,39 @@ async def test_a_close_frame_without_the_tcp_close_ends_the_connection_on_time()
         stream.stop()
         await runner
         peers.close()
+
+
+async def test_a_flapping_server_that_holds_the_tcp_connection_is_given_up_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Its connections "lasted" up to the end of the close handshake (close_timeout, which
+    # the peer made the client wait out): healthy each time, so max_attempts never ended it.
+    monkeypatch.setattr(retry, "HEALTHY_AFTER_SECONDS", 0.3)
+    release = threading.Event()
+
+    def ready_then_close_and_hold(peer: RawPeer) -> None:
+        peer.text({"type": "ready", "threadId": None})
+        peer.protocol.send_close(1001, "going away")
+        peer.write()
+        release.wait(10)
+
+    peers = RawPeerServer(ready_then_close_and_hold)
+    stream = AsyncEventStream(
+        FakeClient(ClientConfig(base_url=peers.base_url)),
+        options=StreamOptions(
+            close_timeout=0.5,
+            reconnect=RetryPolicy(max_attempts=3, initial_delay=0.01),
+            websocket_client=LIBRARY,
+        ),
+    )
+    try:
+        with pytest.raises(StreamConnectionError):
+            await asyncio.wait_for(stream.run_forever(), 10)
+    finally:
+        release.set()
+        stream.stop()
+        peers.close()
+    assert len(peers.peers) == 3
 
 
 async def test_refused_upgrade_is_final(server: MiniStreamServer) -> None:

@@ -17,6 +17,7 @@ from collections.abc import Callable, Generator
 
 import pytest
 
+from codex_manager import retry
 from codex_manager.config import ClientConfig
 from codex_manager.retry import RetryPolicy
 from codex_manager.stream import (
@@ -36,6 +37,7 @@ from codex_manager.stream import (
 )
 from codex_manager.stream.context import StreamClient
 
+from .raw_peer import RawPeer, RawPeerServer
 from .ws_server import FakeClient, MiniStreamServer, Recorder, tool_call_signal
 
 Context = HandlerContext[FakeClient]
@@ -540,6 +542,47 @@ def test_a_server_that_closes_right_after_ready_is_backed_off_and_given_up_on(
     assert outcome
     assert isinstance(outcome[0], StreamConnectionError)
     assert server.connections_opened == 3
+
+
+def test_a_flapping_server_that_holds_the_tcp_connection_is_given_up_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Its connections "lasted" up to the end of the close handshake (close_timeout, which
+    # the peer made the client wait out): healthy each time, so max_attempts never ended it.
+    monkeypatch.setattr(retry, "HEALTHY_AFTER_SECONDS", 0.3)
+    release = threading.Event()
+
+    def ready_then_close_and_hold(peer: RawPeer) -> None:
+        peer.text({"type": "ready", "threadId": None})
+        peer.protocol.send_close(1001, "going away")
+        peer.write()
+        release.wait(10)
+
+    peers = RawPeerServer(ready_then_close_and_hold)
+    stream: EventStream[FakeClient] = EventStream(
+        FakeClient(ClientConfig(base_url=peers.base_url)),
+        options=StreamOptions(
+            close_timeout=0.5, reconnect=RetryPolicy(max_attempts=3, initial_delay=0.01)
+        ),
+    )
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            stream.run_forever()
+            outcome.append(None)
+        except StreamConnectionError as error:
+            outcome.append(error)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(10)
+    release.set()
+    stream.stop()
+    peers.close()
+    assert outcome
+    assert isinstance(outcome[0], StreamConnectionError)
+    assert len(peers.peers) == 3
 
 
 @pytest.mark.parametrize(("status", "fatal"), [(404, True), (403, True), (503, False)])

@@ -20,6 +20,7 @@ import contextlib
 import importlib.util
 import socket
 import ssl
+import time
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -98,11 +99,14 @@ class _ClosingConnection(ClientConnection):
     """
 
     _overdue: asyncio.TimerHandle | None = None
+    ending_seen_at: float | None = None
+    """When the peer's close frame arrived (see ``SocketWebSocket.ending_seen_at``)."""
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
         deadline = self.close_deadline
         if deadline is not None and self._overdue is None:
+            self.ending_seen_at = time.monotonic()
             self._overdue = self.loop.call_at(deadline, self._close_overdue)
 
     def _close_overdue(self) -> None:
@@ -125,6 +129,12 @@ class _WebsocketsConnection:
 
     async def recv(self) -> str | bytes:
         return await self._connection.recv()
+
+    @property
+    def ending_seen_at(self) -> float | None:
+        """When the peer's close frame arrived (``None``: not yet, or not seen)."""
+        connection = self._connection
+        return connection.ending_seen_at if isinstance(connection, _ClosingConnection) else None
 
     async def send(self, message: str) -> None:
         await self._connection.send(message)

@@ -257,6 +257,7 @@ class AsyncEventStream(HandlerRegistry[ClientT]):
         lost_at: float | None = None
         while not self._stopping():
             ready = False
+            opened_socket: object = None
             liveness = _Liveness()
             try:
                 async with contextlib.AsyncExitStack() as opened:
@@ -274,7 +275,7 @@ class AsyncEventStream(HandlerRegistry[ClientT]):
                             )
                         )
                     self._opening = None
-                    self._websocket = websocket
+                    self._websocket = opened_socket = websocket
                     if self._stopping():
                         return
                     async with contextlib.aclosing(
@@ -306,6 +307,7 @@ class AsyncEventStream(HandlerRegistry[ClientT]):
                 self._websocket = None
             if ready:  # a healthy connection was lost (not just another failed attempt)
                 lost_at = time.monotonic()
+                backoff.lost(getattr(opened_socket, "ending_seen_at", None))
             await self._report(problem, context, dispatcher)
             delay = backoff.next_delay()
             if backoff.exhausted or isinstance(problem, StreamRefusedError):

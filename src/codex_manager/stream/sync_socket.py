@@ -71,6 +71,9 @@ class SocketWebSocket:
         self._protocol = protocol
         self._close_timeout = close_timeout
         self._messages: deque[str | bytes] = deque()
+        self.ending_seen_at: float | None = None
+        """When the end of the connection was first seen (a close frame, the end of the
+        stream): the reconnect backoff measures how long it lasted up to then."""
         self._fragments: list[Buffer] = []
         self._fragmented_text = False
         self._send_lock = threading.Lock()
@@ -218,8 +221,10 @@ class SocketWebSocket:
         with self._send_lock:
             self._flush()  # pong replies, our half of a closing handshake
         if self._closed():
+            self._note_end()
             self._sock.close()
         elif protocol.close_expected():
+            self._note_end()
             # The server closed (or the protocol failed the connection): finish the handshake.
             self._finish_closing(self._close_timeout)
         # Messages that came before the end are still delivered; _read raises after them.
@@ -228,6 +233,10 @@ class SocketWebSocket:
 
     def _closed(self) -> bool:
         return self._protocol.state is State.CLOSED
+
+    def _note_end(self) -> None:
+        if self.ending_seen_at is None:
+            self.ending_seen_at = time.monotonic()
 
     def _take(self, events: Sequence[object]) -> None:
         for event in events:

@@ -198,8 +198,10 @@ class EventStream(HandlerRegistry[ClientT]):
         lost_at: float | None = None
         while not self._stop.is_set():
             ready = False
+            opened: object = None
             try:
                 with self._open(url, config.auth_headers()) as websocket:
+                    opened = websocket
                     shared = (
                         websocket
                         if share_reader
@@ -230,6 +232,7 @@ class EventStream(HandlerRegistry[ClientT]):
                 return
             if ready:  # a healthy connection was lost (not just another failed attempt)
                 lost_at = time.monotonic()
+                backoff.lost(getattr(opened, "ending_seen_at", None))
             self._report(problem, context, dispatcher)
             delay = backoff.next_delay()
             if backoff.exhausted or isinstance(problem, StreamRefusedError):
