@@ -5,6 +5,15 @@ from __future__ import annotations
 import httpx
 
 from codex_manager.remote_skills import SessionSkills
+from codex_manager.remote_skills.calls import ToolCall
+from codex_manager.remote_skills.execution import (
+    ExecutionSettings,
+    LocalOutcome,
+    PreparedCall,
+    prepare_call,
+)
+from codex_manager.remote_skills.registry import SkillRegistry
+from codex_manager.remote_skills.skill import SkillHandler, build_skill
 from codex_manager.testing import FakeCodexManager, TurnContext, parse_calls
 
 
@@ -70,3 +79,13 @@ class AsyncFailingRoutes(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         await self._inner.aclose()
+
+
+def prepared_call(name: str, handler: SkillHandler, timeout: float | None = None) -> PreparedCall:
+    """A call of ``handler`` (no arguments) ready to run: what the execution functions take."""
+    registry = SkillRegistry()
+    registry.add(build_skill(name, handler, timeout_seconds=timeout))
+    call = ToolCall(name, {}, "7", "call-1", "thread-1", "turn-1")
+    prepared = prepare_call(registry, call, "thread-1", ExecutionSettings())
+    assert not isinstance(prepared, LocalOutcome)
+    return prepared

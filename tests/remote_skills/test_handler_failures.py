@@ -15,19 +15,17 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from codex_manager import AsyncCodexManager, CodexManager
-from codex_manager.remote_skills.calls import ToolCall
 from codex_manager.remote_skills.execution import (
     ExecutionSettings,
     LocalOutcome,
     execute_async,
     execute_sync,
-    prepare_call,
     run_in_place,
 )
-from codex_manager.remote_skills.registry import SkillRegistry
-from codex_manager.remote_skills.skill import SkillHandler, build_skill
+from codex_manager.remote_skills.skill import SkillHandler
 from codex_manager.testing import FakeCodexManager
 
+from .helpers import prepared_call as _prepared
 from .helpers import send_calls
 
 SETTINGS = ExecutionSettings()
@@ -81,15 +79,6 @@ def executor() -> Iterator[concurrent.futures.ThreadPoolExecutor]:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _prepared(name: str, handler: SkillHandler, timeout: float | None = None) -> object:
-    registry = SkillRegistry()
-    registry.add(build_skill(name, handler, timeout_seconds=timeout))
-    call = ToolCall(name, {}, "7", "call-1", "thread-1", "turn-1")
-    prepared = prepare_call(registry, call, "thread-1", SETTINGS)
-    assert not isinstance(prepared, LocalOutcome)
-    return prepared
-
-
 def _assert_sendable_failure(outcome: LocalOutcome, shown: str) -> None:
     assert outcome.error_kind == "handler_error"
     assert not outcome.answer.success
@@ -102,7 +91,7 @@ def test_a_failing_plain_handler_is_answered_from_a_worker_thread(
     executor: concurrent.futures.Executor, name: str, handler: SkillHandler, shown: str
 ) -> None:
     prepared = _prepared(name, handler)
-    _assert_sendable_failure(execute_sync(prepared, SETTINGS, executor), shown)  # type: ignore[arg-type]
+    _assert_sendable_failure(execute_sync(prepared, SETTINGS, executor), shown)
 
 
 @pytest.mark.parametrize(("name", "handler", "shown"), FAILING)
@@ -110,7 +99,7 @@ def test_a_failing_plain_handler_is_answered_in_place(
     name: str, handler: SkillHandler, shown: str
 ) -> None:
     prepared = _prepared(name, handler)
-    _assert_sendable_failure(run_in_place(prepared, SETTINGS), shown)  # type: ignore[arg-type]
+    _assert_sendable_failure(run_in_place(prepared, SETTINGS), shown)
 
 
 @pytest.mark.parametrize(
@@ -120,7 +109,7 @@ async def test_a_failing_handler_is_answered_on_the_event_loop(
     name: str, handler: SkillHandler, shown: str
 ) -> None:
     prepared = _prepared(name, handler)
-    outcome = await execute_async(prepared, SETTINGS, None)  # type: ignore[arg-type]
+    outcome = await execute_async(prepared, SETTINGS, None)
     _assert_sendable_failure(outcome, shown)
 
 
@@ -141,12 +130,10 @@ async def test_a_plain_handler_still_queued_at_its_deadline_never_runs() -> None
         return "sent"
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as single:
-        holding = asyncio.ensure_future(
-            execute_async(_prepared("hang", hang), SETTINGS, single)  # type: ignore[arg-type]
-        )
+        holding = asyncio.ensure_future(execute_async(_prepared("hang", hang), SETTINGS, single))
         await asyncio.sleep(0.05)
         queued = _prepared("send_email", send_email, timeout=0.1)
-        outcome = await execute_async(queued, SETTINGS, single)  # type: ignore[arg-type]
+        outcome = await execute_async(queued, SETTINGS, single)
         assert outcome.error_kind == "timeout"
         release.set()
         assert (await holding).answer.text == "done"
@@ -182,7 +169,7 @@ def test_an_async_handler_still_queued_at_its_deadline_times_out_on_the_sync_cli
     with concurrent.futures.ThreadPoolExecutor(max_workers=1) as single:
         holding = single.submit(release.wait, 10)  # the only thread, busy
         queued = _prepared("send_email", send_email, timeout=0.1)
-        outcome = execute_sync(queued, SETTINGS, single)  # type: ignore[arg-type]
+        outcome = execute_sync(queued, SETTINGS, single)
         assert outcome.error_kind == "timeout"
         release.set()
         holding.result(timeout=10)
@@ -276,6 +263,6 @@ def test_a_kept_call_whose_job_was_cancelled_is_not_left_taken() -> None:
     from codex_manager.remote_skills.execution import _sync_outcome_when_done
 
     job: concurrent.futures.Future[object] = concurrent.futures.Future()
-    outcome = _sync_outcome_when_done(job, _prepared("exits", exits), SETTINGS)  # type: ignore[arg-type]
+    outcome = _sync_outcome_when_done(job, _prepared("exits", exits), SETTINGS)
     assert job.cancel()
     assert outcome.result(timeout=1).error_kind == "handler_error"

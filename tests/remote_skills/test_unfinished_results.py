@@ -15,20 +15,16 @@ import pytest
 from pydantic import BaseModel, computed_field
 
 from codex_manager import AsyncCodexManager, CodexManager
-from codex_manager.remote_skills.calls import ToolCall
 from codex_manager.remote_skills.execution import (
     ExecutionSettings,
-    LocalOutcome,
-    PreparedCall,
     execute_async,
     execute_sync,
-    prepare_call,
     run_in_place,
 )
-from codex_manager.remote_skills.registry import SkillRegistry
-from codex_manager.remote_skills.skill import SkillHandler, build_skill
+from codex_manager.remote_skills.skill import SkillHandler
 from codex_manager.testing import FakeCodexManager
 
+from .helpers import prepared_call as _prepared
 from .helpers import send_calls
 
 P = ParamSpec("P")
@@ -104,15 +100,6 @@ class Account(BaseModel):
 def account() -> Account:
     """Returns a model that cannot be serialised."""
     return Account(name="a")
-
-
-def _prepared(name: str, handler: SkillHandler, timeout: float | None = None) -> PreparedCall:
-    registry = SkillRegistry()
-    registry.add(build_skill(name, handler, timeout_seconds=timeout))
-    call = ToolCall(name, {}, "7", "call-1", "thread-1", "turn-1")
-    prepared = prepare_call(registry, call, "thread-1", SETTINGS)
-    assert not isinstance(prepared, LocalOutcome)
-    return prepared
 
 
 @pytest.fixture
