@@ -183,8 +183,9 @@ async def _run_to_end(value: object) -> object:
 
 
 def _run_blocking(value: object, timeout: float | None) -> object:
-    """Run an awaitable or async iterator a plain handler returned (the sync client) on a loop
-    of its own, under the call's deadline (cancelled at it, as an ``async def`` skill is)."""
+    """Run an ``async def`` skill's coroutine, or an awaitable or async iterator a plain
+    handler returned, to its end on a loop of its own (the sync client), under the call's
+    deadline: cancelled at it."""
 
     async def run() -> object:
         deadline = asyncio.timeout(timeout)
@@ -195,6 +196,8 @@ def _run_blocking(value: object, timeout: float | None) -> object:
             if deadline.expired():
                 raise _ExpiredError from None
             raise
+        except asyncio.CancelledError as exc:  # nothing else cancels this loop's one task
+            raise _HandlerCancelledError from exc
 
     try:
         asyncio.get_running_loop()
@@ -284,23 +287,9 @@ def _cancelled_by_handler() -> bool:
 
 
 def _run_coroutine_to_end(prepared: PreparedCall) -> object:
-    async def run() -> object:
-        deadline = asyncio.timeout(prepared.timeout)
-        try:
-            async with deadline:
-                value = await cast(
-                    Awaitable[object], prepared.skill.handler(*prepared.args, **prepared.kwargs)
-                )
-                return await _run_to_end(value) if _unfinished(value) else value
-        except TimeoutError:
-            if deadline.expired():
-                raise _ExpiredError from None
-            raise
-        except asyncio.CancelledError as exc:  # nothing else cancels this loop's one task
-            raise _HandlerCancelledError from exc
-
     # A fresh loop in the worker thread: the handler is cancelled cleanly at its deadline.
-    return asyncio.run(run())
+    coroutine = prepared.skill.handler(*prepared.args, **prepared.kwargs)
+    return _run_blocking(coroutine, prepared.timeout)
 
 
 SyncOutlived: TypeAlias = Callable[["concurrent.futures.Future[LocalOutcome]"], None]
@@ -411,6 +400,8 @@ def run_in_place(prepared: PreparedCall, settings: ExecutionSettings) -> LocalOu
         )
     except _ExpiredError:  # a coroutine it returned was cancelled at the deadline
         return _timed_out(skill, prepared.timeout)
+    except _HandlerCancelledError as exc:
+        return _failed(skill, exc.__cause__ or exc, settings)
     except (Exception, *_HANDLER_EXITS) as exc:
         return _failed(skill, exc, settings)
     return _finish(skill, value, settings)
