@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import functools
+import itertools
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import ParamSpec, TypeVar
@@ -263,3 +266,62 @@ async def test_a_plain_call_in_a_thread_that_runs_a_loop_still_finishes_its_resu
     outcome = run_in_place(_prepared("fetch", fetch), SETTINGS)
     assert outcome.handled, outcome.error
     assert outcome.answer.text == "fetched http://x"
+
+
+REQUEST: contextvars.ContextVar[str] = contextvars.ContextVar("REQUEST", default="<unset>")
+
+
+async def returns_tagged_rows() -> Iterator[str]:
+    """A generator that reads a context variable as it runs."""
+
+    def rows() -> Iterator[str]:
+        yield f"request_id={REQUEST.get()}"
+
+    return rows()
+
+
+async def test_an_iterator_drained_off_the_loop_sees_the_call_s_context() -> None:
+    # The thread that drained it started without the caller's context variables.
+    token = REQUEST.set("abc-123")
+    try:
+        outcome = await execute_async(_prepared("tagged", returns_tagged_rows), SETTINGS, None)
+    finally:
+        REQUEST.reset(token)
+    assert outcome.answer.text == '["request_id=abc-123"]'
+
+
+async def endless() -> Iterator[int]:
+    """An async handler returning an endless iterator (itertools.count runs in C)."""
+    return itertools.count()
+
+
+async def test_an_endless_iterator_stops_at_the_deadline() -> None:
+    # list() of it could not be stopped: it took the GIL (itertools.count) or the memory.
+    outcome = await execute_async(_prepared("endless", endless, timeout=0.2), SETTINGS, None)
+    assert outcome.error_kind == "timeout"
+    await asyncio.sleep(0.1)
+    assert not [t for t in threading.enumerate() if t.name == "remote-skill-result"]
+
+
+def test_a_returned_coroutine_gets_what_is_left_of_the_deadline() -> None:
+    # It got a fresh timeout after the handler had used part of it: up to twice as long.
+    finished: list[float] = []
+
+    def slow_then_later() -> Awaitable[str]:
+        time.sleep(0.3)
+
+        async def rest() -> str:
+            await asyncio.sleep(0.3)
+            finished.append(time.monotonic())
+            return "late"
+
+        return rest()
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as one_thread:
+        began = time.monotonic()
+        outcome = execute_sync(
+            _prepared("slow_then_later", slow_then_later, timeout=0.45), SETTINGS, one_thread
+        )
+        assert outcome.error_kind == "timeout"
+        one_thread.submit(lambda: None).result(timeout=5)  # its thread is free again
+    assert finished == [] or finished[0] - began < 0.5

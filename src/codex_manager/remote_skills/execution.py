@@ -153,14 +153,16 @@ def _unfinished(value: object) -> bool:
 
 
 def _in_daemon_thread(function: Callable[[], _T]) -> concurrent.futures.Future[_T]:
-    """Run ``function`` in a thread of its own that never keeps the process alive."""
+    """Run ``function`` in a thread of its own that never keeps the process alive, with the
+    caller's context variables (as the handler's own thread has them)."""
     future: concurrent.futures.Future[_T] = concurrent.futures.Future()
+    context = contextvars.copy_context()
 
     def run() -> None:
         if not future.set_running_or_notify_cancel():  # given up on before it started
             return
         try:
-            future.set_result(function())
+            future.set_result(context.run(function))
         except BaseException as exc:  # the waiting side's to raise
             future.set_exception(exc)
 
@@ -177,23 +179,47 @@ async def _run_to_end(value: object) -> object:
     if isinstance(value, AsyncIterator):
         return [item async for item in value]
     if isinstance(value, Iterator):
-        iterator = value
-        return await asyncio.wrap_future(_in_daemon_thread(lambda: list(iterator)))
+        iterator, stop = value, threading.Event()
+        try:
+            return await asyncio.wrap_future(_in_daemon_thread(lambda: _drain(iterator, stop)))
+        finally:
+            stop.set()  # cancelled at the deadline: the drain ends at its next item
     return value
 
 
-def _run_blocking(value: object, timeout: float | None) -> object:
+class _DrainStoppedError(Exception):
+    """The call was over (its deadline passed) before the iterator it returned ran out."""
+
+
+def _drain(
+    iterator: Iterator[object],
+    stop: threading.Event | None = None,
+    deadline: float | None = None,
+) -> list[object]:
+    """The items of ``iterator``, taken one by one so that an endless one (``itertools.count``)
+    ends at the call's deadline instead of filling the memory."""
+    items: list[object] = []
+    clock = time.monotonic
+    for item in iterator:
+        if (stop is not None and stop.is_set()) or (deadline is not None and clock() > deadline):
+            raise _DrainStoppedError
+        items.append(item)
+    return items
+
+
+def _run_blocking(value: object, deadline: float | None) -> object:
     """Run an ``async def`` skill's coroutine, or an awaitable or async iterator a plain
     handler returned, to its end on a loop of its own (the sync client), under the call's
     deadline: cancelled at it."""
 
     async def run() -> object:
-        deadline = asyncio.timeout(timeout)
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        scope = asyncio.timeout(left)
         try:
-            async with deadline:
+            async with scope:
                 return await _run_to_end(value)
         except TimeoutError:
-            if deadline.expired():
+            if scope.expired():
                 raise _ExpiredError from None
             raise
         except asyncio.CancelledError as exc:  # nothing else cancels this loop's one task
@@ -214,24 +240,30 @@ def _call_plain(
     kwargs: dict[str, object],
     timeout: float | None,
 ) -> object:
-    """Call a plain handler in a thread of the sync client, and finish its result there."""
+    """Call a plain handler in a thread of the sync client, and finish its result there,
+    within what is left of the call's ``timeout``."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     value = handler(*args, **kwargs)
     if type(value) in _PLAIN_RESULTS:
         return value
     if isinstance(value, Iterator):
-        return list(value)
+        return _drain(value, deadline=deadline)
     if _unfinished(value):
-        return _run_blocking(value, timeout)
+        return _run_blocking(value, deadline)
     return value
 
 
 def _call_plain_in_thread(
-    handler: Callable[..., object], args: list[object], kwargs: dict[str, object]
+    handler: Callable[..., object],
+    args: list[object],
+    kwargs: dict[str, object],
+    timeout: float | None,
 ) -> object:
-    """Call a plain handler in a thread of the async client; an iterator is drained there
-    (an awaitable it returned goes back to run on the event loop)."""
+    """Call a plain handler in a thread of the async client; an iterator is drained there,
+    within the call's ``timeout`` (an awaitable it returned goes back to the event loop)."""
+    deadline = None if timeout is None else time.monotonic() + timeout
     value = handler(*args, **kwargs)
-    return list(value) if isinstance(value, Iterator) else value
+    return _drain(value, deadline=deadline) if isinstance(value, Iterator) else value
 
 
 _HANDLER_EXITS = (SystemExit, asyncio.CancelledError)
@@ -288,8 +320,9 @@ def _cancelled_by_handler() -> bool:
 
 def _run_coroutine_to_end(prepared: PreparedCall) -> object:
     # A fresh loop in the worker thread: the handler is cancelled cleanly at its deadline.
+    deadline = None if prepared.timeout is None else time.monotonic() + prepared.timeout
     coroutine = prepared.skill.handler(*prepared.args, **prepared.kwargs)
-    return _run_blocking(coroutine, prepared.timeout)
+    return _run_blocking(coroutine, deadline)
 
 
 SyncOutlived: TypeAlias = Callable[["concurrent.futures.Future[LocalOutcome]"], None]
@@ -438,6 +471,7 @@ async def execute_async(
                     skill.handler,
                     prepared.args,
                     prepared.kwargs,
+                    prepared.timeout,
                 )
                 if executor is None:
                     running = loop.run_in_executor(None, call)
