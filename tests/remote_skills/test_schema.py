@@ -920,3 +920,12 @@ def test_several_fields_in_annotated_are_merged_for_an_explicit_schema_too() -> 
     bound = skill.validator.validate({})
     assert isinstance(bound, BoundArguments)
     assert bound.values == {"limit": 5}
+
+
+def test_fields_that_cannot_be_merged_are_a_registration_error() -> None:
+    # pydantic's own TypeError escaped from build_skill.
+    def rows(limit: Annotated[int, Field(default=3), Field(default_factory=lambda: 4)]) -> int:
+        return limit
+
+    with pytest.raises(SkillRegistrationError, match="limit"):
+        build_skill("rows", rows)

@@ -341,7 +341,12 @@ def _plan(name: str, signature: inspect.Signature) -> tuple[CallPlan, list[inspe
         if param.kind is inspect.Parameter.VAR_KEYWORD:
             var_keyword = param.name
             continue
-        field_default = _field_default(param)
+        try:
+            field_default = _field_default(param)
+        except TypeError as exc:  # Fields that cannot be merged (a default and a factory)
+            raise SkillRegistrationError(
+                name, f"parameter {param.name!r}: its Field()s do not go together ({exc})"
+            ) from exc
         slots.append(
             ParameterSlot(
                 name=param.name,
