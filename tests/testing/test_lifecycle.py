@@ -366,12 +366,12 @@ def test_a_stopped_server_s_blocked_scripts_leave_a_later_server_its_threads(
         never.set()
 
 
-def test_a_restart_drops_kept_alive_http_connections() -> None:
+def test_a_restart_with_downtime_drops_kept_alive_http_connections() -> None:
     with FakeCodexManager(noise=False) as server:
         kept = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
         kept.request("GET", "/api/health")
         assert kept.getresponse().read()
-        server.restart()
+        server.restart(downtime=0.2)
 
         def ask_again() -> None:
             kept.request("GET", "/api/health")

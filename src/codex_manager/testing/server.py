@@ -477,12 +477,12 @@ class FakeCodexManager:
         ctx.codex.expire_decisions(None, silent=True)
         ctx.store.purged.clear()
         ctx.store.next_rpc_id = 0
-        if self._runner is not None and self._runner.server is not None:
-            for connection in list(self._runner.server.connections):
-                connection.force_close()  # kept-alive HTTP ones too, as a restart does
         if downtime > 0 and self._site is not None:
             port = self.port
             await self._site.stop()
+            if self._runner is not None and self._runner.server is not None:
+                for connection in list(self._runner.server.connections):
+                    connection.force_close()  # kept-alive ones too: "down" means unreachable
             await asyncio.sleep(downtime)
             await self._bind(port)
 
