@@ -336,15 +336,16 @@ def test_no_handler_starts_for_an_event_read_after_stop(server: MiniStreamServer
     assert ticks.snapshot() == []
 
 
-def test_stop_is_prompt_while_the_server_never_answers_the_upgrade() -> None:
-    # The opening handshake waited out open_timeout (10 s by default) before stop() took.
-    silent = socket.socket()  # listens, never accepts: the upgrade request goes unanswered
+def _stop_is_prompt_against_a_silent_listener(scheme: str) -> None:
+    """A listener that never accepts: the kernel completes the TCP connect, then nothing
+    answers (neither the upgrade request nor, for https, the TLS ClientHello)."""
+    silent = socket.socket()
     silent.bind(("127.0.0.1", 0))
     silent.listen()
     port = silent.getsockname()[1]
     try:
         stream: EventStream[FakeClient] = EventStream(
-            FakeClient(ClientConfig(base_url=f"http://127.0.0.1:{port}")),
+            FakeClient(ClientConfig(base_url=f"{scheme}://127.0.0.1:{port}")),
             options=StreamOptions(open_timeout=30, reconnect=FAST_RECONNECT),
         )
         runner = background(stream)
@@ -352,24 +353,16 @@ def test_stop_is_prompt_while_the_server_never_answers_the_upgrade() -> None:
         finish(stream, runner)  # within 10 s, not the 30 of open_timeout
     finally:
         silent.close()
+
+
+def test_stop_is_prompt_while_the_server_never_answers_the_upgrade() -> None:
+    # The opening handshake waited out open_timeout (10 s by default) before stop() took.
+    _stop_is_prompt_against_a_silent_listener("http")
 
 
 def test_stop_is_prompt_while_the_tls_handshake_goes_unanswered() -> None:
     # The TCP connect and the TLS handshake did not look at stop(): it took open_timeout.
-    silent = socket.socket()  # the kernel completes the connect; the ClientHello is ignored
-    silent.bind(("127.0.0.1", 0))
-    silent.listen()
-    port = silent.getsockname()[1]
-    try:
-        stream: EventStream[FakeClient] = EventStream(
-            FakeClient(ClientConfig(base_url=f"https://127.0.0.1:{port}")),
-            options=StreamOptions(open_timeout=30, reconnect=FAST_RECONNECT),
-        )
-        runner = background(stream)
-        time.sleep(0.3)  # in the handshake by now
-        finish(stream, runner)  # within 10 s, not the 30 of open_timeout
-    finally:
-        silent.close()
+    _stop_is_prompt_against_a_silent_listener("https")
 
 
 def test_stop_is_prompt_while_the_tcp_connect_hangs() -> None:
