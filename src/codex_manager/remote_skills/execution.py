@@ -234,36 +234,35 @@ def _run_blocking(value: object, deadline: float | None) -> object:
     return _in_daemon_thread(lambda: asyncio.run(run())).result()
 
 
-def _call_plain(
-    handler: Callable[..., object],
-    args: list[object],
-    kwargs: dict[str, object],
-    timeout: float | None,
-) -> object:
-    """Call a plain handler in a thread of the sync client, and finish its result there,
-    within what is left of the call's ``timeout``."""
-    deadline = None if timeout is None else time.monotonic() + timeout
-    value = handler(*args, **kwargs)
-    if type(value) in _PLAIN_RESULTS:
-        return value
-    if isinstance(value, Iterator):
-        return _drain(value, deadline=deadline)
-    if _unfinished(value):
-        return _run_blocking(value, deadline)
-    return value
-
-
 def _call_plain_in_thread(
     handler: Callable[..., object],
     args: list[object],
     kwargs: dict[str, object],
     timeout: float | None,
 ) -> object:
-    """Call a plain handler in a thread of the async client; an iterator is drained there,
-    within the call's ``timeout`` (an awaitable it returned goes back to the event loop)."""
+    """Call a plain handler in a worker thread; an iterator it returned is drained there,
+    within the call's ``timeout`` (an awaitable goes back to the caller: the async client's
+    event loop, or :func:`_call_plain`)."""
     deadline = None if timeout is None else time.monotonic() + timeout
     value = handler(*args, **kwargs)
-    return _drain(value, deadline=deadline) if isinstance(value, Iterator) else value
+    if type(value) in _PLAIN_RESULTS or not isinstance(value, Iterator):
+        return value
+    return _drain(value, deadline=deadline)
+
+
+def _call_plain(
+    handler: Callable[..., object],
+    args: list[object],
+    kwargs: dict[str, object],
+    timeout: float | None,
+) -> object:
+    """Call a plain handler in a thread of the sync client, and finish its result there (an
+    awaitable too, on a loop of its own), within what is left of the call's ``timeout``."""
+    started = time.monotonic()
+    value = _call_plain_in_thread(handler, args, kwargs, timeout)
+    if type(value) in _PLAIN_RESULTS or not _unfinished(value):
+        return value
+    return _run_blocking(value, None if timeout is None else started + timeout)
 
 
 _HANDLER_EXITS = (SystemExit, asyncio.CancelledError)
