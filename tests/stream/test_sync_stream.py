@@ -510,6 +510,25 @@ def test_reconnect_policy_exhaustion_raises() -> None:
     assert len(errors.wait_for(2)) == 2
 
 
+def _how_it_ends(stream: EventStream[FakeClient]) -> StreamConnectionError | str:
+    """What ``run_forever()`` ended with within 10 s (then it is stopped): the error it
+    raised, ``"returned"``, or ``"still running"``."""
+    outcome: list[StreamConnectionError | str] = []
+
+    def run() -> None:
+        try:
+            stream.run_forever()
+            outcome.append("returned")
+        except StreamConnectionError as error:
+            outcome.append(error)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    runner.join(10)
+    stream.stop()
+    return outcome[0] if outcome else "still running"
+
+
 def test_a_server_that_closes_right_after_ready_is_backed_off_and_given_up_on(
     server: MiniStreamServer,
 ) -> None:
@@ -519,21 +538,7 @@ def test_a_server_that_closes_right_after_ready_is_backed_off_and_given_up_on(
         FakeClient(server.config),
         options=StreamOptions(reconnect=RetryPolicy(max_attempts=3, initial_delay=0.01)),
     )
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            stream.run_forever()
-            outcome.append(None)
-        except StreamConnectionError as error:
-            outcome.append(error)
-
-    runner = threading.Thread(target=run, daemon=True)
-    runner.start()
-    runner.join(10)
-    stream.stop()
-    assert outcome
-    assert isinstance(outcome[0], StreamConnectionError)
+    assert isinstance(_how_it_ends(stream), StreamConnectionError)
     assert server.connections_opened == 3
 
 
@@ -558,23 +563,11 @@ def test_a_flapping_server_that_holds_the_tcp_connection_is_given_up_on(
             close_timeout=0.5, reconnect=RetryPolicy(max_attempts=3, initial_delay=0.01)
         ),
     )
-    outcome: list[BaseException | None] = []
-
-    def run() -> None:
-        try:
-            stream.run_forever()
-            outcome.append(None)
-        except StreamConnectionError as error:
-            outcome.append(error)
-
-    runner = threading.Thread(target=run, daemon=True)
-    runner.start()
-    runner.join(10)
-    release.set()
-    stream.stop()
-    peers.close()
-    assert outcome
-    assert isinstance(outcome[0], StreamConnectionError)
+    try:
+        assert isinstance(_how_it_ends(stream), StreamConnectionError)
+    finally:
+        release.set()
+        peers.close()
     assert len(peers.peers) == 3
 
 
