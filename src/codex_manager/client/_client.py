@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Self
 import httpx
 
 from codex_manager._first_use import OnFirstUse
+from codex_manager._stream_runs import StreamRuns
 from codex_manager.client._http import HttpTransportChoice
 from codex_manager.client._resources_async import AsyncResourceGroups
 from codex_manager.client._resources_sync import ResourceGroups
@@ -148,6 +149,7 @@ class CodexManager(StreamShortcuts["CodexManager"], ResourceGroups):
         self.wait: TurnWaiter = TurnWaiter(self)
         """Helpers that wait for turns to finish (``cm.wait.turn(...)``)."""
         self._stream: OnFirstUse[EventStream[CodexManager]] = OnFirstUse()
+        self._stream_runs = StreamRuns()  # every stream running on this client (see close())
         self._remote_skills: OnFirstUse[RemoteSkills] = OnFirstUse()
         self._stream_options = stream_options
         self._skill_options = skill_options
@@ -242,13 +244,24 @@ class CodexManager(StreamShortcuts["CodexManager"], ResourceGroups):
         return self._transport.closed
 
     def close(self) -> None:
-        """Release the connection pool (when the client created it) and stop the stream."""
-        stream, skills = self._stream.value, self._remote_skills.value
-        if stream is not None:
-            stream.stop()
-        if skills is not None:
-            skills.close()
-        self._transport.close()
+        """Stop the streams running on this client, then release the connection pool.
+
+        Every stream running on this client (``cm.stream`` or an ``EventStream(cm)`` of its
+        own, in any thread) is stopped, and ``close()`` waits for it to end: its handlers
+        get the stream's ``shutdown_timeout`` to finish, so that their answers still go
+        out. Called from one of those handlers (or the thread iterating ``events()``), it
+        stops that stream without waiting for it. The pool is closed when the client
+        created it.
+        """
+        try:
+            self._stream_runs.stop_and_wait()
+        finally:
+            stream, skills = self._stream.value, self._remote_skills.value
+            if stream is not None:
+                stream.stop()  # also a stop requested before its run starts
+            if skills is not None:
+                skills.close()
+            self._transport.close()
 
     def __enter__(self) -> Self:
         return self
@@ -324,6 +337,7 @@ class AsyncCodexManager(StreamShortcuts["AsyncCodexManager"], AsyncResourceGroup
         self.wait: AsyncTurnWaiter = AsyncTurnWaiter(self)
         """Helpers that wait for turns to finish (``await cm.wait.turn(...)``)."""
         self._stream: OnFirstUse[AsyncEventStream[AsyncCodexManager]] = OnFirstUse()
+        self._stream_runs = StreamRuns()  # every stream running on this client (see close())
         self._remote_skills: OnFirstUse[AsyncRemoteSkills] = OnFirstUse()
         self._stream_options = stream_options
         self._skill_options = skill_options
@@ -418,13 +432,21 @@ class AsyncCodexManager(StreamShortcuts["AsyncCodexManager"], AsyncResourceGroup
         return self._transport.closed
 
     async def aclose(self) -> None:
-        """Release the connection pool (when the client created it) and stop the stream."""
-        stream, skills = self._stream.value, self._remote_skills.value
-        if stream is not None:
-            stream.stop()
-        if skills is not None:
-            skills.close()
-        await self._transport.aclose()
+        """Stop the streams running on this client, then release the connection pool.
+
+        As :meth:`CodexManager.close`: each running stream is stopped and awaited (its
+        handlers get its ``shutdown_timeout`` to finish and answer), except the one the
+        caller is part of (called from its handler or its ``events()`` loop).
+        """
+        try:
+            await self._stream_runs.stop_and_wait_async()
+        finally:
+            stream, skills = self._stream.value, self._remote_skills.value
+            if stream is not None:
+                stream.stop()  # also a stop requested before its run starts
+            if skills is not None:
+                skills.close()
+            await self._transport.aclose()
 
     async def close(self) -> None:
         """Alias of :meth:`aclose`."""

@@ -14,9 +14,11 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncGenerator
+from functools import partial
 
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
+from codex_manager._stream_runs import StreamRun, runs_of
 from codex_manager.retry import Backoff
 from codex_manager.stream.async_socket import (
     AsyncWebSocket,
@@ -198,7 +200,16 @@ class AsyncEventStream(HandlerRegistry[ClientT]):
         self._dispatcher = dispatcher
         if self._stop_requested:
             dispatcher.abort()
+        runs = runs_of(self._client)
+        run = StreamRun(
+            stop=self.stop,
+            grace_seconds=options.shutdown_timeout,
+            is_inside=partial(self._is_inside, asyncio.current_task(), dispatcher),
+            loop=self._loop,
+        )
         try:
+            if runs is not None:
+                runs.enter(run)  # the client's aclose() now stops this run and waits for it
             # aclosing: an early aclose() of this generator closes the connection now,
             # not when the garbage collector finalizes the inner generator.
             async with contextlib.aclosing(
@@ -225,6 +236,18 @@ class AsyncEventStream(HandlerRegistry[ClientT]):
                 self._dispatcher = None
                 self._loop = None
                 self._running = False
+                if runs is not None:
+                    runs.leave(run)
+
+    def _is_inside(self, runner: asyncio.Task[object] | None, dispatcher: TaskDispatcher) -> bool:
+        """Whether the calling task is part of the run: its reader, a handler, an on_error."""
+        try:
+            task = asyncio.current_task()
+        except RuntimeError:  # no loop here: a thread of its own
+            return False
+        return task is not None and (
+            task is runner or dispatcher.owns(task) or task in self._error_tasks
+        )
 
     async def _finish_error_handlers(self, deadline: float) -> None:
         """Let running ``on_error`` handlers finish until ``deadline`` (loop time), then cancel."""

@@ -190,8 +190,15 @@ class ThreadDispatcher:
                 job = lane.popleft()
             self._run(job)
 
+    @property
+    def runs_in_this_thread(self) -> bool:
+        """Whether the calling thread is running one of this dispatcher's jobs now."""
+        return getattr(_worker, "dispatcher", None) is self
+
     def _run(self, job: Job) -> None:
         entry, item, context = job
+        worker = _worker
+        worker.dispatcher = self
         try:
             call_sync(entry, item, context)
         except BaseException as error:  # SystemExit in a worker too: reported, lanes go on
@@ -200,6 +207,7 @@ class ThreadDispatcher:
             except BaseException:  # an error handler that raised (even SystemExit) as well
                 logger.exception("reporting a failure of handler %s raised", entry.name)
         finally:
+            worker.dispatcher = None
             self._capacity.release()
             with self._lock:
                 self._outstanding -= 1
@@ -217,15 +225,16 @@ class ThreadDispatcher:
         Calls still running after ``timeout`` finish in their threads; the rest of this
         stream's queue runs after them.
         """
-        if not self.wait_idle(timeout):
-            logger.warning(
-                "%s: handlers still running after %.1f s; not waiting", self._name, timeout
-            )
-        with self._lock:
-            if self._released:
-                return
-            self._released = True
-        self._threads.release(self._bound)
+        try:
+            if not self.wait_idle(timeout):
+                logger.warning(
+                    "%s: handlers still running after %.1f s; not waiting", self._name, timeout
+                )
+        finally:  # also when a second Ctrl-C cuts the wait short
+            with self._lock:
+                release, self._released = not self._released, True
+            if release:
+                self._threads.release(self._bound)
 
 
 class TaskDispatcher:
@@ -318,6 +327,10 @@ class TaskDispatcher:
     def waiting_for_slot(self) -> bool:
         """Whether a submit is waiting for a free slot (backpressure in effect)."""
         return bool(self._slot_waiters)
+
+    def owns(self, task: asyncio.Task[object]) -> bool:
+        """Whether ``task`` is one of this dispatcher's (a handler call or a lane)."""
+        return task in self._tasks
 
     def abort(self) -> None:
         """Make waiting and later submits that find no free slot return ``False`` at once.

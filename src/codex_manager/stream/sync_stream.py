@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
 from codex_manager._proxies import environment_proxy
+from codex_manager._stream_runs import StreamRun, runs_of
 from codex_manager.retry import Backoff
 from codex_manager.stream.connection import connection_problem
 from codex_manager.stream.context import (
@@ -170,18 +171,31 @@ class EventStream(HandlerRegistry[ClientT]):
             name="event stream" if thread_id is None else f"event stream of {thread_id}",
         )
         self._dispatcher = dispatcher
+        runs = runs_of(self._client)
+        reader = threading.get_ident()
+        run = StreamRun(
+            stop=self.stop,
+            grace_seconds=options.shutdown_timeout,
+            is_inside=lambda: threading.get_ident() == reader or dispatcher.runs_in_this_thread,
+        )
         try:
+            if runs is not None:
+                runs.enter(run)  # the client's close() now stops this run and waits for it
             yield from self._connections(thread_id, context, dispatcher, share_reader)
         except KeyboardInterrupt:
             logger.info("event stream interrupted; stopping")
         finally:
             self._stop.set()
-            dispatcher.shutdown(options.shutdown_timeout)
-            with self._state_lock:
-                # Cleared at the end, not the start: a stop() that races the start still counts.
-                self._stop.clear()
-                self._dispatcher = None
-                self._running = False
+            try:
+                dispatcher.shutdown(options.shutdown_timeout)
+            finally:  # also when a second Ctrl-C cuts the wait for the handlers short
+                with self._state_lock:
+                    # Cleared at the end, not the start: a stop() racing the start still counts.
+                    self._stop.clear()
+                    self._dispatcher = None
+                    self._running = False
+                if runs is not None:
+                    runs.leave(run)
 
     def _connections(
         self,

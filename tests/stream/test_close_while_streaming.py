@@ -1,0 +1,316 @@
+"""Closing a client while its streams run elsewhere: they stop, and their handlers still answer.
+
+``close()`` (``aclose()``) stops every stream running on the client, ``cm.stream`` or one made
+with ``EventStream(cm)``, and waits for it before closing the REST transport, so a handler that
+is still running answers its tool call instead of failing with ``ClientClosedError``. Called
+from inside a run (a handler, the ``events()`` loop), it stops that run and does not wait for
+it (it would wait for itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from codex_manager.client import AsyncCodexManager, CodexManager
+from codex_manager.errors import ClientClosedError
+from codex_manager.json_types import JSONObject
+from codex_manager.stream import (
+    AppServerSignal,
+    AsyncEventStream,
+    EventStream,
+    HandlerContext,
+    StreamOptions,
+)
+from codex_manager.testing import FakeCodexManager
+
+TOOL: JSONObject = {
+    "name": "lookup_ticket",
+    "description": "Look a ticket up",
+    "inputSchema": {"type": "object", "properties": {"ticket_id": {"type": "string"}}},
+}
+CALL_TEXT = 'CALL lookup_ticket {"ticket_id": "ABC-1"}'
+LONG_GRACE = StreamOptions(shutdown_timeout=20.0)
+"""Far longer than any wait here: a close that waited for its own run would show as a hang."""
+
+SyncContext = HandlerContext[CodexManager]
+AsyncContext = HandlerContext[AsyncCodexManager]
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeCodexManager]:
+    with FakeCodexManager() as server:
+        yield server
+
+
+def _still_open(cm: CodexManager | AsyncCodexManager) -> bool:
+    return not cm.is_closed
+
+
+def _closer(cm: CodexManager) -> tuple[threading.Thread, threading.Event]:
+    closed = threading.Event()
+
+    def close() -> None:
+        cm.close()
+        closed.set()
+
+    thread = threading.Thread(target=close, daemon=True)
+    thread.start()
+    return thread, closed
+
+
+@pytest.mark.parametrize("own_stream", [False, True], ids=["cm.stream", "EventStream(cm)"])
+def test_sync_close_waits_for_a_running_handler_to_answer(
+    fake: FakeCodexManager, own_stream: bool
+) -> None:
+    session = fake.create_session(dynamic_tools=[TOOL])
+    cm = CodexManager(fake.base_url)
+    stream = EventStream(cm) if own_stream else cm.stream
+    entered, release = threading.Event(), threading.Event()
+    answered: list[str] = []
+    failures: list[BaseException] = []
+
+    @stream.on_app_server_request("item.tool.call")
+    def on_tool_call(signal: AppServerSignal, context: SyncContext) -> None:
+        entered.set()
+        release.wait(10)
+        try:
+            context.client.tool_calls.respond(str(signal.request_id), text="ticket is open")
+            answered.append(str(signal.request_id))
+        except BaseException as error:
+            failures.append(error)
+
+    runner = threading.Thread(target=stream.run_forever, kwargs={"thread_id": session})
+    runner.start()
+    try:
+        fake.wait_for(lambda: fake.websocket_count == 1)
+        cm.session(session).messages.send(CALL_TEXT)
+        assert entered.wait(10)
+        closer, closed = _closer(cm)
+        # The handler holds its call: close() has stopped the stream and waits for it.
+        assert not closed.wait(0.3)
+        assert _still_open(cm)
+        release.set()
+        closer.join(10)
+        assert closed.is_set()
+        runner.join(10)
+        assert not runner.is_alive()
+    finally:
+        release.set()
+        cm.close()
+        runner.join(10)
+    assert failures == []
+    assert len(answered) == 1
+    assert cm.is_closed
+    fake.wait_idle()
+    assert "ticket is open" in fake.turns(session)[-1].replies[0]
+
+
+def test_sync_close_from_a_handler_stops_its_stream_without_waiting_for_itself(
+    fake: FakeCodexManager,
+) -> None:
+    session = fake.create_session(dynamic_tools=[TOOL])
+    cm = CodexManager(fake.base_url, stream_options=LONG_GRACE)
+    closed = threading.Event()
+
+    @cm.on_app_server_request("item.tool.call")
+    def on_tool_call(signal: AppServerSignal, context: SyncContext) -> None:
+        context.client.tool_calls.respond(str(signal.request_id), text="closing now")
+        context.client.close()
+        closed.set()
+
+    runner = threading.Thread(target=cm.stream.run_forever, kwargs={"thread_id": session})
+    runner.start()
+    try:
+        fake.wait_for(lambda: fake.websocket_count == 1)
+        cm.session(session).messages.send(CALL_TEXT)
+        assert closed.wait(10)
+        runner.join(10)
+        assert not runner.is_alive()
+    finally:
+        cm.close()
+        runner.join(10)
+    assert cm.is_closed
+
+
+def test_sync_close_inside_the_events_loop_does_not_wait_for_it(
+    fake: FakeCodexManager,
+) -> None:
+    session = fake.create_session()
+    cm = CodexManager(fake.base_url, stream_options=LONG_GRACE)
+    events = cm.stream.events()
+    finished = threading.Event()
+
+    def follow() -> None:
+        for _ in events:
+            cm.close()  # this thread runs the iteration: stop it, do not wait for it
+            finished.set()
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    fake.wait_for(lambda: fake.websocket_count == 1)
+    with CodexManager(fake.base_url) as sender:
+        sender.session(session).messages.send("hello")  # events for the loop
+    assert finished.wait(10)
+    follower.join(10)
+    assert not follower.is_alive()
+    assert cm.is_closed
+
+
+def test_a_second_ctrl_c_while_handlers_finish_leaves_the_stream_stopped(
+    fake: FakeCodexManager,
+) -> None:
+    main = threading.main_thread().ident
+    assert main == threading.get_ident(), "the test must run in the main thread"
+    assert main is not None
+    session = fake.create_session()
+    cm = CodexManager(fake.base_url, stream_options=LONG_GRACE)
+    entered, release = threading.Event(), threading.Event()
+
+    @cm.on_turn_started()
+    def busy(signal_: AppServerSignal, context: SyncContext) -> None:
+        entered.set()
+        release.wait(10)
+
+    def press_ctrl_c_twice() -> None:
+        fake.wait_for(lambda: fake.websocket_count == 1)
+        with CodexManager(fake.base_url) as sender:
+            sender.session(session).messages.send("hello")
+        assert entered.wait(10)
+        signal.pthread_kill(main, signal.SIGINT)  # run_forever stops, waits for the handler
+        time.sleep(0.3)
+        signal.pthread_kill(main, signal.SIGINT)  # ... and is cut short
+        time.sleep(0.2)
+        release.set()
+
+    presser = threading.Thread(target=press_ctrl_c_twice, daemon=True)
+    presser.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            cm.stream.run_forever(thread_id=session)
+        presser.join(10)
+        assert not cm.stream.running
+        # Nothing is left registered as running: close() returns without waiting for it.
+        closer, closed = _closer(cm)
+        assert closed.wait(5)
+        closer.join(5)
+    finally:
+        release.set()
+        cm.close()
+
+
+def test_a_stream_cannot_start_on_a_client_being_closed(fake: FakeCodexManager) -> None:
+    cm = CodexManager(fake.base_url)
+    cm.close()
+    with pytest.raises(ClientClosedError):
+        EventStream(cm).run_forever()
+
+
+async def test_async_close_waits_for_a_running_handler_to_answer(fake: FakeCodexManager) -> None:
+    session = fake.create_session(dynamic_tools=[TOOL])
+    cm = AsyncCodexManager(fake.base_url)
+    stream = AsyncEventStream(cm)
+    entered, release = asyncio.Event(), asyncio.Event()
+    answered: list[str] = []
+    failures: list[BaseException] = []
+
+    @stream.on_app_server_request("item.tool.call")
+    async def on_tool_call(signal: AppServerSignal, context: AsyncContext) -> None:
+        entered.set()
+        await release.wait()
+        try:
+            await context.client.tool_calls.respond(str(signal.request_id), text="ticket is open")
+            answered.append(str(signal.request_id))
+        except BaseException as error:
+            failures.append(error)
+
+    runner = asyncio.create_task(stream.run_forever(thread_id=session))
+    try:
+        async with asyncio.timeout(10):
+            await asyncio.to_thread(fake.wait_for, lambda: fake.websocket_count == 1)
+            await cm.session(session).messages.send(CALL_TEXT)
+            await entered.wait()
+        closer = asyncio.create_task(cm.aclose())
+        await asyncio.sleep(0.3)
+        assert not closer.done()  # waiting for the handler, the transport still open
+        assert _still_open(cm)
+        release.set()
+        async with asyncio.timeout(10):
+            await closer
+            await runner
+    finally:
+        release.set()
+        await cm.aclose()
+        runner.cancel()
+    assert failures == []
+    assert len(answered) == 1
+    assert cm.is_closed
+    await asyncio.to_thread(fake.wait_idle)
+    assert "ticket is open" in fake.turns(session)[-1].replies[0]
+
+
+async def test_async_close_from_a_handler_does_not_wait_for_itself(
+    fake: FakeCodexManager,
+) -> None:
+    session = fake.create_session(dynamic_tools=[TOOL])
+    cm = AsyncCodexManager(fake.base_url, stream_options=LONG_GRACE)
+    closed = asyncio.Event()
+
+    @cm.on_app_server_request("item.tool.call")
+    async def on_tool_call(signal: AppServerSignal, context: AsyncContext) -> None:
+        await context.client.tool_calls.respond(str(signal.request_id), text="closing now")
+        await context.client.aclose()
+        closed.set()
+
+    runner = asyncio.create_task(cm.stream.run_forever(thread_id=session))
+    try:
+        async with asyncio.timeout(10):
+            await asyncio.to_thread(fake.wait_for, lambda: fake.websocket_count == 1)
+            await cm.session(session).messages.send(CALL_TEXT)
+            await closed.wait()
+            await runner
+    finally:
+        await cm.aclose()
+        runner.cancel()
+    assert cm.is_closed
+
+
+async def test_async_close_waits_for_a_stream_on_another_loop(fake: FakeCodexManager) -> None:
+    session = fake.create_session(dynamic_tools=[TOOL])
+    cm = AsyncCodexManager(fake.base_url)
+    entered, release = threading.Event(), threading.Event()
+    finished: list[str] = []
+
+    @cm.on_app_server_request("item.tool.call")
+    async def on_tool_call(signal: AppServerSignal, context: AsyncContext) -> None:
+        entered.set()
+        await asyncio.to_thread(release.wait, 10)
+        finished.append(str(signal.request_id))
+
+    # The stream runs on a loop of its own thread (its handler does not use the client's
+    # transport, which belongs to this loop).
+    def follow() -> None:
+        asyncio.run(cm.stream.run_forever(thread_id=session))
+
+    runner = threading.Thread(target=follow, daemon=True)
+    runner.start()
+    try:
+        await asyncio.to_thread(fake.wait_for, lambda: fake.websocket_count == 1)
+        await cm.session(session).messages.send(CALL_TEXT)
+        assert await asyncio.to_thread(entered.wait, 10)
+        closer = asyncio.create_task(cm.aclose())
+        await asyncio.sleep(0.3)
+        assert not closer.done()
+        release.set()
+        async with asyncio.timeout(10):
+            await closer
+        assert finished  # the handler ended before the client closed
+        await asyncio.to_thread(runner.join, 10)
+        assert not runner.is_alive()
+    finally:
+        release.set()
