@@ -578,6 +578,20 @@ class _TransportBase:
         retry_after = retry_after_from_headers(answer.headers) if answer is not None else None
         return policy.delay_for(attempt, retry_after)
 
+    def _check_open_for_retry(
+        self, plan: _CallPlan, attempt: int, error: CodexManagerError
+    ) -> None:
+        """Raise :class:`ClientClosedError` if the client closed while a retry was waiting.
+
+        The closed connection pool would refuse the next attempt with a bare error of its
+        library (httpx's or aiohttp's ``RuntimeError``), outside the SDK's error types.
+        """
+        if self._closed:
+            raise ClientClosedError(
+                f"{plan.operation.operation_id}: the client was closed while the call waited "
+                f"to retry; attempt {attempt} had failed ({type(error).__name__}: {error})"
+            ) from error
+
     @staticmethod
     def _log_retry(info: RequestInfo, error: CodexManagerError, delay: float, limit: int) -> None:
         logger.info(
@@ -702,6 +716,7 @@ class SyncTransport(_TransportBase):
                 raise error
             self._log_retry(state.info, error, delay, policy.max_attempts)
             self._sleep(delay)
+            self._check_open_for_retry(plan, attempt, error)
 
     def _send(self, plan: _CallPlan, state: _Attempt) -> HttpAnswer:
         road = self._road_for(plan)
@@ -843,6 +858,7 @@ class AsyncTransport(_TransportBase):
                 raise error
             self._log_retry(state.info, error, delay, policy.max_attempts)
             await _maybe_await(self._sleep(delay))
+            self._check_open_for_retry(plan, attempt, error)
 
     def _road_for(self, plan: _CallPlan) -> AiohttpAnswerRoad | None:
         """The direct road when ``plan`` may take it (see :mod:`codex_manager.client._direct`)."""
