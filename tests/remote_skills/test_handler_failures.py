@@ -221,6 +221,45 @@ def test_an_interrupted_sync_drain_never_runs_the_handler_twice() -> None:
     assert runs == [100]
 
 
+def test_ctrl_c_during_a_drain_of_several_calls_returns_at_once() -> None:
+    # The drain's waiting threads were joined on the way out: the interrupt surfaced only once
+    # every handler had returned (a hung one: its whole timeout).
+    release = threading.Event()
+    runs: list[str] = []
+
+    def slow(tag: str) -> str:
+        """Takes its time."""
+        runs.append(tag)
+        release.wait(10)
+        return f"done {tag}"
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        with FakeCodexManager() as server, CodexManager(server.base_url) as cm:
+            _created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(slow))
+            send_calls(
+                server, skills, 'PARALLEL\nCALL slow {"tag": "a"}\nCALL slow {"tag": "b"}', 2
+            )
+            threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+            started = time.monotonic()
+            with pytest.raises(Interrupted):
+                skills.drain_pending_calls()
+            assert time.monotonic() - started < 5  # not after the handlers' 10 s
+            release.set()
+            # The calls already started are answered in the background, once each.
+            server.wait_for(lambda: len(server.answers) == 2, 10)
+            answers = server.answers
+            assert [answer.status for answer in answers] == [200, 200]
+            assert len({answer.request_id for answer in answers}) == 2
+    finally:
+        release.set()
+        signal.signal(signal.SIGINT, previous)
+    assert sorted(runs) == ["a", "b"]
+
+
 async def test_a_cancel_landing_as_a_plain_handler_returns_keeps_its_answer() -> None:
     # The thread had already returned when the caller was cancelled: its result was dropped,
     # the call released, and the next drain ran the handler again.

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Generic, Literal, Self, TypeAlias, TypeVar, overload
 
+from codex_manager.errors import ClientClosedError
 from codex_manager.remote_skills.calls import ToolCall
 from codex_manager.remote_skills.catalog import CatalogSync, catalog_warning_text, warn_catalog
 from codex_manager.remote_skills.dedupe import CallKey, CallTracker
@@ -377,6 +378,19 @@ class SessionSkillsBase:
         self, max_submit_attempts: int | None, retry_delay_seconds: float | None
     ) -> SubmissionPolicy:
         return self._policy.overridden(max_submit_attempts, retry_delay_seconds)
+
+    @staticmethod
+    def _refuse_on_closed_client(closed: bool, call: ToolCall) -> None:
+        """Raise before the handler runs when the client is closed: its answer could not go out.
+
+        Raises:
+            ClientClosedError: ``closed`` is true.
+        """
+        if closed:
+            raise ClientClosedError(
+                f"the client is closed: tool call {call.request_id!r} ({call.tool}) of session "
+                f"{call.thread_id!r} was not run, its answer could not be sent"
+            )
 
     @staticmethod
     def _duplicate(call: ToolCall, start: float) -> RemoteSkillDispatch:

@@ -250,6 +250,7 @@ class AsyncSessionSkills(SessionSkillsBase):
         return self._listed_as_ours(listed, call)
 
     async def _respond(self, call: ToolCall, policy: SubmissionPolicy) -> RemoteSkillDispatch:
+        self._refuse_on_closed_client(self._client.is_closed, call)
         start = time.perf_counter()
         claim = self._tracker.claim(call.key)
         if claim.action in ("busy", "done"):

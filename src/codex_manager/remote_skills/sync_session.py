@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from codex_manager._daemon_pool import DaemonThreadPool
 from codex_manager._omit import OMIT, Omit
 from codex_manager.errors import (
     CodexManagerError,
@@ -271,11 +272,14 @@ class SessionSkills(SessionSkillsBase):
         else:
             # Calls are resolved side by side so one slow handler does not hold back the rest;
             # these threads only wait, the handlers themselves run on the registry's pool.
+            # Daemon threads, not joined on the way out: Ctrl-C (or any error here) returns
+            # at once, and the calls already started are answered meanwhile in the background.
             workers = min(len(rows), self._options.thread_bound())
-            with concurrent.futures.ThreadPoolExecutor(
-                max_workers=workers, thread_name_prefix="remote-skill-drain"
-            ) as pool:
+            pool = DaemonThreadPool(workers, "remote-skill-drain")
+            try:
                 results = list(pool.map(respond, rows))
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
         return [record for record in results if record is not None]
 
     def _still_pending(self, call: ToolCall) -> bool | None:
@@ -290,6 +294,7 @@ class SessionSkills(SessionSkillsBase):
         return self._listed_as_ours(listed, call)
 
     def _respond(self, call: ToolCall, policy: SubmissionPolicy) -> RemoteSkillDispatch:
+        self._refuse_on_closed_client(self._client.is_closed, call)
         start = time.perf_counter()
         claim = self._tracker.claim(call.key)
         if claim.action in ("busy", "done"):
