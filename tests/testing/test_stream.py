@@ -209,8 +209,10 @@ def test_slow_event_delivery_keeps_order(
     assert kinds.index("app_server.turn.started") < kinds.index(
         "app_server.item.agent_message.delta"
     )
-    published = [
-        event.type for event in server.events_published if event.thread_id in (session_id, None)
+    published = [  # what a socket following the session receives: its own, and broadcasts
+        event.type
+        for event in server.events_published
+        if event.thread_id == session_id or event.broadcast
     ]
     assert kinds[1:] == published[: len(kinds) - 1]
 

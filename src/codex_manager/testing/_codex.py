@@ -210,10 +210,15 @@ class Codex:
         thread_id: str | None,
         *,
         aliases: Iterable[str] = (),
+        broadcast_aliases: bool = False,
         context_turn_id: str | bool | None = True,
         before_raw: Callable[[], object] | None = None,
     ) -> None:
-        """Publish a codex notification: envelope, alias frames, then the raw frame."""
+        """Publish a codex notification: envelope, alias frames, then the raw frame.
+
+        ``broadcast_aliases``: the alias frames go to every socket (the account-wide ones,
+        e.g. ``account_rate_limits_updated``), not by the thread's delivery rules.
+        """
         if self._suppressed(thread_id):
             return
         turn_id = (
@@ -228,7 +233,8 @@ class Codex:
             )
             self.hub.publish(event_type, envelope, thread_id)
             for alias in aliases:
-                self.hub.publish(alias, copy.deepcopy(params), thread_id)
+                alias_params = copy.deepcopy(params)
+                self.hub.publish(alias, alias_params, thread_id, broadcast=broadcast_aliases)
         if before_raw is not None:
             before_raw()
         self.thread_event(
@@ -265,7 +271,19 @@ class Codex:
             session.id,
             aliases=("thread_token_usage_updated",),
         )
-        self.broadcast("account_rate_limits_updated", _rate_limits())
+        self._rate_limits_updated()
+
+    def _rate_limits_updated(self) -> None:
+        """codex's account-wide ``account/rateLimits/updated`` (no thread): its envelope and
+        raw frame reach the unfiltered sockets, its alias every socket."""
+        self.notify(
+            "account/rateLimits/updated",
+            _rate_limits(),
+            None,
+            aliases=("account_rate_limits_updated",),
+            broadcast_aliases=True,
+            context_turn_id=None,
+        )
 
     def _raw_item(self, session: SessionState, turn: TurnState, item: JSONObject) -> None:
         if self.options.noise:
@@ -541,17 +559,20 @@ class Codex:
                 },
             },
             session.id,
-            before_raw=lambda: self.expire_calls(
-                lambda call: call.thread_id == session.id and call.turn_id == turn.id
-            ),
+            before_raw=lambda: self._expire_turn_requests(session, turn),
         )
-        # A turn that ends while its thread is purged still expires its calls.
-        self.expire_calls(lambda call: call.thread_id == session.id and call.turn_id == turn.id)
-        self.expire_decisions(session.id, turn_id=turn.id)
+        # A turn that ends while its thread is purged still expires what it left pending.
+        self._expire_turn_requests(session, turn)
         if self.options.noise:
-            self.broadcast("account_rate_limits_updated", _rate_limits())
+            self._rate_limits_updated()
         if len(session.turns) == 1 or turn is session.turns[0]:
             self._job(session, turn, "completed")
+
+    def _expire_turn_requests(self, session: SessionState, turn: TurnState) -> None:
+        """Expire the turn's pending tool calls, approvals and tool-input requests (the
+        server's handling of turn/completed and turn/failed, before their raw frame)."""
+        self.expire_calls(lambda call: call.thread_id == session.id and call.turn_id == turn.id)
+        self.expire_decisions(session.id, turn_id=turn.id)
 
     def abandon_turn(self, session: SessionState, turn: TurnState) -> None:
         """End a turn silently (the codex process died): state only, no frames."""

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from aiohttp import web
 
@@ -14,7 +15,7 @@ from codex_manager.json_types import JSONObject, JSONValue
 from ._codex import Codex, deleted_payload
 from ._faults import Faults
 from ._state import SessionState, Store
-from ._validation import MISSING, Schema, Value, validate
+from ._validation import MISSING, Int, Issues, Schema, Value, validate
 
 if TYPE_CHECKING:
     from .agent import Script
@@ -171,34 +172,41 @@ def query_bool(request: web.Request, name: str) -> bool | None:
 
 
 def query_limit(request: web.Request, name: str = "limit") -> int | None:
-    """An integer 1..200 query parameter."""
+    """An integer 1..200 query parameter, read as the server's ``z.coerce.number()`` does."""
     raw = request.query.get(name)
     if raw is None:
         return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = 0
-        valid = False
-    else:
-        valid = 1 <= value <= 200
-    if not valid:
-        raise BodyError(
-            validation_error(
-                [
-                    {
-                        "origin": "number",
-                        "code": "too_small" if value < 1 else "too_big",
-                        "minimum": 1,
-                        "maximum": 200,
-                        "inclusive": True,
-                        "path": [name],
-                        "message": "Invalid input: expected an integer between 1 and 200",
-                    }
-                ]
-            )
-        )
+    issues = Issues()
+    value = _LIMIT.parse(_js_number(raw), [name], issues)
+    if issues.items:
+        raise BodyError(validation_error(issues.items))
+    assert isinstance(value, int)
     return value
+
+
+_LIMIT: Final = Int(minimum=1, maximum=200)
+
+
+def _js_number(text: str) -> float:
+    """JavaScript's ``Number(text)``: blank is 0, hex/octal/binary prefixes, else NaN."""
+    stripped = text.strip()
+    if not stripped:
+        return 0.0
+    lowered = stripped.lower()
+    for prefix, base in (("0x", 16), ("0o", 8), ("0b", 2)):
+        if lowered.startswith(prefix):
+            try:
+                return float(int(stripped[2:], base))
+            except ValueError:
+                return math.nan
+    if lowered.lstrip("+-") in ("infinity",):
+        return -math.inf if stripped.startswith("-") else math.inf
+    if "_" in stripped or lowered.lstrip("+-").startswith(("inf", "nan")):
+        return math.nan  # Python's float() takes these, JavaScript's Number() does not
+    try:
+        return float(stripped)
+    except ValueError:
+        return math.nan
 
 
 def gone(ctx: Ctx, session_id: str) -> web.Response:

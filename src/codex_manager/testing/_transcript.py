@@ -150,7 +150,10 @@ def thread_json(session: SessionState, *, include_turns: bool = True) -> JSONObj
         "createdAt": session.created_at,
         "updatedAt": session.updated_at,
         "recencyAt": session.created_at,
-        "status": {"type": "active" if session.active_turn_id else "idle"},
+        # codex's ThreadStatus, as its thread/status/changed notifications carry it
+        "status": (
+            {"type": "active", "activeFlags": []} if session.active_turn_id else {"type": "idle"}
+        ),
         "path": f"/home/user/.codex/sessions/rollout-{session.id}.jsonl",
         "cwd": session.cwd,
         "cliVersion": "0.169.0",

@@ -141,7 +141,15 @@ class Int(Schema):
         if isinstance(value, bool) or not isinstance(value, int | float):
             issues.add(_invalid_type("number", value, path))
             return MISSING
-        if isinstance(value, float) and (not math.isfinite(value) or not value.is_integer()):
+        if isinstance(value, float) and not math.isfinite(value):
+            # zod's number check names these (a coerced query value: Number("abc") is NaN)
+            received = "NaN" if math.isnan(value) else "Infinity"
+            issue = _invalid_type("number", value, path)
+            issue["received"] = received
+            issue["message"] = f"Invalid input: expected number, received {received}"
+            issues.add(issue)
+            return MISSING
+        if isinstance(value, float) and not value.is_integer():
             issues.add(
                 {
                     "expected": "int",
