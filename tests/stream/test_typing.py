@@ -18,12 +18,15 @@ from codex_manager.stream import (
     AsyncEventStream,
     Connected,
     EventStream,
+    HandledItem,
     HandlerContext,
+    HandlerError,
     Reconnected,
     StreamError,
     StreamEvent,
 )
 from codex_manager.stream.context import StreamClient
+from codex_manager.testing import FakeCodexManager
 
 Context: TypeAlias = HandlerContext[CodexManager]
 
@@ -132,3 +135,47 @@ def check_a_handler_can_take_no_required_extra_parameter(cm: CodexManager) -> No
 
     @cm.on_event("x")  # an extra parameter with a default is fine
     def tagged(event: StreamEvent, context: Context, tag: str = "") -> None: ...
+
+
+def check_a_handler_error_names_what_was_handled(error: HandlerError) -> None:
+    # ``item`` was typed ``object``: an on_error handler could not read ``error.item.type``.
+    assert_type(error.item, StreamEvent | StreamError | Connected | Reconnected)
+    assert_type(error.item, HandledItem)
+    if isinstance(error.item, StreamEvent):
+        assert_type(error.item.type, str)
+
+
+class TenantManager(CodexManager):
+    """A client subclass, as an SDK built on this one makes."""
+
+    tenant = "acme"
+
+
+def check_a_client_subclass_hands_its_handlers_its_own_type(cm: TenantManager) -> None:
+    # The shortcuts typed the context as the base client's: a handler asking for the
+    # subclass's context (which ``ctx.client`` is at run time) was rejected.
+    @cm.on_connect
+    def hello(notice: Connected, context: HandlerContext[TenantManager]) -> None:
+        assert_type(context.client.tenant, str)
+
+    @cm.on_app_server_request("item.tool.call")
+    def on_call(signal: AppServerSignal, context: HandlerContext[TenantManager]) -> None: ...
+
+    @cm.on_error
+    def failed(error: StreamError, context: Context) -> None: ...  # the base's still fits
+
+    @cm.on_event("x")  # type: ignore[arg-type]
+    def other_client(event: StreamEvent, context: HandlerContext[AsyncCodexManager]) -> None: ...
+
+
+def test_a_client_subclass_hands_its_handlers_its_own_client() -> None:
+    with FakeCodexManager() as server, TenantManager(server.base_url) as cm:
+        tenants: list[str] = []
+
+        @cm.on_connect
+        def hello(notice: Connected, context: HandlerContext[TenantManager]) -> None:
+            tenants.append(context.client.tenant)
+            context.stop()
+
+        cm.stream.run_forever()
+    assert tenants == ["acme"]

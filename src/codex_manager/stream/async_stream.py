@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import AsyncGenerator
 from functools import partial
+from typing import cast
 
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
@@ -44,7 +45,7 @@ from codex_manager.stream.errors import (
     StreamRefusedError,
     StreamServerError,
 )
-from codex_manager.stream.frames import Connected, Reconnected, StreamEvent
+from codex_manager.stream.frames import Connected, HandledItem, Reconnected, StreamEvent
 from codex_manager.stream.router import (
     HandlerEntry,
     HandlerRegistry,
@@ -485,7 +486,8 @@ class AsyncEventStream(HandlerRegistry[ClientT]):
         if entry.kind == "error":
             logger.error("on_error handler %s raised", entry.name, exc_info=exception)
             return
-        error = HandlerError(entry.name, exception, item)
+        # The dispatcher carries any item; the router hands handlers only these kinds.
+        error = HandlerError(entry.name, exception, cast("HandledItem", item))
         logger.error("%s", error, exc_info=exception)
         handlers = self._router.error_handlers
         if handlers:

@@ -9,8 +9,13 @@ upgrade with a 4xx status (retrying cannot help).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from codex_manager.config import redact_url
 from codex_manager.errors import CodexManagerError
+
+if TYPE_CHECKING:
+    from codex_manager.stream.frames import HandledItem
 
 _PREVIEW_LIMIT = 200
 
@@ -68,10 +73,10 @@ class HandlerError(StreamError):
         item: What it was handling (an event, a signal, an error or a reconnect notice).
     """
 
-    def __init__(self, handler_name: str, exception: BaseException, item: object):
+    def __init__(self, handler_name: str, exception: BaseException, item: HandledItem):
         self.handler_name = handler_name
         self.exception = exception
-        self.item = item
+        self.item: HandledItem = item
         super().__init__(f"handler {handler_name} raised {type(exception).__name__}: {exception}")
         self.__cause__ = exception
 

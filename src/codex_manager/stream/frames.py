@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import builtins
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Final, Literal, TypeAlias, TypeVar, cast
 
 import msgspec
 
 from codex_manager.json_types import JSONInput, JSONValue
-from codex_manager.stream.errors import StreamFrameError, preview
+from codex_manager.stream.errors import StreamError, StreamFrameError, preview
 
 if TYPE_CHECKING:
     from codex_manager.stream.models import SignalSession
@@ -300,10 +300,15 @@ class Connected:
         return self.connection > 1
 
 
+HandledItem: TypeAlias = StreamEvent | StreamError | Connected | Reconnected
+"""What a stream hands its handlers: an event or signal, an error, a connection notice."""
+
+
 __all__ = [
     "TOOL_CALL_METHOD",
     "AppServerSignal",
     "Connected",
+    "HandledItem",
     "Reconnected",
     "SignalType",
     "StreamEvent",

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import AbstractContextManager
-from typing import Final, Protocol
+from typing import Final, Protocol, cast
 
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
@@ -44,7 +44,7 @@ from codex_manager.stream.errors import (
     StreamRefusedError,
     StreamServerError,
 )
-from codex_manager.stream.frames import Connected, Reconnected, StreamEvent
+from codex_manager.stream.frames import Connected, HandledItem, Reconnected, StreamEvent
 from codex_manager.stream.router import (
     HandlerEntry,
     HandlerRegistry,
@@ -494,7 +494,8 @@ class EventStream(HandlerRegistry[ClientT]):
         if entry.kind == "error":
             logger.error("on_error handler %s raised", entry.name, exc_info=exception)
             return
-        error = HandlerError(entry.name, exception, item)
+        # The dispatcher carries any item; the router hands handlers only these kinds.
+        error = HandlerError(entry.name, exception, cast("HandledItem", item))
         logger.error("%s", error, exc_info=exception)
         for error_entry in self._router.error_handlers:
             try:
