@@ -50,7 +50,7 @@ class RequestInfo:
         headers: Extra headers for this attempt; ``before`` hooks may add or replace them.
     """
 
-    operation_id: str
+    operation_id: OperationId
     method: str
     url: str
     attempt: int

@@ -53,6 +53,10 @@ def from_the_stream(event: StreamEvent, signal: AppServerSignal) -> None:
 
 def from_the_fake(server: FakeCodexManager) -> None:
     reveal_type(server.wait_for_tool_call("s")["requestId"])
+
+
+def in_a_hook(info: RequestInfo) -> None:
+    reveal_type(info.operation_id)
 """
 
 BAD = """
@@ -91,7 +95,7 @@ def _revealed(output: str) -> list[str]:
 
 def test_reveal_type_shows_concrete_types(mypy_output: str) -> None:
     revealed = _revealed(mypy_output)
-    assert len(revealed) == 10, mypy_output
+    assert len(revealed) == 11, mypy_output
     typed_dict = "TypedDict(codex_manager_models.payloads."
     assert revealed[0].startswith(typed_dict + "CreateSessionResponse,"), revealed[0]
     assert revealed[1] in ("str", "builtins.str")
@@ -110,6 +114,9 @@ def test_reveal_type_shows_concrete_types(mypy_output: str) -> None:
         assert re.match(r"(builtins\.)?str \| (builtins\.)?int \| ", free_form), free_form
     # The fake's pending rows are the REST list's TypedDict (they were untyped JSON objects).
     assert revealed[9] in ("str", "builtins.str"), revealed[9]
+    # A hook is told its operation as the spec's id, not any str (hooks are registered so).
+    assert "Literal[" in revealed[10], revealed[10]
+    assert "'createSession'" in revealed[10], revealed[10]
     assert not re.search(r"good_usage\.py:\d+: error", mypy_output), mypy_output
 
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 from urllib.parse import quote
 
 import httpx
@@ -66,6 +66,7 @@ from codex_manager.json_types import JSONObject, JSONValue
 from codex_manager.retry import RetryPolicy, retry_after_from_headers
 
 if TYPE_CHECKING:
+    from codex_manager.client._literals import OperationId
     from codex_manager_api import Client as ApiClient
 
 logger = logging.getLogger("codex_manager.client")
@@ -483,7 +484,8 @@ class _TransportBase:
     def _new_attempt(self, plan: _CallPlan, attempt: int) -> _Attempt:
         return _Attempt(
             RequestInfo(
-                operation_id=plan.operation.operation_id,
+                # The operations table is the spec's: each of its ids is an OperationId.
+                operation_id=cast("OperationId", plan.operation.operation_id),
                 method=plan.operation.method,
                 url=plan.url,  # built on config.server_url: it never has credentials
                 attempt=attempt,
