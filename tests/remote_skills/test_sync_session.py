@@ -25,7 +25,13 @@ from codex_manager.remote_skills import (
     SkillRegistrationError,
     TextContent,
 )
-from codex_manager.stream import AppServerSignal, StreamEvent
+from codex_manager.stream import (
+    AppServerSignal,
+    Connected,
+    HandlerContext,
+    PendingToolCall,
+    StreamEvent,
+)
 from codex_manager.stream.dispatch import _mark_handler_worker as mark_handler_worker
 from codex_manager.testing import FakeCodexManager
 
@@ -913,3 +919,33 @@ def test_a_timeout_answer_goes_out_even_when_timed_out_handlers_hold_every_pool_
     [record] = outcome
     assert isinstance(record, RemoteSkillDispatch)
     assert record.error_kind == "timeout"
+
+
+def test_a_tool_call_requested_payload_decoded_by_the_stream_is_answered(
+    server: FakeCodexManager, cm: CodexManager
+) -> None:
+    # The stream's own PendingToolCall model (what the docs decode tool_call_requested into)
+    # is a pending call as much as a REST row: typed so, and answered.
+    def register(skills: SessionSkills) -> None:
+        @skills.skill
+        def lookup_ticket(ticket_id: str) -> str:
+            """Look a ticket up."""
+            return f"{ticket_id} is open"
+
+    _created, skills = cm.remote_skills.create_session(register=register)
+    results: list[RemoteSkillDispatch | None] = []
+
+    @cm.on_event("tool_call_requested")
+    def on_requested(event: StreamEvent, context: HandlerContext[CodexManager]) -> None:
+        results.append(skills.respond_to_pending_call(event.decode_payload(PendingToolCall)))
+        context.stop()
+
+    @cm.on_connect
+    def first(notice: Connected, context: HandlerContext[CodexManager]) -> None:
+        skills.send('CALL lookup_ticket {"ticket_id": "A-1"}', inject_skills=False)
+
+    cm.stream.run_forever(thread_id=skills.session_id)
+    [dispatch] = results
+    assert dispatch is not None
+    assert dispatch.submission_status == "accepted"
+    assert dispatch.answer_text == "A-1 is open"

@@ -7,7 +7,7 @@ import concurrent.futures
 import contextvars
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, Generic, Literal, Self, TypeAlias, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeAlias, TypeVar, overload
 
 from codex_manager.errors import ClientClosedError
 from codex_manager.remote_skills.calls import ToolCall
@@ -33,6 +33,10 @@ from codex_manager.remote_skills.submit import SubmissionPolicy, SubmissionResul
 from codex_manager.stream.frames import StreamEvent
 from codex_manager.types import DynamicToolDefinition, PendingToolCall
 
+if TYPE_CHECKING:
+    # The stream's decoded model (msgspec), imported on first use of the stream models.
+    from codex_manager.stream.models import PendingToolCall as StreamPendingToolCall
+
 __all__ = [
     "HandlerT",
     "PendingCallInput",
@@ -48,8 +52,9 @@ SessionT = TypeVar("SessionT", bound="SessionSkillsBase")
 SignalInput: TypeAlias = StreamEvent | Mapping[str, object]
 """A stream event or signal (``AppServerSignal`` is a ``StreamEvent``), or a raw frame dict."""
 
-PendingCallInput: TypeAlias = PendingToolCall | Mapping[str, object]
-"""One row of ``GET /api/sessions/{id}/tool-calls`` (or a ``tool_call_requested`` payload)."""
+PendingCallInput: TypeAlias = "PendingToolCall | StreamPendingToolCall | Mapping[str, object]"
+"""One row of ``GET /api/sessions/{id}/tool-calls``, or a ``tool_call_requested`` payload (as
+``event.decode_payload(codex_manager.stream.PendingToolCall)`` gives it, or as a mapping)."""
 
 _NO_REQUEST_ID = SubmissionResult("failed", False, 0, "the call carries no request id to answer")
 
