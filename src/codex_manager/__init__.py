@@ -81,6 +81,7 @@ if TYPE_CHECKING:
         StreamRefusedError,
         StreamServerError,
         ToolCallParams,
+        UnknownMethodWarning,
     )
     from codex_manager.wait import TurnResult
 
@@ -152,6 +153,7 @@ _EXPORTS: dict[str, str] = {
             "StreamRefusedError",
             "StreamServerError",
             "ToolCallParams",
+            "UnknownMethodWarning",
         ],
         "codex_manager.stream",
     ),
@@ -248,5 +250,6 @@ __all__ = [
     "TurnResult",
     "TurnWaitTimeoutError",
     "UnexpectedResponseError",
+    "UnknownMethodWarning",
     "UnknownOperationError",
 ]

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Generic, Self, TypeVar, cast, overload
 
 if TYPE_CHECKING:
     from codex_manager.config import ClientConfig
+    from codex_manager.stream._methods import KnownNotificationMethod, KnownRequestMethod
     from codex_manager.stream.context import StreamClient
     from codex_manager.stream.router import (
         ConnectHandler,
@@ -70,7 +71,7 @@ class StreamShortcuts(Generic[ClientT]):
         )
 
     def on_app_server(
-        self, normalized_method: str | None = None
+        self, normalized_method: KnownNotificationMethod | str | None = None
     ) -> Callable[[SignalHandler[Self, _R]], SignalHandler[Self, _R]]:
         """Register a stream handler for app-server notifications (e.g. ``"turn.completed"``)."""
         return cast(
@@ -79,7 +80,7 @@ class StreamShortcuts(Generic[ClientT]):
         )
 
     def on_app_server_request(
-        self, normalized_method: str | None = None, *, ordered: bool = False
+        self, normalized_method: KnownRequestMethod | str | None = None, *, ordered: bool = False
     ) -> Callable[[SignalHandler[Self, _R]], SignalHandler[Self, _R]]:
         """Register a stream handler for app-server requests (e.g. ``"item.tool.call"``).
 

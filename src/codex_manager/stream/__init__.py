@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from codex_manager._lazy import lazy_exports
+from codex_manager.stream._methods import KnownNotificationMethod, KnownRequestMethod
 from codex_manager.stream.context import (
     HandlerContext,
     StreamClient,
@@ -36,6 +37,7 @@ from codex_manager.stream.frames import (
     ToolCallParams,
 )
 from codex_manager.stream.normalize import normalize_method
+from codex_manager.stream.router import UnknownMethodWarning
 
 if TYPE_CHECKING:
     from codex_manager.stream.async_stream import AsyncEventStream
@@ -72,6 +74,8 @@ __all__ = [
     "HandledItem",
     "HandlerContext",
     "HandlerError",
+    "KnownNotificationMethod",
+    "KnownRequestMethod",
     "PendingToolCall",
     "Reconnected",
     "SignalSession",
@@ -87,6 +91,7 @@ __all__ = [
     "StreamServerError",
     "ToolCallParams",
     "ToolCallResolvedPayload",
+    "UnknownMethodWarning",
     "WebSocketClientChoice",
     "decode_frame",
     "normalize_method",

@@ -9,11 +9,20 @@ never takes a lock.
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import FrameType
 from typing import Final, Generic, Literal, TypeAlias, TypeVar, overload
 
+from codex_manager.stream._methods import (
+    KNOWN_NOTIFICATION_METHODS,
+    KNOWN_REQUEST_METHODS,
+    KnownNotificationMethod,
+    KnownRequestMethod,
+)
 from codex_manager.stream.context import ClientT, HandlerContext
 from codex_manager.stream.errors import StreamError
 from codex_manager.stream.frames import (
@@ -80,6 +89,50 @@ def _entry(
 
 _FRAME_PREFIXES = ("app_server.request.", "app_server.")
 """How frame types begin (``app_server.request.item.tool.call``): a name copied from one."""
+
+
+class UnknownMethodWarning(UserWarning):
+    """A handler was registered for a method codex's schemas do not list (a typo, say, or a
+    notification registered as a request): it runs only if the server ever sends it."""
+
+
+def _warn_if_unknown(method: str | None, signal_type: SignalType) -> None:
+    """Warn when ``method`` (normalized) is not a known method of ``signal_type``."""
+    if method is None:
+        return
+    if signal_type == "request":
+        known, other, register = KNOWN_REQUEST_METHODS, KNOWN_NOTIFICATION_METHODS, "request"
+    else:
+        known, other, register = KNOWN_NOTIFICATION_METHODS, KNOWN_REQUEST_METHODS, "notification"
+    if method in known:
+        return
+    if method in other:
+        hint = (
+            "it is a server notification: register it with on_app_server()"
+            if signal_type == "request"
+            else "it is a server request: register it with on_app_server_request()"
+        )
+    else:
+        import difflib  # only for this warning
+
+        close = difflib.get_close_matches(method, sorted(known), n=1)
+        hint = f"did you mean {close[0]!r}?" if close else "no known method is close to it"
+    warnings.warn(
+        f"{method!r} is not an app-server {register} codex's schemas list ({hint}); the handler "
+        "runs only if the server sends it",
+        UnknownMethodWarning,
+        stacklevel=_caller_stacklevel(),
+    )
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside this package."""
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("codex_manager."):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 def _method_key(normalized_method: str | None) -> str | None:
@@ -296,14 +349,16 @@ class HandlerRegistry(Generic[ClientT]):
         return register
 
     def on_app_server(
-        self, normalized_method: str | None = None
+        self, normalized_method: KnownNotificationMethod | str | None = None
     ) -> Callable[[SignalHandler[ClientT, _R]], SignalHandler[ClientT, _R]]:
         """Register a handler for app-server notifications, e.g. ``"turn.completed"``.
 
         ``None`` receives every notification. A raw method (``"turn/completed"``) is
-        normalized first.
+        normalized first. A method codex's schemas do not list as a notification gets an
+        :class:`UnknownMethodWarning` (the handler is registered all the same).
         """
         method = _method_key(normalized_method)
+        _warn_if_unknown(method, "notification")
 
         def register(
             handler: SignalHandler[ClientT, _R],
@@ -314,12 +369,14 @@ class HandlerRegistry(Generic[ClientT]):
         return register
 
     def on_app_server_request(
-        self, normalized_method: str | None = None, *, ordered: bool = False
+        self, normalized_method: KnownRequestMethod | str | None = None, *, ordered: bool = False
     ) -> Callable[[SignalHandler[ClientT, _R]], SignalHandler[ClientT, _R]]:
         """Register a handler for server-initiated requests, e.g. ``"item.tool.call"``.
 
         ``None`` receives every request. A raw method (``"item/tool/call"``) is normalized
-        first. For tool calls, ``signal.tool_call`` holds the typed params.
+        first; one codex's schemas do not list as a request gets an
+        :class:`UnknownMethodWarning`. For tool calls, ``signal.tool_call`` holds the typed
+        params.
 
         Requests are independent (each has its own id), so by default they run
         concurrently, even several of one thread: Codex's parallel tool calls in one turn
@@ -329,6 +386,7 @@ class HandlerRegistry(Generic[ClientT]):
         """
         method = _method_key(normalized_method)
         _check_ordered(ordered)
+        _warn_if_unknown(method, "request")
 
         def register(
             handler: SignalHandler[ClientT, _R],
@@ -432,5 +490,6 @@ __all__ = [
     "ReconnectHandler",
     "Router",
     "SignalHandler",
+    "UnknownMethodWarning",
     "is_server_request",
 ]
