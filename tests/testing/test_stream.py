@@ -197,6 +197,19 @@ def test_stall_websockets_leaves_connections_open_but_silent(server: FakeCodexMa
             stalled.next(timeout=0.1)
 
 
+def test_a_stalled_websocket_answers_no_protocol_ping_either(server: FakeCodexManager) -> None:
+    # aiohttp answered websocket pings by itself: a client checking liveness with protocol
+    # pings (not the server's ping command) saw a hung server as alive.
+    with open_stream(server) as stalled:
+        stalled.next()
+        assert stalled.connection.ping().wait(2)  # answered while the server is well
+        assert server.stall_websockets() == 1
+        assert not stalled.connection.ping().wait(0.5)
+        with open_stream(server) as fresh:
+            fresh.next()
+            assert fresh.connection.ping().wait(2)
+
+
 def test_slow_event_delivery_keeps_order(
     server: FakeCodexManager, http: httpx.Client, session_id: str
 ) -> None:

@@ -142,7 +142,8 @@ class StreamHub:
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         """The ``GET /api/stream`` handler."""
-        ws = web.WebSocketResponse(autoping=True)
+        # Pings are answered here, not by aiohttp, so that a stalled socket answers none.
+        ws = web.WebSocketResponse(autoping=False)
         if not ws.can_prepare(request).ok:
             return web.json_response(
                 {
@@ -165,6 +166,10 @@ class StreamHub:
                     self._command(socket, str(message.data))
                 elif message.type == WSMsgType.BINARY:
                     self._command(socket, bytes(message.data).decode("utf-8", errors="replace"))
+                elif message.type == WSMsgType.PING:
+                    if not socket.stalled:  # a hung server answers no ping either
+                        with contextlib.suppress(ConnectionError, RuntimeError):
+                            await ws.pong(message.data)
                 elif message.type == WSMsgType.ERROR:
                     break
         finally:

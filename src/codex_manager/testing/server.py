@@ -449,12 +449,12 @@ class FakeCodexManager:
     def stall_websockets(self) -> int:
         """Leave every open websocket half-open: connected, but silent from now on.
 
-        No frame (no ``{"type": "pong"}`` either; websocket-protocol pings are still answered
-        by aiohttp) is sent on those connections any more and commands on them
-        are ignored, as with a hung server or a connection a NAT box forgot; frames published
-        meanwhile never reach them. The TCP connections stay up, so only a client that pings
-        and times out notices. Connections opened afterwards are served normally. Returns how
-        many connections were stalled.
+        No frame (no ``{"type": "pong"}`` either, and no answer to a websocket-protocol
+        ping) is sent on those connections any more and commands on them are ignored, as
+        with a hung server or a connection a NAT box forgot; frames published meanwhile
+        never reach them. The TCP connections stay up, so only a client that pings and times
+        out notices. Connections opened afterwards are served normally. Returns how many
+        connections were stalled.
         """
         return self._on_loop(lambda ctx: ctx.codex.hub.stall_all())
 
