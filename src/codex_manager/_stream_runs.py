@@ -1,19 +1,27 @@
-"""The streams running on an SDK client, so that closing the client stops them and waits.
+"""Work running on an SDK client, so that closing the client lets it finish first.
 
 A stream often runs in a thread or task other than the one that closes its client. Closing
 the REST transport under it made the answers of its handlers still running fail with
-``ClientClosedError`` (the calls stayed pending on the server). So each run registers with its
-client, and the client's ``close()`` first stops every registered run and waits for it to wind
-up (its handlers get the stream's ``shutdown_timeout``, as on any stop), then closes the
-transport. A close called from inside a run (one of its handlers, or the thread iterating its
-``events()``) only stops it: waiting there would wait for itself.
+``ClientClosedError`` (the calls stayed pending on the server). So each stream run registers
+with its client (so do the calls a drain left running when it was interrupted), and the
+client's ``close()`` first stops every registered run, so that no new handler starts, then
+waits until its handlers are done (at most the stream's ``shutdown_timeout``), then closes the
+transport. Whether the run itself has wound up (its reader, an ``events()`` loop that may
+not be resumed) is not waited for: only its handlers use the transport.
+
+A close called from inside a run (from one of its handlers, or code they started, or the
+loop reading its ``events()``) does not wait for it, which would wait for itself: what is
+inside is marked by a context variable, which tasks, ``asyncio.to_thread`` and the
+remote-skills pools pass on to the work they start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Final
 
@@ -22,45 +30,58 @@ from codex_manager.errors import ClientClosedError
 logger = logging.getLogger("codex_manager.stream")
 
 STOP_MARGIN_SECONDS: Final = 2.0
-"""Waited beyond a run's ``shutdown_timeout``: noticing the stop, closing the connection."""
+"""Waited beyond a run's grace: the handlers' last answers on their way out."""
+
+_POLL_SECONDS: Final = 0.01
+"""How often a close looks whether the runs it waits for are done."""
 
 
 class StreamRun:
-    """One ``run_forever()`` or ``events()`` iteration of a stream, as its client sees it."""
+    """A stream's ``run_forever()`` or ``events()`` iteration (or a drain's leftover calls)."""
 
     def __init__(
         self,
         *,
         stop: Callable[[], None],
         grace_seconds: float,
-        is_inside: Callable[[], bool],
-        loop: asyncio.AbstractEventLoop | None = None,
+        handlers_idle: Callable[[], bool],
     ) -> None:
-        """``stop`` asks the run to end; ``is_inside``: whether the caller is part of the run.
-
-        ``grace_seconds``: how long the run may take to end once stopped (its handlers'
-        ``shutdown_timeout``). ``loop``: the event loop of an async run.
-        """
+        """``stop`` ends the run and keeps new handlers from starting; ``handlers_idle``
+        tells whether none of its handlers is running; ``grace_seconds`` is how long they
+        may take once stopped (the stream's ``shutdown_timeout``)."""
         self.stop = stop
         self.grace_seconds = grace_seconds
-        self.is_inside = is_inside
-        self.loop = loop
+        self._handlers_idle = handlers_idle
         self.ended = threading.Event()
-        # Set with ``ended`` for a close awaiting on the run's own loop (made there).
-        self.ended_on_loop = asyncio.Event() if loop is not None else None
 
     @property
     def wait_seconds(self) -> float:
         """Longest a close waits for this run once stopped."""
         return self.grace_seconds + STOP_MARGIN_SECONDS
 
+    def done(self) -> bool:
+        """Whether nothing of the run uses the client any more."""
+        return self.ended.is_set() or self._handlers_idle()
+
+    def is_inside(self) -> bool:
+        """Whether the caller is part of this run (see the module docstring)."""
+        return current_run.get() is self
+
+
+current_run: contextvars.ContextVar[StreamRun | None] = contextvars.ContextVar(
+    "codex_manager_stream_run", default=None
+)
+"""The run the current code is part of (set by the run's reader and its handler workers)."""
+
 
 class StreamRuns:
-    """The runs of one client's streams; closed (no new run) once the client closes."""
+    """The runs of one client; closed (no new run) once the client closes."""
 
     def __init__(self) -> None:
         """No run yet."""
-        self._lock = threading.Lock()
+        # Reentrant: a signal handler (or a finalizer) that closes the client may interrupt
+        # this very thread while it holds the lock.
+        self._lock = threading.RLock()
         self._runs: set[StreamRun] = set()
         self._closing = False
 
@@ -80,8 +101,6 @@ class StreamRuns:
         with self._lock:
             self._runs.discard(run)
         run.ended.set()
-        if run.ended_on_loop is not None:
-            run.ended_on_loop.set()  # leave() of an async run is called on its loop
 
     def _stop_all(self) -> list[StreamRun]:
         """Refuse new runs, stop the running ones; the ones the caller may wait for."""
@@ -93,36 +112,33 @@ class StreamRuns:
         return [run for run in runs if not run.is_inside()]
 
     def stop_and_wait(self) -> None:
-        """Stop every run and wait for each (blocking); for the sync client's ``close()``."""
+        """Stop every run and wait for its handlers (blocking); the sync client's ``close()``."""
         for run in self._stop_all():
-            if not run.ended.wait(run.wait_seconds):
-                _not_ended(run)
+            deadline = time.monotonic() + run.wait_seconds
+            while not run.done():
+                if time.monotonic() >= deadline:
+                    _not_done(run)
+                    break
+                time.sleep(_POLL_SECONDS)
 
     async def stop_and_wait_async(self) -> None:
-        """Stop every run and wait for each; for the async client's ``aclose()``."""
+        """Stop every run and wait for its handlers; the async client's ``aclose()``.
+
+        Polled, not awaited on an event: a run may belong to another loop (thread).
+        """
         for run in self._stop_all():
-            if run.ended.is_set():
-                continue
-            if run.ended_on_loop is not None and run.loop is asyncio.get_running_loop():
-                ended = await _ended_on_this_loop(run.ended_on_loop, run.wait_seconds)
-            else:  # a run on another loop (thread): wait without blocking this one
-                ended = await asyncio.to_thread(run.ended.wait, run.wait_seconds)
-            if not ended:
-                _not_ended(run)
+            deadline = time.monotonic() + run.wait_seconds
+            while not run.done():
+                if time.monotonic() >= deadline:
+                    _not_done(run)
+                    break
+                await asyncio.sleep(_POLL_SECONDS)
 
 
-async def _ended_on_this_loop(ended: asyncio.Event, seconds: float) -> bool:
-    try:
-        async with asyncio.timeout(seconds):
-            await ended.wait()
-    except TimeoutError:
-        return False
-    return True
-
-
-def _not_ended(run: StreamRun) -> None:
+def _not_done(run: StreamRun) -> None:
     logger.warning(
-        "closing the client: a stream had not ended %.1f s after it was stopped; closing anyway",
+        "closing the client: handlers still running %.1f s after their stream was stopped; "
+        "closing anyway (their answers will fail)",
         run.wait_seconds,
     )
 
@@ -133,4 +149,4 @@ def runs_of(client: object) -> StreamRuns | None:
     return runs if isinstance(runs, StreamRuns) else None
 
 
-__all__ = ["STOP_MARGIN_SECONDS", "StreamRun", "StreamRuns", "runs_of"]
+__all__ = ["STOP_MARGIN_SECONDS", "StreamRun", "StreamRuns", "current_run", "runs_of"]

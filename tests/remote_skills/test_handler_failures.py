@@ -238,19 +238,20 @@ def test_ctrl_c_during_a_drain_of_several_calls_returns_at_once() -> None:
 
     previous = signal.signal(signal.SIGINT, interrupt)
     try:
-        with FakeCodexManager() as server, CodexManager(server.base_url) as cm:
-            _created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(slow))
-            send_calls(
-                server, skills, 'PARALLEL\nCALL slow {"tag": "a"}\nCALL slow {"tag": "b"}', 2
-            )
-            threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
-            started = time.monotonic()
-            with pytest.raises(Interrupted):
-                skills.drain_pending_calls()
-            assert time.monotonic() - started < 5  # not after the handlers' 10 s
-            release.set()
-            # The calls already started are answered in the background, once each.
-            server.wait_for(lambda: len(server.answers) == 2, 10)
+        with FakeCodexManager() as server:
+            with CodexManager(server.base_url) as cm:
+                _created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(slow))
+                send_calls(
+                    server, skills, 'PARALLEL\nCALL slow {"tag": "a"}\nCALL slow {"tag": "b"}', 2
+                )
+                threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+                started = time.monotonic()
+                with pytest.raises(Interrupted):
+                    skills.drain_pending_calls()
+                assert time.monotonic() - started < 5  # not after the handlers' 10 s
+                threading.Timer(0.3, release.set).start()
+            # The calls already started were answered in the background, once each: closing
+            # the client (the end of its with block) waited for them.
             answers = server.answers
             assert [answer.status for answer in answers] == [200, 200]
             assert len({answer.request_id for answer in answers}) == 2

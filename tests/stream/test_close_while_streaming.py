@@ -314,3 +314,81 @@ async def test_async_close_waits_for_a_stream_on_another_loop(fake: FakeCodexMan
         assert not runner.is_alive()
     finally:
         release.set()
+
+
+def test_sync_close_does_not_wait_for_an_events_loop_that_is_not_resumed(
+    fake: FakeCodexManager,
+) -> None:
+    # The loop reading events() is busy elsewhere (a full queue): the run cannot end until
+    # it resumes, but no handler of it is running, so close() has nothing to wait for.
+    session = fake.create_session()
+    cm = CodexManager(fake.base_url, stream_options=LONG_GRACE)
+    got_one, resume = threading.Event(), threading.Event()
+
+    def follow() -> None:
+        for _ in cm.stream.events(thread_id=session):
+            got_one.set()
+            resume.wait(10)
+
+    follower = threading.Thread(target=follow, daemon=True)
+    follower.start()
+    try:
+        fake.wait_for(lambda: fake.websocket_count == 1)
+        with CodexManager(fake.base_url) as sender:
+            sender.session(session).messages.send("hello")
+        assert got_one.wait(10)
+        closer, closed = _closer(cm)
+        assert closed.wait(5)  # not the 22 s of the grace
+        closer.join(5)
+    finally:
+        resume.set()
+        follower.join(10)
+    assert not follower.is_alive()
+
+
+async def test_async_close_from_work_a_handler_started_does_not_wait_for_itself(
+    fake: FakeCodexManager,
+) -> None:
+    # aclose() in a task the handler started (shield, wait_for, a TaskGroup): still part of
+    # the run, which must not be waited for (it waits for the handler).
+    session = fake.create_session(dynamic_tools=[TOOL])
+    cm = AsyncCodexManager(fake.base_url, stream_options=LONG_GRACE)
+    closed = asyncio.Event()
+
+    @cm.on_app_server_request("item.tool.call")
+    async def on_tool_call(signal: AppServerSignal, context: AsyncContext) -> None:
+        await context.client.tool_calls.respond(str(signal.request_id), text="closing now")
+        await asyncio.shield(context.client.aclose())
+        closed.set()
+
+    runner = asyncio.create_task(cm.stream.run_forever(thread_id=session))
+    try:
+        await asyncio.to_thread(fake.wait_for, lambda: fake.websocket_count == 1)
+        await cm.session(session).messages.send(CALL_TEXT)
+        async with asyncio.timeout(10):
+            await closed.wait()
+            await runner
+    finally:
+        await cm.aclose()
+        runner.cancel()
+    assert cm.is_closed
+
+
+async def test_async_close_while_an_events_loop_reads_with_wait_for(
+    fake: FakeCodexManager,
+) -> None:
+    # Each wait_for(anext(...)) runs in a task of its own (Python 3.11): the reading task is
+    # not the one that started the run, yet closing from it must not wait for the run.
+    session = fake.create_session()
+    cm = AsyncCodexManager(fake.base_url, stream_options=LONG_GRACE)
+    events = cm.stream.events(thread_id=session)
+    try:
+        async with asyncio.timeout(10):
+            first = asyncio.ensure_future(asyncio.wait_for(anext(events), 10))
+            await asyncio.to_thread(fake.wait_for, lambda: fake.websocket_count == 1)
+            await cm.session(session).messages.send("hello")
+            await first
+            await cm.aclose()
+    finally:
+        await events.aclose()
+    assert cm.is_closed

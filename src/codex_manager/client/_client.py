@@ -247,10 +247,11 @@ class CodexManager(StreamShortcuts["CodexManager"], ResourceGroups):
         """Stop the streams running on this client, then release the connection pool.
 
         Every stream running on this client (``cm.stream`` or an ``EventStream(cm)`` of its
-        own, in any thread) is stopped, and ``close()`` waits for it to end: its handlers
-        get the stream's ``shutdown_timeout`` to finish, so that their answers still go
-        out. Called from one of those handlers (or the thread iterating ``events()``), it
-        stops that stream without waiting for it. The pool is closed when the client
+        own, in any thread) is stopped, no handler of it starts any more, and ``close()``
+        waits for those in progress (at most the stream's ``shutdown_timeout``), so that
+        their answers still go out; so are calls an interrupted drain left running. Called
+        from inside a stream (a handler, work it started, the loop iterating ``events()``),
+        it stops that stream without waiting for it. The pool is closed when the client
         created it.
         """
         try:
@@ -434,9 +435,9 @@ class AsyncCodexManager(StreamShortcuts["AsyncCodexManager"], AsyncResourceGroup
     async def aclose(self) -> None:
         """Stop the streams running on this client, then release the connection pool.
 
-        As :meth:`CodexManager.close`: each running stream is stopped and awaited (its
-        handlers get its ``shutdown_timeout`` to finish and answer), except the one the
-        caller is part of (called from its handler or its ``events()`` loop).
+        As :meth:`CodexManager.close`: each running stream (of any loop) is stopped and its
+        handlers in progress are awaited (at most its ``shutdown_timeout``), except those of
+        the stream the caller is part of (a handler, work it started, its ``events()`` loop).
         """
         try:
             await self._stream_runs.stop_and_wait_async()

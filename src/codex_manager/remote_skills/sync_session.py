@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 
 from codex_manager._daemon_pool import DaemonThreadPool
 from codex_manager._omit import OMIT, Omit
+from codex_manager._stream_runs import StreamRun, runs_of
 from codex_manager.errors import (
+    ClientClosedError,
     CodexManagerError,
     GoneError,
     PermissionDeniedError,
@@ -29,6 +31,7 @@ from codex_manager.remote_skills.catalog import CatalogSync
 from codex_manager.remote_skills.dispatch import RemoteSkillDispatch
 from codex_manager.remote_skills.errors import MalformedPendingCallsError
 from codex_manager.remote_skills.execution import (
+    DEFAULT_TIMEOUT_SECONDS,
     LocalOutcome,
     SyncOutlived,
     execute_sync,
@@ -273,14 +276,47 @@ class SessionSkills(SessionSkillsBase):
             # Calls are resolved side by side so one slow handler does not hold back the rest;
             # these threads only wait, the handlers themselves run on the registry's pool.
             # Daemon threads, not joined on the way out: Ctrl-C (or any error here) returns
-            # at once, and the calls already started are answered meanwhile in the background.
+            # at once, and the calls already started are answered meanwhile in the background
+            # (closing the client waits for them; those not started stay pending).
             workers = min(len(rows), self._options.thread_bound())
             pool = DaemonThreadPool(workers, "remote-skill-drain")
+            calls = [pool.submit(respond, row) for row in rows]
             try:
-                results = list(pool.map(respond, rows))
+                results = [call.result() for call in calls]
             finally:
                 pool.shutdown(wait=False, cancel_futures=True)
+                self._answered_before_close([call for call in calls if not call.done()])
         return [record for record in results if record is not None]
+
+    def _answered_before_close(
+        self, left: list[concurrent.futures.Future[RemoteSkillDispatch | None]]
+    ) -> None:
+        """Have the client's ``close()`` wait for calls a drain left running (interrupted)."""
+        runs = runs_of(self._client)
+        if not left or runs is None:
+            return
+        timeout = self._options.default_timeout_seconds
+        run = StreamRun(
+            stop=lambda: None,  # already started: let them finish
+            grace_seconds=DEFAULT_TIMEOUT_SECONDS if timeout is None else timeout,
+            handlers_idle=lambda: all(call.done() for call in left),
+        )
+        try:
+            runs.enter(run)
+        except ClientClosedError:
+            return  # closed meanwhile: their answers fail, the calls stay pending
+        remaining = [len(left)]
+        lock = threading.Lock()
+
+        def one_done(_: concurrent.futures.Future[RemoteSkillDispatch | None]) -> None:
+            with lock:
+                remaining[0] -= 1
+                finished = not remaining[0]
+            if finished:
+                runs.leave(run)
+
+        for call in left:
+            call.add_done_callback(one_done)
 
     def _still_pending(self, call: ToolCall) -> bool | None:
         try:

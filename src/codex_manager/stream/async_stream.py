@@ -19,7 +19,7 @@ from typing import cast
 
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from codex_manager._stream_runs import StreamRun, runs_of
+from codex_manager._stream_runs import StreamRun, current_run, runs_of
 from codex_manager.retry import Backoff
 from codex_manager.stream.async_socket import (
     AsyncWebSocket,
@@ -203,14 +203,15 @@ class AsyncEventStream(HandlerRegistry[ClientT]):
             dispatcher.abort()
         runs = runs_of(self._client)
         run = StreamRun(
-            stop=self.stop,
+            stop=partial(self._stop_for_close, dispatcher),
             grace_seconds=options.shutdown_timeout,
-            is_inside=partial(self._is_inside, asyncio.current_task(), dispatcher),
-            loop=self._loop,
+            handlers_idle=lambda: dispatcher.idle and not self._error_tasks,
         )
+        # This task reads for the run; the handler tasks it starts copy its context.
+        inside = current_run.set(run)
         try:
             if runs is not None:
-                runs.enter(run)  # the client's aclose() now stops this run and waits for it
+                runs.enter(run)  # the client's aclose() now stops it and waits for its handlers
             # aclosing: an early aclose() of this generator closes the connection now,
             # not when the garbage collector finalizes the inner generator.
             async with contextlib.aclosing(
@@ -239,16 +240,13 @@ class AsyncEventStream(HandlerRegistry[ClientT]):
                 self._running = False
                 if runs is not None:
                     runs.leave(run)
+                with contextlib.suppress(ValueError):  # finalized in another context
+                    current_run.reset(inside)
 
-    def _is_inside(self, runner: asyncio.Task[object] | None, dispatcher: TaskDispatcher) -> bool:
-        """Whether the calling task is part of the run: its reader, a handler, an on_error."""
-        try:
-            task = asyncio.current_task()
-        except RuntimeError:  # no loop here: a thread of its own
-            return False
-        return task is not None and (
-            task is runner or dispatcher.owns(task) or task in self._error_tasks
-        )
+    def _stop_for_close(self, dispatcher: TaskDispatcher) -> None:
+        """Stop, and start no handler any more: the client is closing (any thread)."""
+        self.stop()
+        dispatcher.close_intake()
 
     async def _finish_error_handlers(self, deadline: float) -> None:
         """Let running ``on_error`` handlers finish until ``deadline`` (loop time), then cancel."""

@@ -22,6 +22,7 @@ from functools import partial
 from typing import TypeAlias, cast
 
 from codex_manager._daemon_pool import DaemonThreadPool
+from codex_manager._stream_runs import StreamRun, current_run
 from codex_manager.stream.context import HandlerContext, StreamClient
 from codex_manager.stream.handler_threads import HandlerThreads, shared_handler_threads
 from codex_manager.stream.read_ahead import ReadAheadGate, read_ahead_gate
@@ -104,7 +105,11 @@ class ThreadDispatcher:
         self._outstanding = 0
         self._waiting = False
         self._released = False
+        self._intake_open = True
         self._report = report
+        self.stream_run: StreamRun | None = None
+        """The run whose handlers these are: marked as such while they run (see
+        :mod:`codex_manager._stream_runs`)."""
 
     @property
     def waiting_for_slot(self) -> bool:
@@ -126,8 +131,8 @@ class ThreadDispatcher:
 
         ``ordered`` calls run in their (handler, thread) lane; others run as soon as a
         worker is free. ``slot_taken``: the caller got the call's slot from
-        :meth:`take_slots`. Returns ``False`` (call dropped) only when ``abort`` is set
-        while waiting.
+        :meth:`take_slots`. Returns ``False`` (call dropped) when ``abort`` is set while
+        waiting, or after :meth:`close_intake`.
         """
         capacity = self._capacity
         if not slot_taken and not capacity.acquire(blocking=False):
@@ -141,6 +146,9 @@ class ThreadDispatcher:
         job: Job = (entry, item, context)
         work: Callable[[], None]
         with self._lock:
+            if not self._intake_open:
+                capacity.release()
+                return False  # the client is closing: no handler starts any more
             self._outstanding += 1
             if ordered:
                 key: LaneKey = (id(entry), thread_id)
@@ -191,14 +199,18 @@ class ThreadDispatcher:
             self._run(job)
 
     @property
-    def runs_in_this_thread(self) -> bool:
-        """Whether the calling thread is running one of this dispatcher's jobs now."""
-        return getattr(_worker, "dispatcher", None) is self
+    def idle(self) -> bool:
+        """Whether no call is queued or running."""
+        return not self._outstanding
+
+    def close_intake(self) -> None:
+        """Start no handler any more: later submits drop their call (the client closes)."""
+        with self._lock:
+            self._intake_open = False
 
     def _run(self, job: Job) -> None:
         entry, item, context = job
-        worker = _worker
-        worker.dispatcher = self
+        marked = current_run.set(self.stream_run)
         try:
             call_sync(entry, item, context)
         except BaseException as error:  # SystemExit in a worker too: reported, lanes go on
@@ -207,7 +219,7 @@ class ThreadDispatcher:
             except BaseException:  # an error handler that raised (even SystemExit) as well
                 logger.exception("reporting a failure of handler %s raised", entry.name)
         finally:
-            worker.dispatcher = None
+            current_run.reset(marked)
             self._capacity.release()
             with self._lock:
                 self._outstanding -= 1
@@ -262,6 +274,7 @@ class TaskDispatcher:
         self._free_slots = max_pending
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
         self._aborted = False
+        self._intake_open = True
         self._lanes: dict[LaneKey, deque[Job]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # Daemon workers: a plain handler that never returns must not keep the process alive.
@@ -285,14 +298,17 @@ class TaskDispatcher:
         ``ordered`` calls run in their (handler, thread) lane; others start at once and
         wait only for the concurrency bound. Before it starts a task, the call also waits
         while the loop has a backlog of tasks not started yet (see
-        :mod:`codex_manager.stream.read_ahead`). Returns ``False`` (call dropped) only when
-        it had to wait for a slot and :meth:`abort` was called before or while waiting.
+        :mod:`codex_manager.stream.read_ahead`). Returns ``False`` (call dropped) when it
+        had to wait for a slot and :meth:`abort` was called before or while waiting, or
+        after :meth:`close_intake`.
         """
         key: LaneKey = (id(entry), thread_id)
         gate = self._gate
         if gate is None:
             gate = self._gate = read_ahead_gate(asyncio.get_running_loop())
         while True:  # every wait may change what the others found: check them all again
+            if not self._intake_open:
+                return False  # the client is closing: no handler starts any more
             if self._free_slots <= 0 and not await self._wait_for_slot():
                 return False
             if (ordered and key in self._lanes) or not gate.closed:
@@ -328,9 +344,17 @@ class TaskDispatcher:
         """Whether a submit is waiting for a free slot (backpressure in effect)."""
         return bool(self._slot_waiters)
 
-    def owns(self, task: asyncio.Task[object]) -> bool:
-        """Whether ``task`` is one of this dispatcher's (a handler call or a lane)."""
-        return task in self._tasks
+    @property
+    def idle(self) -> bool:
+        """Whether no handler task is running (read from any thread)."""
+        return not self._tasks
+
+    def close_intake(self) -> None:
+        """Start no handler any more: later submits drop their call (the client closes).
+
+        Callable from any thread (a flag the loop reads).
+        """
+        self._intake_open = False
 
     def abort(self) -> None:
         """Make waiting and later submits that find no free slot return ``False`` at once.

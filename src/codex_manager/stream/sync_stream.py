@@ -17,13 +17,14 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import AbstractContextManager
+from functools import partial
 from typing import Final, Protocol, cast
 
 from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
 from codex_manager._proxies import environment_proxy
-from codex_manager._stream_runs import StreamRun, runs_of
+from codex_manager._stream_runs import StreamRun, current_run, runs_of
 from codex_manager.retry import Backoff
 from codex_manager.stream.connection import connection_problem
 from codex_manager.stream.context import (
@@ -172,15 +173,16 @@ class EventStream(HandlerRegistry[ClientT]):
         )
         self._dispatcher = dispatcher
         runs = runs_of(self._client)
-        reader = threading.get_ident()
         run = StreamRun(
-            stop=self.stop,
+            stop=partial(self._stop_for_close, dispatcher),
             grace_seconds=options.shutdown_timeout,
-            is_inside=lambda: threading.get_ident() == reader or dispatcher.runs_in_this_thread,
+            handlers_idle=lambda: dispatcher.idle,
         )
+        dispatcher.stream_run = run
+        inside = current_run.set(run)  # this thread reads for the run (see _stream_runs)
         try:
             if runs is not None:
-                runs.enter(run)  # the client's close() now stops this run and waits for it
+                runs.enter(run)  # the client's close() now stops it and waits for its handlers
             yield from self._connections(thread_id, context, dispatcher, share_reader)
         except KeyboardInterrupt:
             logger.info("event stream interrupted; stopping")
@@ -196,6 +198,13 @@ class EventStream(HandlerRegistry[ClientT]):
                     self._running = False
                 if runs is not None:
                     runs.leave(run)
+                with contextlib.suppress(ValueError):  # finalized in another context
+                    current_run.reset(inside)
+
+    def _stop_for_close(self, dispatcher: ThreadDispatcher) -> None:
+        """Stop, and start no handler any more: the client is closing."""
+        self.stop()
+        dispatcher.close_intake()
 
     def _connections(
         self,
