@@ -156,3 +156,17 @@ def test_a_limit_is_coerced_as_javascript_numbers_are(
     answer = http.get("/api/sessions", params={"limit": limit})
     assert answer.status_code == 200
     assert len(answer.json()["data"]) == count
+
+
+@pytest.mark.parametrize(
+    "limit", ["infinity", "+-Infinity", "0x1_0", "0x 10", "1_0", "\uff11\uff10"]
+)
+def test_what_javascript_reads_as_nan_is_refused(http: httpx.Client, limit: str) -> None:
+    # Python's int() and float() take these; JavaScript's Number() gives NaN.
+    [issue] = http.get("/api/sessions", params={"limit": limit}).json()["issues"]
+    assert issue["received"] == "NaN"
+
+
+def test_infinity_is_a_number_zod_refuses(http: httpx.Client) -> None:
+    [issue] = http.get("/api/sessions", params={"limit": "Infinity"}).json()["issues"]
+    assert issue["message"] == "Invalid input: expected number, received Infinity"

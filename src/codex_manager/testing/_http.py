@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
@@ -188,25 +189,23 @@ _LIMIT: Final = Int(minimum=1, maximum=200)
 
 
 def _js_number(text: str) -> float:
-    """JavaScript's ``Number(text)``: blank is 0, hex/octal/binary prefixes, else NaN."""
+    """JavaScript's ``Number(text)``: blank is 0, ``Infinity``, unsigned 0x/0o/0b literals,
+    ASCII decimals; anything else is NaN (where Python's ``int``/``float`` are laxer)."""
     stripped = text.strip()
     if not stripped:
         return 0.0
-    lowered = stripped.lower()
-    for prefix, base in (("0x", 16), ("0o", 8), ("0b", 2)):
-        if lowered.startswith(prefix):
-            try:
-                return float(int(stripped[2:], base))
-            except ValueError:
-                return math.nan
-    if lowered.lstrip("+-") in ("infinity",):
+    if _JS_INFINITY.fullmatch(stripped):
         return -math.inf if stripped.startswith("-") else math.inf
-    if "_" in stripped or lowered.lstrip("+-").startswith(("inf", "nan")):
-        return math.nan  # Python's float() takes these, JavaScript's Number() does not
-    try:
+    if _JS_RADIX.fullmatch(stripped):
+        return float(int(stripped[2:], {"x": 16, "o": 8, "b": 2}[stripped[1].lower()]))
+    if _JS_DECIMAL.fullmatch(stripped):
         return float(stripped)
-    except ValueError:
-        return math.nan
+    return math.nan
+
+
+_JS_INFINITY: Final = re.compile(r"[+-]?Infinity")
+_JS_RADIX: Final = re.compile(r"0(?:[xX][0-9a-fA-F]+|[oO][0-7]+|[bB][01]+)", re.ASCII)
+_JS_DECIMAL: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 
 def gone(ctx: Ctx, session_id: str) -> web.Response:
