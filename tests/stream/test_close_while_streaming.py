@@ -254,9 +254,12 @@ async def test_async_close_waits_for_a_running_handler_to_answer(fake: FakeCodex
     assert "ticket is open" in fake.turns(session)[-1].replies[0]
 
 
+@pytest.mark.parametrize("via", ["handler", "shielded task"])
 async def test_async_close_from_a_handler_does_not_wait_for_itself(
-    fake: FakeCodexManager,
+    fake: FakeCodexManager, via: str
 ) -> None:
+    # Also from a task the handler started (shield, wait_for, a TaskGroup): still part of the
+    # run, which must not be waited for (it waits for the handler).
     session = fake.create_session(dynamic_tools=[TOOL])
     cm = AsyncCodexManager(fake.base_url, stream_options=LONG_GRACE)
     closed = asyncio.Event()
@@ -264,14 +267,15 @@ async def test_async_close_from_a_handler_does_not_wait_for_itself(
     @cm.on_app_server_request("item.tool.call")
     async def on_tool_call(signal: AppServerSignal, context: AsyncContext) -> None:
         await context.client.tool_calls.respond(str(signal.request_id), text="closing now")
-        await context.client.aclose()
+        closing = context.client.aclose()
+        await (asyncio.shield(closing) if via == "shielded task" else closing)
         closed.set()
 
     runner = asyncio.create_task(cm.stream.run_forever(thread_id=session))
     try:
+        await asyncio.to_thread(fake.wait_for, lambda: fake.websocket_count == 1)
+        await cm.session(session).messages.send(CALL_TEXT)
         async with asyncio.timeout(10):
-            await asyncio.to_thread(fake.wait_for, lambda: fake.websocket_count == 1)
-            await cm.session(session).messages.send(CALL_TEXT)
             await closed.wait()
             await runner
     finally:
@@ -344,34 +348,6 @@ def test_sync_close_does_not_wait_for_an_events_loop_that_is_not_resumed(
         resume.set()
         follower.join(10)
     assert not follower.is_alive()
-
-
-async def test_async_close_from_work_a_handler_started_does_not_wait_for_itself(
-    fake: FakeCodexManager,
-) -> None:
-    # aclose() in a task the handler started (shield, wait_for, a TaskGroup): still part of
-    # the run, which must not be waited for (it waits for the handler).
-    session = fake.create_session(dynamic_tools=[TOOL])
-    cm = AsyncCodexManager(fake.base_url, stream_options=LONG_GRACE)
-    closed = asyncio.Event()
-
-    @cm.on_app_server_request("item.tool.call")
-    async def on_tool_call(signal: AppServerSignal, context: AsyncContext) -> None:
-        await context.client.tool_calls.respond(str(signal.request_id), text="closing now")
-        await asyncio.shield(context.client.aclose())
-        closed.set()
-
-    runner = asyncio.create_task(cm.stream.run_forever(thread_id=session))
-    try:
-        await asyncio.to_thread(fake.wait_for, lambda: fake.websocket_count == 1)
-        await cm.session(session).messages.send(CALL_TEXT)
-        async with asyncio.timeout(10):
-            await closed.wait()
-            await runner
-    finally:
-        await cm.aclose()
-        runner.cancel()
-    assert cm.is_closed
 
 
 async def test_async_close_while_an_events_loop_reads_with_wait_for(

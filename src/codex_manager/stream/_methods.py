@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal, TypeAlias
+from typing import Final, Literal, TypeAlias, get_args
 
 KnownNotificationMethod: TypeAlias = Literal[
     "account.gateway_o_auth.changed",
@@ -110,111 +110,9 @@ KnownRequestMethod: TypeAlias = Literal[
 ]
 """A request codex app-server sends (``cm.on_app_server_request(...)``)."""
 
-KNOWN_NOTIFICATION_METHODS: Final = frozenset(
-    {
-        "account.gateway_o_auth.changed",
-        "account.login.completed",
-        "account.rate_limits.updated",
-        "account.updated",
-        "app.list.updated",
-        "auto_approval_review.strict_review_required",
-        "command.exec.output_delta",
-        "config_warning",
-        "deprecation_notice",
-        "error",
-        "external_agent_config.import.completed",
-        "external_agent_config.import.progress",
-        "fs.changed",
-        "fuzzy_file_search.session_completed",
-        "fuzzy_file_search.session_updated",
-        "guardian_warning",
-        "hook.completed",
-        "hook.started",
-        "item.agent_message.delta",
-        "item.auto_approval_review.completed",
-        "item.auto_approval_review.started",
-        "item.command_execution.output_delta",
-        "item.command_execution.terminal_interaction",
-        "item.completed",
-        "item.file_change.output_delta",
-        "item.file_change.patch_updated",
-        "item.mcp_tool_call.progress",
-        "item.plan.delta",
-        "item.reasoning.summary_part_added",
-        "item.reasoning.summary_text_delta",
-        "item.reasoning.text_delta",
-        "item.started",
-        "mcp_server.event.stream.notification",
-        "mcp_server.oauth_login.completed",
-        "mcp_server.startup_status.updated",
-        "model.rerouted",
-        "model.safety_buffering.updated",
-        "model.verification",
-        "model_provider.auth_recovery_completed",
-        "model_provider.auth_recovery_started",
-        "process.exited",
-        "process.output_delta",
-        "project.changed",
-        "remote_control.status.changed",
-        "server_request.resolved",
-        "skills.changed",
-        "thread.archived",
-        "thread.attachment.updated",
-        "thread.closed",
-        "thread.compacted",
-        "thread.deleted",
-        "thread.environment.connected",
-        "thread.environment.disconnected",
-        "thread.goal.cleared",
-        "thread.goal.updated",
-        "thread.name.updated",
-        "thread.prediction.updated",
-        "thread.project.updated",
-        "thread.queue.changed",
-        "thread.read_state.changed",
-        "thread.realtime.closed",
-        "thread.realtime.error",
-        "thread.realtime.item.completed",
-        "thread.realtime.item.started",
-        "thread.realtime.item.transcript.delta",
-        "thread.realtime.item_added",
-        "thread.realtime.output_audio.delta",
-        "thread.realtime.sdp",
-        "thread.realtime.started",
-        "thread.realtime.transcript.delta",
-        "thread.realtime.transcript.done",
-        "thread.reverted",
-        "thread.section.changed",
-        "thread.settings.updated",
-        "thread.started",
-        "thread.status.changed",
-        "thread.token_usage.updated",
-        "thread.unarchived",
-        "turn.completed",
-        "turn.diff.updated",
-        "turn.moderation_metadata",
-        "turn.plan.updated",
-        "turn.started",
-        "warning",
-        "windows.world_writable_warning",
-        "windows_sandbox.setup_completed",
-    }
-)
+KNOWN_NOTIFICATION_METHODS: Final[frozenset[str]] = frozenset(get_args(KnownNotificationMethod))
 
-KNOWN_REQUEST_METHODS: Final = frozenset(
-    {
-        "account.chatgpt_auth_tokens.refresh",
-        "apply_patch_approval",
-        "attestation.generate",
-        "exec_command_approval",
-        "item.command_execution.request_approval",
-        "item.file_change.request_approval",
-        "item.permissions.request_approval",
-        "item.tool.call",
-        "item.tool.request_user_input",
-        "mcp_server.elicitation.request",
-    }
-)
+KNOWN_REQUEST_METHODS: Final[frozenset[str]] = frozenset(get_args(KnownRequestMethod))
 
 __all__ = [
     "KNOWN_NOTIFICATION_METHODS",
