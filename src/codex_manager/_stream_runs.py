@@ -4,15 +4,18 @@ A stream often runs in a thread or task other than the one that closes its clien
 the REST transport under it made the answers of its handlers still running fail with
 ``ClientClosedError`` (the calls stayed pending on the server). So each stream run registers
 with its client (so do the calls a drain left running when it was interrupted), and the
-client's ``close()`` first stops every registered run, so that no new handler starts, then
-waits until its handlers are done (at most the stream's ``shutdown_timeout``), then closes the
-transport. Whether the run itself has wound up (its reader, an ``events()`` loop that may
-not be resumed) is not waited for: only its handlers use the transport.
+client's ``close()`` first stops every registered run, so that no handler starts any more
+(calls read but not started stay pending on the server), then waits until the handlers in
+progress are done (at most the stream's ``shutdown_timeout`` + a margin, for all runs at
+once), then closes the transport. Whether the run itself has wound up (its reader, an
+``events()`` loop that may not be resumed) is not waited for: only its handlers use the
+transport.
 
-A close called from inside a run (from one of its handlers, or code they started, or the
-loop reading its ``events()``) does not wait for it, which would wait for itself: what is
-inside is marked by a context variable, which tasks, ``asyncio.to_thread`` and the
-remote-skills pools pass on to the work they start.
+A close called from one of a run's handlers (or work they started) does not wait for that
+run, which would wait for itself: the handlers run marked by a context variable, which tasks,
+``asyncio.to_thread``, the async stream's worker threads and the remote-skills pools pass on
+to the work they start (a plain ``threading.Thread`` does not). The code iterating
+``events()`` is not marked: it may close and wait, for the handlers do not wait for it.
 """
 
 from __future__ import annotations
@@ -60,8 +63,12 @@ class StreamRun:
         return self.grace_seconds + STOP_MARGIN_SECONDS
 
     def done(self) -> bool:
-        """Whether nothing of the run uses the client any more."""
-        return self.ended.is_set() or self._handlers_idle()
+        """Whether none of the run's handlers is running (the only part that uses the client).
+
+        Not whether the run ended: it gives up on its handlers at ``shutdown_timeout``,
+        while a close gives them its margin too.
+        """
+        return self._handlers_idle()
 
     def is_inside(self) -> bool:
         """Whether the caller is part of this run (see the module docstring)."""
@@ -71,7 +78,7 @@ class StreamRun:
 current_run: contextvars.ContextVar[StreamRun | None] = contextvars.ContextVar(
     "codex_manager_stream_run", default=None
 )
-"""The run the current code is part of (set by the run's reader and its handler workers)."""
+"""The run whose handler the current code is (set for each handler call)."""
 
 
 class StreamRuns:
@@ -113,34 +120,42 @@ class StreamRuns:
 
     def stop_and_wait(self) -> None:
         """Stop every run and wait for its handlers (blocking); the sync client's ``close()``."""
-        for run in self._stop_all():
-            deadline = time.monotonic() + run.wait_seconds
-            while not run.done():
-                if time.monotonic() >= deadline:
-                    _not_done(run)
-                    break
-                time.sleep(_POLL_SECONDS)
+        waiting = _Waiting(self._stop_all())
+        while waiting.goes_on():
+            time.sleep(_POLL_SECONDS)
 
     async def stop_and_wait_async(self) -> None:
         """Stop every run and wait for its handlers; the async client's ``aclose()``.
 
         Polled, not awaited on an event: a run may belong to another loop (thread).
         """
-        for run in self._stop_all():
-            deadline = time.monotonic() + run.wait_seconds
-            while not run.done():
-                if time.monotonic() >= deadline:
-                    _not_done(run)
-                    break
-                await asyncio.sleep(_POLL_SECONDS)
+        waiting = _Waiting(self._stop_all())
+        while waiting.goes_on():  # noqa: ASYNC110 - runs of other loops set no event of ours
+            await asyncio.sleep(_POLL_SECONDS)
 
 
-def _not_done(run: StreamRun) -> None:
-    logger.warning(
-        "closing the client: handlers still running %.1f s after their stream was stopped; "
-        "closing anyway (their answers will fail)",
-        run.wait_seconds,
-    )
+class _Waiting:
+    """Runs being waited for, side by side: each until its handlers are done or its own
+    deadline (counted from the stop, for all at once) has passed."""
+
+    def __init__(self, runs: list[StreamRun]) -> None:
+        started = time.monotonic()
+        self._runs = {run: started + run.wait_seconds for run in runs}
+
+    def goes_on(self) -> bool:
+        """Drop the runs done or out of time; whether any is left to wait for."""
+        now = time.monotonic()
+        for run, deadline in list(self._runs.items()):
+            if run.done():
+                del self._runs[run]
+            elif now >= deadline:
+                del self._runs[run]
+                logger.warning(
+                    "closing the client: handlers still running %.1f s after their stream "
+                    "was stopped; closing anyway (their answers will fail)",
+                    run.wait_seconds,
+                )
+        return bool(self._runs)
 
 
 def runs_of(client: object) -> StreamRuns | None:

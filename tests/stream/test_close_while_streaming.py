@@ -20,9 +20,11 @@ import pytest
 from codex_manager.client import AsyncCodexManager, CodexManager
 from codex_manager.errors import ClientClosedError
 from codex_manager.json_types import JSONObject
+from codex_manager.remote_skills import SessionSkills
 from codex_manager.stream import (
     AppServerSignal,
     AsyncEventStream,
+    Connected,
     EventStream,
     HandlerContext,
     StreamOptions,
@@ -35,6 +37,7 @@ TOOL: JSONObject = {
     "inputSchema": {"type": "object", "properties": {"ticket_id": {"type": "string"}}},
 }
 CALL_TEXT = 'CALL lookup_ticket {"ticket_id": "ABC-1"}'
+TWO_CALLS = 'PARALLEL\nCALL lookup_ticket {"ticket_id": "A"}\nCALL lookup_ticket {"ticket_id": "B"}'
 LONG_GRACE = StreamOptions(shutdown_timeout=20.0)
 """Far longer than any wait here: a close that waited for its own run would show as a hang."""
 
@@ -368,3 +371,130 @@ async def test_async_close_while_an_events_loop_reads_with_wait_for(
     finally:
         await events.aclose()
     assert cm.is_closed
+
+
+def test_sync_close_leaves_calls_queued_behind_the_bound_pending(fake: FakeCodexManager) -> None:
+    # max_concurrency=1: the second call waits for the first when close() comes. It must not
+    # start after the transport closed (its answer would fail): it stays pending instead.
+    session = fake.create_session(dynamic_tools=[TOOL])
+    options = StreamOptions(max_concurrency=1, shutdown_timeout=5.0)
+    cm = CodexManager(fake.base_url, stream_options=options)
+    entered, release = threading.Event(), threading.Event()
+    started: list[str] = []
+    outcomes: list[str] = []
+
+    @cm.on_app_server_request("item.tool.call")
+    def on_tool_call(signal: AppServerSignal, context: SyncContext) -> None:
+        started.append(str(signal.request_id))
+        entered.set()
+        release.wait(10)
+        context.client.tool_calls.respond(str(signal.request_id), text="done")
+        outcomes.append("answered")
+
+    runner = threading.Thread(target=cm.stream.run_forever, kwargs={"thread_id": session})
+    runner.start()
+    try:
+        fake.wait_for(lambda: fake.websocket_count == 1)
+        cm.session(session).messages.send(TWO_CALLS)
+        assert entered.wait(10)
+        fake.wait_for(lambda: len(fake.pending_tool_calls(session)) == 2)
+        time.sleep(0.3)  # the second call's frame read and queued behind the first
+        closer, closed = _closer(cm)
+        threading.Timer(0.3, release.set).start()
+        assert closed.wait(10)
+        closer.join(5)
+        runner.join(10)
+    finally:
+        release.set()
+        cm.close()
+        runner.join(10)
+    assert len(started) == 1  # the queued one never started
+    assert outcomes == ["answered"]
+    assert len(fake.pending_tool_calls(session)) == 1
+
+
+def test_sync_close_gives_handlers_the_margin_past_the_streams_own_timeout(
+    fake: FakeCodexManager,
+) -> None:
+    # The run gives up on its handlers at shutdown_timeout and ends; close() waits for the
+    # handler itself (with its margin), not for the run's end.
+    session = fake.create_session(dynamic_tools=[TOOL])
+    cm = CodexManager(fake.base_url, stream_options=StreamOptions(shutdown_timeout=0.5))
+    entered = threading.Event()
+    outcomes: list[str] = []
+
+    @cm.on_app_server_request("item.tool.call")
+    def on_tool_call(signal: AppServerSignal, context: SyncContext) -> None:
+        entered.set()
+        time.sleep(1.2)  # past the stream's 0.5 s, within close()'s 0.5 + 2 s
+        context.client.tool_calls.respond(str(signal.request_id), text="done")
+        outcomes.append("answered")
+
+    runner = threading.Thread(target=cm.stream.run_forever, kwargs={"thread_id": session})
+    runner.start()
+    try:
+        fake.wait_for(lambda: fake.websocket_count == 1)
+        cm.session(session).messages.send(CALL_TEXT)
+        assert entered.wait(10)
+        cm.close()
+    finally:
+        cm.close()
+        runner.join(10)
+    assert outcomes == ["answered"]
+
+
+async def test_async_close_from_a_plain_handler_does_not_wait_for_itself(
+    fake: FakeCodexManager,
+) -> None:
+    # A plain def handler of the async stream runs in a worker thread; it closes the client on
+    # the loop and waits. It is part of the run: aclose() must not wait for it.
+    fake.create_session()
+    cm = AsyncCodexManager(fake.base_url, stream_options=LONG_GRACE)
+    loop = asyncio.get_running_loop()
+    took: list[float] = []
+
+    @cm.on_connect
+    def close_at_once(notice: Connected, context: AsyncContext) -> None:
+        started = time.monotonic()
+        asyncio.run_coroutine_threadsafe(context.client.aclose(), loop).result(30)
+        took.append(time.monotonic() - started)
+
+    async with asyncio.timeout(15):
+        await cm.stream.run_forever()
+    assert cm.is_closed
+    assert took
+    assert took[0] < 5  # not the 22 s of the grace
+
+
+def test_sync_close_from_a_skill_run_by_a_drain_does_not_wait_for_itself(
+    fake: FakeCodexManager,
+) -> None:
+    # An on_connect hook drains two pending calls (side by side, on the drain's threads);
+    # a skill closes the client: it is part of the stream run, which close() must not wait for.
+    cm = CodexManager(fake.base_url, stream_options=LONG_GRACE)
+    took: list[float] = []
+
+    def register(skills: SessionSkills) -> None:
+        @skills.skill
+        def lookup_ticket(ticket_id: str) -> str:
+            """Look a ticket up."""
+            if ticket_id == "B":
+                started = time.monotonic()
+                cm.close()
+                took.append(time.monotonic() - started)
+            return "open"
+
+    _created, skills = cm.remote_skills.create_session(register=register)
+    skills.send(TWO_CALLS, inject_skills=False)
+    fake.wait_for(lambda: len(fake.pending_tool_calls(skills.session_id)) == 2)
+
+    @cm.on_connect
+    def drain(notice: Connected, context: SyncContext) -> None:
+        skills.drain_pending_calls()
+
+    runner = threading.Thread(target=cm.stream.run_forever, daemon=True)
+    runner.start()
+    runner.join(15)
+    assert not runner.is_alive()
+    assert took
+    assert took[0] < 5  # not the 22 s of the grace

@@ -247,12 +247,12 @@ class CodexManager(StreamShortcuts["CodexManager"], ResourceGroups):
         """Stop the streams running on this client, then release the connection pool.
 
         Every stream running on this client (``cm.stream`` or an ``EventStream(cm)`` of its
-        own, in any thread) is stopped, no handler of it starts any more, and ``close()``
-        waits for those in progress (at most the stream's ``shutdown_timeout``), so that
-        their answers still go out; so are calls an interrupted drain left running. Called
-        from inside a stream (a handler, work it started, the loop iterating ``events()``),
-        it stops that stream without waiting for it. The pool is closed when the client
-        created it.
+        own, in any thread) is stopped, no handler of it starts any more (calls not started
+        stay pending on the server), and ``close()`` waits for those in progress (at most
+        the stream's ``shutdown_timeout`` + 2 s), so that their answers still go out; so are
+        calls an interrupted drain left running. Called from a handler (or work it started
+        in a task, ``asyncio.to_thread`` or a skill), it does not wait for that handler's
+        stream. The pool is closed when the client created it.
         """
         try:
             self._stream_runs.stop_and_wait()
@@ -436,8 +436,8 @@ class AsyncCodexManager(StreamShortcuts["AsyncCodexManager"], AsyncResourceGroup
         """Stop the streams running on this client, then release the connection pool.
 
         As :meth:`CodexManager.close`: each running stream (of any loop) is stopped and its
-        handlers in progress are awaited (at most its ``shutdown_timeout``), except those of
-        the stream the caller is part of (a handler, work it started, its ``events()`` loop).
+        handlers in progress are awaited (at most its ``shutdown_timeout`` + 2 s), except
+        those of the stream whose handler (or work it started) calls it.
         """
         try:
             await self._stream_runs.stop_and_wait_async()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextvars
 import logging
 import threading
 import time
@@ -280,7 +281,8 @@ class SessionSkills(SessionSkillsBase):
             # (closing the client waits for them; those not started stay pending).
             workers = min(len(rows), self._options.thread_bound())
             pool = DaemonThreadPool(workers, "remote-skill-drain")
-            calls = [pool.submit(respond, row) for row in rows]
+            # Each in a copy of this context, as in place: a stream run's mark goes along.
+            calls = [pool.submit(contextvars.copy_context().run, respond, row) for row in rows]
             try:
                 results = [call.result() for call in calls]
             finally:

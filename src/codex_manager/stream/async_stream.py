@@ -19,7 +19,7 @@ from typing import cast
 
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
-from codex_manager._stream_runs import StreamRun, current_run, runs_of
+from codex_manager._stream_runs import StreamRun, runs_of
 from codex_manager.retry import Backoff
 from codex_manager.stream.async_socket import (
     AsyncWebSocket,
@@ -205,10 +205,9 @@ class AsyncEventStream(HandlerRegistry[ClientT]):
         run = StreamRun(
             stop=partial(self._stop_for_close, dispatcher),
             grace_seconds=options.shutdown_timeout,
-            handlers_idle=lambda: dispatcher.idle and not self._error_tasks,
+            handlers_idle=lambda: not dispatcher.handlers_running and not self._error_tasks,
         )
-        # This task reads for the run; the handler tasks it starts copy its context.
-        inside = current_run.set(run)
+        dispatcher.stream_run = run  # its handler tasks are marked as part of the run
         try:
             if runs is not None:
                 runs.enter(run)  # the client's aclose() now stops it and waits for its handlers
@@ -240,8 +239,6 @@ class AsyncEventStream(HandlerRegistry[ClientT]):
                 self._running = False
                 if runs is not None:
                     runs.leave(run)
-                with contextlib.suppress(ValueError):  # finalized in another context
-                    current_run.reset(inside)
 
     def _stop_for_close(self, dispatcher: TaskDispatcher) -> None:
         """Stop, and start no handler any more: the client is closing (any thread)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import logging
 import threading
@@ -103,6 +104,7 @@ class ThreadDispatcher:
         self._active = 0
         self._over_bound: deque[Callable[[], None]] = deque()
         self._outstanding = 0
+        self._started = 0  # of those, the ones whose handler is running
         self._waiting = False
         self._released = False
         self._intake_open = True
@@ -199,20 +201,25 @@ class ThreadDispatcher:
             self._run(job)
 
     @property
-    def idle(self) -> bool:
-        """Whether no call is queued or running."""
-        return not self._outstanding
+    def handlers_running(self) -> bool:
+        """Whether a handler is running now (queued calls not counted)."""
+        return bool(self._started)
 
     def close_intake(self) -> None:
-        """Start no handler any more: later submits drop their call (the client closes)."""
+        """Start no handler any more (the client closes): calls submitted later, and those
+        queued and not started yet, are dropped; they stay pending on the server."""
         with self._lock:
             self._intake_open = False
 
     def _run(self, job: Job) -> None:
         entry, item, context = job
+        with self._lock:
+            start = self._intake_open
+            self._started += start
         marked = current_run.set(self.stream_run)
         try:
-            call_sync(entry, item, context)
+            if start:
+                call_sync(entry, item, context)
         except BaseException as error:  # SystemExit in a worker too: reported, lanes go on
             try:
                 self._report(entry, error, item)
@@ -222,6 +229,7 @@ class ThreadDispatcher:
             current_run.reset(marked)
             self._capacity.release()
             with self._lock:
+                self._started -= start
                 self._outstanding -= 1
                 if not self._outstanding:
                     self._idle.notify_all()
@@ -275,6 +283,9 @@ class TaskDispatcher:
         self._slot_waiters: deque[asyncio.Future[None]] = deque()
         self._aborted = False
         self._intake_open = True
+        self._started = 0  # handlers running now (their tasks past the concurrency bound)
+        self.stream_run: StreamRun | None = None
+        """The run whose handlers these are: their tasks are marked as part of it."""
         self._lanes: dict[LaneKey, deque[Job]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # Daemon workers: a plain handler that never returns must not keep the process alive.
@@ -328,7 +339,11 @@ class TaskDispatcher:
         return True
 
     def _start(self, work: Coroutine[object, object, None], gate: ReadAheadGate) -> None:
-        task = asyncio.create_task(work)
+        # The task runs in a copy of the reader's context (as any task would), marked as part
+        # of the stream run: a close it (or work it starts) calls does not wait for itself.
+        context = contextvars.copy_context()
+        context.run(current_run.set, self.stream_run)
+        task = asyncio.create_task(work, context=context)
         gate.task_created()
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -345,14 +360,15 @@ class TaskDispatcher:
         return bool(self._slot_waiters)
 
     @property
-    def idle(self) -> bool:
-        """Whether no handler task is running (read from any thread)."""
-        return not self._tasks
+    def handlers_running(self) -> bool:
+        """Whether a handler is running now (read from any thread; queued calls not counted)."""
+        return bool(self._started)
 
     def close_intake(self) -> None:
-        """Start no handler any more: later submits drop their call (the client closes).
+        """Start no handler any more (the client closes): calls submitted later, and those
+        queued and not started yet, are dropped; they stay pending on the server.
 
-        Callable from any thread (a flag the loop reads).
+        Callable from any thread (a flag the loop reads before each handler starts).
         """
         self._intake_open = False
 
@@ -406,8 +422,13 @@ class TaskDispatcher:
     async def _run(
         self, entry: HandlerEntry, item: object, context: HandlerContext[StreamClient]
     ) -> None:
+        started = False
         try:
             async with self._running:
+                if not self._intake_open:
+                    return  # the client is closing: left pending on the server
+                started = True
+                self._started += 1
                 await self.call(entry, item, context)
         except BaseException as error:
             if isinstance(error, asyncio.CancelledError):
@@ -424,6 +445,7 @@ class TaskDispatcher:
             except Exception:  # the reporter (say, an exception's __str__) failed as well
                 logger.exception("reporting a failure of handler %s raised", entry.name)
         finally:
+            self._started -= started
             self._release_slot()
 
     async def call(
@@ -433,8 +455,10 @@ class TaskDispatcher:
         if entry.is_async:
             result = entry.handler(item, context)
         else:
-            loop = asyncio.get_running_loop()
-            result = await loop.run_in_executor(self._executor, entry.handler, item, context)
+            # In a copy of this task's context, as asyncio.to_thread runs a function: the
+            # handler sees the context variables its task does (the stream run's, say).
+            call = partial(contextvars.copy_context().run, entry.handler, item, context)
+            result = await asyncio.get_running_loop().run_in_executor(self._executor, call)
         if inspect.isawaitable(result):
             await result
 

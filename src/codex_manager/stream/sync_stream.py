@@ -24,7 +24,7 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from websockets.sync.client import connect
 
 from codex_manager._proxies import environment_proxy
-from codex_manager._stream_runs import StreamRun, current_run, runs_of
+from codex_manager._stream_runs import StreamRun, runs_of
 from codex_manager.retry import Backoff
 from codex_manager.stream.connection import connection_problem
 from codex_manager.stream.context import (
@@ -176,10 +176,9 @@ class EventStream(HandlerRegistry[ClientT]):
         run = StreamRun(
             stop=partial(self._stop_for_close, dispatcher),
             grace_seconds=options.shutdown_timeout,
-            handlers_idle=lambda: dispatcher.idle,
+            handlers_idle=lambda: not dispatcher.handlers_running,
         )
-        dispatcher.stream_run = run
-        inside = current_run.set(run)  # this thread reads for the run (see _stream_runs)
+        dispatcher.stream_run = run  # its workers mark the handlers as part of the run
         try:
             if runs is not None:
                 runs.enter(run)  # the client's close() now stops it and waits for its handlers
@@ -198,8 +197,6 @@ class EventStream(HandlerRegistry[ClientT]):
                     self._running = False
                 if runs is not None:
                     runs.leave(run)
-                with contextlib.suppress(ValueError):  # finalized in another context
-                    current_run.reset(inside)
 
     def _stop_for_close(self, dispatcher: ThreadDispatcher) -> None:
         """Stop, and start no handler any more: the client is closing."""
