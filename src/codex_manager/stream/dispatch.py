@@ -104,7 +104,8 @@ class ThreadDispatcher:
         self._active = 0
         self._over_bound: deque[Callable[[], None]] = deque()
         self._outstanding = 0
-        self._started = 0  # of those, the ones whose handler is running
+        # One entry per handler running now: list appends and pops are atomic.
+        self._started: list[None] = []
         self._waiting = False
         self._released = False
         self._intake_open = True
@@ -213,9 +214,14 @@ class ThreadDispatcher:
 
     def _run(self, job: Job) -> None:
         entry, item, context = job
-        with self._lock:
-            start = self._intake_open
-            self._started += start
+        # Counted before the intake is looked at, without the lock (the hub holds it often;
+        # waiting for it costs a GIL hand-off): a close() that shut the intake after this
+        # look sees the count; one that shut it before, this call does not start.
+        started = self._started
+        started.append(None)
+        start = self._intake_open
+        if not start:
+            started.pop()
         marked = current_run.set(self.stream_run)
         try:
             if start:
@@ -227,9 +233,10 @@ class ThreadDispatcher:
                 logger.exception("reporting a failure of handler %s raised", entry.name)
         finally:
             current_run.reset(marked)
+            if start:
+                started.pop()
             self._capacity.release()
             with self._lock:
-                self._started -= start
                 self._outstanding -= 1
                 if not self._outstanding:
                     self._idle.notify_all()
