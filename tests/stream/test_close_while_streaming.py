@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
@@ -67,6 +68,29 @@ def _closer(cm: CodexManager) -> tuple[threading.Thread, threading.Event]:
     return thread, closed
 
 
+@contextmanager
+def _following(
+    fake: FakeCodexManager,
+    stream: EventStream[CodexManager],
+    session: str,
+    message: str,
+    release: threading.Event | None = None,
+) -> Iterator[threading.Thread]:
+    """``stream`` running for ``session`` in a thread once ``message`` went out; at the end
+    ``release`` is set (a held handler lets go), the client closed and the thread joined."""
+    runner = threading.Thread(target=stream.run_forever, kwargs={"thread_id": session})
+    runner.start()
+    try:
+        fake.wait_for(lambda: fake.websocket_count == 1)
+        stream.client.session(session).messages.send(message)
+        yield runner
+    finally:
+        if release is not None:
+            release.set()
+        stream.client.close()
+        runner.join(10)
+
+
 @pytest.mark.parametrize("own_stream", [False, True], ids=["cm.stream", "EventStream(cm)"])
 def test_sync_close_waits_for_a_running_handler_to_answer(
     fake: FakeCodexManager, own_stream: bool
@@ -88,11 +112,7 @@ def test_sync_close_waits_for_a_running_handler_to_answer(
         except BaseException as error:
             failures.append(error)
 
-    runner = threading.Thread(target=stream.run_forever, kwargs={"thread_id": session})
-    runner.start()
-    try:
-        fake.wait_for(lambda: fake.websocket_count == 1)
-        cm.session(session).messages.send(CALL_TEXT)
+    with _following(fake, stream, session, CALL_TEXT, release) as runner:
         assert entered.wait(10)
         closer, closed = _closer(cm)
         # The handler holds its call: close() has stopped the stream and waits for it.
@@ -103,10 +123,6 @@ def test_sync_close_waits_for_a_running_handler_to_answer(
         assert closed.is_set()
         runner.join(10)
         assert not runner.is_alive()
-    finally:
-        release.set()
-        cm.close()
-        runner.join(10)
     assert failures == []
     assert len(answered) == 1
     assert cm.is_closed
@@ -127,17 +143,10 @@ def test_sync_close_from_a_handler_stops_its_stream_without_waiting_for_itself(
         context.client.close()
         closed.set()
 
-    runner = threading.Thread(target=cm.stream.run_forever, kwargs={"thread_id": session})
-    runner.start()
-    try:
-        fake.wait_for(lambda: fake.websocket_count == 1)
-        cm.session(session).messages.send(CALL_TEXT)
+    with _following(fake, cm.stream, session, CALL_TEXT) as runner:
         assert closed.wait(10)
         runner.join(10)
         assert not runner.is_alive()
-    finally:
-        cm.close()
-        runner.join(10)
     assert cm.is_closed
 
 
@@ -391,11 +400,7 @@ def test_sync_close_leaves_calls_queued_behind_the_bound_pending(fake: FakeCodex
         context.client.tool_calls.respond(str(signal.request_id), text="done")
         outcomes.append("answered")
 
-    runner = threading.Thread(target=cm.stream.run_forever, kwargs={"thread_id": session})
-    runner.start()
-    try:
-        fake.wait_for(lambda: fake.websocket_count == 1)
-        cm.session(session).messages.send(TWO_CALLS)
+    with _following(fake, cm.stream, session, TWO_CALLS, release):
         assert entered.wait(10)
         fake.wait_for(lambda: len(fake.pending_tool_calls(session)) == 2)
         time.sleep(0.3)  # the second call's frame read and queued behind the first
@@ -403,11 +408,6 @@ def test_sync_close_leaves_calls_queued_behind_the_bound_pending(fake: FakeCodex
         threading.Timer(0.3, release.set).start()
         assert closed.wait(10)
         closer.join(5)
-        runner.join(10)
-    finally:
-        release.set()
-        cm.close()
-        runner.join(10)
     assert len(started) == 1  # the queued one never started
     assert outcomes == ["answered"]
     assert len(fake.pending_tool_calls(session)) == 1
@@ -430,16 +430,9 @@ def test_sync_close_gives_handlers_the_margin_past_the_streams_own_timeout(
         context.client.tool_calls.respond(str(signal.request_id), text="done")
         outcomes.append("answered")
 
-    runner = threading.Thread(target=cm.stream.run_forever, kwargs={"thread_id": session})
-    runner.start()
-    try:
-        fake.wait_for(lambda: fake.websocket_count == 1)
-        cm.session(session).messages.send(CALL_TEXT)
+    with _following(fake, cm.stream, session, CALL_TEXT):
         assert entered.wait(10)
         cm.close()
-    finally:
-        cm.close()
-        runner.join(10)
     assert outcomes == ["answered"]
 
 
