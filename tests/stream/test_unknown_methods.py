@@ -7,13 +7,16 @@ these schemas do not know), and the warning points at the registering line.
 
 from __future__ import annotations
 
+import json
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from codex_manager import CodexManager, UnknownMethodWarning
-from codex_manager.stream import AppServerSignal, HandlerContext
+from codex_manager.json_types import JSONValue
+from codex_manager.stream import AppServerSignal, HandlerContext, normalize_method
 from codex_manager.stream._methods import KNOWN_NOTIFICATION_METHODS, KNOWN_REQUEST_METHODS
 
 Context = HandlerContext[CodexManager]
@@ -86,3 +89,30 @@ def test_an_unknown_method_is_warned_where_it_was_registered(
     with pytest.warns(UnknownMethodWarning, match="'no.such.thing'") as caught:
         register(cm)
     assert caught[0].filename == __file__
+
+
+def _signals_in(value: JSONValue) -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict):
+        signal_type, method = value.get("signalType"), value.get("method")
+        if isinstance(signal_type, str) and isinstance(method, str):
+            yield signal_type, method
+        for inner in value.values():
+            yield from _signals_in(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from _signals_in(inner)
+
+
+def test_every_method_the_real_server_was_recorded_sending_is_known(
+    recordings_dir: Path,
+) -> None:
+    # Including the raw-event notifications codex sends because the server asks for
+    # experimentalRawEvents, which the stable schemas do not list: registering a handler for
+    # them must not warn.
+    seen: set[tuple[str, str]] = set()
+    for recording in recordings_dir.rglob("*.json"):
+        seen.update(_signals_in(json.loads(recording.read_text())))
+    assert ("notification", "rawResponseItem/completed") in seen
+    for signal_type, method in sorted(seen):
+        known = KNOWN_REQUEST_METHODS if signal_type == "request" else KNOWN_NOTIFICATION_METHODS
+        assert normalize_method(method) in known, (signal_type, method)
