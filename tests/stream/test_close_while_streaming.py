@@ -20,30 +20,20 @@ import pytest
 
 from codex_manager.client import AsyncCodexManager, CodexManager
 from codex_manager.errors import ClientClosedError
-from codex_manager.json_types import JSONObject
 from codex_manager.remote_skills import SessionSkills
 from codex_manager.stream import (
     AppServerSignal,
     AsyncEventStream,
     Connected,
     EventStream,
-    HandlerContext,
     StreamOptions,
 )
 from codex_manager.testing import FakeCodexManager
 
-TOOL: JSONObject = {
-    "name": "lookup_ticket",
-    "description": "Look a ticket up",
-    "inputSchema": {"type": "object", "properties": {"ticket_id": {"type": "string"}}},
-}
-CALL_TEXT = 'CALL lookup_ticket {"ticket_id": "ABC-1"}'
-TWO_CALLS = 'PARALLEL\nCALL lookup_ticket {"ticket_id": "A"}\nCALL lookup_ticket {"ticket_id": "B"}'
+from .fake_tools import CALL_TEXT, TOOL, TWO_CALLS, AsyncContext, SyncContext
+
 LONG_GRACE = StreamOptions(shutdown_timeout=20.0)
 """Far longer than any wait here: a close that waited for its own run would show as a hang."""
-
-SyncContext = HandlerContext[CodexManager]
-AsyncContext = HandlerContext[AsyncCodexManager]
 
 
 @pytest.fixture

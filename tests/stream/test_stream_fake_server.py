@@ -15,12 +15,10 @@ from collections.abc import Iterator
 import pytest
 
 from codex_manager.client import AsyncCodexManager, CodexManager
-from codex_manager.json_types import JSONObject
 from codex_manager.retry import RetryPolicy
 from codex_manager.stream import (
     AppServerSignal,
     Connected,
-    HandlerContext,
     Reconnected,
     StreamConnectionError,
     StreamError,
@@ -30,17 +28,8 @@ from codex_manager.stream import (
 )
 from codex_manager.testing import FakeCodexManager
 
+from .fake_tools import CALL_TEXT, TOOL, AsyncContext, SyncContext
 from .ws_server import Recorder
-
-TOOL: JSONObject = {
-    "name": "lookup_ticket",
-    "description": "Look a ticket up",
-    "inputSchema": {"type": "object", "properties": {"ticket_id": {"type": "string"}}},
-}
-CALL_TEXT = 'CALL lookup_ticket {"ticket_id": "ABC-1"}'
-
-SyncContext = HandlerContext[CodexManager]
-AsyncContext = HandlerContext[AsyncCodexManager]
 
 
 @pytest.fixture
