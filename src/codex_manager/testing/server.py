@@ -463,9 +463,9 @@ class FakeCodexManager:
 
         Websockets drop; running turns end silently; pending calls, approvals and inputs are
         forgotten (no events); the request-id counter starts again at 0; the purged-id set is
-        cleared (a deleted id becomes unknown). Sessions survive. With ``downtime`` the port
-        refuses connections for that many seconds. ``abrupt`` drops the sockets without a close
-        frame (see :meth:`drop_websockets`).
+        cleared (a deleted id becomes unknown). Sessions survive. HTTP connections close, kept
+        alive ones too. With ``downtime`` the port refuses connections for that many seconds.
+        ``abrupt`` drops the sockets without a close frame (see :meth:`drop_websockets`).
         """
         self._await_on_loop(self._arestart(downtime, abrupt))
 
@@ -480,11 +480,17 @@ class FakeCodexManager:
         if downtime > 0 and self._site is not None:
             port = self.port
             await self._site.stop()
-            if self._runner is not None and self._runner.server is not None:
-                for connection in list(self._runner.server.connections):
-                    connection.force_close()  # kept-alive ones too: "down" means unreachable
+            self._drop_http_connections()
             await asyncio.sleep(downtime)
             await self._bind(port)
+        else:
+            self._drop_http_connections()  # a new process keeps no connection of the old one
+
+    def _drop_http_connections(self) -> None:
+        """Close every HTTP connection, kept-alive ones too, as a process that died would."""
+        if self._runner is not None and self._runner.server is not None:
+            for connection in list(self._runner.server.connections):
+                connection.force_close()
 
     @staticmethod
     def _abandon_turns(ctx: Ctx) -> None:
