@@ -803,44 +803,52 @@ def methods_module() -> str:
     return "\n".join(lines) + "\n"
 
 
-HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
-# Attributes of the hand-written clients: a method group of the same name would clash.
-CLIENT_ATTRIBUTES = frozenset(
-    {
-        "aclose",
-        "client_config",
-        "close",
-        "from_env",
-        "from_profile",
-        "hooks",
-        "is_closed",
-        "on_app_server",
-        "on_app_server_request",
-        "on_connect",
-        "on_error",
-        "on_event",
-        "on_event_prefix",
-        "on_reconnect",
-        "on_turn_started",
-        "remote_skills",
-        "session",
-        "stream",
-        "wait",
-    }
-)
+
+def client_attributes() -> frozenset[str]:
+    """Names the hand-written clients define (methods, properties, attributes they set), read
+    from their sources: a method group of the same name would clash with one of them."""
+    names: set[str] = set()
+    for relative in ("client/_client.py", "client/_shortcuts.py"):
+        tree = ast.parse((ROOT / "src" / "codex_manager" / relative).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                names.add(node.name)
+            elif (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.ctx, ast.Store)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "self"
+            ):
+                names.add(node.attr)
+    names.add("session")  # cm.session(id), the handle this script generates
+    return frozenset(name for name in names if not name.startswith("_"))
 
 
 def table_problems(spec: Spec) -> list[str]:
     """What the hand-kept tables say that the spec contradicts: each a message naming the
     file and the fix (see docs/regenerating.md, "When the operations change")."""
     in_spec: dict[str, tuple[str, str]] = {}
-    for path, item in spec.doc["paths"].items():
-        for method, operation in item.items():
-            if method in HTTP_METHODS:
-                in_spec[operation["operationId"]] = (method.upper(), path)
     table = "src/codex_manager/client/_operations.py"
     problems: list[str] = []
+    for path, item in spec.doc["paths"].items():
+        for method, operation in item.items():
+            if method not in HTTP_METHODS:
+                continue
+            operation_id = operation.get("operationId")
+            if not isinstance(operation_id, str) or not operation_id:
+                problems.append(
+                    f"{method.upper()} {path} has no operationId in the spec: give it one"
+                )
+            elif operation_id in in_spec:
+                other = " ".join(in_spec[operation_id])
+                problems.append(
+                    f"{operation_id} names two operations of the spec ({other} and "
+                    f"{method.upper()} {path}): operationIds must be unique"
+                )
+            else:
+                in_spec[operation_id] = (method.upper(), path)
     for operation_id, (method, path) in sorted(in_spec.items()):
         row = OPERATIONS.get(operation_id)
         if row is None:
@@ -851,7 +859,7 @@ def table_problems(spec: Spec) -> list[str]:
         elif (row.method, "/api" + row.path) != (method, path):
             problems.append(
                 f"{operation_id}: {table} says {row.method} /api{row.path}, "
-                f"the spec {method} {path}"
+                f"the spec {method} {path}: make its row follow the spec"
             )
     for operation_id in sorted(set(OPERATIONS) - set(in_spec)):
         problems.append(
@@ -872,7 +880,7 @@ def table_problems(spec: Spec) -> list[str]:
                 "spec's operationId (or remove it)"
             )
     groups = {row.facade.split(".", 1)[0] for row in OPERATIONS.values() if "." in row.facade}
-    for group in sorted(groups & CLIENT_ATTRIBUTES):
+    for group in sorted(groups & client_attributes()):
         problems.append(
             f"method group {group!r} ({table}) would hide the client's own {group!r}: pick "
             "another group name"

@@ -45,6 +45,12 @@ def _problems(gen_client: ModuleType, edit: str) -> list[str]:
         del paths["/api/feedback"]
     elif edit == "move":
         paths["/api/models/all"] = copy.deepcopy(paths.pop("/api/models"))
+    elif edit == "no_id":
+        del paths["/api/health"]["get"]["operationId"]
+    elif edit == "duplicate_id":
+        paths["/api/health"]["post"] = {"operationId": "getHealth", "responses": {}}
+    elif edit == "trace":
+        paths["/api/health"]["trace"] = {"operationId": "traceHealth", "responses": {}}
     problems: list[str] = gen_client.table_problems(spec)
     return problems
 
@@ -80,15 +86,27 @@ def test_a_removed_route_and_a_moved_one_are_named(gen_client: ModuleType) -> No
     assert "listModels: src/codex_manager/client/_operations.py says GET /api/models" in moved
 
 
+def test_operation_ids_missing_doubled_or_on_a_trace_route_are_named(
+    gen_client: ModuleType,
+) -> None:
+    assert "GET /api/health has no operationId" in "\n".join(_problems(gen_client, "no_id"))
+    doubled = "\n".join(_problems(gen_client, "duplicate_id"))
+    assert "getHealth names two operations of the spec" in doubled
+    assert "traceHealth (TRACE /api/health) is in the spec" in "\n".join(
+        _problems(gen_client, "trace")
+    )
+
+
+@pytest.mark.parametrize("group", ["hooks", "retry", "http_client", "session", "wait"])
 def test_a_group_named_like_a_client_attribute_is_refused(
-    gen_client: ModuleType, monkeypatch: pytest.MonkeyPatch
+    gen_client: ModuleType, monkeypatch: pytest.MonkeyPatch, group: str
 ) -> None:
     operations = dict(gen_client.OPERATIONS)
     operation = operations["listModels"]
     operations["listModels"] = type(operation)(
-        operation.operation_id, operation.method, operation.path, "hooks.models"
+        operation.operation_id, operation.method, operation.path, f"{group}.models"
     )
     monkeypatch.setattr(gen_client, "OPERATIONS", operations)
+    monkeypatch.setitem(gen_client.GROUP_DOCS, group, "A group.")
     problems = "\n".join(gen_client.table_problems(gen_client.Spec()))
-    assert "method group 'hooks'" in problems
-    assert "would hide the client's own 'hooks'" in problems
+    assert f"would hide the client's own {group!r}" in problems
