@@ -69,6 +69,13 @@ def test_a_typo_is_warned_with_the_closest_known_method(cm: CodexManager) -> Non
     assert cm.stream.remove_handler(ignore) == 1  # registered all the same
 
 
+def test_a_typo_of_the_other_kind_is_named_with_its_kind(cm: CodexManager) -> None:
+    with pytest.warns(UnknownMethodWarning, match=r"'item\.tool\.call', a server request"):
+        cm.on_app_server("item.tool.cal")(ignore)
+    with pytest.warns(UnknownMethodWarning, match=r"'turn\.completed', a server notification"):
+        cm.on_app_server_request("turn.complete")(ignore)
+
+
 def test_a_request_registered_as_a_notification_is_warned(cm: CodexManager) -> None:
     with pytest.warns(UnknownMethodWarning, match="on_app_server_request"):
         cm.on_app_server("item.tool.call")(ignore)

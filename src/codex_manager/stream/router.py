@@ -115,8 +115,14 @@ def _warn_if_unknown(method: str | None, signal_type: SignalType) -> None:
     else:
         import difflib  # only for this warning
 
-        close = difflib.get_close_matches(method, sorted(known), n=1)
-        hint = f"did you mean {close[0]!r}?" if close else "no known method is close to it"
+        close = difflib.get_close_matches(method, sorted(known | other), n=1)
+        if not close:
+            hint = "no known method is close to it"
+        elif close[0] in known:
+            hint = f"did you mean {close[0]!r}?"
+        else:
+            kind = "notification" if signal_type == "request" else "request"
+            hint = f"did you mean {close[0]!r}, a server {kind}?"
     warnings.warn(
         f"{method!r} is not an app-server {register} codex's schemas list ({hint}); the handler "
         "runs only if the server sends it",
