@@ -325,3 +325,28 @@ def test_a_returned_coroutine_gets_what_is_left_of_the_deadline() -> None:
         assert outcome.error_kind == "timeout"
         one_thread.submit(lambda: None).result(timeout=5)  # its thread is free again
     assert finished == [] or finished[0] - began < 0.5
+
+
+class _LateWaiter(concurrent.futures.ThreadPoolExecutor):
+    """A pool whose futures' waiter wakes late (busy GIL): the worker meets the deadline first."""
+
+    def submit(
+        self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs
+    ) -> concurrent.futures.Future[R]:
+        future = super().submit(fn, *args, **kwargs)
+        on_time = future.result
+
+        def late(timeout: float | None = None) -> R:
+            time.sleep(0.4)
+            return on_time(timeout=0)
+
+        future.result = late  # type: ignore[method-assign]  # the waiter, made late
+        return future
+
+
+def test_a_drain_that_meets_the_deadline_first_is_a_timeout() -> None:
+    # The worker draining the generator raised its stop at the deadline before the caller's
+    # own wait ran out: the call was reported as the handler's failure (a flaky CI run).
+    with _LateWaiter(max_workers=1) as late:
+        outcome = execute_sync(_prepared("slow_rows", slow_rows, timeout=0.1), SETTINGS, late)
+    assert outcome.error_kind == "timeout"

@@ -187,8 +187,16 @@ async def _run_to_end(value: object) -> object:
     return value
 
 
-class _DrainStoppedError(Exception):
-    """The call was over (its deadline passed) before the iterator it returned ran out."""
+class _ExpiredError(Exception):
+    """The skill's own deadline passed (as opposed to a TimeoutError raised by the handler)."""
+
+
+class _DrainStoppedError(_ExpiredError):
+    """The call was over (its deadline passed) before the iterator it returned ran out.
+
+    An expiry: the worker draining the iterator may notice the deadline before the caller
+    waiting for it does (the two clocks start apart, and threads wake when the GIL allows).
+    """
 
 
 def _drain(
@@ -297,10 +305,6 @@ def timed_out(prepared: PreparedCall) -> LocalOutcome:
 def _timed_out(skill: RemoteSkill, timeout: float | None) -> LocalOutcome:
     text = f"Tool {skill.name!r} did not finish within {timeout:g} seconds and was abandoned."
     return LocalOutcome(SkillAnswer.failure(text), False, text, "timeout")
-
-
-class _ExpiredError(Exception):
-    """The skill's own deadline passed (as opposed to a TimeoutError raised by the handler)."""
 
 
 class _HandlerCancelledError(Exception):
