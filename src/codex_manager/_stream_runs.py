@@ -55,7 +55,6 @@ class StreamRun:
         self.stop = stop
         self.grace_seconds = grace_seconds
         self._handlers_idle = handlers_idle
-        self.ended = threading.Event()
 
     @property
     def wait_seconds(self) -> float:
@@ -66,7 +65,8 @@ class StreamRun:
         """Whether none of the run's handlers is running (the only part that uses the client).
 
         Not whether the run ended: it gives up on its handlers at ``shutdown_timeout``,
-        while a close gives them its margin too.
+        while a close gives them its margin too; and an ``events()`` loop ends only when
+        it is resumed.
         """
         return self._handlers_idle()
 
@@ -104,10 +104,9 @@ class StreamRuns:
             self._runs.add(run)
 
     def leave(self, run: StreamRun) -> None:
-        """The run ended (whatever the reason)."""
+        """The run ended (whatever the reason); leaving twice is harmless."""
         with self._lock:
             self._runs.discard(run)
-        run.ended.set()
 
     def _stop_all(self) -> list[StreamRun]:
         """Refuse new runs, stop the running ones; the ones the caller may wait for."""

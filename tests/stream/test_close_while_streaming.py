@@ -150,7 +150,7 @@ def test_sync_close_inside_the_events_loop_does_not_wait_for_it(
 
     def follow() -> None:
         for _ in events:
-            cm.close()  # this thread runs the iteration: stop it, do not wait for it
+            cm.close()  # from the loop itself: the stream stops, no handler to wait for
             finished.set()
 
     follower = threading.Thread(target=follow, daemon=True)

@@ -307,15 +307,10 @@ class SessionSkills(SessionSkillsBase):
             runs.enter(run)
         except ClientClosedError:
             return  # closed meanwhile: their answers fail, the calls stay pending
-        remaining = [len(left)]
-        lock = threading.Lock()
 
         def one_done(_: concurrent.futures.Future[RemoteSkillDispatch | None]) -> None:
-            with lock:
-                remaining[0] -= 1
-                finished = not remaining[0]
-            if finished:
-                runs.leave(run)
+            if run.done():
+                runs.leave(run)  # idempotent: two last calls may both get here
 
         for call in left:
             call.add_done_callback(one_done)
