@@ -256,10 +256,8 @@ class CodexManager(StreamShortcuts["CodexManager"], ResourceGroups):
         """
         try:
             self._stream_runs.stop_and_wait()
-        finally:
-            stream, skills = self._stream.value, self._remote_skills.value
-            if stream is not None:
-                stream.stop()  # also a stop requested before its run starts
+        finally:  # a stream cannot start any more: the runs registry is closed
+            skills = self._remote_skills.value
             if skills is not None:
                 skills.close()
             self._transport.close()
@@ -441,10 +439,8 @@ class AsyncCodexManager(StreamShortcuts["AsyncCodexManager"], AsyncResourceGroup
         """
         try:
             await self._stream_runs.stop_and_wait_async()
-        finally:
-            stream, skills = self._stream.value, self._remote_skills.value
-            if stream is not None:
-                stream.stop()  # also a stop requested before its run starts
+        finally:  # a stream cannot start any more: the runs registry is closed
+            skills = self._remote_skills.value
             if skills is not None:
                 skills.close()
             await self._transport.aclose()
