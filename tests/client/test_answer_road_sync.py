@@ -138,74 +138,27 @@ def test_one_connection_carries_answer_after_answer(
     road.close()
 
 
-def _answer_then_hang_up(conn: socket.socket, request: bytes) -> bool:
-    conn.sendall(OK)  # a keep-alive answer (no "Connection: close") ...
-    return False  # ... and then the server closes anyway, as idle servers do
-
-
-def _wait_for_the_hang_up(road: SyncAnswerRoad) -> None:
-    """Until the client sees the hang-up, the old connection looks fine: wait for the FIN."""
-    connection = road._local.slot.connection
-    assert connection is not None
-    assert connection.sock is not None
-    connection.sock.settimeout(2.0)
-    assert connection.sock.recv(1, socket.MSG_PEEK) == b""
-
-
 def test_a_connection_the_server_closed_while_idle_is_replaced(
-    serve: Callable[[Reply], RawServer], monkeypatch: pytest.MonkeyPatch
+    serve: Callable[[Reply], RawServer],
 ) -> None:
-    monkeypatch.setattr(_direct_sync, "RECENTLY_USED_SECONDS", 0.0)
-    server = serve(_answer_then_hang_up)
+    def answer_then_hang_up(conn: socket.socket, request: bytes) -> bool:
+        conn.sendall(OK)  # a keep-alive answer (no "Connection: close") ...
+        return False  # ... and then the server closes anyway, as idle servers do
+
+    server = serve(answer_then_hang_up)
     road = SyncAnswerRoad()
     assert _post(road, server) == 200
     slot = road._local.slot
     first = slot.connection
-    _wait_for_the_hang_up(road)
+    # Until the client sees the hang-up, the old connection looks fine: wait for the FIN.
+    assert first is not None
+    assert first.sock is not None
+    first.sock.settimeout(2.0)
+    assert first.sock.recv(1, socket.MSG_PEEK) == b""
     assert _post(road, server) == 200
     assert server.connections == 2
     assert slot.connection is not first
     assert first.sock is None  # closed, not leaked
-    road.close()
-
-
-def test_the_hang_up_check_waits_until_the_connection_rested(
-    serve: Callable[[Reply], RawServer], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    checked: list[float] = []
-    check = _direct_sync._server_hung_up
-
-    def counting_check(sock: socket.socket, watch: object) -> bool:
-        checked.append(time.monotonic())
-        return check(sock, None)
-
-    monkeypatch.setattr(_direct_sync, "_server_hung_up", counting_check)
-    monkeypatch.setattr(_direct_sync, "RECENTLY_USED_SECONDS", 0.2)
-    server = serve(_keep_alive)
-    road = SyncAnswerRoad()
-    assert [_post(road, server) for _ in range(3)] == [200] * 3
-    assert checked == []  # answers in a row: no poll between them
-    time.sleep(0.25)
-    assert _post(road, server) == 200
-    assert len(checked) == 1
-    assert server.connections == 1
-    road.close()
-
-
-def test_a_hang_up_within_the_window_fails_that_answer_and_the_next_reconnects(
-    serve: Callable[[Reply], RawServer], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The trade the window makes: a server that closes a connection just after answering on
-    # it (a restart) costs the next answer a transport error, which remote skills retry.
-    monkeypatch.setattr(_direct_sync, "RECENTLY_USED_SECONDS", 60.0)
-    server = serve(_answer_then_hang_up)
-    road = SyncAnswerRoad()
-    assert _post(road, server) == 200
-    _wait_for_the_hang_up(road)
-    with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)):
-        _post(road, server)
-    assert _post(road, server) == 200
-    assert server.connections == 2
     road.close()
 
 

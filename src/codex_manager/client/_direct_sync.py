@@ -44,17 +44,6 @@ this, answers take the httpx road (one shared pool) instead of opening more conn
 KEEPALIVE_EXPIRY_SECONDS: Final = 5.0
 """Idle seconds after which a kept-alive connection is not reused (httpx's default)."""
 
-RECENTLY_USED_SECONDS: Final = 0.05
-"""A kept connection whose last answer is this recent is reused without asking the kernel
-whether the server hung up meanwhile.
-
-The question is a ``poll``, and every system call gives the GIL up: with many handler threads
-answering at once, each one is a hand-off between threads. Paired bench runs (sync client, a
-stream per session, six each): 4,256 -> 4,742 calls/s without it. Servers close an idle
-keep-alive connection after seconds (Node's default: 5), never within this window; one closed in
-it for another reason (a restart) fails its next answer as a connection closed just after the
-poll would: a transport error, which remote skills retry on a new connection."""
-
 _IDENTITY: Final = ("accept-encoding", "identity")
 """This road decodes no content coding: without it a server may pick any (RFC 9110 12.5.3)."""
 
@@ -118,12 +107,11 @@ class _ThreadSlot:
         if connection is None:
             return None
         sock = connection.sock
-        idle = time.monotonic() - self.idle_since
         if (
             sock is not None  # None: closed after an answer that ended it ("Connection: close")
             and self.origin == origin
-            and idle < KEEPALIVE_EXPIRY_SECONDS
-            and (idle < RECENTLY_USED_SECONDS or not _server_hung_up(sock, self.watch))
+            and time.monotonic() - self.idle_since < KEEPALIVE_EXPIRY_SECONDS
+            and not _server_hung_up(sock, self.watch)
         ):
             return connection
         self.drop()
@@ -270,4 +258,4 @@ class SyncAnswerRoad:
             slot.drop()
 
 
-__all__ = ["KEEPALIVE_EXPIRY_SECONDS", "MAX_CONNECTIONS", "RECENTLY_USED_SECONDS", "SyncAnswerRoad"]
+__all__ = ["KEEPALIVE_EXPIRY_SECONDS", "MAX_CONNECTIONS", "SyncAnswerRoad"]
