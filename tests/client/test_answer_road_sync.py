@@ -22,7 +22,7 @@ import trustme
 
 from codex_manager.client import _direct_sync
 from codex_manager.client._direct_sync import SyncAnswerRoad
-from codex_manager.client._http1 import HTTP1_ENGINES, Http1Engine
+from codex_manager.client._http1 import HTTP1_ENGINES, Http1Engine, ParsedConnection
 from tests.one_shot_http import OneShotServer
 
 LIMITS = httpx.Timeout(2.0)
@@ -70,7 +70,10 @@ class RawServer:
             buffered = b""
             while True:
                 while b"\r\n\r\n" not in buffered:
-                    chunk = conn.recv(65536)
+                    try:
+                        chunk = conn.recv(65536)
+                    except ConnectionResetError:  # the client closed with an answer unread
+                        return
                     if not chunk:
                         return
                     buffered += chunk
@@ -423,6 +426,97 @@ def test_bytes_after_the_answer_never_pass_for_the_next_answer(
     road.close()
 
 
+def _echo(body: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+
+
+def test_an_answer_that_arrives_late_never_passes_for_the_next_answer(
+    serve: Callable[[Reply], RawServer], engine: str
+) -> None:
+    # A second answer sent after the first had been read (a duplicate from a proxy, a buggy
+    # server): taken for the next request's answer, it would shift every answer after it.
+    stray_sent = threading.Event()
+
+    def answer_then_again(conn: socket.socket, request: bytes) -> bool:
+        conn.sendall(_echo(request.partition(b"\r\n\r\n")[2]))
+        if not stray_sent.is_set():
+            time.sleep(0.01)
+            conn.sendall(_echo(b"stray"))
+            stray_sent.set()
+        return True
+
+    server = serve(answer_then_again)
+    road = SyncAnswerRoad()
+    answers = []
+    for n in range(4):
+        answers.append(road.post(server.url, b"%d" % n, [], LIMITS).content)
+        stray_sent.wait(2.0)
+        time.sleep(0.01)  # the stray answer is in the client's socket before the next request
+    assert answers == [b"0", b"1", b"2", b"3"]
+    assert server.connections == 2
+    road.close()
+
+
+def test_the_kernel_answers_whether_a_connection_changed_without_a_poll(
+    serve: Callable[[Reply], RawServer], engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A poll gives the GIL up (a hand-off between threads when many answer at once); on Linux
+    # the httptools engine asks TCP_INFO instead, which keeps it. http.client's buffered reads
+    # hide how much was read from the socket, so that engine polls.
+    polls: list[int] = []
+
+    class CountingPoller:
+        def poll(self, timeout: int) -> list[tuple[int, int]]:
+            polls.append(timeout)
+            return []
+
+    monkeypatch.setattr(_direct_sync, "_watch", lambda sock: CountingPoller())
+    server = serve(_keep_alive)
+    road = SyncAnswerRoad()
+    assert [_post(road, server) for _ in range(4)] == [200] * 4
+    asks_the_kernel = engine == "httptools" and sys.platform == "linux"
+    assert polls == ([] if asks_the_kernel else [0, 0, 0])
+    road.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="TCP_INFO is Linux's")
+def test_a_parsed_connection_reads_its_state_from_tcp_info(engine: str) -> None:
+    if engine != "httptools":
+        pytest.skip("the httptools engine's connection")
+    listener = socket.create_server(("127.0.0.1", 0))
+    client = socket.create_connection(listener.getsockname())
+    peer, _ = listener.accept()
+    connection = ParsedConnection(client)
+    try:
+        assert connection.unchanged_since_answer() is True
+        peer.sendall(OK)
+        assert connection.read_response()[0] == 200
+        assert connection.unchanged_since_answer() is True
+        peer.sendall(b"HTTP/1.1 408 Request Timeout\r\n\r\n")  # unasked
+        _settle(lambda: connection.unchanged_since_answer() is False)
+    finally:
+        connection.close()
+    closing = ParsedConnection(socket.create_connection(listener.getsockname()))
+    peer2, _ = listener.accept()
+    try:
+        assert closing.unchanged_since_answer() is True
+        peer2.close()  # a hang-up without a word
+        _settle(lambda: closing.unchanged_since_answer() is False)
+    finally:
+        closing.close()
+        peer.close()
+        listener.close()
+    assert closing.unchanged_since_answer() is None  # closed: nothing to ask
+
+
+def _settle(condition: Callable[[], bool]) -> None:
+    """Wait (briefly) for loopback bytes or a FIN to reach the client's socket."""
+    deadline = time.monotonic() + 2.0
+    while not condition():
+        assert time.monotonic() < deadline, "the kernel never saw the change"
+        time.sleep(0.005)
+
+
 @pytest.mark.parametrize(
     ("name", "value"), [("X-Evil", "a\r\nInjected: 1"), ("X-Evil\r\nInjected", "1")]
 )
@@ -491,6 +585,8 @@ def test_answers_over_tls_keep_their_connection(authority: trustme.CA) -> None:
         connection = road._local.slot.connection
         assert connection is not None
         assert isinstance(connection.sock, ssl.SSLSocket)
+        # TLS records and buffered plaintext: only a poll can tell (both engines).
+        assert connection.unchanged_since_answer() is None
     finally:
         road.close()
         server.close()

@@ -60,8 +60,18 @@ def _watch(sock: socket.socket) -> select.poll | None:
     return poller
 
 
-def _server_hung_up(sock: socket.socket, watch: select.poll | None) -> bool:
-    """Whether an idle kept-alive socket is readable: the server closed it (or broke HTTP)."""
+def _server_hung_up(
+    connection: AnswerConnection, sock: socket.socket, watch: select.poll | None
+) -> bool:
+    """Whether the server closed an idle kept-alive connection, or sent on it unasked.
+
+    Either way the connection cannot carry another request: bytes waiting there would be read
+    as the next request's answer. The kernel's word when the connection can ask it without
+    giving up the GIL, else whether the socket is readable.
+    """
+    unchanged = connection.unchanged_since_answer()
+    if unchanged is not None:
+        return not unchanged
     if watch is not None:
         return bool(watch.poll(0))
     readable, _, _ = select.select([sock], [], [], 0)  # Windows: no poll()
@@ -111,7 +121,7 @@ class _ThreadSlot:
             sock is not None  # None: closed after an answer that ended it ("Connection: close")
             and self.origin == origin
             and time.monotonic() - self.idle_since < KEEPALIVE_EXPIRY_SECONDS
-            and not _server_hung_up(sock, self.watch)
+            and not _server_hung_up(connection, sock, self.watch)
         ):
             return connection
         self.drop()
