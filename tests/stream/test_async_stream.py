@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import sys
 import threading
@@ -331,6 +332,25 @@ async def test_stop_from_another_thread(server: MiniStreamServer) -> None:
     await asyncio.to_thread(stream.stop)
     async with asyncio.timeout(10):
         await runner
+
+
+async def test_a_stop_while_no_run_goes_ends_the_next_run_and_says_so(
+    server: MiniStreamServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    stream = make_stream(server)
+    stream.stop()
+    with caplog.at_level(logging.WARNING, logger="codex_manager.stream"):
+        async with asyncio.timeout(10):
+            await stream.run_forever()  # returns at once
+    assert "stop() was called while no run was going" in caplog.text
+    caplog.clear()
+    runner = asyncio.create_task(stream.run_forever())  # consumed: this one runs
+    await asyncio.to_thread(server.wait_for_connections, 1)
+    assert not runner.done()
+    stream.stop()
+    async with asyncio.timeout(10):
+        await runner
+    assert "no run was going" not in caplog.text
 
 
 async def test_events_iterator_with_stop(server: MiniStreamServer) -> None:

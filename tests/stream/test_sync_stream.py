@@ -8,6 +8,7 @@ never on elapsed time.
 from __future__ import annotations
 
 import contextlib
+import logging
 import signal
 import socket
 import sys
@@ -405,6 +406,23 @@ def test_stop_from_another_thread(server: MiniStreamServer) -> None:
     runner = background(stream)
     server.wait_for_connections(1)
     finish(stream, runner)
+
+
+def test_a_stop_while_no_run_goes_ends_the_next_run_and_says_so(
+    server: MiniStreamServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Kept for the next run, so that a stop racing a run's start is not lost; but a left-over
+    # stop (a clean-up stop() long before) must not end a run without a word.
+    stream = make_stream(server)
+    stream.stop()
+    with caplog.at_level(logging.WARNING, logger="codex_manager.stream"):
+        stream.run_forever()  # returns at once
+    assert "stop() was called while no run was going" in caplog.text
+    caplog.clear()
+    runner = background(stream)  # consumed: the next run goes on until stopped
+    server.wait_for_connections(1)
+    finish(stream, runner)
+    assert "no run was going" not in caplog.text
 
 
 def test_ctrl_c_ends_run_forever_cleanly(server: MiniStreamServer) -> None:

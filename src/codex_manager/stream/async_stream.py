@@ -34,6 +34,7 @@ from codex_manager.stream.context import (
     StreamOptions,
     check_client_open,
     check_thread_id,
+    report_stop_before_run,
 )
 from codex_manager.stream.dispatch import TaskDispatcher
 from codex_manager.stream.errors import (
@@ -129,7 +130,8 @@ class AsyncEventStream(HandlerRegistry[ClientT]):
         """Stop the running stream; :meth:`run_forever` returns shortly after.
 
         A plain (not async) method: callable from a handler, another thread or a signal
-        handler. A stop requested just before a run starts makes that run return at once.
+        handler. A stop while no run is going applies to the next run, which returns at once
+        (with a logged warning): a stop racing a run's start is never lost.
         """
         self._stop_requested = True
         loop = self._loop
@@ -186,6 +188,7 @@ class AsyncEventStream(HandlerRegistry[ClientT]):
         self._loop = asyncio.get_running_loop()
         self._stop_event = asyncio.Event()
         if self._stop_requested:
+            report_stop_before_run()
             self._stop_event.set()
         options = self._options
         context: HandlerContext[StreamClient] = HandlerContext(self, self._client, thread_id)

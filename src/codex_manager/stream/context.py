@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from dataclasses import dataclass, field
 from typing import (
@@ -211,6 +212,19 @@ def check_client_open(client: object) -> None:
         raise ClientClosedError("the client is closed: make a new one to follow the stream")
 
 
+def report_stop_before_run() -> None:
+    """Say why a run returns at once: :meth:`stop` was called while no run was going.
+
+    Such a stop is kept for the next run, so that one racing a run's start (a thread that has
+    not reached ``run_forever()`` yet) is never lost; but a stop left over from long before,
+    a clean-up ``stop()`` say, would otherwise make a later run end without a word.
+    """
+    logging.getLogger("codex_manager.stream").warning(
+        "event stream: this run returns at once: stop() was called while no run was going, "
+        "and such a stop applies to the next run"
+    )
+
+
 __all__ = [
     "DEFAULT_ASYNC_CONCURRENCY",
     "DEFAULT_THREAD_CONCURRENCY",
@@ -224,4 +238,5 @@ __all__ = [
     "WebSocketClientChoice",
     "check_client_open",
     "check_thread_id",
+    "report_stop_before_run",
 ]

@@ -34,6 +34,7 @@ from codex_manager.stream.context import (
     StreamOptions,
     check_client_open,
     check_thread_id,
+    report_stop_before_run,
 )
 from codex_manager.stream.dispatch import ThreadDispatcher, call_sync
 from codex_manager.stream.errors import (
@@ -120,7 +121,8 @@ class EventStream(HandlerRegistry[ClientT]):
         """Stop the running stream; :meth:`run_forever` returns shortly after.
 
         Thread-safe; callable from a handler, another thread or a signal handler. A stop
-        requested just before a run starts makes that run return at once.
+        while no run is going applies to the next run, which returns at once (with a logged
+        warning): a stop racing a run's start is never lost.
         """
         self._stop.set()
 
@@ -163,6 +165,8 @@ class EventStream(HandlerRegistry[ClientT]):
             if self._running:
                 raise RuntimeError("this stream is already running")
             self._running = True
+        if self._stop.is_set():
+            report_stop_before_run()
         options = self._options
         context: HandlerContext[StreamClient] = HandlerContext(self, self._client, thread_id)
         dispatcher = ThreadDispatcher(
