@@ -44,6 +44,21 @@ async def _create(acm: AsyncCodexManager) -> tuple[str, AsyncSessionSkills]:
     return created["session"]["sessionId"], skills
 
 
+# Tests below register on a created session on purpose (see the test of that warning).
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:remote skill .* was registered after its session was created"
+)
+
+
+async def test_a_skill_registered_after_creation_is_warned_about_at_the_users_line(
+    acm: AsyncCodexManager,
+) -> None:
+    _, skills = await _create(acm)
+    with pytest.warns(CatalogWarning, match="'late' was registered after") as caught:
+        skills.register("late", add)
+    assert caught[0].filename == __file__
+
+
 async def _wait_pending(server: FakeCodexManager, session_id: str, count: int = 1) -> None:
     await asyncio.to_thread(wait_pending, server, session_id, count)
 
@@ -97,8 +112,9 @@ async def test_send_sync_runtime_prepare(server: FakeCodexManager, acm: AsyncCod
     assert result.pushed
     assert result.model_tools == ("lookup_ticket", "add")
     skills.register("late", add)
-    with pytest.warns(CatalogWarning, match="late"):
+    with pytest.warns(CatalogWarning, match="late") as caught:
         result = await skills.prepare_catalog()
+    assert caught[0].filename == __file__  # at the user's line
     assert result.local_only == ("late",)
     with pytest.warns(CatalogWarning):
         prepared = await skills.send_prepared('CALL add {"a": 4}', inject_skills=False)

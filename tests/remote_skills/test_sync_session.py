@@ -69,6 +69,29 @@ def created(cm: CodexManager) -> tuple[str, SessionSkills]:
     return response["session"]["sessionId"], skills
 
 
+# Tests below register on a created session on purpose: the warning that says the model may
+# never call such a skill is the subject of one test only.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:remote skill .* was registered after its session was created"
+)
+
+
+def test_a_skill_registered_after_creation_is_warned_about_at_the_users_line(
+    cm: CodexManager, created: tuple[str, SessionSkills]
+) -> None:
+    session_id, skills = created
+    with pytest.warns(CatalogWarning, match="'late' was registered after") as caught:
+        skills.register("late", add)
+    assert caught[0].filename == __file__  # the user's line, not the SDK's
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        skills.register("add", add, replace=True)  # offered at creation: nothing to say
+        skills.unregister("late")
+        # A registry of a session created elsewhere: its catalog is unknown, nothing to say.
+        cm.remote_skills.session("created-elsewhere").register("other", add)
+        cm.remote_skills.create_session(register=lambda fresh: fresh.skill(add))
+
+
 def _signal(session_id: str, tool: str = "add", request_id: int = 99) -> AppServerSignal:
     return AppServerSignal(
         signal_type="request",
@@ -241,8 +264,9 @@ def test_sync_runtime_is_honest(
     assert result.warning is None
     skills.unregister("add")
     skills.register("late", lookup_ticket, input_schema=TICKET_SCHEMA)
-    with pytest.warns(CatalogWarning, match="late"):
+    with pytest.warns(CatalogWarning, match="late") as caught:
         result = skills.sync_runtime()
+    assert caught[0].filename == __file__  # at the user's line
     assert result.method == "resume"
     assert result.tools_sent == ("lookup_ticket", "late")
     assert result.model_tools == ("lookup_ticket", "add")

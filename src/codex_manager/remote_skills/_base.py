@@ -11,7 +11,12 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeAlias, TypeVa
 
 from codex_manager.errors import ClientClosedError
 from codex_manager.remote_skills.calls import ToolCall
-from codex_manager.remote_skills.catalog import CatalogSync, catalog_warning_text, warn_catalog
+from codex_manager.remote_skills.catalog import (
+    CatalogSync,
+    catalog_warning_text,
+    late_registration_text,
+    warn_catalog,
+)
 from codex_manager.remote_skills.dedupe import CallKey, CallTracker
 from codex_manager.remote_skills.dispatch import RemoteSkillDispatch
 from codex_manager.remote_skills.errors import (
@@ -185,6 +190,7 @@ class SessionSkillsBase:
         for scope in _open_scopes.get():  # the using() blocks this registration happens in
             if scope.skills is self:
                 scope.added.append(skill)
+        warn_catalog(late_registration_text(skill.name, self._registry.creation_catalog))
         return skill
 
     @overload

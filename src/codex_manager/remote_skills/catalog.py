@@ -13,9 +13,16 @@ import warnings
 from dataclasses import dataclass
 from typing import Literal
 
+from codex_manager._warnings import caller_stacklevel
 from codex_manager.remote_skills.registry import CatalogView
 
-__all__ = ["CatalogSync", "CatalogWarning", "catalog_warning_text", "warn_catalog"]
+__all__ = [
+    "CatalogSync",
+    "CatalogWarning",
+    "catalog_warning_text",
+    "late_registration_text",
+    "warn_catalog",
+]
 
 
 class CatalogWarning(UserWarning):
@@ -76,6 +83,17 @@ def catalog_warning_text(view: CatalogView) -> str | None:
 
 
 def warn_catalog(text: str | None) -> None:
-    """Emit ``text`` as a :class:`CatalogWarning` when there is one."""
+    """Emit ``text`` as a :class:`CatalogWarning` (at the user's line) when there is one."""
     if text is not None:
-        warnings.warn(text, CatalogWarning, stacklevel=3)
+        warnings.warn(text, CatalogWarning, stacklevel=caller_stacklevel())
+
+
+def late_registration_text(name: str, model_tools: tuple[str, ...] | None) -> str | None:
+    """The warning for registering ``name`` on a session whose tools were fixed at creation."""
+    if model_tools is None or name in model_tools:
+        return None  # not created here (unknown: said by sync_runtime()), or offered then
+    return (
+        f"remote skill {name!r} was registered after its session was created: Codex fixes the "
+        "tool list when a session starts, so the model may never call it (register skills in "
+        "create_session(register=...), or create a new session)"
+    )

@@ -9,14 +9,13 @@ never takes a lock.
 from __future__ import annotations
 
 import inspect
-import sys
 import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import FrameType
 from typing import Final, Generic, Literal, TypeAlias, TypeVar, overload
 
+from codex_manager._warnings import caller_stacklevel
 from codex_manager.stream._methods import (
     KNOWN_NOTIFICATION_METHODS,
     KNOWN_REQUEST_METHODS,
@@ -127,18 +126,8 @@ def _warn_if_unknown(method: str | None, signal_type: SignalType) -> None:
         f"{method!r} is not an app-server {register} codex's schemas list ({hint}); the handler "
         "runs only if the server sends it",
         UnknownMethodWarning,
-        stacklevel=_caller_stacklevel(),
+        stacklevel=caller_stacklevel(),
     )
-
-
-def _caller_stacklevel() -> int:
-    """The ``stacklevel`` that points a warning at the first frame outside this package."""
-    frame: FrameType | None = sys._getframe(1)
-    level = 1
-    while frame is not None and frame.f_globals.get("__name__", "").startswith("codex_manager."):
-        frame = frame.f_back
-        level += 1
-    return level
 
 
 def _method_key(normalized_method: str | None) -> str | None:

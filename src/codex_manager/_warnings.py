@@ -1,0 +1,24 @@
+"""Pointing the SDK's warnings at the user's line, not at the SDK's own."""
+
+from __future__ import annotations
+
+import sys
+from types import FrameType
+
+
+def caller_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside this package.
+
+    Call it in the function that calls :func:`warnings.warn`: the warning then names the
+    user's line however deep in the SDK the call was made, so that it can be found and
+    filtered by module.
+    """
+    frame: FrameType | None = sys._getframe(1)
+    level = 1
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("codex_manager."):
+        frame = frame.f_back
+        level += 1
+    return level
+
+
+__all__ = ["caller_stacklevel"]
