@@ -24,6 +24,7 @@ from typing import Literal
 from codex_manager.errors import (
     APIStatusError,
     CodexManagerError,
+    ConfigError,
     RateLimitError,
     ServerError,
     TransportError,
@@ -70,13 +71,17 @@ class SubmissionPolicy:
     """Linear backoff step in seconds; ``0`` means immediate retries."""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.max_attempts, int) or self.max_attempts < 1:
-            raise ValueError(
-                f"max_submit_attempts must be an integer >= 1 (got {self.max_attempts!r})"
-            )
+        attempts = self.max_attempts
+        if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+            raise ConfigError(f"max_submit_attempts must be an integer >= 1 (got {attempts!r})")
         delay = self.retry_delay_seconds
-        if not isinstance(delay, int | float) or not math.isfinite(delay) or delay < 0:
-            raise ValueError(f"retry_delay_seconds must be a finite number >= 0 (got {delay!r})")
+        if (
+            not isinstance(delay, int | float)
+            or isinstance(delay, bool)
+            or not math.isfinite(delay)
+            or delay < 0
+        ):
+            raise ConfigError(f"retry_delay_seconds must be a finite number >= 0 (got {delay!r})")
 
     def delay_after(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
