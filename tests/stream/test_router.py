@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import pytest
@@ -142,6 +143,33 @@ def test_bad_registrations_are_rejected() -> None:
         stream.on_app_server_request(" ")
     with pytest.raises(TypeError, match="callable"):
         stream.on_event("x")(42)  # type: ignore[arg-type]  # deliberately not a handler
+
+
+def test_a_handler_that_cannot_take_the_event_and_its_context_is_refused_at_once() -> None:
+    # Found at registration, not as a HandlerError for every event (with the tool call it was
+    # to answer left pending).
+    stream: HandlerRegistry[StreamClient] = HandlerRegistry()
+
+    def forgot_the_context(signal: AppServerSignal) -> None: ...
+
+    def wants_three(signal: AppServerSignal, context: Context, extra: int) -> None: ...
+
+    for wrong in (forgot_the_context, wants_three, lambda: None):
+        with pytest.raises(TypeError, match=r"two positional arguments.*handler\(event, ctx\)"):
+            stream.on_app_server_request("item.tool.call")(wrong)  # type: ignore[arg-type]
+    call = event("app_server.request.item.tool.call", payload=tool_call_signal("t", 1, "c"))
+    assert names(stream, call) == []  # none of them was registered
+
+    class Callable:
+        def __call__(self, item: StreamEvent, context: Context) -> None: ...
+
+    def with_a_default(item: StreamEvent, context: Context, extra: int = 1) -> None: ...
+
+    def variadic(*args: object) -> None: ...
+
+    for right in (Callable(), with_a_default, variadic, functools.partial(wants_three, extra=2)):
+        stream.on_event("n")(right)
+    stream.on_event("n")(print)  # a built-in: what inspect can read of it takes two
 
 
 def test_a_raw_method_without_a_slash_is_normalized_too() -> None:

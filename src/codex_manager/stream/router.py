@@ -83,7 +83,27 @@ def _entry(
     if not callable(handler):
         raise TypeError(f"a stream handler must be callable, got {handler!r}")
     name = getattr(handler, "__qualname__", None) or repr(handler)
+    _check_takes_event_and_context(handler, name)
     return HandlerEntry(handler, name, inspect.iscoroutinefunction(handler), kind, key, ordered)
+
+
+def _check_takes_event_and_context(handler: Callable[..., object], name: str) -> None:
+    """Refuse, at registration, a handler that cannot be called as ``handler(event, context)``.
+
+    Otherwise the mistake (``def on_call(signal):``) shows only when an event comes, as a
+    ``HandlerError`` for every event, and a tool call it was to answer stays pending.
+    """
+    try:
+        signature = inspect.signature(handler)
+    except (TypeError, ValueError):
+        return  # no signature to read (some built-ins): the call will tell
+    try:
+        signature.bind(None, None)
+    except TypeError as error:
+        raise TypeError(
+            f"stream handler {name} must accept two positional arguments, the event and its "
+            f"context (handler(event, ctx)); its signature {signature} does not: {error}"
+        ) from None
 
 
 _FRAME_PREFIXES = ("app_server.request.", "app_server.")
