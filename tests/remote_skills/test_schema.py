@@ -394,6 +394,10 @@ def test_name_defaults_to_function_name_and_is_checked() -> None:
     for bad in ["", "has space", "x" * 65, "dot.ted"]:
         with pytest.raises(SkillRegistrationError, match="names must be"):
             build_skill(bad, my_tool)
+    # A lambda's name is "<lambda>": the error says where the name came from and what to do.
+    with pytest.raises(SkillRegistrationError, match=r"named after the function.*pass name="):
+        build_skill(None, lambda: None)
+    assert build_skill("ping", lambda: None).name == "ping"
 
 
 def test_no_parameters_gives_permissive_empty_object() -> None:

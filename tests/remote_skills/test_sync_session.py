@@ -79,7 +79,7 @@ pytestmark = pytest.mark.filterwarnings(
 def test_a_skill_registered_after_creation_is_warned_about_at_the_users_line(
     cm: CodexManager, created: tuple[str, SessionSkills]
 ) -> None:
-    session_id, skills = created
+    _, skills = created
     with pytest.warns(CatalogWarning, match="'late' was registered after") as caught:
         skills.register("late", add)
     assert caught[0].filename == __file__  # the user's line, not the SDK's

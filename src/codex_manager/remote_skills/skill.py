@@ -154,6 +154,12 @@ def build_skill(
         name = getattr(handler, "__name__", None)
         if not isinstance(name, str):
             raise SkillRegistrationError("?", "the handler has no __name__; pass name=...")
+        if not SKILL_NAME_PATTERN.fullmatch(name):  # a lambda's "<lambda>", say
+            raise SkillRegistrationError(
+                name,
+                "the tool is named after the function, and this name is not one Codex accepts "
+                "(1 to 64 letters, digits, '_' or '-'); pass name=...",
+            )
     name = _check_name(name)
     if not callable(handler):
         raise SkillRegistrationError(
