@@ -258,6 +258,10 @@ class TurnWaitTimeoutError(CodexManagerError, TimeoutError):
         timeout: The deadline in seconds.
         last_status: The turn status seen last (``None`` if the turn never appeared).
         last_seen: Secret-free description of what the last poll showed.
+        pending_tool_calls: Tool calls of the session waiting for an answer at the deadline
+            (``None``: not asked, or the server did not say). A turn that waits on them ends
+            only once they are answered: by a stream's handler, or ``drain_pending_calls()``.
+        pending_approvals: Approvals of the session waiting for a decision, likewise.
     """
 
     def __init__(
@@ -268,16 +272,36 @@ class TurnWaitTimeoutError(CodexManagerError, TimeoutError):
         timeout: float,
         last_status: str | None,
         last_seen: str,
+        pending_tool_calls: int | None = None,
+        pending_approvals: int | None = None,
     ):
         self.session_id = session_id
         self.turn_id = turn_id
         self.timeout = timeout
         self.last_status = last_status
         self.last_seen = last_seen
+        self.pending_tool_calls = pending_tool_calls
+        self.pending_approvals = pending_approvals
         super().__init__(
             f"turn {turn_id!r} of session {session_id!r} did not finish within {timeout:g} s; "
-            f"last seen: {last_seen}"
+            f"last seen: {last_seen}" + _waiting_on(pending_tool_calls or 0, pending_approvals or 0)
         )
+
+
+def _waiting_on(tool_calls: int, approvals: int) -> str:
+    """What a turn still running at the deadline waits on, if anything is pending."""
+    parts: list[str] = []
+    if tool_calls:
+        parts.append(
+            f"{tool_calls} tool call{'s' if tool_calls > 1 else ''} pending (answered by a "
+            "running stream's handler or drain_pending_calls(): is one running?)"
+        )
+    if approvals:
+        parts.append(
+            f"{approvals} approval{'s' if approvals > 1 else ''} pending (decided with "
+            "cm.session(id).approvals or a stream handler)"
+        )
+    return "; the session waits on " + " and ".join(parts) if parts else ""
 
 
 _STATUS_CLASSES: Mapping[int, type[APIStatusError]] = {

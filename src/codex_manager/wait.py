@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Final
 
 from codex_manager._omit import OMIT, Omit
 from codex_manager.errors import (
+    CodexManagerError,
     ConfigError,
     RateLimitError,
     ServerError,
@@ -195,23 +196,41 @@ class _TurnPoll:
         self._seen = _observe(read, self._session_id, self._turn_id)
         return self._seen.result
 
-    def next_pause(self) -> float:
-        """Seconds to sleep before the next poll.
+    def next_pause(self) -> float | None:
+        """Seconds to sleep before the next poll; ``None`` once the deadline passed."""
+        return self.pacer.next_pause()
 
-        Raises:
-            TurnWaitTimeoutError: the deadline passed (the last failure is its cause).
-        """
-        pause = self.pacer.next_pause()
-        if pause is None:
-            last = self._seen
-            raise TurnWaitTimeoutError(
-                session_id=self._session_id,
-                turn_id=self._turn_id,
-                timeout=self._timeout,
-                last_status=None if last is None else last.status,
-                last_seen="no poll answered in time" if last is None else last.seen,
-            ) from self._failure
-        return pause
+    @property
+    def worth_asking_what_blocks(self) -> bool:
+        """Whether the turn was seen running and the server answered last: then the pending
+        tool calls and approvals of the session may say why it has not finished."""
+        last = self._seen
+        return self._failure is None and last is not None and last.status is not None
+
+    def timed_out(self, pending: _Pending | None) -> TurnWaitTimeoutError:
+        """The error for a deadline passed (the last failed poll is its cause)."""
+        last = self._seen
+        error = TurnWaitTimeoutError(
+            session_id=self._session_id,
+            turn_id=self._turn_id,
+            timeout=self._timeout,
+            last_status=None if last is None else last.status,
+            last_seen="no poll answered in time" if last is None else last.seen,
+            pending_tool_calls=None if pending is None else pending.tool_calls,
+            pending_approvals=None if pending is None else pending.approvals,
+        )
+        error.__cause__ = self._failure
+        return error
+
+
+@dataclass(frozen=True)
+class _Pending:
+    tool_calls: int
+    approvals: int
+
+
+_BLOCKER_LOOKUP_SECONDS: Final = 5.0
+"""The most the async wait spends, past its deadline, asking what the turn waits on."""
 
 
 class TurnWaiter:
@@ -259,7 +278,22 @@ class TurnWaiter:
                 result = poll.answered(read)
                 if result is not None:
                     return result
-            self._sleep(poll.next_pause())
+            pause = poll.next_pause()
+            if pause is None:
+                raise poll.timed_out(self._pending(session_id, poll))
+            self._sleep(pause)
+
+    def _pending(self, session_id: str, poll: _TurnPoll) -> _Pending | None:
+        """What the session waits on at the deadline (``None``: not asked, or no answer)."""
+        if not poll.worth_asking_what_blocks:
+            return None
+        sessions = self._client.sessions
+        try:
+            calls = sessions.list_tool_calls(session_id, retry=_ONE_ATTEMPT)
+            approvals = sessions.list_approvals(session_id, retry=_ONE_ATTEMPT)
+        except CodexManagerError:
+            return None  # the timeout is the news; this was only a hint
+        return _Pending(len(calls["data"]), len(approvals["data"]))
 
     def send_message_and_wait_reply(
         self,
@@ -333,7 +367,23 @@ class AsyncTurnWaiter:
                 result = poll.answered(read)
                 if result is not None:
                     return result
-            await asyncio.sleep(poll.next_pause())
+            pause = poll.next_pause()
+            if pause is None:
+                raise poll.timed_out(await self._pending(session_id, poll))
+            await asyncio.sleep(pause)
+
+    async def _pending(self, session_id: str, poll: _TurnPoll) -> _Pending | None:
+        """See :meth:`TurnWaiter._pending` (bounded: at most a few seconds past the deadline)."""
+        if not poll.worth_asking_what_blocks:
+            return None
+        sessions = self._client.sessions
+        try:
+            async with asyncio.timeout(_BLOCKER_LOOKUP_SECONDS):
+                calls = await sessions.list_tool_calls(session_id, retry=_ONE_ATTEMPT)
+                approvals = await sessions.list_approvals(session_id, retry=_ONE_ATTEMPT)
+        except (CodexManagerError, TimeoutError):
+            return None
+        return _Pending(len(calls["data"]), len(approvals["data"]))
 
     async def send_message_and_wait_reply(
         self,

@@ -100,6 +100,46 @@ def test_wait_timeout_says_what_it_saw(fake_server: FakeCodexManager) -> None:
     assert "no-such-turn" in str(error)
 
 
+def test_a_wait_that_times_out_on_an_unanswered_tool_call_says_so(
+    fake_server: FakeCodexManager,
+) -> None:
+    # The first-hour mistake: a skill registered, no stream running and no drain. The turn
+    # waits for the answer until the deadline; the error names what it waits on.
+    with CodexManager(fake_server.base_url) as cm:
+        session_id = cm.sessions.create(dynamic_tools=[TOOL])["session"]["sessionId"]
+        accepted = cm.session(session_id).messages.send(CALL_TEXT)
+        fake_server.wait_for_tool_call(session_id)
+        with pytest.raises(TurnWaitTimeoutError) as caught:
+            cm.wait.turn(session_id, accepted["turnId"], timeout=0.2, poll_interval=0.05)
+    error = caught.value
+    assert (error.pending_tool_calls, error.pending_approvals) == (1, 0)
+    assert "waits on 1 tool call pending" in str(error)
+    assert "drain_pending_calls()" in str(error)
+
+
+async def test_the_async_wait_names_the_pending_tool_call_too(
+    fake_server: FakeCodexManager,
+) -> None:
+    async with AsyncCodexManager(fake_server.base_url) as acm:
+        created = await acm.sessions.create(dynamic_tools=[TOOL])
+        session_id = created["session"]["sessionId"]
+        accepted = await acm.session(session_id).messages.send(CALL_TEXT)
+        await fake_server.wait_for_tool_call_async(session_id)
+        with pytest.raises(TurnWaitTimeoutError) as caught:
+            await acm.wait.turn(session_id, accepted["turnId"], timeout=0.2, poll_interval=0.05)
+    assert caught.value.pending_tool_calls == 1
+    assert "1 tool call pending" in str(caught.value)
+
+
+def test_a_turn_never_seen_asks_nothing_more(fake_server: FakeCodexManager) -> None:
+    with CodexManager(fake_server.base_url) as cm:
+        session_id = cm.sessions.create()["session"]["sessionId"]
+        with pytest.raises(TurnWaitTimeoutError) as caught:
+            cm.wait.turn(session_id, "no-such-turn", timeout=0.05, poll_interval=0.01)
+    assert caught.value.pending_tool_calls is None  # not asked: the turn was never listed
+    assert "waits on" not in str(caught.value)
+
+
 def test_deleted_session_is_gone(fake_server: FakeCodexManager) -> None:
     with CodexManager(fake_server.base_url) as cm:
         session_id = cm.sessions.create()["session"]["sessionId"]
