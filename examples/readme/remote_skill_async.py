@@ -1,4 +1,5 @@
 import asyncio
+import contextlib
 
 from codex_manager import AsyncCodexManager
 from codex_manager.remote_skills import AsyncSessionSkills
@@ -25,4 +26,6 @@ async def main() -> None:
         await cm.stream.run_forever(thread_id=created["session"]["sessionId"])
 
 
-asyncio.run(main())
+# Ctrl-C: asyncio.run cancels main(), the stream stops, then KeyboardInterrupt is raised.
+with contextlib.suppress(KeyboardInterrupt):
+    asyncio.run(main())
