@@ -52,3 +52,24 @@ def test_page_runs(page: Path, monkeypatch: pytest.MonkeyPatch) -> None:
                 value.close()
             elif isinstance(value, FakeCodexManager):
                 value.stop()
+
+
+def test_the_pages_code_passes_mypy_strict(tmp_path: Path) -> None:
+    # The guides are written for strictly typed code bases: what they show must type-check as
+    # the users' own code would (mypy's project cache, warm after `make typecheck`).
+    mypy_api = pytest.importorskip("mypy.api")
+    for page in PAGES:
+        module = tmp_path / f"docs_{page.stem.replace('-', '_')}.py"
+        module.write_text("\n\n".join(python_blocks(page)), encoding="utf-8")
+    stdout, stderr, status = mypy_api.run(
+        [
+            "--strict",
+            "--no-error-summary",
+            "--cache-dir",
+            str(ROOT / ".mypy_cache"),
+            "--config-file",
+            str(ROOT / "pyproject.toml"),
+            str(tmp_path),
+        ]
+    )
+    assert status == 0, stdout + stderr
