@@ -52,6 +52,32 @@ def network_env() -> dict[str, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class CpuSplit:
+    """The CPUs the bench server runs on, and those every client runs on (none shared)."""
+
+    server: frozenset[int]
+    clients: frozenset[int]
+
+
+def cpu_split() -> CpuSplit | None:
+    """Give the server its own CPU and the clients the others (Linux, two CPUs or more).
+
+    The server is what the clients are measured against, so no client may take CPU from it.
+    On two CPUs left to the scheduler, a client's threads also run on the server's CPU and
+    preempt it: the sync SDK (a hundred handler threads) then fell, in about one run of three,
+    into a mode where both it and the server spent a third more CPU per call (about 3,600
+    instead of 5,000 calls/s). A real server has cores of its own. ``BENCH_CPU_SPLIT=0`` turns
+    it off (``None``, as on other systems).
+    """
+    if os.environ.get("BENCH_CPU_SPLIT", "1") == "0" or not hasattr(os, "sched_setaffinity"):
+        return None
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < 2:
+        return None
+    return CpuSplit(server=frozenset(available[:1]), clients=frozenset(available[1:]))
+
+
+@dataclass(frozen=True, slots=True)
 class Measured:
     """One client run: what the client said and what the server measured."""
 
@@ -62,8 +88,9 @@ class Measured:
 class BenchServerProcess:
     """``python -m bench.server`` in a child process, so its CPU never shares the client's GIL."""
 
-    def __init__(self) -> None:
+    def __init__(self, split: CpuSplit | None = None) -> None:
         self._proc: subprocess.Popen[str] | None = None
+        self._split = split
         self.base_url = ""
 
     def __enter__(self) -> BenchServerProcess:
@@ -74,6 +101,8 @@ class BenchServerProcess:
             env=network_env(),
             cwd=PROJECT_ROOT,
         )
+        if self._split is not None:
+            os.sched_setaffinity(self._proc.pid, self._split.server)
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline().strip()
         if not line.startswith("BENCH_SERVER_PORT="):
@@ -142,16 +171,26 @@ class BenchServerProcess:
             timeout_s=timeout_s,
             warmup_calls=config.sessions * min(config.warmup_calls, config.calls_per_session),
         )
-        result = run_client_process(spec, timeout_s + 30.0)
+        clients = None if self._split is None else self._split.clients
+        result = run_client_process(spec, timeout_s + 30.0, cpus=clients)
         wait = 2.0 if result.status == "ok" else 0.0
         return Measured(client=result, server=self.results(created.run_id, wait_s=wait))
 
 
-def run_client_process(spec: ClientSpec, hard_timeout_s: float) -> ClientResult:
-    """Run ``python -m bench.clients.runner`` for ``spec``; a crash becomes an error result."""
+def run_client_process(
+    spec: ClientSpec, hard_timeout_s: float, *, cpus: frozenset[int] | None = None
+) -> ClientResult:
+    """Run ``python -m bench.clients.runner`` for ``spec`` (on ``cpus``, when given); a crash
+    becomes an error result."""
+
+    def pin() -> None:  # in the child, before it runs Python: its threads inherit the CPUs
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "bench.clients.runner", msgspec.json.encode(spec).decode()],
+            preexec_fn=pin if cpus is not None else None,
             capture_output=True,
             text=True,
             env=network_env(),

@@ -463,6 +463,12 @@ def _fmt(s: Spread | None, unit: str) -> str:
     return s.fmt(digits)
 
 
+def _split_line(split: dict[str, list[int]] | None) -> str:
+    if split is None:
+        return "server and clients on any CPU (not split)"
+    return f"server on CPU {split['server']}, clients on CPU {split['clients']}"
+
+
 def render(report: BenchReport) -> str:
     """The table printed on stdout: Markdown, so it pastes into the README as is."""
     m = report.meta
@@ -472,6 +478,7 @@ def render(report: BenchReport) -> str:
         f"commit {m.git_commit}, {kind}, {m.duration_s:.0f} s, "
         f"load {m.load_average[0]:.1f} -> {m.load_average[3]:.1f}",
         "network runs with " + " ".join(f"{k}={v}" for k, v in sorted(m.network_env.items())),
+        _split_line(m.cpu_split),
         "",
         "| figure | unit | SDK median [min..max] | baseline (same run) | ratio | target | met |",
         "|---|---|---|---|---|---|---|",

@@ -89,6 +89,8 @@ class Meta(msgspec.Struct, frozen=True):
     command: str
     network_env: dict[str, str]
     """Environment settings every process of the network runs had (server and clients alike)."""
+    cpu_split: dict[str, list[int]] | None = None
+    """CPUs of the server and of the clients in the network runs (``None``: not split)."""
 
 
 class BenchReport(msgspec.Struct, frozen=True):

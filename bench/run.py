@@ -16,7 +16,7 @@ from pathlib import Path
 import msgspec
 
 from bench import scenarios
-from bench.control import FIXED_MALLOC_THRESHOLDS, PROJECT_ROOT, BenchServerProcess
+from bench.control import FIXED_MALLOC_THRESHOLDS, PROJECT_ROOT, BenchServerProcess, cpu_split
 from bench.installed import installed_python
 from bench.report import micro_figures, render, sequential_figures, throughput_figures
 from bench.results import BenchReport, Meta
@@ -55,7 +55,8 @@ def run(quick: bool, reps: int | None, verbose: bool) -> BenchReport:
     load_before = os.getloadavg()
     # Later repetitions are dropped rather than overrun the 10-minute bound on a busy machine.
     wire_deadline = time.monotonic() + WIRE_BUDGET_S
-    with BenchServerProcess() as server:
+    split = cpu_split()
+    with BenchServerProcess(split) as server:
         progress("sequential latency ...")
         seq = scenarios.sequential(server, sizes, progress, wire_deadline - WIRE_BUDGET_S * 0.7)
         progress("throughput ...")
@@ -88,6 +89,9 @@ def run(quick: bool, reps: int | None, verbose: bool) -> BenchReport:
         load_average=[round(x, 2) for x in (*load_before, *os.getloadavg())],
         command="python -m bench" + (" --quick" if quick else ""),
         network_env=dict(FIXED_MALLOC_THRESHOLDS),
+        cpu_split=None
+        if split is None
+        else {"server": sorted(split.server), "clients": sorted(split.clients)},
     )
     return BenchReport(
         meta=meta, figures=figures, scenarios=[seq, tp], micro=[decode, imports, memory]

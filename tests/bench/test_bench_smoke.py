@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from bench.control import FIXED_MALLOC_THRESHOLDS, BenchServerProcess
+from bench.control import FIXED_MALLOC_THRESHOLDS, BenchServerProcess, cpu_split
 from bench.results import BenchReport
 from bench.scenarios import CLIENTS, SYNC_FLOOR
 
@@ -113,3 +113,40 @@ def test_the_bench_server_runs_with_the_fixed_allocator_settings() -> None:
     environ = dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
     for key, value in FIXED_MALLOC_THRESHOLDS.items():
         assert environ.get(key) == value
+
+
+@pytest.mark.timeout(180)
+def test_network_runs_record_their_cpu_split(quick_report: BenchReport) -> None:
+    split = cpu_split()
+    recorded = quick_report.meta.cpu_split
+    if split is None:
+        assert recorded is None
+    else:
+        assert recorded == {"server": sorted(split.server), "clients": sorted(split.clients)}
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="CPU affinity is Linux's")
+@pytest.mark.timeout(60)
+def test_the_server_and_the_clients_never_share_a_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    available = os.sched_getaffinity(0)
+    split = cpu_split()
+    if len(available) < 2:
+        assert split is None
+        return
+    assert split is not None
+    assert split.server
+    assert split.clients
+    assert not split.server & split.clients
+    assert split.server | split.clients == available
+    with BenchServerProcess(split) as server:
+        assert os.sched_getaffinity(server.pid) == split.server
+    probe = subprocess.run(
+        [sys.executable, "-c", "import os; print(sorted(os.sched_getaffinity(0)))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        preexec_fn=lambda: os.sched_setaffinity(0, split.clients),
+    )
+    assert probe.stdout.strip() == str(sorted(split.clients))
+    monkeypatch.setenv("BENCH_CPU_SPLIT", "0")
+    assert cpu_split() is None
