@@ -8,27 +8,19 @@ quietly changed its signature), and a removed one made the script die on a KeyEr
 from __future__ import annotations
 
 import copy
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.project_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def gen_client() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "gen_client_under_test", ROOT / "scripts" / "gen_client.py"
-    )
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gen_client")
 
 
 def _problems(gen_client: ModuleType, edit: str) -> list[str]:

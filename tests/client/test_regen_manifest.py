@@ -6,25 +6,19 @@ rewrote all ~300 generated files, and the diff of ``make regen`` hid the change 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.project_scripts import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def regen() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("regen_under_test", ROOT / "scripts" / "regen.py")
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("regen")
 
 
 def test_a_header_names_its_sources_and_stays_when_their_bytes_change(
