@@ -8,14 +8,11 @@ quietly changed its signature), and a removed one made the script die on a KeyEr
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 from tests.project_scripts import load_script
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
