@@ -6,6 +6,7 @@ import math
 import threading
 from dataclasses import dataclass
 
+from codex_manager._settings import is_count, is_number
 from codex_manager.errors import ConfigError
 from codex_manager.remote_skills.execution import DEFAULT_TIMEOUT_SECONDS, ExecutionSettings
 from codex_manager.remote_skills.submit import (
@@ -26,16 +27,6 @@ DEFAULT_ASYNC_CONCURRENT_CALLS = 256
 DEFAULT_THREAD_CONCURRENT_CALLS = 128
 """Default bound on worker threads running handlers on the sync client (the sync stream's
 default too: see ``codex_manager.stream.context.DEFAULT_THREAD_CONCURRENCY``)."""
-
-
-def _is_number(value: object) -> bool:
-    """An int or float, not a bool (``True`` is not a number of seconds)."""
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _is_count(value: object) -> bool:
-    """An int, not a bool."""
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,21 +68,21 @@ class RemoteSkillOptions:
     def __post_init__(self) -> None:
         timeout = self.default_timeout_seconds
         if timeout is not None and not (
-            _is_number(timeout) and 0 < timeout <= threading.TIMEOUT_MAX
+            is_number(timeout) and 0 < timeout <= threading.TIMEOUT_MAX
         ):
             raise ConfigError(
                 f"default_timeout_seconds must be > 0 (at most {threading.TIMEOUT_MAX:g}, the "
                 f"longest wait the platform allows) or None (got {timeout!r})"
             )
         bound = self.max_concurrent_calls
-        if bound is not None and not (_is_count(bound) and bound >= 1):
+        if bound is not None and not (is_count(bound) and bound >= 1):
             raise ConfigError(
                 f"max_concurrent_calls must be an integer >= 1 or None (got {bound!r})"
             )
-        if not (_is_count(self.dedupe_memory) and self.dedupe_memory >= 1):
+        if not (is_count(self.dedupe_memory) and self.dedupe_memory >= 1):
             raise ConfigError(f"dedupe_memory must be an integer >= 1 (got {self.dedupe_memory!r})")
         check = self.ownership_check_after_seconds
-        if check is not None and not (_is_number(check) and math.isfinite(check) and check >= 0):
+        if check is not None and not (is_number(check) and math.isfinite(check) and check >= 0):
             raise ConfigError(f"ownership_check_after_seconds must be >= 0 or None (got {check!r})")
         self.submission_policy()  # validates the retry settings
 

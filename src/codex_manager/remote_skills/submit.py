@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from codex_manager._settings import is_count, is_number
 from codex_manager.errors import (
     APIStatusError,
     CodexManagerError,
@@ -72,15 +73,10 @@ class SubmissionPolicy:
 
     def __post_init__(self) -> None:
         attempts = self.max_attempts
-        if not isinstance(attempts, int) or isinstance(attempts, bool) or attempts < 1:
+        if not (is_count(attempts) and attempts >= 1):
             raise ConfigError(f"max_submit_attempts must be an integer >= 1 (got {attempts!r})")
         delay = self.retry_delay_seconds
-        if (
-            not isinstance(delay, int | float)
-            or isinstance(delay, bool)
-            or not math.isfinite(delay)
-            or delay < 0
-        ):
+        if not (is_number(delay) and math.isfinite(delay) and delay >= 0):
             raise ConfigError(f"retry_delay_seconds must be a finite number >= 0 (got {delay!r})")
 
     def delay_after(self, attempt: int) -> float:

@@ -17,6 +17,7 @@ from typing import (
     get_args,
 )
 
+from codex_manager._settings import is_count, is_number
 from codex_manager.errors import ClientClosedError, ConfigError
 from codex_manager.retry import RetryPolicy
 
@@ -177,15 +178,23 @@ class StreamOptions:
 
     def __post_init__(self) -> None:
         for name in ("ping_interval", "pong_timeout", "open_timeout", "close_timeout"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"StreamOptions.{name} must be > 0")
-        if self.shutdown_timeout < 0:
-            raise ConfigError("StreamOptions.shutdown_timeout must be >= 0")
-        if self.max_concurrency is not None and self.max_concurrency < 1:
-            raise ConfigError("StreamOptions.max_concurrency must be >= 1 or None")
+            value = getattr(self, name)
+            if not (is_number(value) and value > 0):
+                raise ConfigError(f"StreamOptions.{name} must be a number > 0 (got {value!r})")
+        if not (is_number(self.shutdown_timeout) and self.shutdown_timeout >= 0):
+            raise ConfigError(
+                f"StreamOptions.shutdown_timeout must be a number >= 0 "
+                f"(got {self.shutdown_timeout!r})"
+            )
+        bound = self.max_concurrency
+        if bound is not None and not (is_count(bound) and bound >= 1):
+            raise ConfigError(
+                f"StreamOptions.max_concurrency must be an integer >= 1 or None (got {bound!r})"
+            )
         for name in ("max_pending", "max_frame_bytes"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"StreamOptions.{name} must be >= 1")
+            value = getattr(self, name)
+            if not (is_count(value) and value >= 1):
+                raise ConfigError(f"StreamOptions.{name} must be an integer >= 1 (got {value!r})")
         if self.websocket_client not in WEBSOCKET_CLIENT_CHOICES:
             raise ConfigError(
                 "StreamOptions.websocket_client must be one of "
