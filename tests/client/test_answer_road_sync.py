@@ -20,7 +20,7 @@ import httpx
 import pytest
 import trustme
 
-from codex_manager.client import _direct_sync
+from codex_manager.client import _direct_sync, _http1
 from codex_manager.client._direct_sync import SyncAnswerRoad
 from codex_manager.client._http1 import HTTP1_ENGINES, Http1Engine, ParsedConnection
 from tests.one_shot_http import OneShotServer
@@ -507,6 +507,40 @@ def test_a_parsed_connection_reads_its_state_from_tcp_info(engine: str) -> None:
         peer.close()
         listener.close()
     assert closing.unchanged_since_answer() is None  # closed: nothing to ask
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="TCP_INFO is Linux's")
+@pytest.mark.parametrize(
+    "report",
+    [bytes(136), bytes([4]) + bytes(135)],  # gVisor's zeros; a BSD's ESTABLISHED (4)
+    ids=["zeroed", "foreign-state"],
+)
+def test_a_kernel_whose_tcp_info_is_not_linuxs_is_not_trusted(
+    engine: str, report: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Believed, such a report would make every kept connection look changed: each answer
+    # would open a new connection. The first implausible one turns the check off (polls).
+    if engine != "httptools":
+        pytest.skip("the httptools engine's connection")
+    monkeypatch.setattr(_http1._KernelWord, "trusted", True)
+
+    class MimickingKernel(socket.socket):
+        def getsockopt(self, *args: int) -> bytes:  # type: ignore[override]
+            return report
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    plain = socket.create_connection(listener.getsockname())
+    peer, _ = listener.accept()
+    connection = ParsedConnection(MimickingKernel(fileno=plain.detach()))
+    try:
+        peer.sendall(OK)
+        assert connection.read_response()[0] == 200
+        assert connection.unchanged_since_answer() is None  # can't tell: the road polls
+        assert _http1._KernelWord.trusted is False
+    finally:
+        connection.close()
+        peer.close()
+        listener.close()
 
 
 def _settle(condition: Callable[[], bool]) -> None:

@@ -187,8 +187,11 @@ class _Answer:
         self.keep_alive = self.parser is not None and self.parser.should_keep_alive()
 
 
-_TCP_INFO: Final[int | None] = getattr(socket, "TCP_INFO", None)
-"""Linux's ``getsockopt`` for a TCP connection's state (``None`` elsewhere)."""
+_TCP_INFO: Final[int | None] = (
+    getattr(socket, "TCP_INFO", None) if sys.platform.startswith("linux") else None
+)
+"""Linux's ``getsockopt`` for a TCP connection's state (``None`` elsewhere: the BSDs have a
+``TCP_INFO`` too, with another layout and other state numbers)."""
 
 _TCP_INFO_BYTES: Final = 136
 """``struct tcp_info`` up to and including ``tcpi_bytes_received`` (Linux 4.1 and later)."""
@@ -198,6 +201,20 @@ _TCP_INFO_BYTES_RECEIVED: Final = struct.Struct("=Q")
 
 _TCP_ESTABLISHED: Final = 1
 """``tcpi_state`` of an open connection; a FIN makes it CLOSE_WAIT, a reset CLOSE."""
+
+_TCP_STATES: Final = range(1, 12)
+"""Linux's ``tcpi_state`` values for a connected socket (ESTABLISHED to CLOSING)."""
+
+
+class _KernelWord:
+    """Whether this process's kernel reports TCP_INFO as Linux does (until shown otherwise).
+
+    A kernel that only mimics Linux (gVisor's netstack leaves ``tcpi_bytes_received`` at 0)
+    would make every kept connection look changed, and every answer open a new one: the first
+    implausible report turns the check off for the process, and the connections poll.
+    """
+
+    trusted = True
 
 
 class ParsedConnection:
@@ -304,7 +321,7 @@ class ParsedConnection:
         """See :meth:`AnswerConnection.unchanged_since_answer` (``None``: not Linux TCP)."""
         sock = self._sock
         option = _TCP_INFO
-        if sock is None or option is None or not self._tcp_info:
+        if sock is None or option is None or not self._tcp_info or not _KernelWord.trusted:
             return None
         try:
             info = sock.getsockopt(socket.IPPROTO_TCP, option, _TCP_INFO_BYTES)
@@ -313,8 +330,12 @@ class ParsedConnection:
         if len(info) < _TCP_INFO_BYTES:  # a kernel older than 4.1: poll from now on
             self._tcp_info = False
             return None
+        state = info[0]
         (received,) = _TCP_INFO_BYTES_RECEIVED.unpack_from(info, 128)
-        return info[0] == _TCP_ESTABLISHED and received == self._received
+        if state not in _TCP_STATES or received < self._received:  # not Linux's numbers
+            _KernelWord.trusted = False
+            return None
+        return state == _TCP_ESTABLISHED and received == self._received
 
     def close(self) -> None:
         """Close the socket (idempotent)."""
