@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 
 import pytest
 
@@ -160,14 +161,27 @@ def test_a_handler_that_cannot_take_the_event_and_its_context_is_refused_at_once
     call = event("app_server.request.item.tool.call", payload=tool_call_signal("t", 1, "c"))
     assert names(stream, call) == []  # none of them was registered
 
-    class Callable:
+    class CallableObject:
         def __call__(self, item: StreamEvent, context: Context) -> None: ...
 
     def with_a_default(item: StreamEvent, context: Context, extra: int = 1) -> None: ...
 
     def variadic(*args: object) -> None: ...
 
-    for right in (Callable(), with_a_default, variadic, functools.partial(wants_three, extra=2)):
+    def supplies_a_third(function: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(function)
+        def wrapper(item: StreamEvent, context: Context) -> None:
+            function(item, context, 3)  # what the stream calls is the wrapper
+
+        return wrapper
+
+    for right in (
+        CallableObject(),
+        with_a_default,
+        variadic,
+        functools.partial(wants_three, extra=2),
+        supplies_a_third(wants_three),
+    ):
         stream.on_event("n")(right)
     stream.on_event("n")(print)  # a built-in: what inspect can read of it takes two
 

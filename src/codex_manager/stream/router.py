@@ -94,7 +94,9 @@ def _check_takes_event_and_context(handler: Callable[..., object], name: str) ->
     ``HandlerError`` for every event, and a tool call it was to answer stays pending.
     """
     try:
-        signature = inspect.signature(handler)
+        # The callable the stream calls, not what a functools.wraps decorator wraps: such a
+        # wrapper may supply or drop arguments (wrapper(event, ctx) calling f(event, ctx, db)).
+        signature = inspect.signature(handler, follow_wrapped=False)
     except (TypeError, ValueError):
         return  # no signature to read (some built-ins): the call will tell
     try:
