@@ -14,7 +14,7 @@ No exception message ever contains request headers, so tokens cannot leak throug
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import ClassVar
 
 from codex_manager.json_types import JSONObject, JSONValue
@@ -23,8 +23,31 @@ ResponseBody = JSONValue
 """A parsed response body: decoded JSON, or the raw text when the body was not JSON."""
 
 
+def _rebuilt(
+    cls: type[CodexManagerError], args: tuple[object, ...], state: dict[str, object]
+) -> CodexManagerError:
+    """An error as pickled: its message arguments and attributes, without calling __init__."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class CodexManagerError(Exception):
     """Root of every error raised by the SDK."""
+
+    def __reduce__(
+        self,
+    ) -> tuple[
+        Callable[
+            [type[CodexManagerError], tuple[object, ...], dict[str, object]], CodexManagerError
+        ],
+        tuple[type[CodexManagerError], tuple[object, ...], dict[str, object]],
+    ]:
+        # Exception's own pickling calls type(error)(*error.args), which the errors whose
+        # __init__ takes keywords (status, operation, ...) refuse: an SDK error raised in a
+        # worker process (concurrent.futures, multiprocessing) could not come back.
+        return (_rebuilt, (type(self), self.args, dict(self.__dict__)))
 
 
 class ConfigError(CodexManagerError, ValueError):
@@ -262,6 +285,8 @@ class TurnWaitTimeoutError(CodexManagerError, TimeoutError):
             (``None``: not asked, or the server did not say). A turn that waits on them ends
             only once they are answered: by a stream's handler, or ``drain_pending_calls()``.
         pending_approvals: Approvals of the session waiting for a decision, likewise.
+        pending_user_inputs: User-input requests of the session waiting for an answer,
+            likewise.
     """
 
     def __init__(
@@ -274,6 +299,7 @@ class TurnWaitTimeoutError(CodexManagerError, TimeoutError):
         last_seen: str,
         pending_tool_calls: int | None = None,
         pending_approvals: int | None = None,
+        pending_user_inputs: int | None = None,
     ):
         self.session_id = session_id
         self.turn_id = turn_id
@@ -282,13 +308,15 @@ class TurnWaitTimeoutError(CodexManagerError, TimeoutError):
         self.last_seen = last_seen
         self.pending_tool_calls = pending_tool_calls
         self.pending_approvals = pending_approvals
+        self.pending_user_inputs = pending_user_inputs
         super().__init__(
             f"turn {turn_id!r} of session {session_id!r} did not finish within {timeout:g} s; "
-            f"last seen: {last_seen}" + _waiting_on(pending_tool_calls or 0, pending_approvals or 0)
+            f"last seen: {last_seen}"
+            + _waiting_on(pending_tool_calls or 0, pending_approvals or 0, pending_user_inputs or 0)
         )
 
 
-def _waiting_on(tool_calls: int, approvals: int) -> str:
+def _waiting_on(tool_calls: int, approvals: int, user_inputs: int) -> str:
     """What a turn still running at the deadline waits on, if anything is pending."""
     parts: list[str] = []
     if tool_calls:
@@ -300,6 +328,11 @@ def _waiting_on(tool_calls: int, approvals: int) -> str:
         parts.append(
             f"{approvals} approval{'s' if approvals > 1 else ''} pending (decided with "
             "cm.session(id).approvals or a stream handler)"
+        )
+    if user_inputs:
+        parts.append(
+            f"{user_inputs} user-input request{'s' if user_inputs > 1 else ''} pending "
+            "(answered with cm.session(id).tool_input or a stream handler)"
         )
     return "; the session waits on " + " and ".join(parts) if parts else ""
 

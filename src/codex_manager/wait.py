@@ -11,6 +11,8 @@ last poll showed.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -218,6 +220,7 @@ class _TurnPoll:
             last_seen="no poll answered in time" if last is None else last.seen,
             pending_tool_calls=None if pending is None else pending.tool_calls,
             pending_approvals=None if pending is None else pending.approvals,
+            pending_user_inputs=None if pending is None else pending.user_inputs,
         )
         error.__cause__ = self._failure
         return error
@@ -227,10 +230,12 @@ class _TurnPoll:
 class _Pending:
     tool_calls: int
     approvals: int
+    user_inputs: int
 
 
-_BLOCKER_LOOKUP_SECONDS: Final = 5.0
-"""The most the async wait spends, past its deadline, asking what the turn waits on."""
+_BLOCKER_LOOKUP_SECONDS: Final = 1.0
+"""The most a wait spends, past its deadline, asking what the turn waits on (a hint only:
+a server slow to say gives the error without it)."""
 
 
 class TurnWaiter:
@@ -284,16 +289,28 @@ class TurnWaiter:
             self._sleep(pause)
 
     def _pending(self, session_id: str, poll: _TurnPoll) -> _Pending | None:
-        """What the session waits on at the deadline (``None``: not asked, or no answer)."""
+        """What the session waits on at the deadline (``None``: not asked, or no answer in
+        time). Asked in a daemon thread, so that a server that hangs now costs the caller
+        :data:`_BLOCKER_LOOKUP_SECONDS`, not the client's request timeouts."""
         if not poll.worth_asking_what_blocks:
             return None
-        sessions = self._client.sessions
-        try:
-            calls = sessions.list_tool_calls(session_id, retry=_ONE_ATTEMPT)
-            approvals = sessions.list_approvals(session_id, retry=_ONE_ATTEMPT)
-        except CodexManagerError:
-            return None  # the timeout is the news; this was only a hint
-        return _Pending(len(calls["data"]), len(approvals["data"]))
+        found: list[_Pending] = []
+
+        def ask() -> None:
+            sessions = self._client.sessions
+            with contextlib.suppress(CodexManagerError):  # the timeout is the news: a hint
+                found.append(
+                    _Pending(
+                        len(sessions.list_tool_calls(session_id, retry=_ONE_ATTEMPT)["data"]),
+                        len(sessions.list_approvals(session_id, retry=_ONE_ATTEMPT)["data"]),
+                        len(sessions.list_tool_input(session_id, retry=_ONE_ATTEMPT)["data"]),
+                    )
+                )
+
+        asker = threading.Thread(target=ask, name="codex-manager-wait-hint", daemon=True)
+        asker.start()
+        asker.join(_BLOCKER_LOOKUP_SECONDS)
+        return found[0] if found else None
 
     def send_message_and_wait_reply(
         self,
@@ -373,7 +390,7 @@ class AsyncTurnWaiter:
             await asyncio.sleep(pause)
 
     async def _pending(self, session_id: str, poll: _TurnPoll) -> _Pending | None:
-        """See :meth:`TurnWaiter._pending` (bounded: at most a few seconds past the deadline)."""
+        """See :meth:`TurnWaiter._pending` (bounded the same way, by a timeout)."""
         if not poll.worth_asking_what_blocks:
             return None
         sessions = self._client.sessions
@@ -381,9 +398,10 @@ class AsyncTurnWaiter:
             async with asyncio.timeout(_BLOCKER_LOOKUP_SECONDS):
                 calls = await sessions.list_tool_calls(session_id, retry=_ONE_ATTEMPT)
                 approvals = await sessions.list_approvals(session_id, retry=_ONE_ATTEMPT)
+                inputs = await sessions.list_tool_input(session_id, retry=_ONE_ATTEMPT)
         except (CodexManagerError, TimeoutError):
             return None
-        return _Pending(len(calls["data"]), len(approvals["data"]))
+        return _Pending(len(calls["data"]), len(approvals["data"]), len(inputs["data"]))
 
     async def send_message_and_wait_reply(
         self,

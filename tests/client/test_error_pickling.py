@@ -1,0 +1,47 @@
+"""SDK errors survive pickling: raised in a worker process, they come back whole."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+
+from codex_manager.errors import (
+    APIStatusError,
+    CodexManagerError,
+    ConfigError,
+    NotFoundError,
+    TransportError,
+    TurnWaitTimeoutError,
+)
+from codex_manager.stream.errors import StreamConnectionError
+
+ERRORS: list[CodexManagerError] = [
+    ConfigError("timeout must be > 0 (got 0)"),
+    TransportError("connection refused"),
+    APIStatusError(418, {"error": "teapot"}, operation_id="health", method="GET", url="u"),
+    NotFoundError(
+        404, {"error": "no such session"}, operation_id="readSession", method="GET", url="u"
+    ),
+    TurnWaitTimeoutError(
+        session_id="s",
+        turn_id="t",
+        timeout=1.0,
+        last_status="inProgress",
+        last_seen="turn status 'inProgress'",
+        pending_tool_calls=1,
+        pending_approvals=0,
+        pending_user_inputs=0,
+    ),
+    StreamConnectionError("no ready frame within 10 s", "ws://127.0.0.1/api/stream"),
+]
+
+
+@pytest.mark.parametrize("error", ERRORS, ids=lambda error: type(error).__name__)
+def test_an_error_comes_back_from_pickle_as_it_went(error: CodexManagerError) -> None:
+    # Exception's own pickling calls type(error)(*error.args): the errors whose __init__ takes
+    # keywords could not be unpickled (concurrent.futures.ProcessPoolExecutor, multiprocessing).
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+    assert vars(copy) == vars(error)
