@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -85,6 +86,11 @@ class Measured:
     server: RunResults
 
 
+def _pinned_to(cpus: frozenset[int]) -> Callable[[], None]:
+    """What a child runs before Python starts: every thread it makes inherits ``cpus``."""
+    return lambda: os.sched_setaffinity(0, cpus)
+
+
 class BenchServerProcess:
     """``python -m bench.server`` in a child process, so its CPU never shares the client's GIL."""
 
@@ -94,15 +100,15 @@ class BenchServerProcess:
         self.base_url = ""
 
     def __enter__(self) -> BenchServerProcess:
+        cpus = None if self._split is None else self._split.server
         self._proc = subprocess.Popen(
             [sys.executable, "-m", "bench.server"],
             stdout=subprocess.PIPE,
             text=True,
             env=network_env(),
             cwd=PROJECT_ROOT,
+            preexec_fn=None if cpus is None else _pinned_to(cpus),  # the harness has one thread
         )
-        if self._split is not None:
-            os.sched_setaffinity(self._proc.pid, self._split.server)
         assert self._proc.stdout is not None
         line = self._proc.stdout.readline().strip()
         if not line.startswith("BENCH_SERVER_PORT="):
@@ -182,15 +188,10 @@ def run_client_process(
 ) -> ClientResult:
     """Run ``python -m bench.clients.runner`` for ``spec`` (on ``cpus``, when given); a crash
     becomes an error result."""
-
-    def pin() -> None:  # in the child, before it runs Python: its threads inherit the CPUs
-        if cpus is not None:
-            os.sched_setaffinity(0, cpus)
-
     try:
         proc = subprocess.run(
             [sys.executable, "-m", "bench.clients.runner", msgspec.json.encode(spec).decode()],
-            preexec_fn=pin if cpus is not None else None,
+            preexec_fn=None if cpus is None else _pinned_to(cpus),
             capture_output=True,
             text=True,
             env=network_env(),
