@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -83,6 +84,12 @@ def test_a_skill_registered_after_creation_is_warned_about_at_the_users_line(
     with pytest.warns(CatalogWarning, match="'late' was registered after") as caught:
         skills.register("late", add)
     assert caught[0].filename == __file__  # the user's line, not the SDK's
+    with (
+        pytest.warns(CatalogWarning, match="'scoped' was registered after") as caught,
+        contextlib.ExitStack() as stack,
+    ):
+        stack.enter_context(skills.using(add, name="scoped"))  # through contextlib: still here
+    assert caught[0].filename == __file__
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         skills.register("add", add, replace=True)  # offered at creation: nothing to say
