@@ -184,11 +184,13 @@ class AsyncEventStream(HandlerRegistry[ClientT]):
         check_client_open(self._client)
         if self._running:
             raise RuntimeError("this stream is already running")
+        stopped_before = self._stop_requested  # not one made while this run starts up
         self._running = True
         self._loop = asyncio.get_running_loop()
         self._stop_event = asyncio.Event()
-        if self._stop_requested:
+        if stopped_before:
             report_stop_before_run()
+        if self._stop_requested:
             self._stop_event.set()
         options = self._options
         context: HandlerContext[StreamClient] = HandlerContext(self, self._client, thread_id)

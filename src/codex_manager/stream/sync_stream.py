@@ -164,8 +164,9 @@ class EventStream(HandlerRegistry[ClientT]):
         with self._state_lock:
             if self._running:
                 raise RuntimeError("this stream is already running")
+            stopped_before = self._stop.is_set()  # not one made while this run starts up
             self._running = True
-        if self._stop.is_set():
+        if stopped_before:
             report_stop_before_run()
         options = self._options
         context: HandlerContext[StreamClient] = HandlerContext(self, self._client, thread_id)
