@@ -81,18 +81,8 @@ async def test_the_async_wait_is_bounded_the_same_way() -> None:
 
 
 async def _ask_the_user(turn: TurnContext) -> None:
-    await turn.request_user_input(
-        [
-            {
-                "id": "q",
-                "header": "Ticket",
-                "question": "Which ticket?",
-                "options": None,
-                "isOther": True,
-                "isSecret": False,
-            }
-        ]
-    )
+    # The fake fills in what Codex always sends (header, options, isOther, isSecret).
+    await turn.request_user_input([{"id": "q", "question": "Which ticket?"}])
 
 
 def test_a_turn_waiting_for_user_input_says_so(fake_server: FakeCodexManager) -> None:

@@ -91,6 +91,30 @@ def _plain(value: JSONInput) -> JSONValue:
     return result
 
 
+_QUESTION_DEFAULTS: dict[str, JSONValue] = {
+    "header": "",
+    "options": None,
+    "isOther": False,
+    "isSecret": False,
+}
+"""What Codex always sends in a user-input question and a script may leave out."""
+
+
+def _question(value: JSONInput) -> JSONValue:
+    """One user-input question as Codex sends it: the script's keys over the defaults.
+
+    The real server passes Codex's questions through, and they always carry every key: a
+    question missing one would be one no client ever sees (and the typed client refuses).
+    """
+    question = _plain(value)
+    if not isinstance(question, dict):
+        raise TypeError(f"a user-input question is a JSON object, not {question!r}")
+    for key in ("id", "question"):
+        if not isinstance(question.get(key), str):
+            raise ValueError(f"a user-input question needs a string {key!r}: {question!r}")
+    return {**_QUESTION_DEFAULTS, **question}
+
+
 class ToolCallHandle:
     """A tool call in progress; ``await handle.result()`` waits for its answer."""
 
@@ -228,10 +252,15 @@ class TurnContext:
         return await decision.future
 
     async def request_user_input(self, questions: Sequence[JSONInput]) -> JSONValue:
-        """Ask the user questions (``item/tool/requestUserInput``); returns the result."""
+        """Ask the user questions (``item/tool/requestUserInput``); returns the result.
+
+        Each question needs an ``id`` and a ``question``; ``header``, ``options``,
+        ``isOther`` and ``isSecret`` default as Codex would send them (``""``, ``None``,
+        ``False``, ``False``).
+        """
         self._check_open()
+        plain_questions: list[JSONValue] = [_question(question) for question in questions]
         item_id = f"call_{self._codex.store.take_item_number():06d}"
-        plain_questions: list[JSONValue] = [_plain(question) for question in questions]
         params: JSONObject = {
             "threadId": self._session.id,
             "turnId": self._turn.id,
