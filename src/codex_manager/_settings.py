@@ -4,7 +4,11 @@ from __future__ import annotations
 
 
 def is_number(value: object) -> bool:
-    """An int or a float, not a bool (``True`` is no number of seconds)."""
+    """An int or a float, not a bool (``True`` is no number of seconds).
+
+    Not any real number: a ``Fraction`` or numpy's ``float32`` passes arithmetic but not
+    ``time.sleep`` or ``Event.wait``, which would refuse it at first use, deep in a call.
+    """
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 

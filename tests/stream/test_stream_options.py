@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from codex_manager.errors import CodexManagerError, ConfigError
@@ -14,6 +16,8 @@ from codex_manager.stream import StreamOptions
         ({"ping_interval": 0}, "ping_interval"),
         ({"pong_timeout": -1.0}, "pong_timeout"),
         ({"open_timeout": "10"}, "open_timeout"),  # a string from a config file: not a number
+        # A real number that time.sleep and Event.wait refuse: said now, not at first use.
+        ({"ping_interval": Fraction(1, 2)}, "ping_interval"),
         ({"close_timeout": float("nan")}, "close_timeout"),
         ({"shutdown_timeout": -0.5}, "shutdown_timeout"),
         ({"shutdown_timeout": None}, "shutdown_timeout"),
