@@ -228,9 +228,11 @@ class _TurnPoll:
 
 @dataclass(frozen=True)
 class _Pending:
-    tool_calls: int
-    approvals: int
-    user_inputs: int
+    """What the session waits on; ``None`` where the server did not say in time."""
+
+    tool_calls: int | None
+    approvals: int | None
+    user_inputs: int | None
 
 
 _BLOCKER_LOOKUP_SECONDS: Final = 1.0
@@ -244,6 +246,7 @@ class TurnWaiter:
     def __init__(self, client: ResourceGroups, *, sleep: Callable[[float], None] = time.sleep):
         self._client = client
         self._sleep = sleep
+        self._hint_threads: list[threading.Thread] = []
 
     def turn(
         self,
@@ -289,28 +292,49 @@ class TurnWaiter:
             self._sleep(pause)
 
     def _pending(self, session_id: str, poll: _TurnPoll) -> _Pending | None:
-        """What the session waits on at the deadline (``None``: not asked, or no answer in
-        time). Asked in a daemon thread, so that a server that hangs now costs the caller
-        :data:`_BLOCKER_LOOKUP_SECONDS`, not the client's request timeouts."""
+        """What the session waits on at the deadline (``None``: not asked).
+
+        The three questions go at once, each in a daemon thread, and what is answered within
+        :data:`_BLOCKER_LOOKUP_SECONDS` is kept: a server that hangs now costs the caller that
+        second, not the client's request timeouts. While the last hint's questions still wait
+        on the server, none are added.
+        """
         if not poll.worth_asking_what_blocks:
             return None
-        found: list[_Pending] = []
+        if any(thread.is_alive() for thread in self._hint_threads):
+            return None
+        sessions = self._client.sessions
+        counts: dict[str, int] = {}
+        asks: dict[str, Callable[[], int]] = {
+            "tool_calls": lambda: len(
+                sessions.list_tool_calls(session_id, retry=_ONE_ATTEMPT)["data"]
+            ),
+            "approvals": lambda: len(
+                sessions.list_approvals(session_id, retry=_ONE_ATTEMPT)["data"]
+            ),
+            "user_inputs": lambda: len(
+                sessions.list_tool_input(session_id, retry=_ONE_ATTEMPT)["data"]
+            ),
+        }
 
-        def ask() -> None:
-            sessions = self._client.sessions
-            with contextlib.suppress(CodexManagerError):  # the timeout is the news: a hint
-                found.append(
-                    _Pending(
-                        len(sessions.list_tool_calls(session_id, retry=_ONE_ATTEMPT)["data"]),
-                        len(sessions.list_approvals(session_id, retry=_ONE_ATTEMPT)["data"]),
-                        len(sessions.list_tool_input(session_id, retry=_ONE_ATTEMPT)["data"]),
-                    )
-                )
+        def ask(name: str, count: Callable[[], int]) -> None:
+            with contextlib.suppress(CodexManagerError):  # a hint only: the timeout is the news
+                counts[name] = count()
 
-        asker = threading.Thread(target=ask, name="codex-manager-wait-hint", daemon=True)
-        asker.start()
-        asker.join(_BLOCKER_LOOKUP_SECONDS)
-        return found[0] if found else None
+        threads = [
+            threading.Thread(target=ask, args=item, name="codex-manager-wait-hint", daemon=True)
+            for item in asks.items()
+        ]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + _BLOCKER_LOOKUP_SECONDS
+        for thread in threads:
+            thread.join(max(deadline - time.monotonic(), 0.0))
+        self._hint_threads = threads
+        answered = dict(counts)
+        return _Pending(
+            answered.get("tool_calls"), answered.get("approvals"), answered.get("user_inputs")
+        )
 
     def send_message_and_wait_reply(
         self,
@@ -390,18 +414,31 @@ class AsyncTurnWaiter:
             await asyncio.sleep(pause)
 
     async def _pending(self, session_id: str, poll: _TurnPoll) -> _Pending | None:
-        """See :meth:`TurnWaiter._pending` (bounded the same way, by a timeout)."""
+        """See :meth:`TurnWaiter._pending`: the same three questions at once, what is
+        answered within :data:`_BLOCKER_LOOKUP_SECONDS` kept, the rest cancelled."""
         if not poll.worth_asking_what_blocks:
             return None
         sessions = self._client.sessions
-        try:
-            async with asyncio.timeout(_BLOCKER_LOOKUP_SECONDS):
-                calls = await sessions.list_tool_calls(session_id, retry=_ONE_ATTEMPT)
-                approvals = await sessions.list_approvals(session_id, retry=_ONE_ATTEMPT)
-                inputs = await sessions.list_tool_input(session_id, retry=_ONE_ATTEMPT)
-        except (CodexManagerError, TimeoutError):
-            return None
-        return _Pending(len(calls["data"]), len(approvals["data"]), len(inputs["data"]))
+
+        async def tool_calls() -> int:
+            return len((await sessions.list_tool_calls(session_id, retry=_ONE_ATTEMPT))["data"])
+
+        async def approvals() -> int:
+            return len((await sessions.list_approvals(session_id, retry=_ONE_ATTEMPT))["data"])
+
+        async def user_inputs() -> int:
+            return len((await sessions.list_tool_input(session_id, retry=_ONE_ATTEMPT))["data"])
+
+        tasks = [asyncio.ensure_future(ask()) for ask in (tool_calls, approvals, user_inputs)]
+        _, unanswered = await asyncio.wait(tasks, timeout=_BLOCKER_LOOKUP_SECONDS)
+        for task in unanswered:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)  # the cancelled ones end here
+        counts = [
+            task.result() if not task.cancelled() and task.exception() is None else None
+            for task in tasks
+        ]
+        return _Pending(*counts)
 
     async def send_message_and_wait_reply(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import cast
 
@@ -11,7 +12,7 @@ import pytest
 from codex_manager import AsyncCodexManager, CodexManager
 from codex_manager.client._resources_async import AsyncResourceGroups
 from codex_manager.client._resources_sync import ResourceGroups
-from codex_manager.errors import TurnWaitTimeoutError
+from codex_manager.errors import NotFoundError, TurnWaitTimeoutError
 from codex_manager.testing import FakeCodexManager, TurnContext
 from codex_manager.types import ReadSessionResponse
 from codex_manager.wait import AsyncTurnWaiter, TurnWaiter
@@ -78,6 +79,52 @@ async def test_the_async_wait_is_bounded_the_same_way() -> None:
             await waiter.turn("s", "turn-1", timeout=0.2, poll_interval=0.05)
     assert time.monotonic() - started < 0.2 + HANG_SECONDS / 2
     assert caught.value.pending_tool_calls is None
+
+
+class _SlowAndPartialLookups:
+    """Each question takes 0.4 s (three in a row would pass the one-second bound); the
+    tool-input route is missing (an older server): what the others say is kept."""
+
+    def get(self, session_id: str, **_: object) -> ReadSessionResponse:
+        return _running_turn(session_id)
+
+    def list_tool_calls(self, session_id: str, **_: object) -> object:
+        time.sleep(0.4)
+        return {"data": [{}, {}]}
+
+    def list_approvals(self, session_id: str, **_: object) -> object:
+        time.sleep(0.4)
+        return {"data": [{}]}
+
+    def list_tool_input(self, session_id: str, **_: object) -> object:
+        raise NotFoundError(404, {}, operation_id="listSessionToolInput", method="GET", url="u")
+
+
+def test_the_questions_go_at_once_and_what_is_answered_is_kept() -> None:
+    waiter = TurnWaiter(cast("ResourceGroups", _Client(_SlowAndPartialLookups())))
+    with pytest.raises(TurnWaitTimeoutError) as caught:
+        waiter.turn("s", "turn-1", timeout=0.2, poll_interval=0.05)
+    error = caught.value
+    assert (error.pending_tool_calls, error.pending_approvals, error.pending_user_inputs) == (
+        2,
+        1,
+        None,
+    )
+    assert "2 tool calls pending" in str(error)
+
+
+def test_questions_still_waiting_on_the_server_are_not_asked_again() -> None:
+    # A loop of short waits against a server that hangs on those routes must not pile up
+    # threads and connections: while the last hint's questions wait, no new ones go.
+    def hint_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "codex-manager-wait-hint"}
+
+    before = hint_threads()  # other tests' questions, still asleep
+    waiter = TurnWaiter(cast("ResourceGroups", _Client(_HangingLookups())))
+    for _ in range(5):
+        with pytest.raises(TurnWaitTimeoutError):
+            waiter.turn("s", "turn-1", timeout=0.05, poll_interval=0.01)
+    assert len(hint_threads() - before) == 3  # the first wait's three questions, none after
 
 
 async def _ask_the_user(turn: TurnContext) -> None:
