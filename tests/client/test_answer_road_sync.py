@@ -509,11 +509,30 @@ def test_a_parsed_connection_reads_its_state_from_tcp_info(engine: str) -> None:
     assert closing.unchanged_since_answer() is None  # closed: nothing to ask
 
 
+def _tcp_info_report(state: int, bytes_received: int) -> bytes:
+    report = bytearray(136)
+    report[0] = state
+    struct.pack_into("=Q", report, 128, bytes_received)
+    return bytes(report)
+
+
+class _MimickingKernel(socket.socket):
+    """A socket whose TCP_INFO is whatever the test says (a kernel that only mimics Linux)."""
+
+    report = b""
+
+    def getsockopt(self, *args: int) -> bytes:  # type: ignore[override]
+        return self.report
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="TCP_INFO is Linux's")
 @pytest.mark.parametrize(
     "report",
-    [bytes(136), bytes([4]) + bytes(135)],  # gVisor's zeros; a BSD's ESTABLISHED (4)
-    ids=["zeroed", "foreign-state"],
+    # gVisor's zeros: no state, fewer bytes received than read. (A plausible-looking report
+    # that says "changed" of a clean connection is caught by the poll that confirms it: the
+    # next test.)
+    [_tcp_info_report(0, 0), _tcp_info_report(1, 0)],
+    ids=["zeroed", "no-byte-count"],
 )
 def test_a_kernel_whose_tcp_info_is_not_linuxs_is_not_trusted(
     engine: str, report: bytes, monkeypatch: pytest.MonkeyPatch
@@ -524,9 +543,10 @@ def test_a_kernel_whose_tcp_info_is_not_linuxs_is_not_trusted(
         pytest.skip("the httptools engine's connection")
     monkeypatch.setattr(_http1._KernelWord, "trusted", True)
 
-    class MimickingKernel(socket.socket):
-        def getsockopt(self, *args: int) -> bytes:  # type: ignore[override]
-            return report
+    class MimickingKernel(_MimickingKernel):
+        pass
+
+    MimickingKernel.report = report
 
     listener = socket.create_server(("127.0.0.1", 0))
     plain = socket.create_connection(listener.getsockname())
@@ -541,6 +561,35 @@ def test_a_kernel_whose_tcp_info_is_not_linuxs_is_not_trusted(
         connection.close()
         peer.close()
         listener.close()
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="TCP_INFO is Linux's")
+def test_a_changed_verdict_the_socket_contradicts_turns_tcp_info_off(
+    serve: Callable[[Reply], RawServer], engine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A kernel counting more bytes received than ever arrive says "changed" of every kept
+    # connection; a poll confirms such a verdict, and its "nothing to read" ends the trust.
+    if engine != "httptools":
+        pytest.skip("the httptools engine's connection")
+    monkeypatch.setattr(_http1._KernelWord, "trusted", True)
+
+    class Overcounting(_MimickingKernel):
+        report = _tcp_info_report(1, 10**6)
+
+    opened = _http1.open_connection
+
+    def mimicking(*args: object) -> _http1.AnswerConnection:
+        real = opened(*args)  # type: ignore[arg-type]
+        assert real.sock is not None
+        return ParsedConnection(Overcounting(fileno=real.sock.detach()))
+
+    monkeypatch.setattr(_direct_sync, "open_connection", mimicking)
+    server = serve(_keep_alive)
+    road = SyncAnswerRoad()
+    assert [_post(road, server) for _ in range(3)] == [200] * 3
+    assert server.connections == 1  # kept: the poll found nothing unread
+    assert _http1._KernelWord.trusted is False
+    road.close()
 
 
 def _settle(condition: Callable[[], bool]) -> None:

@@ -32,6 +32,7 @@ from codex_manager.client._http1 import (
     AnswerConnection,
     AnswerProtocolError,
     Http1Engine,
+    distrust_tcp_info,
     installed_engine,
     open_connection,
 )
@@ -67,15 +68,21 @@ def _server_hung_up(
 
     Either way the connection cannot carry another request: bytes waiting there would be read
     as the next request's answer. The kernel's word when the connection can ask it without
-    giving up the GIL, else whether the socket is readable.
+    giving up the GIL; else, or when that word is "changed" (rare: a check that costs a poll),
+    whether the socket is readable. A changed connection that is not readable means the
+    kernel's word cannot be trusted, and it is not asked again.
     """
     unchanged = connection.unchanged_since_answer()
-    if unchanged is not None:
-        return not unchanged
+    if unchanged is True:
+        return False
     if watch is not None:
-        return bool(watch.poll(0))
-    readable, _, _ = select.select([sock], [], [], 0)  # Windows: no poll()
-    return bool(readable)
+        readable = bool(watch.poll(0))
+    else:
+        ready, _, _ = select.select([sock], [], [], 0)  # Windows: no poll()
+        readable = bool(ready)
+    if unchanged is False and not readable:
+        distrust_tcp_info()
+    return readable
 
 
 def _answer_after_failed_write(

@@ -211,10 +211,16 @@ class _KernelWord:
 
     A kernel that only mimics Linux (gVisor's netstack leaves ``tcpi_bytes_received`` at 0)
     would make every kept connection look changed, and every answer open a new one: the first
-    implausible report turns the check off for the process, and the connections poll.
+    implausible report (here, or a "changed" the socket's readability contradicts, see
+    :func:`distrust_tcp_info`) turns the check off for the process, and the connections poll.
     """
 
     trusted = True
+
+
+def distrust_tcp_info() -> None:
+    """Stop asking TCP_INFO in this process: it said a connection changed that had not."""
+    _KernelWord.trusted = False
 
 
 class ParsedConnection:
@@ -464,6 +470,7 @@ __all__ = [
     "Http1Engine",
     "ParsedConnection",
     "StdlibConnection",
+    "distrust_tcp_info",
     "installed_engine",
     "open_connection",
 ]
