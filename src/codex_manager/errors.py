@@ -29,8 +29,20 @@ def _rebuilt(
     """An error as pickled: its message arguments and attributes, without calling __init__."""
     error = cls.__new__(cls)
     error.args = args
-    error.__dict__.update(state)
+    for name, value in state.items():
+        object.__setattr__(error, name, value)  # a slot or an entry of __dict__ alike
     return error
+
+
+def _state(error: BaseException) -> dict[str, object]:
+    """An error's attributes: its ``__dict__`` and any ``__slots__`` a subclass declares."""
+    state = dict(getattr(error, "__dict__", {}))
+    for cls in type(error).__mro__:
+        slots = cls.__dict__.get("__slots__", ())
+        for name in (slots,) if isinstance(slots, str) else slots:
+            if name not in ("__dict__", "__weakref__") and hasattr(error, name):
+                state[name] = getattr(error, name)
+    return state
 
 
 class CodexManagerError(Exception):
@@ -47,7 +59,7 @@ class CodexManagerError(Exception):
         # Exception's own pickling calls type(error)(*error.args), which the errors whose
         # __init__ takes keywords (status, operation, ...) refuse: an SDK error raised in a
         # worker process (concurrent.futures, multiprocessing) could not come back.
-        return (_rebuilt, (type(self), self.args, dict(self.__dict__)))
+        return (_rebuilt, (type(self), self.args, _state(self)))
 
 
 class ConfigError(CodexManagerError, ValueError):

@@ -45,3 +45,20 @@ def test_an_error_comes_back_from_pickle_as_it_went(error: CodexManagerError) ->
     assert type(copy) is type(error)
     assert str(copy) == str(error)
     assert vars(copy) == vars(error)
+
+
+class _SlottedError(TransportError):
+    """A user's subclass whose attributes live in __slots__."""
+
+    __slots__ = ("attempt",)
+
+    def __init__(self, message: str, *, attempt: int) -> None:
+        super().__init__(message)
+        self.attempt = attempt
+
+
+def test_a_subclass_with_slots_keeps_them() -> None:
+    copy = pickle.loads(pickle.dumps(_SlottedError("gave up", attempt=3)))
+    assert isinstance(copy, _SlottedError)
+    assert copy.attempt == 3
+    assert str(copy) == "gave up"
