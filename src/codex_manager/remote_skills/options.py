@@ -6,7 +6,7 @@ import math
 import threading
 from dataclasses import dataclass
 
-from codex_manager._settings import is_count, is_number
+from codex_manager._settings import check_count, is_number
 from codex_manager.errors import ConfigError
 from codex_manager.remote_skills.execution import DEFAULT_TIMEOUT_SECONDS, ExecutionSettings
 from codex_manager.remote_skills.submit import (
@@ -74,13 +74,8 @@ class RemoteSkillOptions:
                 f"default_timeout_seconds must be > 0 (at most {threading.TIMEOUT_MAX:g}, the "
                 f"longest wait the platform allows) or None (got {timeout!r})"
             )
-        bound = self.max_concurrent_calls
-        if bound is not None and not (is_count(bound) and bound >= 1):
-            raise ConfigError(
-                f"max_concurrent_calls must be an integer >= 1 or None (got {bound!r})"
-            )
-        if not (is_count(self.dedupe_memory) and self.dedupe_memory >= 1):
-            raise ConfigError(f"dedupe_memory must be an integer >= 1 (got {self.dedupe_memory!r})")
+        check_count(self.max_concurrent_calls, "max_concurrent_calls", optional=True)
+        check_count(self.dedupe_memory, "dedupe_memory")
         check = self.ownership_check_after_seconds
         if check is not None and not (is_number(check) and math.isfinite(check) and check >= 0):
             raise ConfigError(f"ownership_check_after_seconds must be >= 0 or None (got {check!r})")

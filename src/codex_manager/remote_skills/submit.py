@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from codex_manager._settings import is_count, is_number
+from codex_manager._settings import check_count, is_number
 from codex_manager.errors import (
     APIStatusError,
     CodexManagerError,
@@ -72,9 +72,7 @@ class SubmissionPolicy:
     """Linear backoff step in seconds; ``0`` means immediate retries."""
 
     def __post_init__(self) -> None:
-        attempts = self.max_attempts
-        if not (is_count(attempts) and attempts >= 1):
-            raise ConfigError(f"max_submit_attempts must be an integer >= 1 (got {attempts!r})")
+        check_count(self.max_attempts, "max_submit_attempts")
         delay = self.retry_delay_seconds
         if not (is_number(delay) and math.isfinite(delay) and delay >= 0):
             raise ConfigError(f"retry_delay_seconds must be a finite number >= 0 (got {delay!r})")

@@ -17,7 +17,7 @@ from typing import (
     get_args,
 )
 
-from codex_manager._settings import is_count, is_number
+from codex_manager._settings import check_count, is_number
 from codex_manager.errors import ClientClosedError, ConfigError
 from codex_manager.retry import RetryPolicy
 
@@ -186,15 +186,9 @@ class StreamOptions:
                 f"StreamOptions.shutdown_timeout must be a number >= 0 "
                 f"(got {self.shutdown_timeout!r})"
             )
-        bound = self.max_concurrency
-        if bound is not None and not (is_count(bound) and bound >= 1):
-            raise ConfigError(
-                f"StreamOptions.max_concurrency must be an integer >= 1 or None (got {bound!r})"
-            )
-        for name in ("max_pending", "max_frame_bytes"):
-            value = getattr(self, name)
-            if not (is_count(value) and value >= 1):
-                raise ConfigError(f"StreamOptions.{name} must be an integer >= 1 (got {value!r})")
+        check_count(self.max_concurrency, "StreamOptions.max_concurrency", optional=True)
+        check_count(self.max_pending, "StreamOptions.max_pending")
+        check_count(self.max_frame_bytes, "StreamOptions.max_frame_bytes")
         if self.websocket_client not in WEBSOCKET_CLIENT_CHOICES:
             raise ConfigError(
                 "StreamOptions.websocket_client must be one of "
