@@ -40,7 +40,11 @@ def _state(error: BaseException) -> dict[str, object]:
     for cls in type(error).__mro__:
         slots = cls.__dict__.get("__slots__", ())
         for name in (slots,) if isinstance(slots, str) else slots:
-            if name not in ("__dict__", "__weakref__") and hasattr(error, name):
+            if name in ("__dict__", "__weakref__"):
+                continue
+            if name.startswith("__") and not name.endswith("__"):  # stored name-mangled
+                name = f"_{cls.__name__.lstrip('_')}{name}"
+            if hasattr(error, name):
                 state[name] = getattr(error, name)
     return state
 

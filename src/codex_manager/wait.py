@@ -246,7 +246,9 @@ class TurnWaiter:
     def __init__(self, client: ResourceGroups, *, sleep: Callable[[float], None] = time.sleep):
         self._client = client
         self._sleep = sleep
-        self._hint_threads: list[threading.Thread] = []
+        # Threads of hints still asking the server, across the waits of every thread.
+        self._hint_lock = threading.Lock()
+        self._hint_threads: set[threading.Thread] = set()
 
     def turn(
         self,
@@ -301,8 +303,6 @@ class TurnWaiter:
         """
         if not poll.worth_asking_what_blocks:
             return None
-        if any(thread.is_alive() for thread in self._hint_threads):
-            return None
         sessions = self._client.sessions
         counts: dict[str, int] = {}
         asks: dict[str, Callable[[], int]] = {
@@ -325,12 +325,16 @@ class TurnWaiter:
             threading.Thread(target=ask, args=item, name="codex-manager-wait-hint", daemon=True)
             for item in asks.items()
         ]
-        for thread in threads:
-            thread.start()
+        with self._hint_lock:
+            self._hint_threads = {thread for thread in self._hint_threads if thread.is_alive()}
+            if self._hint_threads:
+                return None  # earlier questions still wait on the server: none piled on
+            self._hint_threads.update(threads)
+            for thread in threads:
+                thread.start()
         deadline = time.monotonic() + _BLOCKER_LOOKUP_SECONDS
         for thread in threads:
             thread.join(max(deadline - time.monotonic(), 0.0))
-        self._hint_threads = threads
         answered = dict(counts)
         return _Pending(
             answered.get("tool_calls"), answered.get("approvals"), answered.get("user_inputs")
@@ -430,10 +434,12 @@ class AsyncTurnWaiter:
             return len((await sessions.list_tool_input(session_id, retry=_ONE_ATTEMPT))["data"])
 
         tasks = [asyncio.ensure_future(ask()) for ask in (tool_calls, approvals, user_inputs)]
-        _, unanswered = await asyncio.wait(tasks, timeout=_BLOCKER_LOOKUP_SECONDS)
-        for task in unanswered:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)  # the cancelled ones end here
+        try:
+            await asyncio.wait(tasks, timeout=_BLOCKER_LOOKUP_SECONDS)
+        finally:  # also when the caller gives up meanwhile: no question outlives the wait
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
         counts = [
             task.result() if not task.cancelled() and task.exception() is None else None
             for task in tasks

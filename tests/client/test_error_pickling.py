@@ -62,3 +62,20 @@ def test_a_subclass_with_slots_keeps_them() -> None:
     assert isinstance(copy, _SlottedError)
     assert copy.attempt == 3
     assert str(copy) == "gave up"
+
+
+class _PrivateSlotError(TransportError):
+    __slots__ = ("__secret",)  # stored as _PrivateSlotError__secret
+
+    def __init__(self, message: str, secret: str) -> None:
+        super().__init__(message)
+        self.__secret = secret
+
+    @property
+    def secret(self) -> str:
+        return self.__secret
+
+
+def test_a_private_slot_survives_too() -> None:
+    copy = pickle.loads(pickle.dumps(_PrivateSlotError("no", "s3")))
+    assert copy.secret == "s3"

@@ -127,6 +127,35 @@ def test_questions_still_waiting_on_the_server_are_not_asked_again() -> None:
     assert len(hint_threads() - before) == 3  # the first wait's three questions, none after
 
 
+def test_waits_in_several_threads_share_one_set_of_questions() -> None:
+    def hint_threads() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "codex-manager-wait-hint"}
+
+    before = hint_threads()
+    waiter = TurnWaiter(cast("ResourceGroups", _Client(_HangingLookups())))
+
+    def wait() -> None:
+        with pytest.raises(TurnWaitTimeoutError):
+            waiter.turn("s", "turn-1", timeout=0.05, poll_interval=0.01)
+
+    waits = [threading.Thread(target=wait) for _ in range(4)]
+    for thread in waits:
+        thread.start()
+    for thread in waits:
+        thread.join()
+    assert len(hint_threads() - before) == 3  # one wait asked; the others found it asking
+
+
+async def test_a_caller_giving_up_takes_the_questions_with_it() -> None:
+    waiter = AsyncTurnWaiter(cast("AsyncResourceGroups", _Client(_AsyncHangingLookups())))
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.5):  # fires while the questions wait on the server
+            await waiter.turn("s", "turn-1", timeout=0.2, poll_interval=0.05)
+    await asyncio.sleep(0)
+    others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    assert all(task.done() for task in others)  # no question left running
+
+
 async def _ask_the_user(turn: TurnContext) -> None:
     # The fake fills in what Codex always sends (header, options, isOther, isSecret).
     await turn.request_user_input([{"id": "q", "question": "Which ticket?"}])
