@@ -334,22 +334,23 @@ class TurnWaitTimeoutError(CodexManagerError, TimeoutError):
 
 def _waiting_on(tool_calls: int, approvals: int, user_inputs: int) -> str:
     """What a turn still running at the deadline waits on, if anything is pending."""
-    parts: list[str] = []
-    if tool_calls:
-        parts.append(
-            f"{tool_calls} tool call{'s' if tool_calls > 1 else ''} pending (answered by a "
-            "running stream's handler or drain_pending_calls(): is one running?)"
+    parts = [
+        f"{count} {noun}{'s' if count > 1 else ''} pending ({how})"
+        for count, noun, how in (
+            (
+                tool_calls,
+                "tool call",
+                "answered by a running stream's handler or drain_pending_calls(): is one running?",
+            ),
+            (approvals, "approval", "decided with cm.session(id).approvals or a stream handler"),
+            (
+                user_inputs,
+                "user-input request",
+                "answered with cm.session(id).tool_input or a stream handler",
+            ),
         )
-    if approvals:
-        parts.append(
-            f"{approvals} approval{'s' if approvals > 1 else ''} pending (decided with "
-            "cm.session(id).approvals or a stream handler)"
-        )
-    if user_inputs:
-        parts.append(
-            f"{user_inputs} user-input request{'s' if user_inputs > 1 else ''} pending "
-            "(answered with cm.session(id).tool_input or a stream handler)"
-        )
+        if count
+    ]
     return "; the session waits on " + " and ".join(parts) if parts else ""
 
 

@@ -205,7 +205,7 @@ class _TurnPoll:
     @property
     def worth_asking_what_blocks(self) -> bool:
         """Whether the turn was seen running and the server answered last: then the pending
-        tool calls and approvals of the session may say why it has not finished."""
+        tool calls, approvals and user-input requests may say why it has not finished."""
         last = self._seen
         return self._failure is None and last is not None and last.status is not None
 
@@ -304,41 +304,34 @@ class TurnWaiter:
         if not poll.worth_asking_what_blocks:
             return None
         sessions = self._client.sessions
-        counts: dict[str, int] = {}
-        asks: dict[str, Callable[[], int]] = {
-            "tool_calls": lambda: len(
-                sessions.list_tool_calls(session_id, retry=_ONE_ATTEMPT)["data"]
-            ),
-            "approvals": lambda: len(
-                sessions.list_approvals(session_id, retry=_ONE_ATTEMPT)["data"]
-            ),
-            "user_inputs": lambda: len(
-                sessions.list_tool_input(session_id, retry=_ONE_ATTEMPT)["data"]
-            ),
-        }
+        asks: tuple[Callable[[], int], ...] = (
+            lambda: len(sessions.list_tool_calls(session_id, retry=_ONE_ATTEMPT)["data"]),
+            lambda: len(sessions.list_approvals(session_id, retry=_ONE_ATTEMPT)["data"]),
+            lambda: len(sessions.list_tool_input(session_id, retry=_ONE_ATTEMPT)["data"]),
+        )
+        counts: list[int | None] = [None] * len(asks)
 
-        def ask(name: str, count: Callable[[], int]) -> None:
+        def ask(index: int) -> None:
             with contextlib.suppress(CodexManagerError):  # a hint only: the timeout is the news
-                counts[name] = count()
+                counts[index] = asks[index]()
 
-        threads = [
-            threading.Thread(target=ask, args=item, name="codex-manager-wait-hint", daemon=True)
-            for item in asks.items()
-        ]
         with self._hint_lock:
             self._hint_threads = {thread for thread in self._hint_threads if thread.is_alive()}
             if self._hint_threads:
                 return None  # earlier questions still wait on the server: none piled on
+            threads = [
+                threading.Thread(
+                    target=ask, args=(index,), name="codex-manager-wait-hint", daemon=True
+                )
+                for index in range(len(asks))
+            ]
             self._hint_threads.update(threads)
             for thread in threads:
                 thread.start()
         deadline = time.monotonic() + _BLOCKER_LOOKUP_SECONDS
         for thread in threads:
             thread.join(max(deadline - time.monotonic(), 0.0))
-        answered = dict(counts)
-        return _Pending(
-            answered.get("tool_calls"), answered.get("approvals"), answered.get("user_inputs")
-        )
+        return _Pending(*counts)  # what was answered by now
 
     def send_message_and_wait_reply(
         self,

@@ -339,7 +339,7 @@ class ParsedConnection:
         state = info[0]
         (received,) = _TCP_INFO_BYTES_RECEIVED.unpack_from(info, 128)
         if state not in _TCP_STATES or received < self._received:  # not Linux's numbers
-            _KernelWord.trusted = False
+            distrust_tcp_info()
             return None
         return state == _TCP_ESTABLISHED and received == self._received
 
