@@ -28,9 +28,15 @@ class RunRecord(msgspec.Struct, frozen=True):
     """p50 of the calls with noise frames, measured from the first noise frame. The
     percentiles are ``None`` when no call of that kind was measured."""
     calls_per_s: float
+    """Answers of the timed phase over its whole span: first timed frame -> last answer."""
     wall_s: float
     cpu_us_per_call: float | None
     """Client process CPU time per accepted answer: insensitive to other load on the machine."""
+    steady_calls_per_s: float | None = None
+    """Answers per second in the steady state: leaving out the first and the last window's worth
+    of answers (sessions x unanswered calls allowed per session), i.e. while every session had
+    its window of calls in flight. ``None`` for runs without a window (sequential, backlog) or
+    too short to tell."""
 
     @property
     def all_answered(self) -> bool:

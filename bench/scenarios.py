@@ -19,7 +19,7 @@ from bench.installed import INSTALLED_SUFFIX, InstallFailed
 from bench.micro import DecodeResult, MemoryResult
 from bench.results import MicroResult, RunRecord, ScenarioResult
 from bench.server import RunConfig
-from bench.stats import percentile
+from bench.stats import percentile, steady_rate
 
 CLIENTS = ("r-httpx", "r-aiohttp", "sdk-async", "sdk-sync")
 SYNC_FLOOR = ("r-sync",)
@@ -70,7 +70,7 @@ QUICK = Sizes(
     seq_warmup=2,
     noise_frames=10,
     tp_sessions=3,
-    tp_calls=4,
+    tp_calls=6,  # enough for a steady rate past one window (3 x 2 answers) at each end
     tp_window=2,
     decode_frames=2_000,
     decode_reps=1,
@@ -91,15 +91,21 @@ def _rotated(items: tuple[str, ...], by: int) -> list[str]:
     return list(items[k:] + items[:k])
 
 
-def _record(m: Measured, client: str, variant: str, rep: int) -> RunRecord:
+def _record(m: Measured, client: str, variant: _Variant, rep: int) -> RunRecord:
     s = m.server
+    window = variant.config.window
+    # One window's worth of answers at either end: the ramp while the first calls are still in
+    # their handlers, and the drain once the server has no call left to emit (a 20 ms handler
+    # leaves the client idle for about 20 ms there, whatever the client).
+    # Backlog runs (no window: every call at once) have no steady state.
+    steady = steady_rate(s.answer_ns, variant.config.sessions * window) if window > 0 else None
     lat_us = [v / 1000.0 for v in s.latencies_ns]
     quiet_us = [v / 1000.0 for v, n in zip(s.latencies_ns, s.noise_frames, strict=True) if not n]
     noisy_us = [v / 1000.0 for v, n in zip(s.noise_latencies_ns, s.noise_frames, strict=True) if n]
     span_s = (s.last_answer_ns - s.first_emit_ns) / 1e9 if s.measured_answered else 0.0
     return RunRecord(
         client=client,
-        variant=variant,
+        variant=variant.name,
         rep=rep,
         status=m.client.status,
         reason=m.client.reason[:2000],
@@ -115,6 +121,7 @@ def _record(m: Measured, client: str, variant: str, rep: int) -> RunRecord:
         cpu_us_per_call=(
             m.client.cpu_s * 1e6 / s.measured_answered if s.measured_answered else None
         ),
+        steady_calls_per_s=steady,
     )
 
 
@@ -154,7 +161,7 @@ def _run_wire(
                     handler=variant.handler,
                     timeout_s=sizes.client_timeout_s,
                 )
-                record = _record(measured, client, variant.name, rep)
+                record = _record(measured, client, variant, rep)
                 runs.append(record)
                 progress(
                     f"  {name}/{variant.name} rep {rep} {client}: {record.status} "

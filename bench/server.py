@@ -79,6 +79,8 @@ class RunResults(msgspec.Struct, frozen=True):
     last_answer_ns: int
     measured_answered: int
     """Answers accepted in the timed phase (warm-up calls excluded)."""
+    answer_ns: list[int] = []
+    """When each answer of the timed phase was received, in arrival order."""
 
 
 @dataclass(slots=True, eq=False)  # identity hashing: sockets live in sets
@@ -119,6 +121,7 @@ class _Run:
     warmup_answered: int = 0
     warmed_up: asyncio.Event = field(default_factory=asyncio.Event)
     latencies_ns: list[int] = field(default_factory=list)
+    answer_ns: list[int] = field(default_factory=list)
     noise_latencies_ns: list[int] = field(default_factory=list)
     noise_frames: list[int] = field(default_factory=list)
     complete: asyncio.Event = field(default_factory=asyncio.Event)
@@ -144,6 +147,7 @@ class _Run:
             first_emit_ns=self.first_emit_ns,
             last_answer_ns=self.last_answer_ns,
             measured_answered=self.measured_answered,
+            answer_ns=self.answer_ns,
         )
 
 
@@ -336,6 +340,7 @@ class BenchServer:
         else:
             run.measured_answered += 1
             run.latencies_ns.append(received_ns - call.sent_ns)
+            run.answer_ns.append(received_ns)
             run.noise_latencies_ns.append(received_ns - call.first_ns)
             run.noise_frames.append(call.noise)
         thread_id = call.frames.thread_id

@@ -42,3 +42,18 @@ def percentile(values: Sequence[float], q: float) -> float:
 def paired_ratios(numerators: Sequence[float], denominators: Sequence[float]) -> list[float]:
     """Per-repetition ratios of two alternating series (ABAB... pairs up by index)."""
     return [a / b for a, b in zip(numerators, denominators, strict=False) if b > 0]
+
+
+def steady_rate(arrivals_ns: Sequence[int], trim: int) -> float | None:
+    """Events per second between the ``trim``-th first and the ``trim``-th last of
+    ``arrivals_ns`` (perf_counter_ns values, any order): the rate once a run has filled its
+    window of calls in flight and before it runs out of calls to emit.
+
+    ``None`` when fewer than three are left from one to the other (too short a run to tell).
+    """
+    ordered = sorted(arrivals_ns)
+    first, last = trim, len(ordered) - 1 - trim
+    if trim < 0 or last - first < 2:
+        return None
+    span_ns = ordered[last] - ordered[first]
+    return (last - first) / (span_ns / 1e9) if span_ns > 0 else None

@@ -10,7 +10,7 @@ import jsonschema_rs
 import pytest
 
 from bench.frames import TOOL_CALL_TYPE, FrameFactory, thread_id_for
-from bench.stats import paired_ratios, percentile, spread
+from bench.stats import paired_ratios, percentile, spread, steady_rate
 from codex_manager.stream.decode import decode_frame
 from codex_manager.stream.frames import AppServerSignal
 
@@ -82,3 +82,20 @@ def test_stats_helpers() -> None:
     assert summary is not None
     assert (summary.median, summary.min, summary.max, summary.n) == (2.0, 1.0, 3.0, 3)
     assert paired_ratios([2.0, 6.0], [1.0, 3.0]) == [2.0, 2.0]
+
+
+def test_the_steady_rate_leaves_out_the_ramp_and_the_drain() -> None:
+    """Answers every millisecond, with a slow start and a 20 ms drain: the rate in between."""
+    ms = 1_000_000
+    ramp = [0, 15 * ms]
+    steady = [20 * ms + i * ms for i in range(11)]  # 10 intervals of 1 ms
+    drain = [50 * ms, 70 * ms]
+    arrivals = [*drain, *steady, *ramp]  # any order
+    assert steady_rate(arrivals, 2) == pytest.approx(1000.0)
+    # Trimming nothing counts the ramp and the drain in: 14 intervals over 70 ms.
+    assert steady_rate(arrivals, 0) == pytest.approx(200.0)
+    # Too few answers left between the two ends to tell a rate.
+    assert steady_rate(arrivals, 6) == pytest.approx(2 / 0.002)  # 20 -> 22 ms
+    assert steady_rate(arrivals, 7) is None
+    assert steady_rate([5, 5, 5, 5], 0) is None  # no time passed
+    assert steady_rate([], 0) is None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.report import sequential_figures
+from bench.report import sequential_figures, throughput_figures
 from bench.results import RunRecord, ScenarioResult
 
 
@@ -47,3 +47,55 @@ def test_a_failed_or_incomplete_repetition_fails_the_target() -> None:
     assert note == "failed in repetition(s) 0, 2"
     none_left = [_run("sdk-async", rep, 270.0, status="error") for rep in range(3)]
     assert _p50_figure(none_left)[0] is False
+
+
+def _throughput_run(
+    client: str, variant: str, rep: int, whole: float, steady: float | None
+) -> RunRecord:
+    return RunRecord(
+        client=client,
+        variant=variant,
+        rep=rep,
+        status="ok",
+        reason="",
+        expected=2050,
+        answered=2050,
+        not_found_answers=0,
+        p50_us=None,
+        p99_us=None,
+        quiet_p50_us=None,
+        noisy_p50_us=None,
+        calls_per_s=whole,
+        wall_s=1.0,
+        cpu_us_per_call=200.0,
+        steady_calls_per_s=steady,
+    )
+
+
+def test_the_20ms_ratio_is_judged_on_the_steady_state_and_the_whole_run_is_reported() -> None:
+    runs = [
+        run
+        for rep in range(3)
+        for run in (
+            _throughput_run("sdk-async", "shared/trivial", rep, 5000.0, 5050.0),
+            _throughput_run("sdk-async", "shared/sleep20", rep, 4200.0, 4800.0),
+        )
+    ]
+    figures = {f.key: f for f in throughput_figures(ScenarioResult("throughput", {}, runs))}
+    steady = figures["tp_shared_async_sleep20"]
+    assert steady.ratio is not None
+    assert steady.ratio.median == 4800.0 / 5050.0
+    assert steady.met is True
+    whole = figures["tp_shared_async_sleep20_whole_run"]
+    assert whole.ratio is not None
+    assert whole.ratio.median == 4200.0 / 5000.0
+    assert whole.met is None  # reported only
+
+
+def test_a_run_without_a_steady_rate_fails_the_20ms_target() -> None:
+    runs = [
+        _throughput_run("sdk-async", "shared/trivial", 0, 5000.0, 5050.0),
+        _throughput_run("sdk-async", "shared/sleep20", 0, 4900.0, None),
+    ]
+    figures = {f.key: f for f in throughput_figures(ScenarioResult("throughput", {}, runs))}
+    assert figures["tp_shared_async_sleep20"].met is False
