@@ -333,6 +333,28 @@ def throughput_figures(scn: ScenarioResult) -> list[Figure]:
             )
         )
 
+    threaded_whole = _ratio_text(
+        _by_rep(runs, "r-sync-threads", "shared/sleep20", cps),
+        _by_rep(runs, "r-sync-threads", "shared/trivial", cps),
+    )
+    figures.append(
+        _figure(
+            "tp_shared_threaded_sync_floor_sleep20",
+            "throughput shared, 20 ms handler, of a raw threaded sync client (R-sync-threads, "
+            "not the SDK), steady state",
+            "calls/s",
+            _by_rep(runs, "r-sync-threads", "shared/sleep20", steady),
+            "same, trivial",
+            _by_rep(runs, "r-sync-threads", "shared/trivial", steady),
+            "(reported)",
+            None,
+            unavailable=_reason(runs, "r-sync-threads"),
+            note="websockets.sync reader + 128 handler threads, each answering on its own "
+            "http.client connection: the sync path's own 20 ms / trivial ratio, for the 0.9x "
+            f"target of the sync SDK; over the whole run: {threaded_whole}",
+        )
+    )
+
     def cpu(r: RunRecord) -> float | None:
         return r.cpu_us_per_call
 

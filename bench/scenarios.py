@@ -22,9 +22,12 @@ from bench.server import RunConfig
 from bench.stats import percentile, steady_rate
 
 CLIENTS = ("r-httpx", "r-aiohttp", "sdk-async", "sdk-sync")
+"""Every wire scenario runs these, rotating the order each repetition."""
 SYNC_FLOOR = ("r-sync",)
 """websockets.sync + http.client, one call at a time: what any sync client costs per call here."""
-"""Every wire scenario runs these, rotating the order each repetition."""
+THREADED_SYNC_FLOOR = ("r-sync-threads",)
+"""The same with 128 handler threads (shared-stream runs): what threads cost a sync client once
+its handlers block."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +215,9 @@ def throughput(
             expect_sockets=sockets,
         )
         for handler in ("trivial", "sleep20"):
-            floor = SYNC_FLOOR if (mode, handler) == ("shared", "trivial") else ()
+            floor: tuple[str, ...] = SYNC_FLOOR if (mode, handler) == ("shared", "trivial") else ()
+            if mode == "shared":
+                floor += THREADED_SYNC_FLOOR
             variants.append(_Variant(f"{mode}/{handler}", config, mode, handler, floor))
     # The backlog configuration: every call emitted at once on one shared stream, slow handler.
     backlog = RunConfig(

@@ -24,6 +24,7 @@ CLIENT_MODULES: dict[str, str] = {
     "sdk-async": "bench.clients.sdk_async",
     "sdk-sync": "bench.clients.sdk_sync",
     "r-sync": "bench.clients.raw_sync",
+    "r-sync-threads": "bench.clients.raw_sync_threads",
 }
 """Client label -> module exposing ``run(spec)`` (a coroutine function, or a plain function)."""
 

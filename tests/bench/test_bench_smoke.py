@@ -13,7 +13,7 @@ import pytest
 
 from bench.control import FIXED_MALLOC_THRESHOLDS, BenchServerProcess, cpu_split
 from bench.results import BenchReport
-from bench.scenarios import CLIENTS, SYNC_FLOOR
+from bench.scenarios import CLIENTS, SYNC_FLOOR, THREADED_SYNC_FLOOR
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
@@ -64,8 +64,10 @@ def test_results_file_has_every_scenario(quick_report: BenchReport) -> None:
 @pytest.mark.timeout(180)
 def test_every_variant_ran_every_client(quick_report: BenchReport) -> None:
     """Each client ran (or reported why it could not) in each variant of each scenario; the
-    sync floor exactly in the shared-stream, trivial-handler ones."""
+    sync floor exactly in the shared-stream, trivial-handler ones, the threaded sync floor in
+    the shared-stream throughput ones with a window."""
     floor_variants = {("sequential", "plain"), ("throughput", "shared/trivial")}
+    threaded_floor_variants = {("throughput", "shared/trivial"), ("throughput", "shared/sleep20")}
     for scenario in quick_report.scenarios:
         variants = {r.variant for r in scenario.runs}
         assert variants, scenario.name
@@ -74,6 +76,8 @@ def test_every_variant_ran_every_client(quick_report: BenchReport) -> None:
             expected = set(CLIENTS)
             if (scenario.name, variant) in floor_variants:
                 expected |= set(SYNC_FLOOR)
+            if (scenario.name, variant) in threaded_floor_variants:
+                expected |= set(THREADED_SYNC_FLOOR)
             assert ran == expected, (scenario.name, variant, ran)
 
 
