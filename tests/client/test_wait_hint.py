@@ -13,9 +13,10 @@ from codex_manager import AsyncCodexManager, CodexManager
 from codex_manager.client._resources_async import AsyncResourceGroups
 from codex_manager.client._resources_sync import ResourceGroups
 from codex_manager.errors import NotFoundError, TurnWaitTimeoutError
-from codex_manager.testing import FakeCodexManager, TurnContext
+from codex_manager.testing import FakeCodexManager
 from codex_manager.types import ReadSessionResponse
 from codex_manager.wait import AsyncTurnWaiter, TurnWaiter
+from tests.fake_scripts import ask_which_ticket
 
 HANG_SECONDS = 5.0
 
@@ -156,15 +157,10 @@ async def test_a_caller_giving_up_takes_the_questions_with_it() -> None:
     assert all(task.done() for task in others)  # no question left running
 
 
-async def _ask_the_user(turn: TurnContext) -> None:
-    # The fake fills in what Codex always sends (header, options, isOther, isSecret).
-    await turn.request_user_input([{"id": "q", "question": "Which ticket?"}])
-
-
 def test_a_turn_waiting_for_user_input_says_so(fake_server: FakeCodexManager) -> None:
     with CodexManager(fake_server.base_url) as cm:
         session_id = cm.sessions.create()["session"]["sessionId"]
-        fake_server.set_script(session_id, _ask_the_user)
+        fake_server.set_script(session_id, ask_which_ticket)
         accepted = cm.session(session_id).messages.send("hello")
         fake_server.wait_for(lambda: bool(cm.session(session_id).tool_input.list()["data"]), 5)
         with pytest.raises(TurnWaitTimeoutError) as caught:
@@ -181,7 +177,7 @@ def test_a_turn_waiting_for_user_input_says_so(fake_server: FakeCodexManager) ->
 async def test_the_async_wait_counts_user_input_too(fake_server: FakeCodexManager) -> None:
     async with AsyncCodexManager(fake_server.base_url) as acm:
         session_id = (await acm.sessions.create())["session"]["sessionId"]
-        fake_server.set_script(session_id, _ask_the_user)
+        fake_server.set_script(session_id, ask_which_ticket)
         accepted = await acm.session(session_id).messages.send("hello")
         with CodexManager(fake_server.base_url) as cm:  # the asking turn is under way
             fake_server.wait_for(lambda: bool(cm.session(session_id).tool_input.list()["data"]), 5)

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from codex_manager import CodexManager
 from codex_manager.testing import FakeCodexManager, TurnContext
-
-
-async def _ask_the_user(turn: TurnContext) -> None:
-    await turn.request_user_input([{"id": "q", "question": "Which ticket?"}])
+from tests.fake_scripts import ask_which_ticket
 
 
 def test_the_fake_asks_questions_as_codex_does(server: FakeCodexManager) -> None:
     with CodexManager(server.base_url) as cm:
         session_id = cm.sessions.create()["session"]["sessionId"]
-        server.set_script(session_id, _ask_the_user)
+        server.set_script(session_id, ask_which_ticket)
         cm.session(session_id).messages.send("hello")
         server.wait_for(lambda: bool(cm.session(session_id).tool_input.list()["data"]), 5)
         (pending,) = cm.session(session_id).tool_input.list()["data"]  # the typed client reads it
