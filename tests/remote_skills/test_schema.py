@@ -544,10 +544,56 @@ def test_the_model_cannot_stand_in_for_the_context_through_var_keyword() -> None
     def tool(ctx: SkillContext, **extra: str) -> str:
         return "ok"
 
+    # Refused, not dropped silently: the model learns that the argument was not taken.
+    problem = build_skill("tool", tool).validator.validate({"ctx": "spoofed", "other": "x"})
+    assert isinstance(problem, ArgumentProblem)
+    assert problem.issues == ("ctx: not an argument of this tool (the application sets it)",)
+    # And should a value of that name reach the call anyway, the context wins.
     marker = SkillContext.__new__(SkillContext)
-    args, kwargs = _called_with(tool, {"ctx": "spoofed", "other": "x"}, marker)
-    assert args == []
-    assert kwargs == {"ctx": marker, "other": "x"}
+    plan = build_skill("tool", tool).plan
+    assert plan.call_arguments({}, {"ctx": "spoofed", "other": "x"}, marker) == (
+        [],
+        {"ctx": marker, "other": "x"},
+    )
+
+
+def _list_invoices(tenant_id: str, status: str, **filters: str) -> str:
+    """List a tenant's invoices."""
+    return f"{tenant_id}:{status}:{sorted(filters.items())}"
+
+
+def test_keywords_a_partial_binds_leave_the_schema_and_the_model_cannot_override_them() -> None:
+    # inspect.signature shows tenant_id as a keyword-only parameter defaulting to "acme":
+    # it stayed in the schema, and {"tenant_id": "globex"} overrode the application's choice.
+    handler = functools.partial(_list_invoices, tenant_id="acme")
+    skill = build_skill("list_invoices", handler)
+    assert set(_props(skill.input_schema)) == {"status"}
+    spoofs: list[JSONObject] = [
+        {"tenant_id": "globex", "status": "open"},
+        {"status": "open", "tenant_id": 1},
+    ]
+    for spoof in spoofs:
+        problem = skill.validator.validate(spoof)
+        assert isinstance(problem, ArgumentProblem)
+        assert problem.issues == (
+            "tenant_id: not an argument of this tool (the application sets it)",
+        )
+    args, kwargs = _called_with(handler, {"status": "open", "region": "eu"})
+    call_handler: Callable[..., str] = handler
+    assert call_handler(*args, **kwargs) == "acme:open:[('region', 'eu')]"
+
+
+def test_an_explicit_schema_does_not_let_the_model_override_a_partial_either() -> None:
+    handler = functools.partial(_list_invoices, tenant_id="acme")
+    schema: JSONObject = {
+        "type": "object",
+        "properties": {"status": {"type": "string"}},
+        "additionalProperties": True,
+    }
+    skill = build_skill("list_invoices", handler, input_schema=schema)
+    problem = skill.validator.validate({"status": "open", "tenant_id": "globex"})
+    assert isinstance(problem, ArgumentProblem)
+    assert problem.issues == ("tenant_id: not an argument of this tool (the application sets it)",)
 
 
 def test_parameters_clashing_with_model_attributes() -> None:

@@ -107,6 +107,10 @@ class CallPlan:
     """Whether the context parameter is positional-only."""
     var_keyword: str | None
     """Name of the ``**kwargs`` parameter, if any: extra JSON properties go there."""
+    fixed: frozenset[str] = frozenset()
+    """Names the model may not give even through ``**kwargs``: the context parameter and
+    keywords a ``functools.partial`` bound (``partial(f, tenant="acme")`` keeps the tenant
+    out of the model's hands)."""
 
     def call_arguments(
         self,
@@ -317,7 +321,29 @@ def _field_default(param: inspect.Parameter) -> FieldInfo | None:
     return None if merged.is_required() else merged
 
 
-def _plan(name: str, signature: inspect.Signature) -> tuple[CallPlan, list[inspect.Parameter]]:
+def _partial_keywords(handler: object) -> frozenset[str]:
+    """Keywords bound by the ``functools.partial``s ``handler`` is or wraps.
+
+    :func:`inspect.signature` shows them as keyword-only parameters defaulting to the bound
+    value, which a caller may still override: a tool must not let the model do so.
+    """
+    bound: set[str] = set()
+    for candidate in _underlying(handler):
+        if isinstance(candidate, functools.partial):
+            bound.update(candidate.keywords)
+    return frozenset(bound)
+
+
+def _without(signature: inspect.Signature, names: frozenset[str]) -> inspect.Signature:
+    if not names:
+        return signature
+    kept = [p for p in signature.parameters.values() if p.name not in names]
+    return signature.replace(parameters=kept)
+
+
+def _plan(
+    name: str, signature: inspect.Signature, fixed: frozenset[str] = frozenset()
+) -> tuple[CallPlan, list[inspect.Parameter]]:
     slots: list[ParameterSlot] = []
     data_params: list[inspect.Parameter] = []
     context_parameter: str | None = None
@@ -364,6 +390,7 @@ def _plan(name: str, signature: inspect.Signature) -> tuple[CallPlan, list[inspe
         context_parameter=context_parameter,
         context_positional=context_positional,
         var_keyword=var_keyword,
+        fixed=fixed if context_parameter is None else fixed | {context_parameter},
     )
     return plan, data_params
 
@@ -660,10 +687,13 @@ def synthesize(
         SkillRegistrationError: the signature cannot be expressed as a tool (``*args``, types
             without a JSON Schema when no explicit schema is given, unresolvable annotations).
     """
-    signature = _signature(name, handler, annotations_needed=not explicit_schema)
+    bound_by_partial = _partial_keywords(handler)
+    signature = _without(
+        _signature(name, handler, annotations_needed=not explicit_schema), bound_by_partial
+    )
     raw_doc = handler_doc(handler)
     doc = _docstring(handler)
-    plan, params = _plan(name, signature)
+    plan, params = _plan(name, signature, bound_by_partial)
     try:
         output = _output_contract(signature, doc)
         description = _describe(doc, raw_doc)

@@ -140,6 +140,8 @@ class SchemaArgumentValidator:
         for key, value in arguments.items():
             if key in self._names:
                 values[key] = value
+            elif key in self._plan.fixed:
+                issues.append(_fixed_issue(key))
             elif self._plan.var_keyword is not None:
                 extras[key] = value
             else:
@@ -182,7 +184,9 @@ class ModelArgumentValidator:
             # The model forbids unknown keys (so do the types nested in it, which take its
             # config): what **kwargs collects is split off before and checked on its own.
             extras = {key: named.pop(key) for key in list(named) if key not in self._names}
-        issues: list[str] = []
+        issues = [_fixed_issue(key) for key in extras if key in self._plan.fixed]
+        if issues:
+            extras = {key: value for key, value in extras.items() if key not in self._plan.fixed}
         try:
             instance = self._model.model_validate(named)
         except ValidationError as exc:
@@ -201,6 +205,10 @@ class ModelArgumentValidator:
             if slot.field_name in provided
         }
         return BoundArguments(values, extras)
+
+
+def _fixed_issue(name: str) -> str:
+    return f"{name}: not an argument of this tool (the application sets it)"
 
 
 def _model_owned_defaults(model: type[BaseModel], plan: CallPlan) -> frozenset[str]:
