@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeAlias, TypeVar, overload
 
+from codex_manager._stream_runs import StreamRun, current_run, runs_of
 from codex_manager.errors import ClientClosedError
 from codex_manager.remote_skills.calls import ToolCall
 from codex_manager.remote_skills.catalog import (
@@ -24,7 +27,7 @@ from codex_manager.remote_skills.errors import (
     SessionNotBoundError,
     SkillNotFoundError,
 )
-from codex_manager.remote_skills.execution import LocalOutcome
+from codex_manager.remote_skills.execution import DEFAULT_TIMEOUT_SECONDS, LocalOutcome
 from codex_manager.remote_skills.options import RemoteSkillOptions
 from codex_manager.remote_skills.registry import CatalogView, SkillRegistry
 from codex_manager.remote_skills.signals import (
@@ -114,6 +117,10 @@ class SkillScope(Generic[SessionT]):
 
     async def __aexit__(self, *exc_info: object) -> None:
         self.__exit__()
+
+
+def _nothing() -> None:
+    """What stopping a call already running does: nothing, it finishes."""
 
 
 class SessionSkillsBase:
@@ -389,6 +396,39 @@ class SessionSkillsBase:
         self, max_submit_attempts: int | None, retry_delay_seconds: float | None
     ) -> SubmissionPolicy:
         return self._policy.overridden(max_submit_attempts, retry_delay_seconds)
+
+    @contextlib.contextmanager
+    def _close_waits_for(self, client: object, call: ToolCall) -> Iterator[None]:
+        """Have the client's ``close()`` wait for ``call`` while it runs, so that its answer
+        still goes out: for calls outside a stream's handlers (a drain's, a ``respond_to_*``
+        of the caller's own thread or task), which no stream run covers. A close from the
+        call's own handler does not wait for itself.
+
+        Raises:
+            ClientClosedError: the client is closing: the call is not run (it stays pending).
+        """
+        runs = runs_of(client)
+        if runs is None or current_run.get() is not None:
+            yield  # not an SDK client (a test double), or a stream run's handler covers it
+            return
+        finished = threading.Event()
+        timeout = self._options.default_timeout_seconds
+        run = StreamRun(
+            stop=_nothing,  # already started: let it finish
+            grace_seconds=DEFAULT_TIMEOUT_SECONDS if timeout is None else timeout,
+            handlers_idle=finished.is_set,
+        )
+        try:
+            runs.enter(run)
+        except ClientClosedError:
+            self._refuse_on_closed_client(True, call)
+        token = current_run.set(run)
+        try:
+            yield
+        finally:
+            current_run.reset(token)
+            finished.set()
+            runs.leave(run)
 
     @staticmethod
     def _refuse_on_closed_client(closed: bool, call: ToolCall) -> None:

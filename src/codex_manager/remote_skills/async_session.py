@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from codex_manager._omit import OMIT, Omit
+from codex_manager._stream_runs import current_run
 from codex_manager.errors import (
+    ClientClosedError,
     CodexManagerError,
     GoneError,
     PermissionDeniedError,
@@ -226,16 +228,18 @@ class AsyncSessionSkills(SessionSkillsBase):
                 f"malformed tool-calls list payload for session {self.session_id!r}: {exc}"
             ) from exc
         rows = pending_rows(listed)
-        results = await asyncio.gather(
-            *(
-                self.respond_to_pending_call(
+
+        async def respond(row: PendingCallInput) -> RemoteSkillDispatch | None:
+            try:
+                return await self.respond_to_pending_call(
                     row,
                     max_submit_attempts=max_submit_attempts,
                     retry_delay_seconds=retry_delay_seconds,
                 )
-                for row in rows
-            )
-        )
+            except ClientClosedError:
+                return None  # the client closes: not run, it stays pending for the next drain
+
+        results = await asyncio.gather(*(respond(row) for row in rows))
         return [record for record in results if record is not None]
 
     async def _still_pending(self, call: ToolCall) -> bool | None:
@@ -250,6 +254,12 @@ class AsyncSessionSkills(SessionSkillsBase):
         return self._listed_as_ours(listed, call)
 
     async def _respond(self, call: ToolCall, policy: SubmissionPolicy) -> RemoteSkillDispatch:
+        if current_run.get() is not None:  # a stream handler's call: its run covers it
+            return await self._respond_now(call, policy)
+        with self._close_waits_for(self._client, call):
+            return await self._respond_now(call, policy)
+
+    async def _respond_now(self, call: ToolCall, policy: SubmissionPolicy) -> RemoteSkillDispatch:
         self._refuse_on_closed_client(self._client.is_closed, call)
         start = time.perf_counter()
         claim = self._tracker.claim(call.key)

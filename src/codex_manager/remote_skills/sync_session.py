@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from codex_manager._daemon_pool import DaemonThreadPool
 from codex_manager._omit import OMIT, Omit
-from codex_manager._stream_runs import StreamRun, runs_of
+from codex_manager._stream_runs import current_run
 from codex_manager.errors import (
     ClientClosedError,
     CodexManagerError,
@@ -32,7 +32,6 @@ from codex_manager.remote_skills.catalog import CatalogSync
 from codex_manager.remote_skills.dispatch import RemoteSkillDispatch
 from codex_manager.remote_skills.errors import MalformedPendingCallsError
 from codex_manager.remote_skills.execution import (
-    DEFAULT_TIMEOUT_SECONDS,
     LocalOutcome,
     SyncOutlived,
     execute_sync,
@@ -265,11 +264,14 @@ class SessionSkills(SessionSkillsBase):
         rows = pending_rows(listed)
 
         def respond(row: PendingCallInput) -> RemoteSkillDispatch | None:
-            return self.respond_to_pending_call(
-                row,
-                max_submit_attempts=max_submit_attempts,
-                retry_delay_seconds=retry_delay_seconds,
-            )
+            try:
+                return self.respond_to_pending_call(
+                    row,
+                    max_submit_attempts=max_submit_attempts,
+                    retry_delay_seconds=retry_delay_seconds,
+                )
+            except ClientClosedError:
+                return None  # the client closes: not run, it stays pending for the next drain
 
         if len(rows) <= 1:
             results = [respond(row) for row in rows]
@@ -278,7 +280,8 @@ class SessionSkills(SessionSkillsBase):
             # these threads only wait, the handlers themselves run on the registry's pool.
             # Daemon threads, not joined on the way out: Ctrl-C (or any error here) returns
             # at once, and the calls already started are answered meanwhile in the background
-            # (closing the client waits for them; those not started stay pending).
+            # (closing the client waits for them, as for every call in progress; those not
+            # started stay pending).
             workers = min(len(rows), self._options.thread_bound())
             pool = DaemonThreadPool(workers, "remote-skill-drain")
             # Each in a copy of this context, as in place: a stream run's mark goes along.
@@ -287,33 +290,7 @@ class SessionSkills(SessionSkillsBase):
                 results = [call.result() for call in calls]
             finally:
                 pool.shutdown(wait=False, cancel_futures=True)
-                self._answered_before_close([call for call in calls if not call.done()])
         return [record for record in results if record is not None]
-
-    def _answered_before_close(
-        self, left: list[concurrent.futures.Future[RemoteSkillDispatch | None]]
-    ) -> None:
-        """Have the client's ``close()`` wait for calls a drain left running (interrupted)."""
-        runs = runs_of(self._client)
-        if not left or runs is None:
-            return
-        timeout = self._options.default_timeout_seconds
-        run = StreamRun(
-            stop=lambda: None,  # already started: let them finish
-            grace_seconds=DEFAULT_TIMEOUT_SECONDS if timeout is None else timeout,
-            handlers_idle=lambda: all(call.done() for call in left),
-        )
-        try:
-            runs.enter(run)
-        except ClientClosedError:
-            return  # closed meanwhile: their answers fail, the calls stay pending
-
-        def one_done(_: concurrent.futures.Future[RemoteSkillDispatch | None]) -> None:
-            if run.done():
-                runs.leave(run)  # idempotent: two last calls may both get here
-
-        for call in left:
-            call.add_done_callback(one_done)
 
     def _still_pending(self, call: ToolCall) -> bool | None:
         try:
@@ -327,6 +304,12 @@ class SessionSkills(SessionSkillsBase):
         return self._listed_as_ours(listed, call)
 
     def _respond(self, call: ToolCall, policy: SubmissionPolicy) -> RemoteSkillDispatch:
+        if current_run.get() is not None:  # a stream handler's call: its run covers it
+            return self._respond_now(call, policy)
+        with self._close_waits_for(self._client, call):
+            return self._respond_now(call, policy)
+
+    def _respond_now(self, call: ToolCall, policy: SubmissionPolicy) -> RemoteSkillDispatch:
         self._refuse_on_closed_client(self._client.is_closed, call)
         start = time.perf_counter()
         claim = self._tracker.claim(call.key)

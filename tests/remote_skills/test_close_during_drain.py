@@ -1,0 +1,146 @@
+"""Closing a client while a drain (or a respond of the caller's own) runs a call outside any
+stream: ``close()`` waits for it, so that its answer goes out, and calls not started yet stay
+pending for the next drain instead of running into a closed client.
+
+Before, only stream handlers were waited for: a drain on a timer thread had its handler run
+(a card charged) and its answer refused with "the client is closed", the call left pending,
+and the next process's drain ran it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from codex_manager import AsyncCodexManager, CodexManager
+from codex_manager.remote_skills import (
+    AsyncSessionSkills,
+    RemoteSkillDispatch,
+    RemoteSkillOptions,
+    SessionSkills,
+)
+from codex_manager.testing import FakeCodexManager
+
+CHARGE = 'CALL charge_card {"amount": 5}'
+TWO_CHARGES = 'PARALLEL\nCALL charge_card {"amount": 5}\nCALL charge_card {"amount": 7}'
+
+
+def test_sync_close_waits_for_a_call_a_drain_is_running() -> None:
+    charged: list[int] = []
+    started = threading.Event()
+
+    def register(skills: SessionSkills) -> None:
+        @skills.skill
+        def charge_card(amount: int) -> str:
+            """Charge the customer's card."""
+            started.set()
+            time.sleep(0.5)
+            charged.append(amount)
+            return f"charged {amount}"
+
+    drained: list[list[RemoteSkillDispatch]] = []
+    with FakeCodexManager(noise=False) as server:
+        with CodexManager(server.base_url) as cm:
+            _, skills = cm.remote_skills.create_session(register=register)
+            cm.session(skills.session_id).messages.send(CHARGE)
+            server.wait_for_tool_call(skills.session_id)
+            poller = threading.Thread(target=lambda: drained.append(skills.drain_pending_calls()))
+            poller.start()
+            assert started.wait(10)
+        # close() (the with block) returned: the call ran and its answer went out.
+        assert charged == [5]
+        poller.join(10)
+        [records] = drained
+        assert [record.submission_status for record in records] == ["accepted"]
+        assert [answer.status for answer in server.answers] == [200]
+        assert server.pending_tool_calls(skills.session_id) == []
+
+
+def test_sync_calls_a_closing_client_has_not_started_stay_pending() -> None:
+    charged: list[int] = []
+    started = threading.Event()
+
+    def register(skills: SessionSkills) -> None:
+        @skills.skill
+        def charge_card(amount: int) -> str:
+            """Charge the customer's card."""
+            started.set()
+            time.sleep(0.5)
+            charged.append(amount)
+            return f"charged {amount}"
+
+    drained: list[list[RemoteSkillDispatch]] = []
+    one_at_a_time = RemoteSkillOptions(max_concurrent_calls=1)
+    with FakeCodexManager(noise=False) as server:
+        with CodexManager(server.base_url) as cm:
+            _, skills = cm.remote_skills.create_session(
+                register=register, skill_options=one_at_a_time
+            )
+            cm.session(skills.session_id).messages.send(TWO_CHARGES)
+            server.wait_for(lambda: len(server.pending_tool_calls(skills.session_id)) == 2, 10)
+            poller = threading.Thread(target=lambda: drained.append(skills.drain_pending_calls()))
+            poller.start()
+            assert started.wait(10)
+        poller.join(10)
+        # The first call was answered; the second never ran and waits for the next drain
+        # (the drain reported what it did instead of raising ClientClosedError).
+        assert len(charged) == 1
+        [records] = drained
+        assert [record.submission_status for record in records] == ["accepted"]
+        assert [answer.status for answer in server.answers] == [200]
+        assert len(server.pending_tool_calls(skills.session_id)) == 1
+
+
+def test_sync_close_from_a_skill_a_drain_runs_in_a_plain_thread_does_not_wait_for_itself() -> None:
+    took: list[float] = []
+
+    with FakeCodexManager(noise=False) as server:
+        cm = CodexManager(server.base_url)
+
+        def register(skills: SessionSkills) -> None:
+            @skills.skill
+            def charge_card(amount: int) -> str:
+                """Charge the customer's card."""
+                begun = time.monotonic()
+                cm.close()  # would wait for this very call (300 s, the default timeout)
+                took.append(time.monotonic() - begun)
+                return f"charged {amount}"
+
+        _, skills = cm.remote_skills.create_session(register=register)
+        cm.session(skills.session_id).messages.send(CHARGE)
+        server.wait_for_tool_call(skills.session_id)
+        poller = threading.Thread(target=skills.drain_pending_calls, daemon=True)
+        poller.start()
+        poller.join(15)
+        assert not poller.is_alive()
+        assert took
+        assert took[0] < 5
+        assert cm.is_closed
+
+
+async def test_async_close_waits_for_a_call_a_drain_is_running() -> None:
+    charged: list[int] = []
+    started = asyncio.Event()
+
+    def register(skills: AsyncSessionSkills) -> None:
+        @skills.skill
+        async def charge_card(amount: int) -> str:
+            """Charge the customer's card."""
+            started.set()
+            await asyncio.sleep(0.5)
+            charged.append(amount)
+            return f"charged {amount}"
+
+    with FakeCodexManager(noise=False) as server:
+        async with AsyncCodexManager(server.base_url) as cm:
+            _, skills = await cm.remote_skills.create_session(register=register)
+            await cm.session(skills.session_id).messages.send(CHARGE)
+            await server.wait_for_tool_call_async(skills.session_id)
+            poller = asyncio.create_task(skills.drain_pending_calls())
+            await asyncio.wait_for(started.wait(), 10)
+        assert charged == [5]
+        records = await asyncio.wait_for(poller, 10)
+        assert [record.submission_status for record in records] == ["accepted"]
+        assert [answer.status for answer in server.answers] == [200]
+        assert server.pending_tool_calls(skills.session_id) == []
