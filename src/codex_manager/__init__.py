@@ -81,6 +81,7 @@ if TYPE_CHECKING:
         StreamRefusedError,
         StreamServerError,
         ToolCallParams,
+        UnknownEventTypeWarning,
         UnknownMethodWarning,
     )
     from codex_manager.wait import TurnResult
@@ -153,6 +154,7 @@ _EXPORTS: dict[str, str] = {
             "StreamRefusedError",
             "StreamServerError",
             "ToolCallParams",
+            "UnknownEventTypeWarning",
             "UnknownMethodWarning",
         ],
         "codex_manager.stream",
@@ -250,6 +252,7 @@ __all__ = [
     "TurnResult",
     "TurnWaitTimeoutError",
     "UnexpectedResponseError",
+    "UnknownEventTypeWarning",
     "UnknownMethodWarning",
     "UnknownOperationError",
 ]

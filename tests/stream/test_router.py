@@ -146,6 +146,31 @@ def test_bad_registrations_are_rejected() -> None:
         stream.on_event("x")(42)  # type: ignore[arg-type]  # deliberately not a handler
 
 
+def test_a_decorator_used_without_its_parentheses_says_so() -> None:
+    # @stream.on_app_server_request passed the handler as the method: "normalized_method
+    # must be a non-empty string or None" said nothing of the missing parentheses.
+    stream: HandlerRegistry[StreamClient] = HandlerRegistry()
+
+    def on_call(signal: AppServerSignal, context: Context) -> None: ...
+
+    for decorator in (
+        stream.on_app_server_request,
+        stream.on_app_server,
+        stream.on_event,
+        stream.on_event_prefix,
+    ):
+        with pytest.raises(TypeError, match=r"write @on_\w+\(.+\) \(with the parentheses\)"):
+            decorator(on_call)  # type: ignore[arg-type]  # the mistake under test
+    # on_turn_started takes both forms, as on_error and on_connect do.
+    assert stream.on_turn_started(on_call) is on_call
+    assert stream.on_turn_started()(on_call) is on_call
+    started = event(
+        "app_server.turn.started",
+        payload=notification_signal("t", "turn/started", "app_server.turn.started"),
+    )
+    assert names(stream, started) == ["on_call", "on_call"]
+
+
 def test_a_handler_that_cannot_take_the_event_and_its_context_is_refused_at_once() -> None:
     # Found at registration, not as a HandlerError for every event (with the tool call it was
     # to answer left pending).
@@ -158,6 +183,9 @@ def test_a_handler_that_cannot_take_the_event_and_its_context_is_refused_at_once
     for wrong in (forgot_the_context, wants_three, lambda: None):
         with pytest.raises(TypeError, match=r"two positional arguments.*handler\(event, ctx\)"):
             stream.on_app_server_request("item.tool.call")(wrong)  # type: ignore[arg-type]
+    # Too few says how many it takes (it read "too many positional arguments").
+    with pytest.raises(TypeError, match=r"does not: it takes only 1 \(signal\)$"):
+        stream.on_app_server_request("item.tool.call")(forgot_the_context)  # type: ignore[arg-type]
     call = event("app_server.request.item.tool.call", payload=tool_call_signal("t", 1, "c"))
     assert names(stream, call) == []  # none of them was registered
 

@@ -167,6 +167,12 @@ def check_a_client_subclass_hands_its_handlers_its_own_type(cm: TenantManager) -
     @cm.on_event("x")  # type: ignore[arg-type]
     def other_client(event: StreamEvent, context: HandlerContext[AsyncCodexManager]) -> None: ...
 
+    # The stream itself, not only the shortcuts: cm.stream was EventStream[CodexManager].
+    @cm.stream.on_app_server_request("item.tool.call")
+    def on_stream_call(signal: AppServerSignal, context: HandlerContext[TenantManager]) -> None: ...
+
+    assert_type(cm.stream.client, TenantManager)
+
 
 def test_a_client_subclass_hands_its_handlers_its_own_client() -> None:
     with FakeCodexManager() as server, TenantManager(server.base_url) as cm:

@@ -92,14 +92,26 @@ class StreamShortcuts(Generic[ClientT]):
             self.stream.on_app_server_request(normalized_method, ordered=ordered),
         )
 
+    @overload
+    def on_turn_started(self, handler: SignalHandler[Self, _R], /) -> SignalHandler[Self, _R]: ...
+
+    @overload
     def on_turn_started(
-        self,
-    ) -> Callable[[SignalHandler[Self, _R]], SignalHandler[Self, _R]]:
-        """Register a stream handler for ``turn/started`` notifications."""
-        return cast(
-            "Callable[[SignalHandler[Self, _R]], SignalHandler[Self, _R]]",
-            self.stream.on_turn_started(),
-        )
+        self, /
+    ) -> Callable[[SignalHandler[Self, _R]], SignalHandler[Self, _R]]: ...
+
+    def on_turn_started(
+        self, handler: SignalHandler[Self, _R] | None = None, /
+    ) -> SignalHandler[Self, _R] | Callable[[SignalHandler[Self, _R]], SignalHandler[Self, _R]]:
+        """Register a stream handler for ``turn/started`` notifications
+        (``@cm.on_turn_started`` or ``@cm.on_turn_started()``)."""
+        if handler is None:
+            return cast(
+                "Callable[[SignalHandler[Self, _R]], SignalHandler[Self, _R]]",
+                self.stream.on_turn_started(),
+            )
+        self.stream.on_turn_started(cast("SignalHandler[ClientT, _R]", handler))
+        return handler
 
     @overload
     def on_error(self, handler: ErrorHandler[Self, _R], /) -> ErrorHandler[Self, _R]: ...

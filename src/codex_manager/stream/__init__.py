@@ -37,7 +37,7 @@ from codex_manager.stream.frames import (
     ToolCallParams,
 )
 from codex_manager.stream.normalize import normalize_method
-from codex_manager.stream.router import UnknownMethodWarning
+from codex_manager.stream.router import UnknownEventTypeWarning, UnknownMethodWarning
 
 if TYPE_CHECKING:
     from codex_manager.stream.async_stream import AsyncEventStream
@@ -91,6 +91,7 @@ __all__ = [
     "StreamServerError",
     "ToolCallParams",
     "ToolCallResolvedPayload",
+    "UnknownEventTypeWarning",
     "UnknownMethodWarning",
     "WebSocketClientChoice",
     "decode_frame",

@@ -16,6 +16,11 @@ from dataclasses import dataclass
 from typing import Final, Generic, Literal, TypeAlias, TypeVar, overload
 
 from codex_manager._warnings import caller_stacklevel
+from codex_manager.stream._event_types import (
+    KNOWN_EVENT_TYPES,
+    NOTIFICATION_PREFIX,
+    REQUEST_PREFIX,
+)
 from codex_manager.stream._methods import (
     KNOWN_NOTIFICATION_METHODS,
     KNOWN_REQUEST_METHODS,
@@ -102,10 +107,34 @@ def _check_takes_event_and_context(handler: Callable[..., object], name: str) ->
     try:
         signature.bind(None, None)
     except TypeError as error:
+        positional = [
+            p
+            for p in signature.parameters.values()
+            if p.kind
+            in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        ]
+        why = (
+            f"it takes only {len(positional)} ({', '.join(p.name for p in positional) or 'none'})"
+            if len(positional) < 2
+            and not any(
+                p.kind is inspect.Parameter.VAR_POSITIONAL for p in signature.parameters.values()
+            )
+            else str(error)
+        )
         raise TypeError(
             f"stream handler {name} must accept two positional arguments, the event and its "
-            f"context (handler(event, ctx)); its signature {signature} does not: {error}"
+            f"context (handler(event, ctx)); its signature {signature} does not: {why}"
         ) from None
+
+
+def _refuse_bare_use(value: object, decorator: str, example: str) -> None:
+    """``@stream.on_app_server_request`` without its parentheses passes the handler as the
+    method: say so, rather than that a method must be a string."""
+    if callable(value) and not isinstance(value, str):
+        raise TypeError(
+            f"{decorator} takes what to listen for first: write @{decorator}({example}) "
+            f"(with the parentheses), not @{decorator}"
+        )
 
 
 _FRAME_PREFIXES = ("app_server.request.", "app_server.")
@@ -148,6 +177,63 @@ def _warn_if_unknown(method: str | None, signal_type: SignalType) -> None:
         f"{method!r} is not an app-server {register} codex's schemas list ({hint}); the handler "
         "runs only if the server sends it",
         UnknownMethodWarning,
+        stacklevel=caller_stacklevel(),
+    )
+
+
+class UnknownEventTypeWarning(UserWarning):
+    """A handler was registered for an event type (or prefix) the server is not known to send
+    (a typo, say, or a method name where a frame type belongs): it runs only if one comes."""
+
+
+def _all_event_types() -> list[str]:
+    return sorted(
+        KNOWN_EVENT_TYPES
+        | {NOTIFICATION_PREFIX + method for method in KNOWN_NOTIFICATION_METHODS}
+        | {REQUEST_PREFIX + method for method in KNOWN_REQUEST_METHODS}
+    )
+
+
+def _is_known_event_type(event_type: str) -> bool:
+    if event_type in KNOWN_EVENT_TYPES:
+        return True
+    if event_type.startswith(REQUEST_PREFIX):
+        return event_type[len(REQUEST_PREFIX) :] in KNOWN_REQUEST_METHODS
+    if event_type.startswith(NOTIFICATION_PREFIX):
+        return event_type[len(NOTIFICATION_PREFIX) :] in KNOWN_NOTIFICATION_METHODS
+    return False
+
+
+def _warn_if_unknown_event(event_type: str, *, prefix: bool) -> None:
+    """Warn when no event the server is known to send has this type (or starts with it)."""
+    if prefix:
+        if any(known.startswith(event_type) for known in _all_event_types()):
+            return
+    elif _is_known_event_type(event_type):
+        return
+    import difflib  # only for this warning
+
+    known_types = _all_event_types()
+    if prefix:
+        heads = sorted({t[: len(event_type)] for t in known_types if len(t) >= len(event_type)})
+        close = difflib.get_close_matches(event_type, heads, n=1)
+    else:
+        close = difflib.get_close_matches(event_type, known_types, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else "no known event type is close to it"
+    if not prefix and event_type in KNOWN_REQUEST_METHODS:
+        hint = (
+            f"it is an app-server request: use on_app_server_request({event_type!r}), or the "
+            f"frame type {REQUEST_PREFIX + event_type!r}"
+        )
+    elif not prefix and event_type in KNOWN_NOTIFICATION_METHODS:
+        hint = (
+            f"it is an app-server notification: use on_app_server({event_type!r}), or the "
+            f"frame type {NOTIFICATION_PREFIX + event_type!r}"
+        )
+    what = "no event type the server sends starts with" if prefix else "the server sends no event"
+    warnings.warn(
+        f"{what} {event_type!r} ({hint}); the handler runs only if one comes",
+        UnknownEventTypeWarning,
         stacklevel=caller_stacklevel(),
     )
 
@@ -332,8 +418,10 @@ class HandlerRegistry(Generic[ClientT]):
         Frames of one thread reach the handler in order, except server requests
         (``app_server.request.*``), which run concurrently unless ``ordered=True``.
         """
+        _refuse_bare_use(event_type, "on_event", '"tool_call_requested"')
         if not isinstance(event_type, str) or not event_type:
             raise ValueError("event_type must be a non-empty string")
+        _warn_if_unknown_event(event_type, prefix=False)
         _check_ordered(ordered)
 
         def register(
@@ -353,8 +441,10 @@ class HandlerRegistry(Generic[ClientT]):
         handler in order, except server requests (``app_server.request.*``), which run
         concurrently unless ``ordered=True`` (e.g. for a timeline of a whole turn).
         """
+        _refuse_bare_use(prefix, "on_event_prefix", '"app_server."')
         if not isinstance(prefix, str):
             raise ValueError("prefix must be a string")
+        _warn_if_unknown_event(prefix, prefix=True)
         _check_ordered(ordered)
 
         def register(
@@ -374,6 +464,7 @@ class HandlerRegistry(Generic[ClientT]):
         normalized first. A method codex's schemas do not list as a notification gets an
         :class:`UnknownMethodWarning` (the handler is registered all the same).
         """
+        _refuse_bare_use(normalized_method, "on_app_server", '"turn.completed"')
         method = _method_key(normalized_method)
         _warn_if_unknown(method, "notification")
 
@@ -401,6 +492,7 @@ class HandlerRegistry(Generic[ClientT]):
         thread, in arrival order (``StreamOptions.ordered_requests`` does so for every
         handler).
         """
+        _refuse_bare_use(normalized_method, "on_app_server_request", '"item.tool.call"')
         method = _method_key(normalized_method)
         _check_ordered(ordered)
         _warn_if_unknown(method, "request")
@@ -413,11 +505,28 @@ class HandlerRegistry(Generic[ClientT]):
 
         return register
 
+    @overload
     def on_turn_started(
-        self,
-    ) -> Callable[[SignalHandler[ClientT, _R]], SignalHandler[ClientT, _R]]:
-        """Register a handler for the app-server ``turn/started`` notification."""
-        return self.on_app_server("turn.started")
+        self, handler: SignalHandler[ClientT, _R], /
+    ) -> SignalHandler[ClientT, _R]: ...
+
+    @overload
+    def on_turn_started(
+        self, /
+    ) -> Callable[[SignalHandler[ClientT, _R]], SignalHandler[ClientT, _R]]: ...
+
+    def on_turn_started(
+        self, handler: SignalHandler[ClientT, _R] | None = None, /
+    ) -> (
+        SignalHandler[ClientT, _R]
+        | Callable[[SignalHandler[ClientT, _R]], SignalHandler[ClientT, _R]]
+    ):
+        """Register a handler for the app-server ``turn/started`` notification
+        (``@on_turn_started`` or ``@on_turn_started()``)."""
+        register: Callable[[SignalHandler[ClientT, _R]], SignalHandler[ClientT, _R]] = (
+            self.on_app_server("turn.started")
+        )
+        return register if handler is None else register(handler)
 
     @overload
     def on_error(self, handler: ErrorHandler[ClientT, _R], /) -> ErrorHandler[ClientT, _R]: ...
