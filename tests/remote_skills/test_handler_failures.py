@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import json
 import os
 import signal
@@ -306,3 +307,26 @@ def test_a_kept_call_whose_job_was_cancelled_is_not_left_taken() -> None:
     outcome = _sync_outcome_when_done(job, _prepared("exits", exits), SETTINGS)
     assert job.cancel()
     assert outcome.result(timeout=1).error_kind == "handler_error"
+
+
+async def _swallows_the_cancel() -> str:
+    """Ignores its cancellation and returns (past its deadline)."""
+    for _ in range(3):
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0.2)
+    return "done"
+
+
+def test_a_sync_call_whose_async_handler_swallows_its_cancel_is_a_timeout() -> None:
+    # It was answered with its result ("done"), although its deadline had passed.
+    prepared = _prepared("stubborn", _swallows_the_cancel, timeout=0.1)
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:
+        outcome = execute_sync(prepared, SETTINGS, executor)
+    assert outcome.error_kind == "timeout"
+
+
+async def test_an_async_call_whose_handler_swallows_its_cancel_is_a_timeout() -> None:
+    outcome = await execute_async(
+        _prepared("stubborn", _swallows_the_cancel, timeout=0.1), SETTINGS, None
+    )
+    assert outcome.error_kind == "timeout"

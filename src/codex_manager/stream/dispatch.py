@@ -23,6 +23,7 @@ from functools import partial
 from typing import TypeAlias, cast
 
 from codex_manager._daemon_pool import DaemonThreadPool
+from codex_manager._loop_thread import run_blocking
 from codex_manager._stream_runs import StreamRun, current_run
 from codex_manager.stream.context import HandlerContext, StreamClient
 from codex_manager.stream.handler_threads import HandlerThreads, shared_handler_threads
@@ -58,7 +59,8 @@ async def _await(awaitable: Awaitable[object]) -> object:
 
 
 def call_sync(entry: HandlerEntry, item: object, context: HandlerContext[StreamClient]) -> None:
-    """Call a handler in the current thread; an async one runs on a private event loop."""
+    """Call a handler in the current thread; an async one runs on the sync client's event
+    loop (one per process, see :mod:`codex_manager._loop_thread`), this thread waiting."""
     result = entry.handler(item, context)
     if inspect.isawaitable(result):
         coroutine = (
@@ -66,7 +68,7 @@ def call_sync(entry: HandlerEntry, item: object, context: HandlerContext[StreamC
             if inspect.iscoroutine(result)
             else _await(result)
         )
-        asyncio.run(coroutine)
+        run_blocking(coroutine)
 
 
 class ThreadDispatcher:
