@@ -49,6 +49,11 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         raise
     except asyncio.CancelledError:
         raise
+    except ConnectionResetError:
+        # The client went away (it gave up at its timeout, say): no one reads the answer, and
+        # it is no failure of the fake's (re-raised, aiohttp logs it with a traceback).
+        _log.debug("fake codex-manager: client gone during %s %s", request.method, request.path)
+        return web.Response(status=499, text="client closed the connection")
     except Exception:
         _log.exception("fake codex-manager route failed: %s %s", request.method, request.path)
         return internal_error()
