@@ -23,18 +23,37 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextvars
+import logging
 import threading
 from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import TypeVar
 
 from codex_manager._per_process import PerProcess
 
 T = TypeVar("T")
 
+logger = logging.getLogger("codex_manager")
+
 _from_shared_loop: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "codex_manager_from_shared_loop", default=False
 )
 """Set in the context of every coroutine the loop thread runs (and so in what they start)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Exit:
+    """``SystemExit`` or ``KeyboardInterrupt`` a coroutine raised, carried out of its task:
+    escaping it, they would stop the loop every later call needs."""
+
+    error: BaseException
+
+
+async def _guard(coroutine: Coroutine[object, object, T]) -> T | _Exit:
+    try:
+        return await coroutine
+    except (SystemExit, KeyboardInterrupt) as error:
+        return _Exit(error)
 
 
 class LoopThread:
@@ -60,7 +79,11 @@ class LoopThread:
                 def serve() -> None:
                     asyncio.set_event_loop(loop)
                     loop.call_soon(started.set)
-                    loop.run_forever()
+                    while True:  # the loop serves every later call: it must not stop
+                        try:
+                            loop.run_forever()
+                        except BaseException:  # pragma: no cover - guarded in run() below
+                            logger.exception("the sync client's event loop stopped; restarted")
 
                 thread = threading.Thread(target=serve, name=self._name, daemon=True)
                 thread.start()
@@ -83,22 +106,24 @@ class LoopThread:
         """
         loop = self._running_loop()
         outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
-        tasks: list[asyncio.Task[T]] = []
+        tasks: list[asyncio.Task[T | _Exit]] = []
 
-        def settle(task: asyncio.Task[T]) -> None:
+        def settle(task: asyncio.Task[T | _Exit]) -> None:
             if task.cancelled():
                 outcome.set_exception(asyncio.CancelledError())
             elif (error := task.exception()) is not None:
                 outcome.set_exception(error)
+            elif isinstance(result := task.result(), _Exit):
+                outcome.set_exception(result.error)
             else:
-                outcome.set_result(task.result())
+                outcome.set_result(result)
 
         def start() -> None:
             if not outcome.set_running_or_notify_cancel():
                 coroutine.close()  # given up on before it started: never awaited, no warning
                 return
             context.run(_from_shared_loop.set, True)  # the caller's copy: marks its descendants
-            task = loop.create_task(coroutine, context=context)
+            task = loop.create_task(_guard(coroutine), context=context)
             tasks.append(task)
             task.add_done_callback(settle)
 

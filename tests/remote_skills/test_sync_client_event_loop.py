@@ -152,3 +152,31 @@ def test_an_async_skill_that_blocks_the_loop_still_times_out(server: FakeCodexMa
     assert record is not None
     assert record.error_kind == "timeout"
     assert took < 2.5
+
+
+def test_an_async_skill_calling_sys_exit_does_not_stop_the_loop_for_the_next_calls(
+    server: FakeCodexManager,
+) -> None:
+    # SystemExit escaping a task stops the event loop running it: the shared loop would then
+    # never run another call (the next one waited forever).
+    with CodexManager(server.base_url) as cm:
+
+        def register(skills: SessionSkills) -> None:
+            @skills.skill
+            async def leave() -> str:
+                """Exits."""
+                raise SystemExit(3)
+
+            @skills.skill
+            async def echo(n: int) -> int:
+                """Echo."""
+                await asyncio.sleep(0)
+                return n
+
+        _, skills = cm.remote_skills.create_session(register=register)
+        failed = skills.dispatch_app_server_signal(_signal(skills.session_id, "leave", 1, {}))
+        after = skills.dispatch_app_server_signal(_signal(skills.session_id, "echo", 2, {"n": 5}))
+    assert failed is not None
+    assert failed.error_kind == "handler_error"
+    assert after is not None
+    assert after.answer_text == "5"
