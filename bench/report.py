@@ -57,7 +57,10 @@ def _figure(
     *,
     unavailable: str = "",
     note: str = "",
+    own_baseline: bool = False,
 ) -> Figure:
+    """``own_baseline``: the baseline is the SDK's own runs (its trivial figure), whose failed
+    repetitions fail the figure as its own do; a raw baseline's are named in the note."""
     # Every column from the repetitions both sides ran (a deadline may cut one short).
     reps = sorted(set(sdk) & set(baseline)) if baseline else sorted(sdk)
     sdk_spread = spread([sdk[r] for r in reps])
@@ -66,7 +69,13 @@ def _figure(
         if baseline
         else None
     )
-    failed = sorted(getattr(sdk, "failed", set()))
+    failed_baseline: set[int] = getattr(baseline, "failed", set())
+    failed = sorted(getattr(sdk, "failed", set()) | (failed_baseline if own_baseline else set()))
+    if failed_baseline and not own_baseline:
+        note = (
+            f"baseline failed in repetition(s) {', '.join(map(str, sorted(failed_baseline)))}"
+            + (f"; {note}" if note else "")
+        )
     met: bool | None = None
     if check is not None:
         # A target is met only by runs that all succeeded: a figure without them, or with
@@ -225,13 +234,12 @@ def sequential_figures(scn: ScenarioResult) -> list[Figure]:
 
 
 STEADY_NOTE = (
-    "answers per second leaving out the first and the last window of calls in flight (50 "
-    "sessions x 4 = 200 answers at each end of 2,000): the ramp, and the drain in which the "
-    "last calls sit in their 20 ms handler with nothing left to emit, a fixed 20 ms that no "
-    "client can hide and that weighs more the faster the client; both sides of the ratio alike"
+    "answers per second from the 201st answer to the last: without the ramp (the first window "
+    "of calls in flight, 50 sessions x 4), since with 20 ms handlers no client can answer in the "
+    "first 20 ms of a run, which weighs more the faster the client; both sides of the ratio alike"
 )
 WHOLE_RUN_NOTE = (
-    "first timed frame -> last answer, drain included (how the 20 ms ratio was judged until "
+    "first timed frame -> last answer, ramp included (how the 20 ms ratio was judged until "
     "2026-11-26)"
 )
 
@@ -296,6 +304,7 @@ def throughput_figures(scn: ScenarioResult) -> list[Figure]:
                     _ratio_at_least(0.9),
                     unavailable=why,
                     note=STEADY_NOTE,
+                    own_baseline=True,
                 )
             )
             figures.append(
@@ -333,28 +342,6 @@ def throughput_figures(scn: ScenarioResult) -> list[Figure]:
             )
         )
 
-    threaded_whole = _ratio_text(
-        _by_rep(runs, "r-sync-threads", "shared/sleep20", cps),
-        _by_rep(runs, "r-sync-threads", "shared/trivial", cps),
-    )
-    figures.append(
-        _figure(
-            "tp_shared_threaded_sync_floor_sleep20",
-            "throughput shared, 20 ms handler, of a raw threaded sync client (R-sync-threads, "
-            "not the SDK), steady state",
-            "calls/s",
-            _by_rep(runs, "r-sync-threads", "shared/sleep20", steady),
-            "same, trivial",
-            _by_rep(runs, "r-sync-threads", "shared/trivial", steady),
-            "(reported)",
-            None,
-            unavailable=_reason(runs, "r-sync-threads"),
-            note="websockets.sync reader + 128 handler threads, each answering on its own "
-            "http.client connection: the sync path's own 20 ms / trivial ratio, for the 0.9x "
-            f"target of the sync SDK; over the whole run: {threaded_whole}",
-        )
-    )
-
     def cpu(r: RunRecord) -> float | None:
         return r.cpu_us_per_call
 
@@ -379,6 +366,30 @@ def throughput_figures(scn: ScenarioResult) -> list[Figure]:
                 ),
             )
         )
+
+    def added_by_sleep(client: str) -> _Reps:
+        slow = _by_rep(runs, client, "shared/sleep20", cpu)
+        quick = _by_rep(runs, client, "shared/trivial", cpu)
+        both = slow.keys() & quick.keys()
+        return _Reps({r: slow[r] - quick[r] for r in both}, slow.failed | quick.failed)
+
+    figures.append(
+        _figure(
+            "cpu_added_by_sleep_sync",
+            "client CPU per call added by a 20 ms handler, shared, sync",
+            "us",
+            added_by_sleep("sdk-sync"),
+            "R-sync-threads",
+            added_by_sleep("r-sync-threads"),
+            "(reported)",
+            None,
+            unavailable=_reason(runs, "sdk-sync"),
+            note="CPU per call with 20 ms handlers minus with trivial ones, same repetition: "
+            "what a handler that blocks costs a sync client in thread wake-ups; R-sync-threads "
+            "is websockets.sync + 128 handler threads, each answering on its own http.client "
+            "connection",
+        )
+    )
     floor_cpu = _by_rep(runs, "r-sync", "shared/trivial", cpu)
     if floor_cpu:
         figures.append(

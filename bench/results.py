@@ -33,10 +33,9 @@ class RunRecord(msgspec.Struct, frozen=True):
     cpu_us_per_call: float | None
     """Client process CPU time per accepted answer: insensitive to other load on the machine."""
     steady_calls_per_s: float | None = None
-    """Answers per second in the steady state: leaving out the first and the last window's worth
-    of answers (sessions x unanswered calls allowed per session), i.e. while every session had
-    its window of calls in flight. ``None`` for runs without a window (sequential, backlog) or
-    too short to tell."""
+    """Answers per second without the ramp: from the answer after the first window's worth
+    (sessions x unanswered calls allowed per session) to the last. ``None`` for runs without
+    a window (backlog) or too short to tell."""
 
     @property
     def all_answered(self) -> bool:

@@ -73,7 +73,7 @@ QUICK = Sizes(
     seq_warmup=2,
     noise_frames=10,
     tp_sessions=3,
-    tp_calls=6,  # enough for a steady rate past one window (3 x 2 answers) at each end
+    tp_calls=4,  # a steady rate needs three answers past the first window (3 x 2)
     tp_window=2,
     decode_frames=2_000,
     decode_reps=1,
@@ -97,10 +97,8 @@ def _rotated(items: tuple[str, ...], by: int) -> list[str]:
 def _record(m: Measured, client: str, variant: _Variant, rep: int) -> RunRecord:
     s = m.server
     window = variant.config.window
-    # One window's worth of answers at either end: the ramp while the first calls are still in
-    # their handlers, and the drain once the server has no call left to emit (a 20 ms handler
-    # leaves the client idle for about 20 ms there, whatever the client).
-    # Backlog runs (no window: every call at once) have no steady state.
+    # Without the ramp: one window's worth of answers (the calls emitted at once when the timed
+    # phase starts) left out. Backlog runs (no window: every call at once) have no steady state.
     steady = steady_rate(s.answer_ns, variant.config.sessions * window) if window > 0 else None
     lat_us = [v / 1000.0 for v in s.latencies_ns]
     quiet_us = [v / 1000.0 for v, n in zip(s.latencies_ns, s.noise_frames, strict=True) if not n]

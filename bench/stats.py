@@ -44,16 +44,17 @@ def paired_ratios(numerators: Sequence[float], denominators: Sequence[float]) ->
     return [a / b for a, b in zip(numerators, denominators, strict=False) if b > 0]
 
 
-def steady_rate(arrivals_ns: Sequence[int], trim: int) -> float | None:
-    """Events per second between the ``trim``-th first and the ``trim``-th last of
-    ``arrivals_ns`` (perf_counter_ns values, any order): the rate once a run has filled its
-    window of calls in flight and before it runs out of calls to emit.
+def steady_rate(arrivals_ns: Sequence[int], skip: int) -> float | None:
+    """Events per second from the event after the first ``skip`` of ``arrivals_ns``
+    (perf_counter_ns values, any order) to the last: the rate once a run has its window of
+    calls in flight, without its ramp (with 20 ms handlers no answer can come in the first
+    20 ms of a run, whatever the client).
 
-    ``None`` when fewer than three are left from one to the other (too short a run to tell).
+    ``None`` when fewer than three events are left (too short a run to tell).
     """
     ordered = sorted(arrivals_ns)
-    first, last = trim, len(ordered) - 1 - trim
-    if trim < 0 or last - first < 2:
+    last = len(ordered) - 1
+    if skip < 0 or last - skip < 2:
         return None
-    span_ns = ordered[last] - ordered[first]
-    return (last - first) / (span_ns / 1e9) if span_ns > 0 else None
+    span_ns = ordered[last] - ordered[skip]
+    return (last - skip) / (span_ns / 1e9) if span_ns > 0 else None

@@ -84,18 +84,18 @@ def test_stats_helpers() -> None:
     assert paired_ratios([2.0, 6.0], [1.0, 3.0]) == [2.0, 2.0]
 
 
-def test_the_steady_rate_leaves_out_the_ramp_and_the_drain() -> None:
-    """Answers every millisecond, with a slow start and a 20 ms drain: the rate in between."""
+def test_the_steady_rate_leaves_out_the_ramp() -> None:
+    """No answer in the first 20 ms, two while the first window fills, then one every ms."""
     ms = 1_000_000
-    ramp = [0, 15 * ms]
-    steady = [20 * ms + i * ms for i in range(11)]  # 10 intervals of 1 ms
-    drain = [50 * ms, 70 * ms]
-    arrivals = [*drain, *steady, *ramp]  # any order
+    ramp = [20 * ms, 25 * ms]
+    steady = [30 * ms + i * ms for i in range(11)]  # 10 intervals of 1 ms
+    arrivals = [*steady, *ramp]  # any order
     assert steady_rate(arrivals, 2) == pytest.approx(1000.0)
-    # Trimming nothing counts the ramp and the drain in: 14 intervals over 70 ms.
-    assert steady_rate(arrivals, 0) == pytest.approx(200.0)
-    # Too few answers left between the two ends to tell a rate.
-    assert steady_rate(arrivals, 6) == pytest.approx(2 / 0.002)  # 20 -> 22 ms
-    assert steady_rate(arrivals, 7) is None
+    # Skipping nothing counts the ramp in: 12 intervals over 20 ms.
+    assert steady_rate(arrivals, 0) == pytest.approx(600.0)
+    # Three answers left (two intervals, 38 -> 40 ms) still give a rate; two do not.
+    assert steady_rate(arrivals, 10) == pytest.approx(1000.0)
+    assert steady_rate(arrivals, 11) is None
+    assert steady_rate(arrivals, -1) is None
     assert steady_rate([5, 5, 5, 5], 0) is None  # no time passed
     assert steady_rate([], 0) is None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bench.report import sequential_figures, throughput_figures
-from bench.results import RunRecord, ScenarioResult
+from bench.results import Figure, RunRecord, ScenarioResult
 
 
 def _run(client: str, rep: int, p50: float, *, status: str = "ok", answered: int = 30) -> RunRecord:
@@ -50,7 +50,13 @@ def test_a_failed_or_incomplete_repetition_fails_the_target() -> None:
 
 
 def _throughput_run(
-    client: str, variant: str, rep: int, whole: float, steady: float | None
+    client: str,
+    variant: str,
+    rep: int,
+    whole: float,
+    steady: float | None,
+    *,
+    lost: bool = False,
 ) -> RunRecord:
     return RunRecord(
         client=client,
@@ -59,7 +65,7 @@ def _throughput_run(
         status="ok",
         reason="",
         expected=2050,
-        answered=2050,
+        answered=2000 if lost else 2050,
         not_found_answers=0,
         p50_us=None,
         p99_us=None,
@@ -92,10 +98,49 @@ def test_the_20ms_ratio_is_judged_on_the_steady_state_and_the_whole_run_is_repor
     assert whole.met is None  # reported only
 
 
+def _sleep20_figures(runs: list[RunRecord]) -> dict[str, Figure]:
+    return {f.key: f for f in throughput_figures(ScenarioResult("throughput", {}, runs))}
+
+
 def test_a_run_without_a_steady_rate_fails_the_20ms_target() -> None:
+    # Two repetitions meet the target; the third has no steady rate (too short a run).
     runs = [
-        _throughput_run("sdk-async", "shared/trivial", 0, 5000.0, 5050.0),
-        _throughput_run("sdk-async", "shared/sleep20", 0, 4900.0, None),
+        run
+        for rep in range(3)
+        for run in (
+            _throughput_run("sdk-async", "shared/trivial", rep, 5000.0, 5050.0),
+            _throughput_run("sdk-async", "shared/sleep20", rep, 4900.0, 5000.0 if rep else None),
+        )
     ]
-    figures = {f.key: f for f in throughput_figures(ScenarioResult("throughput", {}, runs))}
-    assert figures["tp_shared_async_sleep20"].met is False
+    figure = _sleep20_figures(runs)["tp_shared_async_sleep20"]
+    assert figure.met is False
+    assert figure.note.startswith("failed in repetition(s) 0")
+
+
+def test_a_failed_trivial_run_fails_the_20ms_target_too() -> None:
+    # The 20 ms figure's baseline is the SDK's own trivial run: losing calls there is a failure.
+    runs = [
+        run
+        for rep in range(3)
+        for run in (
+            _throughput_run("sdk-async", "shared/trivial", rep, 5000.0, 5050.0, lost=rep == 1),
+            _throughput_run("sdk-async", "shared/sleep20", rep, 4900.0, 5000.0),
+        )
+    ]
+    figure = _sleep20_figures(runs)["tp_shared_async_sleep20"]
+    assert figure.met is False
+    assert figure.note.startswith("failed in repetition(s) 1")
+
+
+def test_a_failed_raw_baseline_is_named_but_does_not_fail_the_sdk() -> None:
+    runs = [
+        run
+        for rep in range(3)
+        for run in (
+            _throughput_run("sdk-async", "shared/trivial", rep, 5000.0, 5050.0),
+            _throughput_run("r-httpx", "shared/trivial", rep, 1500.0, 1500.0, lost=rep == 2),
+        )
+    ]
+    figure = _sleep20_figures(runs)["tp_shared_async_trivial"]
+    assert figure.met is True
+    assert figure.note == "baseline failed in repetition(s) 2"
