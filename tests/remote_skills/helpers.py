@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from codex_manager.json_types import JSONObject
 from codex_manager.remote_skills import SessionSkills
 from codex_manager.remote_skills.calls import ToolCall
 from codex_manager.remote_skills.execution import (
@@ -14,6 +15,7 @@ from codex_manager.remote_skills.execution import (
 )
 from codex_manager.remote_skills.registry import SkillRegistry
 from codex_manager.remote_skills.skill import SkillHandler, build_skill
+from codex_manager.stream import AppServerSignal
 from codex_manager.testing import FakeCodexManager, TurnContext, parse_calls
 
 
@@ -89,3 +91,26 @@ def prepared_call(name: str, handler: SkillHandler, timeout: float | None = None
     prepared = prepare_call(registry, call, "thread-1", ExecutionSettings())
     assert not isinstance(prepared, LocalOutcome)
     return prepared
+
+
+def tool_call_signal(
+    session_id: str,
+    tool: str = "add",
+    request_id: int = 99,
+    arguments: JSONObject | None = None,
+) -> AppServerSignal:
+    """An ``item/tool/call`` request of ``session_id`` as the stream decodes it (no server)."""
+    return AppServerSignal(
+        signal_type="request",
+        method="item/tool/call",
+        thread_id=session_id,
+        turn_id="turn-x",
+        request_id=request_id,
+        params={
+            "threadId": session_id,
+            "turnId": "turn-x",
+            "callId": f"call-{request_id}",
+            "tool": tool,
+            "arguments": {"a": 2, "b": 3} if arguments is None else arguments,
+        },
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 from codex_manager import AsyncCodexManager, CodexManager
 from codex_manager.remote_skills import (
@@ -26,9 +27,8 @@ CHARGE = 'CALL charge_card {"amount": 5}'
 TWO_CHARGES = 'PARALLEL\nCALL charge_card {"amount": 5}\nCALL charge_card {"amount": 7}'
 
 
-def test_sync_close_waits_for_a_call_a_drain_is_running() -> None:
-    charged: list[int] = []
-    started = threading.Event()
+def _charging(charged: list[int], started: threading.Event) -> Callable[[SessionSkills], None]:
+    """A register callback: charge_card takes half a second, then counts the charge."""
 
     def register(skills: SessionSkills) -> None:
         @skills.skill
@@ -38,6 +38,14 @@ def test_sync_close_waits_for_a_call_a_drain_is_running() -> None:
             time.sleep(0.5)
             charged.append(amount)
             return f"charged {amount}"
+
+    return register
+
+
+def test_sync_close_waits_for_a_call_a_drain_is_running() -> None:
+    charged: list[int] = []
+    started = threading.Event()
+    register = _charging(charged, started)
 
     drained: list[list[RemoteSkillDispatch]] = []
     with FakeCodexManager(noise=False) as server:
@@ -60,15 +68,7 @@ def test_sync_close_waits_for_a_call_a_drain_is_running() -> None:
 def test_sync_calls_a_closing_client_has_not_started_stay_pending() -> None:
     charged: list[int] = []
     started = threading.Event()
-
-    def register(skills: SessionSkills) -> None:
-        @skills.skill
-        def charge_card(amount: int) -> str:
-            """Charge the customer's card."""
-            started.set()
-            time.sleep(0.5)
-            charged.append(amount)
-            return f"charged {amount}"
+    register = _charging(charged, started)
 
     drained: list[list[RemoteSkillDispatch]] = []
     one_at_a_time = RemoteSkillOptions(max_concurrent_calls=1)

@@ -17,27 +17,10 @@ import pytest
 
 from codex_manager import CodexManager
 from codex_manager.remote_skills import RemoteSkillDispatch, SessionSkills
-from codex_manager.stream import AppServerSignal, HandlerContext
+from codex_manager.stream import HandlerContext
 from codex_manager.testing import FakeCodexManager
 
-
-def _signal(
-    session_id: str, tool: str, request_id: int, arguments: dict[str, int]
-) -> AppServerSignal:
-    return AppServerSignal(
-        signal_type="request",
-        method="item/tool/call",
-        thread_id=session_id,
-        turn_id="turn-x",
-        request_id=request_id,
-        params={
-            "threadId": session_id,
-            "turnId": "turn-x",
-            "callId": f"call-{request_id}",
-            "tool": tool,
-            "arguments": arguments,
-        },
-    )
+from .helpers import tool_call_signal
 
 
 @pytest.fixture
@@ -62,7 +45,9 @@ def test_an_async_skill_keeps_a_loop_bound_client_between_calls(server: FakeCode
     with CodexManager(server.base_url) as cm:
         _, skills = cm.remote_skills.create_session(register=register)
         records = [
-            skills.dispatch_app_server_signal(_signal(skills.session_id, "health", n, {"n": n}))
+            skills.dispatch_app_server_signal(
+                tool_call_signal(skills.session_id, "health", n, {"n": n})
+            )
             for n in range(3)
         ]
     assert [record.answer_text if record else None for record in records] == [
@@ -119,14 +104,16 @@ def test_an_async_skill_calling_the_sync_client_for_another_does_not_deadlock(
             @skills.skill
             async def outer(n: int) -> int:
                 """Double through inner."""
-                signal = _signal(holder[0].session_id, "inner", 1000 + n, {"n": n})
+                signal = tool_call_signal(holder[0].session_id, "inner", 1000 + n, {"n": n})
                 record = holder[0].dispatch_app_server_signal(signal)
                 assert record is not None
                 return int(record.answer_text) + 1
 
         _, skills = cm.remote_skills.create_session(register=register)
         holder.append(skills)
-        record = skills.dispatch_app_server_signal(_signal(skills.session_id, "outer", 1, {"n": 4}))
+        record = skills.dispatch_app_server_signal(
+            tool_call_signal(skills.session_id, "outer", 1, {"n": 4})
+        )
     assert record is not None
     assert record.answer_text == "9"
 
@@ -146,7 +133,7 @@ def test_an_async_skill_that_blocks_the_loop_still_times_out(server: FakeCodexMa
         _, skills = cm.remote_skills.create_session(register=register)
         started = time.monotonic()
         record: RemoteSkillDispatch | None = skills.dispatch_app_server_signal(
-            _signal(skills.session_id, "stuck", 1, {})
+            tool_call_signal(skills.session_id, "stuck", 1, {})
         )
         took = time.monotonic() - started
     assert record is not None
@@ -174,8 +161,12 @@ def test_an_async_skill_calling_sys_exit_does_not_stop_the_loop_for_the_next_cal
                 return n
 
         _, skills = cm.remote_skills.create_session(register=register)
-        failed = skills.dispatch_app_server_signal(_signal(skills.session_id, "leave", 1, {}))
-        after = skills.dispatch_app_server_signal(_signal(skills.session_id, "echo", 2, {"n": 5}))
+        failed = skills.dispatch_app_server_signal(
+            tool_call_signal(skills.session_id, "leave", 1, {})
+        )
+        after = skills.dispatch_app_server_signal(
+            tool_call_signal(skills.session_id, "echo", 2, {"n": 5})
+        )
     assert failed is not None
     assert failed.error_kind == "handler_error"
     assert after is not None

@@ -36,7 +36,14 @@ from codex_manager.stream import (
 from codex_manager.stream.dispatch import _mark_handler_worker as mark_handler_worker
 from codex_manager.testing import FakeCodexManager
 
-from .helpers import FailingRoutes, call_anything, last_reply, send_calls, wait_pending
+from .helpers import (
+    FailingRoutes,
+    call_anything,
+    last_reply,
+    send_calls,
+    tool_call_signal,
+    wait_pending,
+)
 
 TICKET_SCHEMA: JSONObject = {"type": "object", "properties": {"ticket_id": {"type": "string"}}}
 
@@ -97,23 +104,6 @@ def test_a_skill_registered_after_creation_is_warned_about_at_the_users_line(
         # A registry of a session created elsewhere: its catalog is unknown, nothing to say.
         cm.remote_skills.session("created-elsewhere").register("other", add)
         cm.remote_skills.create_session(register=lambda fresh: fresh.skill(add))
-
-
-def _signal(session_id: str, tool: str = "add", request_id: int = 99) -> AppServerSignal:
-    return AppServerSignal(
-        signal_type="request",
-        method="item/tool/call",
-        thread_id=session_id,
-        turn_id="turn-x",
-        request_id=request_id,
-        params={
-            "threadId": session_id,
-            "turnId": "turn-x",
-            "callId": f"call-{request_id}",
-            "tool": tool,
-            "arguments": {"a": 2, "b": 3},
-        },
-    )
 
 
 # -- creation -------------------------------------------------------------------------------
@@ -331,9 +321,9 @@ def test_matches_and_local_dispatch(
     server: FakeCodexManager, created: tuple[str, SessionSkills]
 ) -> None:
     session_id, skills = created
-    signal = _signal(session_id)
+    signal = tool_call_signal(session_id)
     assert skills.matches_signal(signal)
-    assert not skills.matches_signal(_signal("other-session"))
+    assert not skills.matches_signal(tool_call_signal("other-session"))
     notification = AppServerSignal(
         signal_type="notification", method="turn/started", thread_id=session_id
     )
@@ -346,13 +336,13 @@ def test_matches_and_local_dispatch(
     assert record.submission_status == "not_submitted"
     assert record.submission_attempts == 0
     assert server.answers == ()
-    assert skills.dispatch_app_server_signal(_signal("other-session")) is None
+    assert skills.dispatch_app_server_signal(tool_call_signal("other-session")) is None
     assert skills.dispatch_app_server_signal(notification) is None
 
 
 def test_respond_to_signal_ignores_others(created: tuple[str, SessionSkills]) -> None:
     session_id, skills = created
-    assert skills.respond_to_signal(_signal("other-session")) is None
+    assert skills.respond_to_signal(tool_call_signal("other-session")) is None
     notification = AppServerSignal(
         signal_type="notification", method="turn/started", thread_id=session_id
     )
