@@ -19,7 +19,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal, TypeAlias, TypeVar, cast
 
-from codex_manager._loop_thread import run_blocking
 from codex_manager.remote_skills.calls import SkillAnswer, ToolCall
 from codex_manager.remote_skills.content import ResultConversionError, to_content_items
 from codex_manager.remote_skills.context import SkillContext
@@ -216,14 +215,10 @@ def _drain(
     return items
 
 
-_LOOP_GRACE_S = 1.0
-"""How long past a call's deadline its caller waits for the shared loop to cancel it."""
-
-
 def _run_blocking(value: object, deadline: float | None) -> object:
     """Run an ``async def`` skill's coroutine, or an awaitable or async iterator a plain
-    handler returned, to its end on the sync client's event loop (one per process, see
-    :mod:`codex_manager._loop_thread`), under the call's deadline: cancelled at it."""
+    handler returned, to its end on a loop of its own (the sync client), under the call's
+    deadline: cancelled at it."""
 
     async def run() -> object:
         left = None if deadline is None else max(0.0, deadline - time.monotonic())
@@ -235,20 +230,19 @@ def _run_blocking(value: object, deadline: float | None) -> object:
             if scope.expired():
                 raise _ExpiredError from None
             raise
-        except asyncio.CancelledError as exc:
-            if not _cancelled_by_handler():
-                raise  # the caller gave up (Ctrl-C): not the handler's failure
+        except asyncio.CancelledError as exc:  # nothing else cancels this loop's one task
             raise _HandlerCancelledError from exc
         if scope.expired():  # the handler swallowed the cancel and returned: late all the same
             raise _ExpiredError
         return result
 
-    # A safety net past the deadline, should other code hold the shared loop up.
-    limit = None if deadline is None else max(0.0, deadline - time.monotonic()) + _LOOP_GRACE_S
     try:
-        return run_blocking(run(), limit)
-    except TimeoutError:
-        raise _ExpiredError from None
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(run())
+    # A loop runs in this thread already (a sync call from an async stream handler): the
+    # result's own loop runs in another thread.
+    return _in_daemon_thread(lambda: asyncio.run(run())).result()
 
 
 def _call_plain_in_thread(
@@ -274,8 +268,7 @@ def _call_plain(
     timeout: float | None,
 ) -> object:
     """Call a plain handler in a thread of the sync client, and finish its result there (an
-    awaitable on the sync client's event loop), within what is left of the call's
-    ``timeout``."""
+    awaitable too, on a loop of its own), within what is left of the call's ``timeout``."""
     started = time.monotonic()
     value = _call_plain_in_thread(handler, args, kwargs, timeout)
     if type(value) in _PLAIN_RESULTS or not _unfinished(value):
@@ -332,7 +325,7 @@ def _cancelled_by_handler() -> bool:
 
 
 def _run_coroutine_to_end(prepared: PreparedCall) -> object:
-    # On the shared loop, the worker thread waiting: cancelled cleanly at its deadline.
+    # A fresh loop in the worker thread: the handler is cancelled cleanly at its deadline.
     deadline = None if prepared.timeout is None else time.monotonic() + prepared.timeout
     coroutine = prepared.skill.handler(*prepared.args, **prepared.kwargs)
     return _run_blocking(coroutine, deadline)
@@ -353,8 +346,7 @@ def execute_sync(
 
     The handler runs on ``executor`` so its timeout can be enforced (a sync handler that times
     out keeps its worker thread until it returns; Python cannot stop a thread). Async handlers
-    run on the sync client's event loop (see :mod:`codex_manager._loop_thread`), that worker
-    waiting.
+    get their own event loop in that worker.
     """
     skill = prepared.skill
     if skill.is_async:

@@ -23,7 +23,6 @@ from functools import partial
 from typing import TypeAlias, cast
 
 from codex_manager._daemon_pool import DaemonThreadPool
-from codex_manager._loop_thread import run_blocking
 from codex_manager._stream_runs import StreamRun, current_run
 from codex_manager.stream.context import HandlerContext, StreamClient
 from codex_manager.stream.handler_threads import HandlerThreads, shared_handler_threads
@@ -59,8 +58,7 @@ async def _await(awaitable: Awaitable[object]) -> object:
 
 
 def call_sync(entry: HandlerEntry, item: object, context: HandlerContext[StreamClient]) -> None:
-    """Call a handler in the current thread; an async one runs on the sync client's event
-    loop (one per process, see :mod:`codex_manager._loop_thread`), this thread waiting."""
+    """Call a handler in the current thread; an async one runs on a private event loop."""
     result = entry.handler(item, context)
     if inspect.isawaitable(result):
         coroutine = (
@@ -68,7 +66,7 @@ def call_sync(entry: HandlerEntry, item: object, context: HandlerContext[StreamC
             if inspect.iscoroutine(result)
             else _await(result)
         )
-        run_blocking(coroutine)
+        asyncio.run(coroutine)
 
 
 class ThreadDispatcher:
