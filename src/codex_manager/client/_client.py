@@ -148,7 +148,7 @@ class CodexManager(StreamShortcuts["CodexManager"], ResourceGroups):
         super().__init__(self._transport)
         self.wait: TurnWaiter = TurnWaiter(self)
         """Helpers that wait for turns to finish (``cm.wait.turn(...)``)."""
-        self._stream: OnFirstUse[EventStream[Self]] = OnFirstUse()
+        self._stream: OnFirstUse[EventStream[CodexManager]] = OnFirstUse()
         self._stream_runs = StreamRuns()  # every stream running on this client (see close())
         self._remote_skills: OnFirstUse[RemoteSkills] = OnFirstUse()
         self._stream_options = stream_options
@@ -218,12 +218,12 @@ class CodexManager(StreamShortcuts["CodexManager"], ResourceGroups):
         return self._transport.http
 
     @property
-    def stream(self) -> EventStream[Self]:
+    def stream(self) -> EventStream[CodexManager]:
         """The websocket event stream of this client (built on first use)."""
         # Threads sharing a new client must get one stream.
         return self._stream.get(self._new_stream)
 
-    def _new_stream(self) -> EventStream[Self]:
+    def _new_stream(self) -> EventStream[CodexManager]:
         from codex_manager.stream import EventStream
 
         return EventStream(self, options=self._stream_options)
@@ -335,7 +335,7 @@ class AsyncCodexManager(StreamShortcuts["AsyncCodexManager"], AsyncResourceGroup
         super().__init__(self._transport)
         self.wait: AsyncTurnWaiter = AsyncTurnWaiter(self)
         """Helpers that wait for turns to finish (``await cm.wait.turn(...)``)."""
-        self._stream: OnFirstUse[AsyncEventStream[Self]] = OnFirstUse()
+        self._stream: OnFirstUse[AsyncEventStream[AsyncCodexManager]] = OnFirstUse()
         self._stream_runs = StreamRuns()  # every stream running on this client (see close())
         self._remote_skills: OnFirstUse[AsyncRemoteSkills] = OnFirstUse()
         self._stream_options = stream_options
@@ -405,12 +405,12 @@ class AsyncCodexManager(StreamShortcuts["AsyncCodexManager"], AsyncResourceGroup
         return self._transport.http
 
     @property
-    def stream(self) -> AsyncEventStream[Self]:
+    def stream(self) -> AsyncEventStream[AsyncCodexManager]:
         """The websocket event stream of this client (built on first use)."""
         # Threads sharing a new client must get one stream.
         return self._stream.get(self._new_stream)
 
-    def _new_stream(self) -> AsyncEventStream[Self]:
+    def _new_stream(self) -> AsyncEventStream[AsyncCodexManager]:
         from codex_manager.stream import AsyncEventStream
 
         return AsyncEventStream(self, options=self._stream_options)
