@@ -594,6 +594,15 @@ def test_an_explicit_schema_does_not_let_the_model_override_a_partial_either() -
     problem = skill.validator.validate({"status": "open", "tenant_id": "globex"})
     assert isinstance(problem, ArgumentProblem)
     assert problem.issues == ("tenant_id: not an argument of this tool (the application sets it)",)
+    # A schema that offers the bound keyword (let alone requires it) is refused at once: every
+    # call naming it would be refused, and the tool could not be called at all.
+    offering: JSONObject = {
+        "type": "object",
+        "properties": {"status": {"type": "string"}, "tenant_id": {"type": "string"}},
+        "required": ["status", "tenant_id"],
+    }
+    with pytest.raises(SkillRegistrationError, match=r"offers 'tenant_id', which the application"):
+        build_skill("list_invoices", handler, input_schema=offering)
 
 
 def test_parameters_clashing_with_model_attributes() -> None:

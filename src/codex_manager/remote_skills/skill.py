@@ -197,6 +197,21 @@ def build_skill(
     )
 
 
+def _refuse_fixed_properties(name: str, schema: JSONObject, fixed: frozenset[str]) -> None:
+    """An explicit schema may not offer the model an argument the application sets (a keyword
+    a ``functools.partial`` binds, the context parameter): every call naming it would be
+    refused, one it requires would make the tool uncallable."""
+    properties = schema.get("properties")
+    offered = sorted(fixed & set(properties)) if isinstance(properties, dict) else []
+    if offered:
+        raise SkillRegistrationError(
+            name,
+            f"input_schema offers {', '.join(map(repr, offered))}, which the application sets "
+            "(a keyword the functools.partial binds, or the SkillContext parameter): the model "
+            "cannot give it; take it out of the schema",
+        )
+
+
 def _build_template(
     name: str,
     handler: SkillHandler,
@@ -209,6 +224,7 @@ def _build_template(
     validator: ArgumentValidator
     if input_schema is not None:
         schema, compiled = check_explicit_input_schema(name, input_schema)
+        _refuse_fixed_properties(name, schema, synthesized.plan.fixed)
         validator = SchemaArgumentValidator(compiled, synthesized.plan)
     else:
         schema = synthesized.input_schema
