@@ -401,15 +401,16 @@ class SessionSkillsBase:
     def _close_waits_for(self, client: object, call: ToolCall) -> Iterator[None]:
         """Have the client's ``close()`` wait for ``call`` while it runs, so that its answer
         still goes out: for calls outside a stream's handlers (a drain's, a ``respond_to_*``
-        of the caller's own thread or task), which no stream run covers. A close from the
-        call's own handler does not wait for itself.
+        of the caller's own thread or task), which no stream run covers (the callers check
+        :data:`current_run` first). A close from the call's own handler does not wait for
+        itself.
 
         Raises:
             ClientClosedError: the client is closing: the call is not run (it stays pending).
         """
         runs = runs_of(client)
-        if runs is None or current_run.get() is not None:
-            yield  # not an SDK client (a test double), or a stream run's handler covers it
+        if runs is None:
+            yield  # not an SDK client (a test double): nothing closes under it
             return
         finished = threading.Event()
         timeout = self._options.default_timeout_seconds
