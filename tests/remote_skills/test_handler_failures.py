@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from codex_manager import AsyncCodexManager, CodexManager
+from codex_manager.remote_skills import SessionSkills
 from codex_manager.remote_skills.execution import (
     ExecutionSettings,
     LocalOutcome,
@@ -209,17 +210,62 @@ def test_an_interrupted_sync_drain_never_runs_the_handler_twice() -> None:
             [again] = skills.drain_pending_calls()  # the handler still runs
             assert again.duplicate
             assert finished.wait(5)
-            resent = again
-            deadline = time.monotonic() + 5
-            while resent.duplicate and time.monotonic() < deadline:  # until the result is kept
-                time.sleep(0.02)
-                [resent] = skills.drain_pending_calls()
-            assert resent.resubmitted
-            assert resent.submission_status == "accepted"
-            assert resent.answer_text == "transferred 100"
+            # Its answer goes out once it returns, without a later drain (a program ending on
+            # Ctrl-C has none: the next process's drain would have run it a second time).
+            server.wait_for(lambda: len(server.answers) == 1, 5)
+            assert skills.drain_pending_calls() == []
+            [answer] = server.answers
+            assert answer.status == 200
+            assert answer.body == {
+                "success": True,
+                "contentItems": [{"type": "inputText", "text": "transferred 100"}],
+            }
     finally:
         signal.signal(signal.SIGINT, previous)
     assert runs == [100]
+
+
+def test_ctrl_c_during_a_one_call_drain_still_sends_its_answer_before_close() -> None:
+    # The program ends on Ctrl-C, its client closing on the way out: the call the handler
+    # finished was left pending, for the next process's drain to charge again.
+    runs: list[int] = []
+    started = threading.Event()
+
+    def charge(amount: int) -> str:
+        """Charges a card (a side effect)."""
+        started.set()
+        time.sleep(0.5)
+        runs.append(amount)
+        return f"charged {amount}"
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    def interrupt_once_charging() -> None:
+        started.wait(5)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    def drain_then_close(server: FakeCodexManager) -> SessionSkills:
+        with CodexManager(server.base_url) as cm:
+            _created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(charge))
+            send_calls(server, skills, 'CALL charge {"amount": 5}')
+            threading.Thread(target=interrupt_once_charging).start()
+            try:
+                skills.drain_pending_calls()
+            except Interrupted:
+                return skills  # leaving the with block closes the client
+        raise AssertionError("the drain was not interrupted")
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        with FakeCodexManager() as server:
+            skills = drain_then_close(server)
+            # close() (the with block, left by the interrupt) waited for the answer.
+            assert runs == [5]
+            assert [answer.status for answer in server.answers] == [200]
+            assert server.pending_tool_calls(skills.session_id) == []
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def test_ctrl_c_during_a_drain_of_several_calls_returns_at_once() -> None:
@@ -304,7 +350,7 @@ def test_a_kept_call_whose_job_was_cancelled_is_not_left_taken() -> None:
     from codex_manager.remote_skills.execution import _sync_outcome_when_done
 
     job: concurrent.futures.Future[object] = concurrent.futures.Future()
-    outcome = _sync_outcome_when_done(job, _prepared("exits", exits), SETTINGS)
+    outcome = _sync_outcome_when_done(job, _prepared("exits", exits), SETTINGS, None)
     assert job.cancel()
     assert outcome.result(timeout=1).error_kind == "handler_error"
 
@@ -330,3 +376,66 @@ async def test_an_async_call_whose_handler_swallows_its_cancel_is_a_timeout() ->
         _prepared("stubborn", _swallows_the_cancel, timeout=0.1), SETTINGS, None
     )
     assert outcome.error_kind == "timeout"
+
+
+def test_ctrl_c_does_not_lift_the_handlers_timeout() -> None:
+    # Interrupted, a call waited for its handler however long it ran (the timeout ignored),
+    # and close() with it.
+    finished = threading.Event()
+
+    def slow(amount: int) -> str:
+        """Takes far longer than its timeout."""
+        time.sleep(3)
+        finished.set()
+        return "late"
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        with FakeCodexManager() as server:
+            with CodexManager(server.base_url) as cm:
+                _created, skills = cm.remote_skills.create_session(
+                    register=lambda s: s.register("slow", slow, timeout_seconds=0.5)
+                )
+                send_calls(server, skills, 'CALL slow {"amount": 1}')
+                threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+                with pytest.raises(Interrupted):
+                    skills.drain_pending_calls()
+            assert not finished.is_set()  # close() did not wait for the handler itself
+            [answer] = server.answers
+            assert answer.body == {
+                "success": False,
+                "contentItems": [
+                    {
+                        "type": "inputText",
+                        "text": "Tool 'slow' did not finish within 0.5 seconds and was abandoned.",
+                    }
+                ],
+            }
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def test_a_sync_call_whose_async_handler_outlives_its_cancel_is_answered_at_its_deadline() -> None:
+    # Waiting on a thread, a cancelled coroutine's loop waits for the thread when it closes:
+    # the call was answered only when the thread ended, however long after the deadline.
+    release = threading.Event()
+    thread_done = threading.Event()
+
+    def blocking_work() -> None:
+        release.wait(3)
+        thread_done.set()
+
+    async def waits_on_a_thread() -> str:
+        """Hands blocking work to a thread."""
+        await asyncio.to_thread(blocking_work)
+        return "done"
+
+    prepared = _prepared("threaded", waits_on_a_thread, timeout=0.1)
+    with concurrent.futures.ThreadPoolExecutor(1) as executor:
+        outcome = execute_sync(prepared, SETTINGS, executor)
+        assert outcome.error_kind == "timeout"
+        assert not thread_done.is_set()  # answered before the thread's work ended
+        release.set()

@@ -408,10 +408,32 @@ class SessionSkillsBase:
         Raises:
             ClientClosedError: the client is closing: the call is not run (it stays pending).
         """
-        runs = runs_of(client)
-        if runs is None:
+        try:
+            waited = self._waited_by_close(client)
+        except ClientClosedError:
+            self._refuse_on_closed_client(True, call)
+            raise  # not reached: the line above raises its own
+        if waited is None:
             yield  # not an SDK client (a test double): nothing closes under it
             return
+        run, done = waited
+        token = current_run.set(run)
+        try:
+            yield
+        finally:
+            current_run.reset(token)
+            done()
+
+    def _waited_by_close(self, client: object) -> tuple[StreamRun, Callable[[], None]] | None:
+        """A run the client's ``close()`` waits for (up to the registry's default timeout)
+        until the returned function is called; ``None`` for a client that is not the SDK's.
+
+        Raises:
+            ClientClosedError: the client is closing.
+        """
+        runs = runs_of(client)
+        if runs is None:
+            return None
         finished = threading.Event()
         timeout = self._options.default_timeout_seconds
         run = StreamRun(
@@ -419,17 +441,13 @@ class SessionSkillsBase:
             grace_seconds=DEFAULT_TIMEOUT_SECONDS if timeout is None else timeout,
             handlers_idle=finished.is_set,
         )
-        try:
-            runs.enter(run)
-        except ClientClosedError:
-            self._refuse_on_closed_client(True, call)
-        token = current_run.set(run)
-        try:
-            yield
-        finally:
-            current_run.reset(token)
+        runs.enter(run)
+
+        def done() -> None:
             finished.set()
             runs.leave(run)
+
+        return run, done
 
     @staticmethod
     def _refuse_on_closed_client(closed: bool, call: ToolCall) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -17,7 +18,7 @@ import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal, TypeAlias, TypeVar, cast
+from typing import Final, Literal, TypeAlias, TypeVar, cast
 
 from codex_manager.remote_skills.calls import SkillAnswer, ToolCall
 from codex_manager.remote_skills.content import ResultConversionError, to_content_items
@@ -25,6 +26,7 @@ from codex_manager.remote_skills.context import SkillContext
 from codex_manager.remote_skills.registry import MissingSkill, SkillRegistry
 from codex_manager.remote_skills.skill import RemoteSkill
 from codex_manager.remote_skills.validation import ArgumentProblem, normalize_arguments
+from codex_manager.remote_skills.watchdog import shared_watchdog
 
 __all__ = [
     "DEFAULT_TIMEOUT_SECONDS",
@@ -356,6 +358,7 @@ def execute_sync(
             _call_plain, skill.handler, prepared.args, prepared.kwargs, prepared.timeout
         )
     context = contextvars.copy_context()
+    deadline = None if prepared.timeout is None else time.monotonic() + prepared.timeout
     future = executor.submit(context.run, target)
     try:
         if skill.is_async:
@@ -379,7 +382,8 @@ def execute_sync(
         if future.done() and not future.cancelled() and future.exception() is exc:
             return _failed(skill, exc, settings)
         if outlived is not None and not future.cancelled():
-            outlived(_sync_outcome_when_done(future, prepared, settings))
+            left = None if deadline is None else deadline - time.monotonic()
+            outlived(_sync_outcome_when_done(future, prepared, settings, left))
         raise
     return _finish(skill, value, settings)
 
@@ -388,39 +392,67 @@ def _sync_outcome_when_done(
     running: concurrent.futures.Future[object],
     prepared: PreparedCall,
     settings: ExecutionSettings,
+    seconds_left: float | None,
 ) -> concurrent.futures.Future[LocalOutcome]:
-    """The outcome of a handler still running in its worker thread, once it returned."""
+    """The outcome of a handler still running in its worker thread: what it returns, or the
+    timeout failure once ``seconds_left`` (of its timeout) have passed, whichever is first."""
     skill = prepared.skill
     outcome: concurrent.futures.Future[LocalOutcome] = concurrent.futures.Future()
 
+    def settle(value: LocalOutcome) -> None:
+        with contextlib.suppress(concurrent.futures.InvalidStateError):  # the other was first
+            outcome.set_result(value)
+
     def done(finished: concurrent.futures.Future[object]) -> None:
+        if timer is not None:
+            shared_watchdog().cancel(timer)
         if finished.cancelled():  # never started (the pool shut down): it must not stay taken
-            outcome.set_result(_failed(skill, concurrent.futures.CancelledError(), settings))
+            settle(_failed(skill, concurrent.futures.CancelledError(), settings))
             return
         error = finished.exception()
         if error is None:
-            outcome.set_result(_finish(skill, finished.result(), settings))
+            settle(_finish(skill, finished.result(), settings))
         elif isinstance(error, _ExpiredError):
-            outcome.set_result(_timed_out(skill, prepared.timeout))
+            settle(_timed_out(skill, prepared.timeout))
         elif isinstance(error, _HandlerCancelledError):
-            outcome.set_result(_failed(skill, error.__cause__ or error, settings))
+            settle(_failed(skill, error.__cause__ or error, settings))
         else:
-            outcome.set_result(_failed(skill, error, settings))
+            settle(_failed(skill, error, settings))
 
+    timer = (
+        None
+        if seconds_left is None
+        else shared_watchdog().schedule(
+            max(0.0, seconds_left), lambda: settle(_timed_out(skill, prepared.timeout))
+        )
+    )
     running.add_done_callback(done)
     return outcome
+
+
+_CANCEL_GRACE_S: Final = 1.0
+"""How long past its deadline an async handler of the sync client has to end once cancelled."""
 
 
 def _async_result(future: concurrent.futures.Future[object], timeout: float | None) -> object:
     """The result of an async handler run by :func:`_run_coroutine_to_end`.
 
     Once started, it keeps its deadline in its own loop (so it is cancelled); still waiting
-    for a worker thread at the deadline, it never starts.
+    for a worker thread at the deadline, it never starts. One that does not end within a
+    second of being cancelled (it swallows the cancel, or waits on a thread, which its loop
+    waits for when it closes) is left to its thread, and the call is a timeout.
     """
     try:
         return future.result(timeout=timeout)
     except TimeoutError:
-        if future.done() or not future.cancel():  # its own TimeoutError, or running
+        if future.done():  # its own TimeoutError: its failure
+            return future.result()
+        if future.cancel():  # never started
+            raise _ExpiredError from None
+    try:
+        return future.result(timeout=_CANCEL_GRACE_S)
+    except TimeoutError:
+        if future.done():
             return future.result()
         raise _ExpiredError from None
 

@@ -328,9 +328,66 @@ class SessionSkills(SessionSkillsBase):
             else:
                 outcome = self._execute(call, still_running.append)
         except BaseException:
-            self._give_back(call.key, still_running)
+            if not (
+                still_running and self._answer_once_returned(call, still_running[0], policy, start)
+            ):
+                self._give_back(call.key, still_running)
             raise
         return self._complete(call, outcome, policy, start, resubmitted)
+
+    def _answer_once_returned(
+        self,
+        call: ToolCall,
+        outcome: concurrent.futures.Future[LocalOutcome],
+        policy: SubmissionPolicy,
+        start: float,
+    ) -> bool:
+        """The caller was interrupted (Ctrl-C) while the handler runs on in its worker thread:
+        send its answer once it returns, from a thread of its own, the client's ``close()``
+        waiting for it. Otherwise the call stays pending, and a program that exits on Ctrl-C
+        leaves it to the next process's drain, which would run the handler a second time.
+        ``False`` when the client is closing already (the answer is kept for a later drain).
+        """
+        try:
+            waited = self._waited_by_close(self._client)
+        except ClientClosedError:
+            return False
+
+        def answer(returned: concurrent.futures.Future[LocalOutcome]) -> None:
+            try:
+                record = self._complete(call, returned.result(), policy, start, False)
+            except BaseException:  # the answer is kept for a later drain (see _complete)
+                logger.warning(
+                    "tool call %s (%s): the answer of a handler whose caller was interrupted "
+                    "could not be sent",
+                    call.request_id,
+                    call.tool,
+                    exc_info=True,
+                )
+            else:
+                if record.submission_status != "accepted":  # no caller to read the record
+                    logger.warning(
+                        "tool call %s (%s): the answer of a handler whose caller was "
+                        "interrupted was not accepted: %s %s",
+                        call.request_id,
+                        call.tool,
+                        record.submission_status,
+                        record.submission_error or "",
+                    )
+            finally:
+                if waited is not None:
+                    waited[1]()
+
+        def in_a_thread(returned: concurrent.futures.Future[LocalOutcome]) -> None:
+            try:
+                threading.Thread(
+                    target=answer, args=(returned,), name="remote-skill-late-answer", daemon=True
+                ).start()
+            except RuntimeError:  # no thread to be had: from the handler's worker, then
+                answer(returned)
+
+        outcome.add_done_callback(in_a_thread)
+        return True
 
     def _execute_in_place(
         self,
