@@ -603,6 +603,9 @@ def test_an_explicit_schema_does_not_let_the_model_override_a_partial_either() -
     }
     with pytest.raises(SkillRegistrationError, match=r"offers 'tenant_id', which the application"):
         build_skill("list_invoices", handler, input_schema=offering)
+    requiring: JSONObject = {"type": "object", "required": ["tenant_id"]}
+    with pytest.raises(SkillRegistrationError, match=r"offers 'tenant_id', which the application"):
+        build_skill("list_invoices", handler, input_schema=requiring)
 
 
 def test_parameters_clashing_with_model_attributes() -> None:

@@ -198,11 +198,17 @@ def build_skill(
 
 
 def _refuse_fixed_properties(name: str, schema: JSONObject, fixed: frozenset[str]) -> None:
-    """An explicit schema may not offer the model an argument the application sets (a keyword
-    a ``functools.partial`` binds, the context parameter): every call naming it would be
-    refused, one it requires would make the tool uncallable."""
-    properties = schema.get("properties")
-    offered = sorted(fixed & set(properties)) if isinstance(properties, dict) else []
+    """An explicit schema may not offer (or require) an argument the application sets (a
+    keyword a ``functools.partial`` binds, the context parameter): every call naming it would
+    be refused, one it requires would make the tool uncallable. Its top level only: a name
+    buried in ``allOf`` and the like is still refused call by call."""
+    named: set[str] = set()
+    properties, required = schema.get("properties"), schema.get("required")
+    if isinstance(properties, dict):
+        named.update(properties)
+    if isinstance(required, list):
+        named.update(item for item in required if isinstance(item, str))
+    offered = sorted(fixed & named)
     if offered:
         raise SkillRegistrationError(
             name,
