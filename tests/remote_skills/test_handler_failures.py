@@ -183,6 +183,20 @@ class Interrupted(BaseException):
     would take for its own)."""
 
 
+@contextlib.contextmanager
+def _ctrl_c_raises_interrupted() -> Iterator[None]:
+    """SIGINT (Ctrl-C, sent by the test itself) raises :class:`Interrupted` meanwhile."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def test_an_interrupted_sync_drain_never_runs_the_handler_twice() -> None:
     # Interrupted while the handler ran in its worker thread, the call was released: the next
     # drain ran the handler a second time and the first result was thrown away.
@@ -196,32 +210,29 @@ def test_an_interrupted_sync_drain_never_runs_the_handler_twice() -> None:
         finished.set()
         return f"transferred {amount}"
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise Interrupted
-
-    previous = signal.signal(signal.SIGINT, interrupt)
-    try:
-        with FakeCodexManager() as server, CodexManager(server.base_url) as cm:
-            _created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(transfer))
-            send_calls(server, skills, 'CALL transfer {"amount": 100}')
-            threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
-            with pytest.raises(Interrupted):
-                skills.drain_pending_calls()
-            [again] = skills.drain_pending_calls()  # the handler still runs
-            assert again.duplicate
-            assert finished.wait(5)
-            # Its answer goes out once it returns, without a later drain (a program ending on
-            # Ctrl-C has none: the next process's drain would have run it a second time).
-            server.wait_for(lambda: len(server.answers) == 1, 5)
-            assert skills.drain_pending_calls() == []
-            [answer] = server.answers
-            assert answer.status == 200
-            assert answer.body == {
-                "success": True,
-                "contentItems": [{"type": "inputText", "text": "transferred 100"}],
-            }
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with (
+        _ctrl_c_raises_interrupted(),
+        FakeCodexManager() as server,
+        CodexManager(server.base_url) as cm,
+    ):
+        _created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(transfer))
+        send_calls(server, skills, 'CALL transfer {"amount": 100}')
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+        with pytest.raises(Interrupted):
+            skills.drain_pending_calls()
+        [again] = skills.drain_pending_calls()  # the handler still runs
+        assert again.duplicate
+        assert finished.wait(5)
+        # Its answer goes out once it returns, without a later drain (a program ending on
+        # Ctrl-C has none: the next process's drain would have run it a second time).
+        server.wait_for(lambda: len(server.answers) == 1, 5)
+        assert skills.drain_pending_calls() == []
+        [answer] = server.answers
+        assert answer.status == 200
+        assert answer.body == {
+            "success": True,
+            "contentItems": [{"type": "inputText", "text": "transferred 100"}],
+        }
     assert runs == [100]
 
 
@@ -238,9 +249,6 @@ def test_ctrl_c_during_a_one_call_drain_still_sends_its_answer_before_close() ->
         runs.append(amount)
         return f"charged {amount}"
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise Interrupted
-
     def interrupt_once_charging() -> None:
         started.wait(5)
         os.kill(os.getpid(), signal.SIGINT)
@@ -256,16 +264,12 @@ def test_ctrl_c_during_a_one_call_drain_still_sends_its_answer_before_close() ->
                 return skills  # leaving the with block closes the client
         raise AssertionError("the drain was not interrupted")
 
-    previous = signal.signal(signal.SIGINT, interrupt)
-    try:
-        with FakeCodexManager() as server:
-            skills = drain_then_close(server)
-            # close() (the with block, left by the interrupt) waited for the answer.
-            assert runs == [5]
-            assert [answer.status for answer in server.answers] == [200]
-            assert server.pending_tool_calls(skills.session_id) == []
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with _ctrl_c_raises_interrupted(), FakeCodexManager() as server:
+        skills = drain_then_close(server)
+        # close() (the with block, left by the interrupt) waited for the answer.
+        assert runs == [5]
+        assert [answer.status for answer in server.answers] == [200]
+        assert server.pending_tool_calls(skills.session_id) == []
 
 
 def test_ctrl_c_during_a_drain_of_several_calls_returns_at_once() -> None:
@@ -280,31 +284,32 @@ def test_ctrl_c_during_a_drain_of_several_calls_returns_at_once() -> None:
         release.wait(10)
         return f"done {tag}"
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise Interrupted
-
-    previous = signal.signal(signal.SIGINT, interrupt)
-    try:
-        with FakeCodexManager() as server:
-            with CodexManager(server.base_url) as cm:
-                _created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(slow))
-                send_calls(
-                    server, skills, 'PARALLEL\nCALL slow {"tag": "a"}\nCALL slow {"tag": "b"}', 2
-                )
-                threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
-                started = time.monotonic()
-                with pytest.raises(Interrupted):
-                    skills.drain_pending_calls()
-                assert time.monotonic() - started < 5  # not after the handlers' 10 s
-                threading.Timer(0.3, release.set).start()
-            # The calls already started were answered in the background, once each: closing
-            # the client (the end of its with block) waited for them.
-            answers = server.answers
-            assert [answer.status for answer in answers] == [200, 200]
-            assert len({answer.request_id for answer in answers}) == 2
-    finally:
-        release.set()
-        signal.signal(signal.SIGINT, previous)
+    with _ctrl_c_raises_interrupted():
+        try:
+            with FakeCodexManager() as server:
+                with CodexManager(server.base_url) as cm:
+                    _created, skills = cm.remote_skills.create_session(
+                        register=lambda s: s.skill(slow)
+                    )
+                    send_calls(
+                        server,
+                        skills,
+                        'PARALLEL\nCALL slow {"tag": "a"}\nCALL slow {"tag": "b"}',
+                        2,
+                    )
+                    threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+                    started = time.monotonic()
+                    with pytest.raises(Interrupted):
+                        skills.drain_pending_calls()
+                    assert time.monotonic() - started < 5  # not after the handlers' 10 s
+                    threading.Timer(0.3, release.set).start()
+                # The calls already started were answered in the background, once each: closing
+                # the client (the end of its with block) waited for them.
+                answers = server.answers
+                assert [answer.status for answer in answers] == [200, 200]
+                assert len({answer.request_id for answer in answers}) == 2
+        finally:
+            release.set()
     assert sorted(runs) == ["a", "b"]
 
 
@@ -389,33 +394,26 @@ def test_ctrl_c_does_not_lift_the_handlers_timeout() -> None:
         finished.set()
         return "late"
 
-    def interrupt(signum: int, frame: object) -> None:
-        raise Interrupted
-
-    previous = signal.signal(signal.SIGINT, interrupt)
-    try:
-        with FakeCodexManager() as server:
-            with CodexManager(server.base_url) as cm:
-                _created, skills = cm.remote_skills.create_session(
-                    register=lambda s: s.register("slow", slow, timeout_seconds=0.5)
-                )
-                send_calls(server, skills, 'CALL slow {"amount": 1}')
-                threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
-                with pytest.raises(Interrupted):
-                    skills.drain_pending_calls()
-            assert not finished.is_set()  # close() did not wait for the handler itself
-            [answer] = server.answers
-            assert answer.body == {
-                "success": False,
-                "contentItems": [
-                    {
-                        "type": "inputText",
-                        "text": "Tool 'slow' did not finish within 0.5 seconds and was abandoned.",
-                    }
-                ],
-            }
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with _ctrl_c_raises_interrupted(), FakeCodexManager() as server:
+        with CodexManager(server.base_url) as cm:
+            _created, skills = cm.remote_skills.create_session(
+                register=lambda s: s.register("slow", slow, timeout_seconds=0.5)
+            )
+            send_calls(server, skills, 'CALL slow {"amount": 1}')
+            threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+            with pytest.raises(Interrupted):
+                skills.drain_pending_calls()
+        assert not finished.is_set()  # close() did not wait for the handler itself
+        [answer] = server.answers
+        assert answer.body == {
+            "success": False,
+            "contentItems": [
+                {
+                    "type": "inputText",
+                    "text": "Tool 'slow' did not finish within 0.5 seconds and was abandoned.",
+                }
+            ],
+        }
 
 
 def test_a_sync_call_whose_async_handler_outlives_its_cancel_is_answered_at_its_deadline() -> None:
