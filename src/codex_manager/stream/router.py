@@ -8,6 +8,7 @@ never takes a lock.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import threading
 import warnings
@@ -186,39 +187,26 @@ class UnknownEventTypeWarning(UserWarning):
     (a typo, say, or a method name where a frame type belongs): it runs only if one comes."""
 
 
-def _all_event_types() -> list[str]:
-    return sorted(
+@functools.cache
+def _known_event_types() -> frozenset[str]:
+    """Every event type the server is known to send, ``app_server.*`` signals included (made
+    on the first registration that checks one)."""
+    return (
         KNOWN_EVENT_TYPES
         | {NOTIFICATION_PREFIX + method for method in KNOWN_NOTIFICATION_METHODS}
         | {REQUEST_PREFIX + method for method in KNOWN_REQUEST_METHODS}
     )
 
 
-def _is_known_event_type(event_type: str) -> bool:
-    if event_type in KNOWN_EVENT_TYPES:
-        return True
-    if event_type.startswith(REQUEST_PREFIX):
-        return event_type[len(REQUEST_PREFIX) :] in KNOWN_REQUEST_METHODS
-    if event_type.startswith(NOTIFICATION_PREFIX):
-        return event_type[len(NOTIFICATION_PREFIX) :] in KNOWN_NOTIFICATION_METHODS
-    return False
-
-
 def _warn_if_unknown_event(event_type: str, *, prefix: bool) -> None:
     """Warn when no event the server is known to send has this type (or starts with it)."""
-    if prefix:
-        if any(known.startswith(event_type) for known in _all_event_types()):
-            return
-    elif _is_known_event_type(event_type):
+    known = _known_event_types()
+    if any(t.startswith(event_type) for t in known) if prefix else event_type in known:
         return
     import difflib  # only for this warning
 
-    known_types = _all_event_types()
-    if prefix:
-        heads = sorted({t[: len(event_type)] for t in known_types if len(t) >= len(event_type)})
-        close = difflib.get_close_matches(event_type, heads, n=1)
-    else:
-        close = difflib.get_close_matches(event_type, known_types, n=1)
+    candidates = {t[: len(event_type)] for t in known} if prefix else known
+    close = difflib.get_close_matches(event_type, sorted(candidates), n=1)
     hint = f"did you mean {close[0]!r}?" if close else "no known event type is close to it"
     if not prefix and event_type in KNOWN_REQUEST_METHODS:
         hint = (
