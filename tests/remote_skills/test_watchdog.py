@@ -68,6 +68,42 @@ def test_an_earlier_deadline_wakes_a_watchdog_waiting_for_a_later_one() -> None:
     assert time.monotonic() - started < 2.0
 
 
+class _CountingCondition(threading.Condition):
+    """A condition that counts the wake-ups asked of it."""
+
+    def __init__(self) -> None:
+        super().__init__(threading.Lock())
+        self.notified = 0
+
+    def notify(self, n: int = 1) -> None:
+        self.notified += 1
+        super().notify(n)
+
+
+def test_timers_of_calls_that_end_first_do_not_wake_the_thread() -> None:
+    # A busy stream: each call's timer is cancelled before the watchdog's thread looks at it.
+    watchdog = Watchdog()
+    wakeup = _CountingCondition()
+    watchdog._wakeup = wakeup
+    for _ in range(100):
+        watchdog.cancel(watchdog.schedule(60.0, lambda: None))
+        time.sleep(0.002)  # the thread runs meanwhile
+    assert wakeup.notified <= 2
+
+
+def test_a_deadline_before_the_thread_looks_again_still_wakes_it() -> None:
+    watchdog = Watchdog()
+    wakeup = _CountingCondition()
+    watchdog._wakeup = wakeup
+    watchdog.cancel(watchdog.schedule(300.0, lambda: None))
+    time.sleep(0.05)  # the thread sleeps until that cancelled deadline
+    fired = threading.Event()
+    started = time.monotonic()
+    watchdog.schedule(0.01, fired.set)
+    assert fired.wait(5)
+    assert time.monotonic() - started < 2.0
+
+
 def test_timers_from_many_threads_fire_once_unless_cancelled() -> None:
     watchdog = Watchdog()
     fired: list[int] = []

@@ -1,16 +1,18 @@
 """A single daemon thread that fires callbacks at deadlines (handler timeouts kept off-thread).
 
-Scheduling and cancelling cost a lock and a heap push: no thread per call. Cancelled entries
-stay in the heap until their deadline or until they outnumber the live ones (then the heap is
-rebuilt), so a long default timeout does not make the heap grow without bound; they let go of
-their callbacks at once, so what a callback holds (a call and its arguments) is freed with the
-call. A forked child gets a watchdog (and thread) of its own.
+Scheduling and cancelling cost a lock and a heap push: no thread per call, and no wake-up of
+the watchdog's thread unless a deadline comes before the moment it sleeps until. Cancelled
+entries stay in the heap until their deadline or until they outnumber the live ones (then the
+heap is rebuilt), so a long default timeout does not make the heap grow without bound; they let
+go of their callbacks at once, so what a callback holds (a call and its arguments) is freed
+with the call. A forked child gets a watchdog (and thread) of its own.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -49,6 +51,9 @@ class Watchdog:
         self._order = itertools.count()
         self._cancelled = 0
         self._thread: threading.Thread | None = None
+        # When the thread looks at the heap next: the deadline it sleeps until (infinite when
+        # it sleeps until woken), or minus infinity while it is awake (it looks before sleeping).
+        self._looks_at = -math.inf
 
     def schedule(self, delay: float, callback: Callable[[], None]) -> WatchdogTimer:
         """Call ``callback`` (on the watchdog thread; keep it short) in ``delay`` seconds."""
@@ -58,11 +63,13 @@ class Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
                 self._thread.start()
-            heap = self._heap
-            # The thread sleeps until the earliest deadline: only an earlier one must wake it.
-            if not heap or deadline < heap[0][0]:
+            heapq.heappush(self._heap, (deadline, next(self._order), timer))
+            # Only a deadline before the thread's next look must wake it. Comparing with the
+            # heap's earliest entry instead woke it for a third of the calls of a busy stream:
+            # woken, it dropped the cancelled entries, found the heap empty, slept until woken,
+            # and the next call's timer woke it again.
+            if deadline < self._looks_at:
                 self._wakeup.notify()
-            heapq.heappush(heap, (deadline, next(self._order), timer))
         return timer
 
     def cancel(self, timer: WatchdogTimer) -> bool:
@@ -83,19 +90,26 @@ class Watchdog:
         """Wait for the next live timer to come due and take it (called with the lock held)."""
         while True:
             heap = self._heap
+            dropped = math.inf
             while heap and not heap[0][2].active:
-                heapq.heappop(heap)
+                dropped = heapq.heappop(heap)[0]
                 self._cancelled -= 1
-            if not heap:
-                self._wakeup.wait()
-                continue
-            wait = heap[0][0] - time.monotonic()
-            if wait > 0:
-                self._wakeup.wait(min(wait, threading.TIMEOUT_MAX))
-                continue
-            timer = heapq.heappop(heap)[2]
-            timer.active = False
-            return timer
+            # With nothing live left, sleep until the last cancelled deadline all the same:
+            # timers scheduled meanwhile (with a common timeout, all later) then wake nobody.
+            looks_at = heap[0][0] if heap else dropped
+            wait = looks_at - time.monotonic()
+            if wait <= 0 and heap:
+                timer = heapq.heappop(heap)[2]
+                timer.active = False
+                return timer
+            self._looks_at = looks_at
+            try:
+                if looks_at == math.inf:
+                    self._wakeup.wait()
+                else:
+                    self._wakeup.wait(min(max(wait, 0.0), threading.TIMEOUT_MAX))
+            finally:
+                self._looks_at = -math.inf
 
     def _loop(self) -> None:
         while True:
