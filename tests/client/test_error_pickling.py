@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import threading
 
 import pytest
 
@@ -14,7 +15,7 @@ from codex_manager.errors import (
     TransportError,
     TurnWaitTimeoutError,
 )
-from codex_manager.stream.errors import StreamConnectionError
+from codex_manager.stream.errors import HandlerError, StreamConnectionError, StreamServerError
 
 ERRORS: list[CodexManagerError] = [
     ConfigError("timeout must be > 0 (got 0)"),
@@ -79,3 +80,35 @@ class _PrivateSlotError(TransportError):
 def test_a_private_slot_survives_too() -> None:
     copy = pickle.loads(pickle.dumps(_PrivateSlotError("no", "s3")))
     assert copy.secret == "s3"
+
+
+class _LockHoldingError(Exception):
+    def __init__(self) -> None:
+        super().__init__("gave up waiting")
+        self.lock = threading.Lock()
+
+
+class _TwoArgumentError(Exception):
+    def __init__(self, what: str, why: str) -> None:
+        super().__init__(f"{what}: {why}")  # unpickling calls _TwoArgumentError(args[0]): refused
+
+
+@pytest.mark.parametrize(
+    "exception", [_LockHoldingError(), _TwoArgumentError("lookup", "timed out")]
+)
+def test_a_handler_error_pickles_whatever_the_handler_raised(exception: Exception) -> None:
+    error = HandlerError("app.handler", exception, StreamServerError("busy"))
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is HandlerError
+    assert str(copy) == str(error)
+    assert copy.handler_name == "app.handler"
+    assert isinstance(copy.item, StreamServerError)
+    assert isinstance(copy.exception, RuntimeError)
+    assert f"{type(exception).__qualname__}: {exception}" in str(copy.exception)
+    assert "could not be pickled" in str(copy.exception)
+
+
+def test_a_handler_error_keeps_an_exception_that_pickles() -> None:
+    copy = pickle.loads(pickle.dumps(HandlerError("h", KeyError("k"), StreamServerError("x"))))
+    assert type(copy.exception) is KeyError
+    assert copy.exception.args == ("k",)

@@ -9,6 +9,7 @@ upgrade with a 4xx status (retrying cannot help).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from codex_manager.config import redact_url
@@ -69,7 +70,9 @@ class HandlerError(StreamError):
 
     Attributes:
         handler_name: Qualified name of the handler.
-        exception: What it raised.
+        exception: What it raised. Pickled (to leave a worker process), an exception that
+            cannot be pickled and unpickled travels as a ``RuntimeError`` that names its
+            type and message.
         item: What it was handling (an event, a signal, an error or a reconnect notice).
     """
 
@@ -79,6 +82,45 @@ class HandlerError(StreamError):
         self.item: HandledItem = item
         super().__init__(f"handler {handler_name} raised {type(exception).__name__}: {exception}")
         self.__cause__ = exception
+
+    def __reduce__(
+        self,
+    ) -> tuple[
+        Callable[
+            [type[CodexManagerError], tuple[object, ...], dict[str, object]], CodexManagerError
+        ],
+        tuple[type[CodexManagerError], tuple[object, ...], dict[str, object]],
+    ]:
+        # The handler's exception is the application's: one holding a lock or a socket, or
+        # whose __init__ takes other arguments than its args, would make this error fail to
+        # pickle (or to unpickle) on its way out of a worker process. It travels as a
+        # description then; the rest of the error as it is.
+        rebuild, (cls, args, state) = super().__reduce__()
+        if not _survives_pickling(self.exception):
+            state = {**state, "exception": _stand_in(self.exception)}
+        return rebuild, (cls, args, state)
+
+
+def _survives_pickling(value: object) -> bool:
+    import pickle  # loaded already when an error is being pickled
+
+    try:
+        pickle.loads(pickle.dumps(value))
+    except Exception:  # whatever the value's own pickling raises
+        return False
+    return True
+
+
+def _stand_in(exception: BaseException) -> RuntimeError:
+    """What travels in place of an exception that cannot be pickled."""
+    kind = type(exception)
+    try:
+        text = str(exception)
+    except Exception:  # a __str__ that raises: the type alone
+        text = "<its message could not be read>"
+    return RuntimeError(
+        f"{kind.__module__}.{kind.__qualname__}: {text} (the original could not be pickled)"
+    )
 
 
 class StreamConnectionError(StreamError):
