@@ -56,13 +56,20 @@ class Watchdog:
         self._looks_at = -math.inf
 
     def schedule(self, delay: float, callback: Callable[[], None]) -> WatchdogTimer:
-        """Call ``callback`` (on the watchdog thread; keep it short) in ``delay`` seconds."""
+        """Call ``callback`` (on the watchdog thread; keep it short) in ``delay`` seconds.
+
+        Raises ``ValueError`` for a NaN delay (it would sit first in the heap and hold back
+        every later deadline) and ``RuntimeError`` when the thread cannot be started.
+        """
+        if math.isnan(delay):
+            raise ValueError("a watchdog delay cannot be NaN")
         timer = WatchdogTimer(callback)
         deadline = time.monotonic() + delay
         with self._wakeup:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
+                thread.start()  # if it fails, the next schedule tries again
+                self._thread = thread
             heapq.heappush(self._heap, (deadline, next(self._order), timer))
             # Only a deadline before the thread's next look must wake it. Comparing with the
             # heap's earliest entry instead woke it for a third of the calls of a busy stream:
@@ -70,6 +77,7 @@ class Watchdog:
             # and the next call's timer woke it again.
             if deadline < self._looks_at:
                 self._wakeup.notify()
+                self._looks_at = -math.inf  # woken: it looks at the heap before sleeping again
         return timer
 
     def cancel(self, timer: WatchdogTimer) -> bool:
@@ -117,7 +125,7 @@ class Watchdog:
                 timer = self._due()
             try:
                 timer.callback()
-            except Exception:  # pragma: no cover - callbacks only hand work to a pool
+            except BaseException:  # even SystemExit: the thread keeps every later deadline
                 import logging
 
                 logging.getLogger("codex_manager.remote_skills").exception("watchdog callback")
