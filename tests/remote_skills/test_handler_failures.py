@@ -66,8 +66,34 @@ async def exits_async() -> str:
     raise SystemExit(2)
 
 
+class OutcomeError(BaseException):
+    """Not an Exception, as pytest's ``Failed`` (raised by ``pytest.fail``) is not."""
+
+
+def fails_a_test() -> str:
+    """Fails the test that runs it."""
+    raise OutcomeError("expected 2 tickets")
+
+
+async def fails_a_test_async() -> str:
+    """Fails the test that runs it, from a coroutine."""
+    raise OutcomeError("expected 2 tickets")
+
+
+def interrupts() -> str:
+    """Raises KeyboardInterrupt itself (Ctrl-C never reaches a worker thread)."""
+    raise KeyboardInterrupt
+
+
+async def interrupts_async() -> str:
+    """Raises KeyboardInterrupt on the event loop's thread."""
+    raise KeyboardInterrupt
+
+
 FAILING: list[tuple[str, SkillHandler, str]] = [
     ("exits", exits, "SystemExit: 2"),
+    ("fails_a_test", fails_a_test, "OutcomeError: expected 2 tickets"),
+    ("interrupts", interrupts, "KeyboardInterrupt"),
     ("cancels", cancels, "CancelledError"),
     ("broken_message", broken_message, "TemplateError"),
     ("unreadable_file", unreadable_file, "cannot read caf\\udce9.txt"),
@@ -105,7 +131,12 @@ def test_a_failing_plain_handler_is_answered_in_place(
 
 
 @pytest.mark.parametrize(
-    ("name", "handler", "shown"), [*FAILING, ("exits_async", exits_async, "SystemExit: 2")]
+    ("name", "handler", "shown"),
+    [
+        *FAILING,
+        ("exits_async", exits_async, "SystemExit: 2"),
+        ("fails_a_test_async", fails_a_test_async, "OutcomeError: expected 2 tickets"),
+    ],
 )
 async def test_a_failing_handler_is_answered_on_the_event_loop(
     name: str, handler: SkillHandler, shown: str
@@ -113,6 +144,12 @@ async def test_a_failing_handler_is_answered_on_the_event_loop(
     prepared = _prepared(name, handler)
     outcome = await execute_async(prepared, SETTINGS, None)
     _assert_sendable_failure(outcome, shown)
+
+
+async def test_a_keyboard_interrupt_on_the_event_loops_thread_goes_through() -> None:
+    # There it may be the user's Ctrl-C (a loop run without asyncio.run's SIGINT handling).
+    with pytest.raises(KeyboardInterrupt):
+        await execute_async(_prepared("interrupts_async", interrupts_async), SETTINGS, None)
 
 
 async def test_a_plain_handler_still_queued_at_its_deadline_never_runs() -> None:

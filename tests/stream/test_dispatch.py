@@ -265,6 +265,35 @@ async def test_task_unordered_calls_run_concurrently_under_the_bound() -> None:
     assert most == 2
 
 
+class _OutcomeError(BaseException):
+    """Not an Exception, as pytest's ``Failed`` is not."""
+
+
+async def test_task_a_handler_raising_another_base_exception_has_failed_and_its_lane_goes_on() -> (
+    None
+):
+    # pytest.fail() in a handler: it was raised out of the lane's task, never reported (the
+    # test passed), and the events queued behind it in the lane were dropped.
+    seen: list[object] = []
+    failures: list[str] = []
+
+    async def handler(item: object, context: object) -> None:
+        if item == 0:
+            raise _OutcomeError("expected 2 tickets")
+        seen.append(item)
+
+    def report(registered: object, error: BaseException, item: object) -> None:
+        failures.append(type(error).__name__)
+
+    dispatcher = TaskDispatcher(max_concurrency=4, max_pending=8, report=report, name="lane")
+    registered = entry(handler)
+    for number in range(4):
+        assert await dispatcher.submit(registered, number, CONTEXT, "lane")
+    await dispatcher.shutdown(5)
+    assert failures == ["_OutcomeError"]
+    assert seen == [1, 2, 3]
+
+
 async def test_task_a_handler_raising_cancelled_error_has_failed_and_its_lane_goes_on() -> None:
     seen: list[object] = []
     failures: list[str] = []

@@ -278,12 +278,6 @@ def _call_plain(
     return _run_blocking(value, None if timeout is None else started + timeout)
 
 
-_HANDLER_EXITS = (SystemExit, asyncio.CancelledError)
-"""Exceptions that are not ``Exception`` but, raised by a handler, are its failure: argparse
-and click exit on bad input, plain code may raise asyncio's cancellation. (A
-``KeyboardInterrupt`` in the calling thread is the user's: it goes through.)"""
-
-
 def _describe(exc: BaseException) -> str:
     name = type(exc).__name__
     try:
@@ -461,7 +455,9 @@ def run_in_place(prepared: PreparedCall, settings: ExecutionSettings) -> LocalOu
     """Run a plain (not async) handler in the calling thread; no timeout is enforced here.
 
     For callers that keep the deadline themselves (see ``SessionSkills``): it saves the hop to
-    a pool thread and back when the caller is already a worker thread.
+    a pool thread and back when the caller is already a worker thread. Whatever the handler
+    raises is its failure, ``KeyboardInterrupt`` and other ``BaseException`` subclasses (a
+    test's ``pytest.fail``) included: Ctrl-C reaches the main thread only, never a worker.
     """
     skill = prepared.skill
     context = contextvars.copy_context()
@@ -473,7 +469,7 @@ def run_in_place(prepared: PreparedCall, settings: ExecutionSettings) -> LocalOu
         return _timed_out(skill, prepared.timeout)
     except _HandlerCancelledError as exc:
         return _failed(skill, exc.__cause__ or exc, settings)
-    except (Exception, *_HANDLER_EXITS) as exc:
+    except BaseException as exc:
         return _failed(skill, exc, settings)
     return _finish(skill, value, settings)
 
@@ -539,8 +535,13 @@ async def execute_async(
         if not _cancelled_by_handler():
             raise  # the caller's task is being cancelled: not the handler's failure
         return _failed(skill, exc, settings)
-    except (Exception, SystemExit) as exc:
-        # SystemExit escaping a task would end the event loop, every other call with it.
+    except KeyboardInterrupt as exc:
+        if skill.is_async:
+            raise  # raised on the loop's thread: it may be the user's Ctrl-C
+        return _failed(skill, exc, settings)  # from the handler's worker thread: its own
+    except BaseException as exc:
+        # SystemExit escaping a task would end the event loop, every other call with it; any
+        # other BaseException (a test's pytest.fail) would leave the call unanswered.
         return _failed(skill, exc, settings)
     if deadline.expired():  # the handler swallowed the cancel and returned: late all the same
         return _timed_out(skill, prepared.timeout)

@@ -442,11 +442,11 @@ class TaskDispatcher:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():
                     raise  # this task is cancelled (shutdown): not the handler's failure
-            elif not isinstance(error, Exception) and entry.is_async:
-                raise  # SystemExit in the loop itself: the program's to handle
+            elif isinstance(error, KeyboardInterrupt | SystemExit) and entry.is_async:
+                raise  # in the loop itself: the program's to handle, as for any task
             # Otherwise the handler failed: a CancelledError of its own (a task it awaited
-            # was cancelled), or sys.exit() in a plain handler's worker thread. Its lane and
-            # its slot go on either way.
+            # was cancelled), sys.exit() in a plain handler's worker thread, any other
+            # BaseException (a test's pytest.fail). Its lane and its slot go on either way.
             try:
                 self._report(entry, error, item)
             except Exception:  # the reporter (say, an exception's __str__) failed as well
