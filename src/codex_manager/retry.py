@@ -1,6 +1,7 @@
-"""The one retry and backoff policy of the SDK.
+"""The retry and backoff policy of the SDK's REST calls and websocket reconnects.
 
-It serves REST calls, tool-call answer submission and websocket reconnects alike:
+(A remote skill's answer is retried by its own quicker settings, ``RemoteSkillOptions``'
+``max_submit_attempts`` and ``retry_delay_seconds``: a model waits on it.)
 
 - :class:`RetryPolicy` says how many attempts, how long to wait between them (exponential
   backoff with jitter, capped), which HTTP statuses are transient, and whether

@@ -203,6 +203,11 @@ def test_ownership_checks() -> None:
     send, made = _script([ConnectError("refused"), ACCEPTED])
     result = submit_sync(send, SubmissionPolicy(3, 0), still_pending=gone)
     assert (result.status, result.attempts, len(made), len(checks)) == ("not_found", 1, 1, 1)
+    # One POST went out whose response was lost: the record must not say nothing was sent.
+    assert result.error is not None
+    assert "after 1 answer attempt whose response was lost" in result.error
+    assert "most likely" in result.error
+    assert "nothing was sent" not in result.error
     # A plain 500 puts the call back: no check needed before the retry.
     send, made = _script([FAILED_500, ACCEPTED])
     result = submit_sync(send, SubmissionPolicy(3, 0), still_pending=gone)

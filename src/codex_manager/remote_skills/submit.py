@@ -127,6 +127,23 @@ _NOT_OURS = (
 )
 
 
+def _not_ours(attempts: int) -> SubmissionResult:
+    """The call is not pending in its session any more, before attempt ``attempts + 1``."""
+    if not attempts:
+        return SubmissionResult("not_found", True, 0, _NOT_OURS)
+    # An earlier POST went out and its response was lost (a dropped connection, a proxy's
+    # 5xx): most likely the server took that answer.
+    return SubmissionResult(
+        "not_found",
+        True,
+        attempts,
+        f"the call is no longer pending in this session after {attempts} answer "
+        f"{'attempt' if attempts == 1 else 'attempts'} whose response was lost: most likely "
+        "one of them was delivered (else it was answered elsewhere, expired, or the server "
+        "restarted); nothing more was sent",
+    )
+
+
 def _interpret(
     outcome: ToolCallResponseOutcome, attempt: int, expected_thread: str | None
 ) -> _Step:
@@ -194,7 +211,7 @@ def submit_sync(
     check = check_first
     for attempt in range(1, policy.max_attempts + 1):
         if check and still_pending is not None and still_pending() is False:
-            return SubmissionResult("not_found", True, attempt - 1, _NOT_OURS)
+            return _not_ours(attempt - 1)
         try:
             step = _interpret(send(), attempt, expected_thread)
         except CodexManagerError as exc:
@@ -223,7 +240,7 @@ async def submit_async(
     check = check_first
     for attempt in range(1, policy.max_attempts + 1):
         if check and still_pending is not None and await still_pending() is False:
-            return SubmissionResult("not_found", True, attempt - 1, _NOT_OURS)
+            return _not_ours(attempt - 1)
         try:
             step = _interpret(await send(), attempt, expected_thread)
         except CodexManagerError as exc:
