@@ -167,6 +167,13 @@ def test_content_text_and_json() -> None:
     ]
 
 
+@pytest.mark.parametrize("value", [b"hello", bytearray(b"\x89PNG"), memoryview(b"hi")])
+def test_bytes_are_refused_with_what_to_return_instead(value: object) -> None:
+    # They went as JSON: UTF-8 ones as a quoted string, others failing on a decoding error.
+    with pytest.raises(ResultConversionError, match=r"ImageContent\.from_bytes.*str"):
+        to_content_items(value)
+
+
 def test_content_items_pass_through() -> None:
     image = ImageContent.from_bytes(b"\x89PNG", "image/png")
     assert image.image_url == "data:image/png;base64,iVBORw=="

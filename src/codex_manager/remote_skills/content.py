@@ -6,6 +6,8 @@ Rules, in order:
   (``{"type": "inputText", "text": ...}`` / ``{"type": "inputImage", "imageUrl": ...}``) and
   lists made only of those pass through as content items;
 - ``str`` becomes one text item, unchanged;
+- ``bytes`` (and ``bytearray``, ``memoryview``) are refused: image or text, the skill says
+  (``ImageContent.from_bytes`` or a ``str``);
 - anything else (dicts, lists, numbers, ``None``, dataclasses, pydantic models, enums, dates)
   becomes one text item holding its JSON text (NaN and infinities, which JSON lacks, as the
   strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``; a pydantic model's own
@@ -138,6 +140,13 @@ def to_content_items(value: object) -> list[ContentItem]:
     """
     if isinstance(value, str):
         return [{"type": "inputText", "text": _encodable(value)}]
+    if isinstance(value, bytes | bytearray | memoryview):
+        # As JSON, bytes would go as a quoted string when they are UTF-8 and fail otherwise:
+        # whether they are an image or text is the skill's to say.
+        raise ResultConversionError(
+            f"the return value is {type(value).__name__}: return "
+            "ImageContent.from_bytes(data, mime_type) for an image, or the text as a str"
+        )
     single = _as_item(value)
     if single is not None:
         return _all_encodable([single])
