@@ -55,6 +55,9 @@ class StreamRun:
         self.stop = stop
         self.grace_seconds = grace_seconds
         self._handlers_idle = handlers_idle
+        self.connections_lost = 0
+        """How many of the run's connections were lost so far (the stream counts them): a
+        server restart drops them, and request ids start again at 0 with it."""
 
     @property
     def wait_seconds(self) -> float:
@@ -78,6 +81,29 @@ class StreamRun:
 current_run: contextvars.ContextVar[StreamRun | None] = contextvars.ContextVar(
     "codex_manager_stream_run", default=None
 )
+
+
+class ConnectionMark:
+    """The caller's run and its count of lost connections, taken when a tool call starts."""
+
+    __slots__ = ("_lost", "_run")
+
+    def __init__(self, run: StreamRun) -> None:
+        """Mark ``run`` now."""
+        self._run = run
+        self._lost = run.connections_lost
+
+    @classmethod
+    def now(cls) -> ConnectionMark | None:
+        """A mark of the caller's run (``None`` outside any)."""
+        run = current_run.get()
+        return None if run is None else cls(run)
+
+    def lost_since(self) -> bool:
+        """Whether the run lost a connection since the mark (the server may have restarted)."""
+        return self._run.connections_lost != self._lost
+
+
 """The run whose handler the current code is (set for each handler call)."""
 
 

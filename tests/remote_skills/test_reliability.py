@@ -340,3 +340,107 @@ def test_misrouted_answer_is_reported_when_the_check_is_off(
     assert record.submission_status == "misrouted"
     assert record.submission_error is not None
     assert repr(second.session_id) in record.submission_error
+
+
+def test_a_quick_answer_after_its_stream_lost_the_server_is_checked_first_sync(
+    server: FakeCodexManager, cm: CodexManager
+) -> None:
+    # The handler is quicker than ownership_check_after_seconds (1 s), but the server
+    # restarted while it ran: the stream saw its connection drop, and another session's new
+    # call took the request id. Posted unchecked, the answer landed on that call.
+    reconnected = threading.Event()
+    release = threading.Event()
+    records: list[RemoteSkillDispatch] = []
+
+    def slow(x: int) -> int:
+        """Held until the other session's call holds the request id."""
+        assert release.wait(10)
+        return x
+
+    _, first = cm.remote_skills.create_session(register=lambda s: s.skill(slow))
+    _, second = cm.remote_skills.create_session(register=lambda s: s.skill(slow))
+
+    @cm.on_app_server_request("item.tool.call")
+    def on_call(signal: AppServerSignal, ctx: object) -> None:
+        record = first.respond_to_signal(signal)
+        if record is not None:
+            records.append(record)
+
+    @cm.on_reconnect
+    def on_reconnect(event: Reconnected, ctx: object) -> None:
+        reconnected.set()
+
+    stream = threading.Thread(target=cm.stream.run_forever)
+    stream.start()
+    try:
+        server.wait_for(lambda: server.websocket_count > 0, 10)
+        first.send('CALL slow {"x": 1}', inject_skills=False)
+        server.wait_for(lambda: len(server.pending_tool_calls(first.session_id)) == 1, 10)
+        server.restart()
+        assert reconnected.wait(10)
+        second.send('CALL slow {"x": 2}', inject_skills=False)
+        server.wait_for(lambda: len(server.pending_tool_calls(second.session_id)) == 1, 10)
+        release.set()
+        server.wait_for(lambda: len(records) == 1, 10)
+    finally:
+        release.set()
+        cm.stream.stop()
+        stream.join(10)
+    (record,) = records
+    assert record.duration_seconds < 1.0
+    assert (record.submission_status, record.submission_attempts) == ("not_found", 0)
+    assert [call["requestId"] for call in server.pending_tool_calls(second.session_id)] == ["0"]
+    (mine,) = second.drain_pending_calls()
+    assert mine.answer_text == "2"
+
+
+async def test_a_quick_answer_after_its_stream_lost_the_server_is_checked_first_async(
+    server: FakeCodexManager, acm: AsyncCodexManager
+) -> None:
+    reconnected = asyncio.Event()
+    release = asyncio.Event()
+    records: list[RemoteSkillDispatch] = []
+
+    async def slow(x: int) -> int:
+        """Held until the other session's call holds the request id."""
+        await asyncio.wait_for(release.wait(), 10)
+        return x
+
+    _, first = await acm.remote_skills.create_session(register=lambda s: s.skill(slow))
+    _, second = await acm.remote_skills.create_session(register=lambda s: s.skill(slow))
+
+    @acm.on_app_server_request("item.tool.call")
+    async def on_call(signal: AppServerSignal, ctx: object) -> None:
+        record = await first.respond_to_signal(signal)
+        if record is not None:
+            records.append(record)
+
+    @acm.on_reconnect
+    async def on_reconnect(event: Reconnected, ctx: object) -> None:
+        reconnected.set()
+
+    stream = asyncio.create_task(acm.stream.run_forever())
+    try:
+        await asyncio.to_thread(server.wait_for, lambda: server.websocket_count > 0, 10)
+        await first.send('CALL slow {"x": 1}', inject_skills=False)
+        await asyncio.to_thread(
+            server.wait_for, lambda: len(server.pending_tool_calls(first.session_id)) == 1, 10
+        )
+        await asyncio.to_thread(server.restart)
+        await asyncio.wait_for(reconnected.wait(), 10)
+        await second.send('CALL slow {"x": 2}', inject_skills=False)
+        await asyncio.to_thread(
+            server.wait_for, lambda: len(server.pending_tool_calls(second.session_id)) == 1, 10
+        )
+        release.set()
+        await asyncio.to_thread(server.wait_for, lambda: len(records) == 1, 10)
+    finally:
+        release.set()
+        acm.stream.stop()
+        await asyncio.wait_for(stream, 10)
+    (record,) = records
+    assert record.duration_seconds < 1.0
+    assert (record.submission_status, record.submission_attempts) == ("not_found", 0)
+    assert [call["requestId"] for call in server.pending_tool_calls(second.session_id)] == ["0"]
+    (mine,) = await second.drain_pending_calls()
+    assert mine.answer_text == "2"

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeAlias, TypeVar, overload
 
-from codex_manager._stream_runs import StreamRun, current_run, runs_of
+from codex_manager._stream_runs import ConnectionMark, StreamRun, current_run, runs_of
 from codex_manager.errors import ClientClosedError
 from codex_manager.remote_skills.calls import ToolCall
 from codex_manager.remote_skills.catalog import (
@@ -521,11 +521,18 @@ class SessionSkillsBase:
         else:
             self._tracker.release(key)
 
-    def _check_first(self, handler_seconds: float, resubmitted: bool) -> bool:
+    def _check_first(
+        self, handler_seconds: float, resubmitted: bool, mark: ConnectionMark | None
+    ) -> bool:
+        """Whether to check, before posting, that the call is still pending in its session:
+        its handler took long enough for a restart, the answer is a resubmission, or the
+        stream that brought the call lost its connection meanwhile (a restart drops it)."""
         threshold = self._options.ownership_check_after_seconds
         if threshold is None:
             return False
-        return resubmitted or handler_seconds >= threshold
+        return (
+            resubmitted or handler_seconds >= threshold or (mark is not None and mark.lost_since())
+        )
 
     @staticmethod
     def _listed_as_ours(listed: object, call: ToolCall) -> bool:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from codex_manager._omit import OMIT, Omit
-from codex_manager._stream_runs import current_run
+from codex_manager._stream_runs import ConnectionMark, current_run
 from codex_manager.errors import (
     ClientClosedError,
     CodexManagerError,
@@ -266,6 +266,7 @@ class AsyncSessionSkills(SessionSkillsBase):
         if claim.action in ("busy", "done"):
             return self._duplicate(call, start)
         resubmitted = claim.action == "resubmit" and claim.answer is not None
+        mark = ConnectionMark.now()
         still_running: list[asyncio.Future[LocalOutcome]] = []
         try:
             if resubmitted and claim.answer is not None:
@@ -278,7 +279,7 @@ class AsyncSessionSkills(SessionSkillsBase):
         except BaseException:
             self._give_back(call.key, still_running)
             raise
-        check_first = self._check_first(time.perf_counter() - start, resubmitted)
+        check_first = self._check_first(time.perf_counter() - start, resubmitted, mark)
         try:
             request_id = call.request_id
             if request_id is None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from codex_manager._daemon_pool import DaemonThreadPool
 from codex_manager._omit import OMIT, Omit
-from codex_manager._stream_runs import current_run
+from codex_manager._stream_runs import ConnectionMark, current_run
 from codex_manager.errors import (
     ClientClosedError,
     CodexManagerError,
@@ -316,12 +316,13 @@ class SessionSkills(SessionSkillsBase):
         if claim.action in ("busy", "done"):
             return self._duplicate(call, start)
         resubmitted = claim.action == "resubmit" and claim.answer is not None
+        mark = ConnectionMark.now()
         still_running: list[concurrent.futures.Future[LocalOutcome]] = []
         try:
             if resubmitted and claim.answer is not None:
                 outcome = claim.answer
             elif in_handler_worker():
-                ran = self._execute_in_place(call, policy, start, still_running.append)
+                ran = self._execute_in_place(call, policy, start, mark, still_running.append)
                 if isinstance(ran, RemoteSkillDispatch):
                     return ran  # the deadline passed: the watchdog's pool answered the call
                 outcome = ran
@@ -329,11 +330,12 @@ class SessionSkills(SessionSkillsBase):
                 outcome = self._execute(call, still_running.append)
         except BaseException:
             if not (
-                still_running and self._answer_once_returned(call, still_running[0], policy, start)
+                still_running
+                and self._answer_once_returned(call, still_running[0], policy, start, mark)
             ):
                 self._give_back(call.key, still_running)
             raise
-        return self._complete(call, outcome, policy, start, resubmitted)
+        return self._complete(call, outcome, policy, start, resubmitted, mark)
 
     def _answer_once_returned(
         self,
@@ -341,6 +343,7 @@ class SessionSkills(SessionSkillsBase):
         outcome: concurrent.futures.Future[LocalOutcome],
         policy: SubmissionPolicy,
         start: float,
+        mark: ConnectionMark | None,
     ) -> bool:
         """The caller was interrupted (Ctrl-C) while the handler runs on in its worker thread:
         send its answer once it returns, from a thread of its own, the client's ``close()``
@@ -355,7 +358,7 @@ class SessionSkills(SessionSkillsBase):
 
         def answer(returned: concurrent.futures.Future[LocalOutcome]) -> None:
             try:
-                record = self._complete(call, returned.result(), policy, start, False)
+                record = self._complete(call, returned.result(), policy, start, False, mark)
             except BaseException:  # the answer is kept for a later drain (see _complete)
                 logger.warning(
                     "tool call %s (%s): the answer of a handler whose caller was interrupted "
@@ -394,6 +397,7 @@ class SessionSkills(SessionSkillsBase):
         call: ToolCall,
         policy: SubmissionPolicy,
         start: float,
+        mark: ConnectionMark | None,
         outlived: SyncOutlived | None = None,
     ) -> LocalOutcome | RemoteSkillDispatch:
         """Run a plain handler in this (stream worker) thread instead of a second pool.
@@ -413,7 +417,7 @@ class SessionSkills(SessionSkillsBase):
 
         def answer_late() -> None:
             try:
-                race.record = self._complete(call, timed_out(prepared), policy, start, False)
+                race.record = self._complete(call, timed_out(prepared), policy, start, False, mark)
             except BaseException as exc:
                 race.error = exc
             finally:
@@ -465,9 +469,10 @@ class SessionSkills(SessionSkillsBase):
         policy: SubmissionPolicy,
         start: float,
         resubmitted: bool,
+        mark: ConnectionMark | None,
     ) -> RemoteSkillDispatch:
         """Post the answer for a claimed call and record the result."""
-        check_first = self._check_first(time.perf_counter() - start, resubmitted)
+        check_first = self._check_first(time.perf_counter() - start, resubmitted, mark)
         try:
             request_id = call.request_id
             if request_id is None:

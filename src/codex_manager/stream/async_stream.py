@@ -332,6 +332,8 @@ class AsyncEventStream(HandlerRegistry[ClientT]):
             if ready:  # a healthy connection was lost (not just another failed attempt)
                 lost_at = time.monotonic()
                 backoff.lost(getattr(opened_socket, "ending_seen_at", None))
+                if dispatcher.stream_run is not None:  # answers of calls in progress check
+                    dispatcher.stream_run.connections_lost += 1
             await self._report(problem, context, dispatcher)
             delay = backoff.next_delay()
             if backoff.exhausted or isinstance(problem, StreamRefusedError):
