@@ -81,21 +81,26 @@ class StreamRun:
 current_run: contextvars.ContextVar[StreamRun | None] = contextvars.ContextVar(
     "codex_manager_stream_run", default=None
 )
+"""The run whose handler the current code is (set for each handler call)."""
 
 
 class ConnectionMark:
-    """The caller's run and its count of lost connections, taken when a tool call starts."""
+    """A stream run and its count of lost connections when a tool call was read."""
 
     __slots__ = ("_lost", "_run")
 
-    def __init__(self, run: StreamRun) -> None:
-        """Mark ``run`` now."""
+    def __init__(self, run: StreamRun, lost: int | None = None) -> None:
+        """Mark ``run`` at ``lost`` lost connections (default: its count now)."""
         self._run = run
-        self._lost = run.connections_lost
+        self._lost = run.connections_lost if lost is None else lost
 
     @classmethod
     def now(cls) -> ConnectionMark | None:
-        """A mark of the caller's run (``None`` outside any)."""
+        """The mark of the call being handled: the one its stream took when it read the call,
+        else the caller's run now (``None`` outside any run)."""
+        read = read_mark.get()
+        if read is not None:
+            return read
         run = current_run.get()
         return None if run is None else cls(run)
 
@@ -104,7 +109,10 @@ class ConnectionMark:
         return self._run.connections_lost != self._lost
 
 
-"""The run whose handler the current code is (set for each handler call)."""
+read_mark: contextvars.ContextVar[ConnectionMark | None] = contextvars.ContextVar(
+    "codex_manager_read_mark", default=None
+)
+"""The mark a stream took when it read the call its handler (the current code) handles."""
 
 
 class StreamRuns:
@@ -189,4 +197,12 @@ def runs_of(client: object) -> StreamRuns | None:
     return runs if isinstance(runs, StreamRuns) else None
 
 
-__all__ = ["STOP_MARGIN_SECONDS", "StreamRun", "StreamRuns", "current_run", "runs_of"]
+__all__ = [
+    "STOP_MARGIN_SECONDS",
+    "ConnectionMark",
+    "StreamRun",
+    "StreamRuns",
+    "current_run",
+    "read_mark",
+    "runs_of",
+]

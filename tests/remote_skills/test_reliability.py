@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 from codex_manager import AsyncCodexManager, CodexManager
 from codex_manager.remote_skills import (
@@ -13,8 +15,9 @@ from codex_manager.remote_skills import (
     RemoteSkillOptions,
     SessionSkills,
     SkillContext,
+    SkillHandler,
 )
-from codex_manager.stream import AppServerSignal, Reconnected
+from codex_manager.stream import AppServerSignal, Reconnected, StreamOptions
 from codex_manager.testing import FakeCodexManager
 
 from .helpers import last_reply
@@ -444,3 +447,124 @@ async def test_a_quick_answer_after_its_stream_lost_the_server_is_checked_first_
     assert [call["requestId"] for call in server.pending_tool_calls(second.session_id)] == ["0"]
     (mine,) = await second.drain_pending_calls()
     assert mine.answer_text == "2"
+
+
+def _quick_and_blocking(
+    block: SkillHandler, quick: SkillHandler
+) -> Callable[[SessionSkills | AsyncSessionSkills], None]:
+    def register(skills: SessionSkills | AsyncSessionSkills) -> None:
+        skills.skill(block)
+        skills.skill(quick)
+
+    return register
+
+
+def test_a_call_read_before_the_loss_and_started_after_it_is_checked_sync(
+    server: FakeCodexManager,
+) -> None:
+    # Queued behind a busy worker (max_concurrency=1), the quick call started after the
+    # stream reconnected: marked at its start, its answer went out unchecked onto another
+    # session's call.
+    release = threading.Event()
+    records: list[RemoteSkillDispatch] = []
+
+    def block(x: int) -> int:
+        """Holds the only worker."""
+        assert release.wait(10)
+        return x
+
+    def quick(x: int) -> int:
+        """Quick."""
+        return x
+
+    options = StreamOptions(max_concurrency=1)
+    with CodexManager(server.base_url, stream_options=options) as cm:
+        register = _quick_and_blocking(block, quick)
+        _, first = cm.remote_skills.create_session(register=register)
+        _, second = cm.remote_skills.create_session(register=register)
+
+        @cm.on_app_server_request("item.tool.call")
+        def on_call(signal: AppServerSignal, ctx: object) -> None:
+            record = first.respond_to_signal(signal)
+            if record is not None:
+                records.append(record)
+
+        stream = threading.Thread(target=cm.stream.run_forever)
+        stream.start()
+        try:
+            server.wait_for(lambda: server.websocket_count > 0, 10)
+            first.send('PARALLEL\nCALL block {"x": 1}\nCALL quick {"x": 2}', inject_skills=False)
+            server.wait_for(lambda: len(server.tool_calls) == 2, 10)
+            time.sleep(0.3)  # both frames read: block runs, quick waits for the worker
+            server.restart()
+            server.wait_for(lambda: server.websocket_count > 0, 10)
+            second.send('PARALLEL\nCALL quick {"x": 20}\nCALL quick {"x": 30}', inject_skills=False)
+            server.wait_for(lambda: len(server.pending_tool_calls(second.session_id)) == 2, 10)
+            release.set()
+            server.wait_for(lambda: len(records) == 2, 10)
+        finally:
+            release.set()
+            cm.stream.stop()
+            stream.join(10)
+    assert sorted((r.tool, r.submission_status, r.submission_attempts) for r in records) == [
+        ("block", "not_found", 0),
+        ("quick", "not_found", 0),
+    ]
+    assert len(server.pending_tool_calls(second.session_id)) == 2
+
+
+async def test_a_call_read_before_the_loss_and_started_after_it_is_checked_async(
+    server: FakeCodexManager,
+) -> None:
+    release = asyncio.Event()
+    records: list[RemoteSkillDispatch] = []
+
+    async def block(x: int) -> int:
+        """Holds the only slot."""
+        await asyncio.wait_for(release.wait(), 10)
+        return x
+
+    async def quick(x: int) -> int:
+        """Quick."""
+        return x
+
+    def wait(condition: Callable[[], bool]) -> Awaitable[None]:
+        return asyncio.to_thread(server.wait_for, condition, 10)
+
+    options = StreamOptions(max_concurrency=1)
+    async with AsyncCodexManager(server.base_url, stream_options=options) as acm:
+        register = _quick_and_blocking(block, quick)
+        _, first = await acm.remote_skills.create_session(register=register)
+        _, second = await acm.remote_skills.create_session(register=register)
+
+        @acm.on_app_server_request("item.tool.call")
+        async def on_call(signal: AppServerSignal, ctx: object) -> None:
+            record = await first.respond_to_signal(signal)
+            if record is not None:
+                records.append(record)
+
+        stream = asyncio.create_task(acm.stream.run_forever())
+        try:
+            await wait(lambda: server.websocket_count > 0)
+            await first.send(
+                'PARALLEL\nCALL block {"x": 1}\nCALL quick {"x": 2}', inject_skills=False
+            )
+            await wait(lambda: len(server.tool_calls) == 2)
+            await asyncio.sleep(0.3)
+            await asyncio.to_thread(server.restart)
+            await wait(lambda: server.websocket_count > 0)
+            await second.send(
+                'PARALLEL\nCALL quick {"x": 20}\nCALL quick {"x": 30}', inject_skills=False
+            )
+            await wait(lambda: len(server.pending_tool_calls(second.session_id)) == 2)
+            release.set()
+            await wait(lambda: len(records) == 2)
+        finally:
+            release.set()
+            acm.stream.stop()
+            await asyncio.wait_for(stream, 10)
+    assert sorted((r.tool, r.submission_status, r.submission_attempts) for r in records) == [
+        ("block", "not_found", 0),
+        ("quick", "not_found", 0),
+    ]
+    assert len(server.pending_tool_calls(second.session_id)) == 2

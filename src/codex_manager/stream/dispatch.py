@@ -23,7 +23,7 @@ from functools import partial
 from typing import TypeAlias, cast
 
 from codex_manager._daemon_pool import DaemonThreadPool
-from codex_manager._stream_runs import StreamRun, current_run
+from codex_manager._stream_runs import ConnectionMark, StreamRun, current_run, read_mark
 from codex_manager.stream.context import HandlerContext, StreamClient
 from codex_manager.stream.handler_threads import HandlerThreads, shared_handler_threads
 from codex_manager.stream.read_ahead import ReadAheadGate, read_ahead_gate
@@ -47,7 +47,8 @@ def in_handler_worker() -> bool:
     return bool(getattr(_worker, "handler_thread", False))
 
 
-Job: TypeAlias = tuple[HandlerEntry, object, HandlerContext[StreamClient]]
+Job: TypeAlias = tuple[HandlerEntry, object, HandlerContext[StreamClient], int]
+"""A handler, what it handles, its context, and the run's lost connections when it was read."""
 LaneKey: TypeAlias = tuple[int, str | None]
 FailureReporter: TypeAlias = Callable[[HandlerEntry, BaseException, object], None]
 """Called (in the handler's worker) when a handler raised."""
@@ -146,7 +147,7 @@ class ThreadDispatcher:
                         return False
             finally:
                 self._waiting = False
-        job: Job = (entry, item, context)
+        job: Job = (entry, item, context, self._connections_lost())
         work: Callable[[], None]
         with self._lock:
             if not self._intake_open:
@@ -212,8 +213,12 @@ class ThreadDispatcher:
         with self._lock:
             self._intake_open = False
 
+    def _connections_lost(self) -> int:
+        run = self.stream_run
+        return 0 if run is None else run.connections_lost
+
     def _run(self, job: Job) -> None:
-        entry, item, context = job
+        entry, item, context, lost = job
         # Counted before the intake is looked at, without the lock (the hub holds it often;
         # waiting for it costs a GIL hand-off): a close() that shut the intake after this
         # look sees the count; one that shut it before, this call does not start.
@@ -222,7 +227,9 @@ class ThreadDispatcher:
         start = self._intake_open
         if not start:
             started.pop()
-        marked = current_run.set(self.stream_run)
+        run = self.stream_run
+        marked = current_run.set(run)
+        read_at = read_mark.set(None if run is None else ConnectionMark(run, lost))
         try:
             if start:
                 call_sync(entry, item, context)
@@ -232,6 +239,7 @@ class ThreadDispatcher:
             except BaseException:  # an error handler that raised (even SystemExit) as well
                 logger.exception("reporting a failure of handler %s raised", entry.name)
         finally:
+            read_mark.reset(read_at)
             current_run.reset(marked)
             if start:
                 started.pop()
@@ -333,7 +341,8 @@ class TaskDispatcher:
                 break  # joining a running lane starts no task
             await gate.wait_open()
         self._free_slots -= 1
-        job: Job = (entry, item, context)
+        run = self.stream_run
+        job: Job = (entry, item, context, 0 if run is None else run.connections_lost)
         if not ordered:
             self._start(self._run(*job), gate)
             return True
@@ -427,9 +436,15 @@ class TaskDispatcher:
             del self._lanes[key]
 
     async def _run(
-        self, entry: HandlerEntry, item: object, context: HandlerContext[StreamClient]
+        self,
+        entry: HandlerEntry,
+        item: object,
+        context: HandlerContext[StreamClient],
+        lost: int,
     ) -> None:
         started = False
+        run = self.stream_run
+        read_at = read_mark.set(None if run is None else ConnectionMark(run, lost))
         try:
             async with self._running:
                 if not self._intake_open:
@@ -452,6 +467,7 @@ class TaskDispatcher:
             except Exception:  # the reporter (say, an exception's __str__) failed as well
                 logger.exception("reporting a failure of handler %s raised", entry.name)
         finally:
+            read_mark.reset(read_at)
             self._started -= started
             self._release_slot()
 
