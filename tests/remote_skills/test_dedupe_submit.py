@@ -10,6 +10,7 @@ import pytest
 from codex_manager.errors import (
     BadRequestError,
     ConnectError,
+    ProtocolError,
     RateLimitError,
     ServerError,
     UnexpectedResponseError,
@@ -203,15 +204,23 @@ def test_ownership_checks() -> None:
     send, made = _script([ConnectError("refused"), ACCEPTED])
     result = submit_sync(send, SubmissionPolicy(3, 0), still_pending=gone)
     assert (result.status, result.attempts, len(made), len(checks)) == ("not_found", 1, 1, 1)
-    # One POST went out whose response was lost: the record must not say nothing was sent.
+    # A refused connection carried nothing.
+    assert result.error is not None
+    assert "nothing was sent" in result.error
+    # A broken connection may have lost the response of an answer the server took: the
+    # record must not say nothing was sent.
+    send, made = _script([ProtocolError("server disconnected"), ACCEPTED])
+    result = submit_sync(send, SubmissionPolicy(3, 0), still_pending=gone)
+    assert (result.status, result.attempts, len(made)) == ("not_found", 1, 1)
     assert result.error is not None
     assert "after 1 answer attempt whose response was lost" in result.error
     assert "most likely" in result.error
     assert "nothing was sent" not in result.error
     # A plain 500 puts the call back: no check needed before the retry.
+    checks.clear()
     send, made = _script([FAILED_500, ACCEPTED])
     result = submit_sync(send, SubmissionPolicy(3, 0), still_pending=gone)
-    assert (result.status, len(checks)) == ("accepted", 1)
+    assert (result.status, len(checks)) == ("accepted", 0)
 
 
 def test_misrouted_answer_detected() -> None:

@@ -26,6 +26,7 @@ from codex_manager.errors import (
     APIStatusError,
     CodexManagerError,
     ConfigError,
+    ConnectError,
     RateLimitError,
     ServerError,
     TransportError,
@@ -116,6 +117,8 @@ class SubmissionResult:
 class _Retryable:
     reason: str
     server_may_have_restarted: bool
+    may_have_arrived: bool = False
+    """The POST may have reached the server and its answer been taken (the response lost)."""
 
 
 _Step = SubmissionResult | _Retryable
@@ -127,20 +130,19 @@ _NOT_OURS = (
 )
 
 
-def _not_ours(attempts: int) -> SubmissionResult:
-    """The call is not pending in its session any more, before attempt ``attempts + 1``."""
-    if not attempts:
-        return SubmissionResult("not_found", True, 0, _NOT_OURS)
-    # An earlier POST went out and its response was lost (a dropped connection, a proxy's
-    # 5xx): most likely the server took that answer.
+def _not_ours(attempts: int, lost_responses: int) -> SubmissionResult:
+    """The call is not pending in its session any more, before attempt ``attempts + 1``;
+    ``lost_responses`` of the attempts may have reached the server (their response lost)."""
+    if not lost_responses:
+        return SubmissionResult("not_found", True, attempts, _NOT_OURS)
     return SubmissionResult(
         "not_found",
         True,
         attempts,
-        f"the call is no longer pending in this session after {attempts} answer "
-        f"{'attempt' if attempts == 1 else 'attempts'} whose response was lost: most likely "
-        "one of them was delivered (else it was answered elsewhere, expired, or the server "
-        "restarted); nothing more was sent",
+        f"the call is no longer pending in this session after {lost_responses} answer "
+        f"{'attempt' if lost_responses == 1 else 'attempts'} whose response was lost: most "
+        "likely the server took the answer (else it was answered elsewhere, expired, or the "
+        "server restarted); nothing more was sent",
     )
 
 
@@ -172,9 +174,14 @@ def _interpret(
 
 def _interpret_error(exc: CodexManagerError, attempt: int) -> _Step:
     if isinstance(exc, TransportError):
-        return _Retryable(f"transport error: {exc}", True)
+        # A connection refused (a server restarting, say) carried nothing; a timeout or a
+        # broken connection may have lost the response of an answer the server took.
+        arrived = not isinstance(exc, ConnectError)
+        return _Retryable(f"transport error: {exc}", True, arrived)
     if isinstance(exc, ServerError):
-        return _Retryable(f"server error {exc.status_code}: {exc}", True)
+        # A gateway's 502/504: the request may have been passed on before it failed.
+        arrived = exc.status_code in (502, 504)
+        return _Retryable(f"server error {exc.status_code}: {exc}", True, arrived)
     if isinstance(exc, RateLimitError):  # a proxy's or gateway's: the answer was not taken
         return _Retryable(f"rate limited (429): {exc}", False)
     if isinstance(exc, APIStatusError):
@@ -209,9 +216,10 @@ def submit_sync(
     """
     last_error = ""
     check = check_first
+    lost_responses = 0
     for attempt in range(1, policy.max_attempts + 1):
         if check and still_pending is not None and still_pending() is False:
-            return _not_ours(attempt - 1)
+            return _not_ours(attempt - 1, lost_responses)
         try:
             step = _interpret(send(), attempt, expected_thread)
         except CodexManagerError as exc:
@@ -220,6 +228,7 @@ def submit_sync(
             return step
         last_error = step.reason
         check = step.server_may_have_restarted
+        lost_responses += step.may_have_arrived
         if attempt < policy.max_attempts:
             delay = policy.delay_after(attempt)
             if delay > 0:
@@ -238,9 +247,10 @@ async def submit_async(
     """Async twin of :func:`submit_sync`."""
     last_error = ""
     check = check_first
+    lost_responses = 0
     for attempt in range(1, policy.max_attempts + 1):
         if check and still_pending is not None and await still_pending() is False:
-            return _not_ours(attempt - 1)
+            return _not_ours(attempt - 1, lost_responses)
         try:
             step = _interpret(await send(), attempt, expected_thread)
         except CodexManagerError as exc:
@@ -249,6 +259,7 @@ async def submit_async(
             return step
         last_error = step.reason
         check = step.server_may_have_restarted
+        lost_responses += step.may_have_arrived
         if attempt < policy.max_attempts:
             delay = policy.delay_after(attempt)
             if delay > 0:
