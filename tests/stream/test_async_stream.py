@@ -765,3 +765,47 @@ async def test_a_missing_ready_frame_is_a_failed_attempt_not_a_dead_connection(
         async with asyncio.timeout(10):
             await stream.run_forever()
     assert not isinstance(caught.value, DeadConnectionError)
+
+
+class _OutcomeError(BaseException):
+    """Not an Exception, as pytest's ``Failed`` is not."""
+
+
+@pytest.mark.parametrize("kind", [SystemExit, _OutcomeError])
+async def test_an_error_handler_raising_a_base_exception_is_contained(
+    peer: Callable[..., PeerServer], kind: type[BaseException]
+) -> None:
+    # A plain on_error handler's SystemExit ended the event loop; any other BaseException was
+    # lost in its task ("Task exception was never retrieved") and the next handler not run.
+    def talk(connection: ServerConnection) -> None:
+        connection.send('{"type":"ready","threadId":null}')
+        connection.send('{"type":"boom","threadId":"t","payload":1}')
+        connection.send('{"type":"last","threadId":"t","payload":2}')
+
+    server = peer(talk)
+    stream = AsyncEventStream(
+        FakeClient(server.config), options=StreamOptions(websocket_client=LIBRARY)
+    )
+    heard: list[str] = []
+
+    @stream.on_event("boom")
+    def boom(event: StreamEvent, context: Context) -> None:
+        raise RuntimeError("boom")
+
+    @stream.on_event("last")
+    def last(event: StreamEvent, context: Context) -> None:
+        heard.append("last")
+        context.stop()
+
+    @stream.on_error
+    def first(error: StreamError, context: Context) -> None:
+        heard.append("first")
+        raise kind("from on_error")
+
+    @stream.on_error
+    def second(error: StreamError, context: Context) -> None:
+        heard.append("second")
+
+    async with asyncio.timeout(10):
+        await stream.run_forever()
+    assert sorted(heard) == ["first", "last", "second"]

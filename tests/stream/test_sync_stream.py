@@ -661,3 +661,33 @@ def test_an_environment_proxy_is_honoured(
 
     stream.run_forever()
     assert connected.snapshot() == [1]
+
+
+class _OutcomeError(BaseException):
+    """Not an Exception, as pytest's ``Failed`` is not."""
+
+
+def test_an_error_handler_raising_a_base_exception_does_not_keep_the_next_one_from_running(
+    server: MiniStreamServer,
+) -> None:
+    stream = make_stream(server)
+    heard: Recorder[str] = Recorder()
+
+    @stream.on_event("boom")
+    def explode(event: StreamEvent, context: Context) -> None:
+        raise RuntimeError("bad")
+
+    @stream.on_error
+    def first(error: StreamError, context: Context) -> None:
+        heard.add("first")
+        raise _OutcomeError("from on_error")
+
+    @stream.on_error
+    def second(error: StreamError, context: Context) -> None:
+        heard.add("second")
+
+    runner = background(stream)
+    server.wait_for_connections(1)
+    server.publish("boom", "t", 1)
+    assert sorted(heard.wait_for(2)) == ["first", "second"]
+    finish(stream, runner)

@@ -509,7 +509,13 @@ class AsyncEventStream(HandlerRegistry[ClientT]):
         for entry in handlers:
             try:
                 await dispatcher.call(entry, error, context)
-            except Exception as nested:
+            except BaseException as nested:
+                if isinstance(nested, asyncio.CancelledError):
+                    task = asyncio.current_task()
+                    if task is not None and task.cancelling():
+                        raise  # this task is cancelled (shutdown)
+                elif isinstance(nested, KeyboardInterrupt | SystemExit) and entry.is_async:
+                    raise  # in the loop itself: the program's, as for any task
                 logger.error("on_error handler %s raised", entry.name, exc_info=nested)
 
 

@@ -513,7 +513,7 @@ class EventStream(HandlerRegistry[ClientT]):
         for error_entry in self._router.error_handlers:
             try:
                 call_sync(error_entry, error, context)
-            except Exception as nested:
+            except BaseException as nested:  # a worker's: not a Ctrl-C; the next handler runs
                 logger.error("on_error handler %s raised", error_entry.name, exc_info=nested)
 
 
