@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import pickle
 import threading
 
@@ -112,3 +113,10 @@ def test_a_handler_error_keeps_an_exception_that_pickles() -> None:
     copy = pickle.loads(pickle.dumps(HandlerError("h", KeyError("k"), StreamServerError("x"))))
     assert type(copy.exception) is KeyError
     assert copy.exception.args == ("k",)
+
+
+def test_a_copy_of_a_handler_error_keeps_an_exception_that_cannot_be_pickled() -> None:
+    original = _LockHoldingError()
+    error = HandlerError("app.handler", original, StreamServerError("busy"))
+    assert copy.copy(error).exception is original
+    assert str(copy.copy(error)) == str(error)

@@ -100,6 +100,14 @@ class HandlerError(StreamError):
             state = {**state, "exception": _stand_in(self.exception)}
         return rebuild, (cls, args, state)
 
+    def __copy__(self) -> HandlerError:
+        # copy.copy would go through __reduce__: a shallow copy keeps the exception itself.
+        # (A deep copy goes through it, as a pickle does.)
+        rebuild, (cls, args, state) = super().__reduce__()
+        copied = rebuild(cls, args, state)
+        assert isinstance(copied, HandlerError)
+        return copied
+
 
 def _survives_pickling(value: object) -> bool:
     import pickle  # loaded already when an error is being pickled
