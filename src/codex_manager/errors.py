@@ -15,7 +15,7 @@ No exception message ever contains request headers, so tokens cannot leak throug
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import ClassVar
+from typing import ClassVar, TypeAlias
 
 from codex_manager.json_types import JSONObject, JSONValue
 
@@ -49,17 +49,19 @@ def _state(error: BaseException) -> dict[str, object]:
     return state
 
 
+Reduced: TypeAlias = tuple[
+    Callable[
+        [type["CodexManagerError"], tuple[object, ...], dict[str, object]], "CodexManagerError"
+    ],
+    tuple[type["CodexManagerError"], tuple[object, ...], dict[str, object]],
+]
+"""What an SDK error's ``__reduce__`` returns: the function that rebuilds it and its pieces."""
+
+
 class CodexManagerError(Exception):
     """Root of every error raised by the SDK."""
 
-    def __reduce__(
-        self,
-    ) -> tuple[
-        Callable[
-            [type[CodexManagerError], tuple[object, ...], dict[str, object]], CodexManagerError
-        ],
-        tuple[type[CodexManagerError], tuple[object, ...], dict[str, object]],
-    ]:
+    def __reduce__(self) -> Reduced:
         # Exception's own pickling calls type(error)(*error.args), which the errors whose
         # __init__ takes keywords (status, operation, ...) refuse: an SDK error raised in a
         # worker process (concurrent.futures, multiprocessing) could not come back.

@@ -9,11 +9,10 @@ upgrade with a 4xx status (retrying cannot help).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from codex_manager.config import redact_url
-from codex_manager.errors import CodexManagerError
+from codex_manager.errors import CodexManagerError, Reduced
 
 if TYPE_CHECKING:
     from codex_manager.stream.frames import HandledItem
@@ -83,14 +82,7 @@ class HandlerError(StreamError):
         super().__init__(f"handler {handler_name} raised {type(exception).__name__}: {exception}")
         self.__cause__ = exception
 
-    def __reduce__(
-        self,
-    ) -> tuple[
-        Callable[
-            [type[CodexManagerError], tuple[object, ...], dict[str, object]], CodexManagerError
-        ],
-        tuple[type[CodexManagerError], tuple[object, ...], dict[str, object]],
-    ]:
+    def __reduce__(self) -> Reduced:
         # The handler's exception is the application's: one holding a lock or a socket, or
         # whose __init__ takes other arguments than its args, would make this error fail to
         # pickle (or to unpickle) on its way out of a worker process. It travels as a
