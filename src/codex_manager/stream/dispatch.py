@@ -49,6 +49,17 @@ def in_handler_worker() -> bool:
 
 Job: TypeAlias = tuple[HandlerEntry, object, HandlerContext[StreamClient], int]
 """A handler, what it handles, its context, and the run's lost connections when it was read."""
+
+
+def _connections_lost(run: StreamRun | None) -> int:
+    return 0 if run is None else run.connections_lost
+
+
+def _read_at(run: StreamRun | None, lost: int) -> ConnectionMark | None:
+    """The mark a handler's answers compare with (see ``remote_skills``' ownership check)."""
+    return None if run is None else ConnectionMark(run, lost)
+
+
 LaneKey: TypeAlias = tuple[int, str | None]
 FailureReporter: TypeAlias = Callable[[HandlerEntry, BaseException, object], None]
 """Called (in the handler's worker) when a handler raised."""
@@ -147,7 +158,7 @@ class ThreadDispatcher:
                         return False
             finally:
                 self._waiting = False
-        job: Job = (entry, item, context, self._connections_lost())
+        job: Job = (entry, item, context, _connections_lost(self.stream_run))
         work: Callable[[], None]
         with self._lock:
             if not self._intake_open:
@@ -213,10 +224,6 @@ class ThreadDispatcher:
         with self._lock:
             self._intake_open = False
 
-    def _connections_lost(self) -> int:
-        run = self.stream_run
-        return 0 if run is None else run.connections_lost
-
     def _run(self, job: Job) -> None:
         entry, item, context, lost = job
         # Counted before the intake is looked at, without the lock (the hub holds it often;
@@ -227,9 +234,8 @@ class ThreadDispatcher:
         start = self._intake_open
         if not start:
             started.pop()
-        run = self.stream_run
-        marked = current_run.set(run)
-        read_at = read_mark.set(None if run is None else ConnectionMark(run, lost))
+        marked = current_run.set(self.stream_run)
+        read_at = read_mark.set(_read_at(self.stream_run, lost))
         try:
             if start:
                 call_sync(entry, item, context)
@@ -341,8 +347,7 @@ class TaskDispatcher:
                 break  # joining a running lane starts no task
             await gate.wait_open()
         self._free_slots -= 1
-        run = self.stream_run
-        job: Job = (entry, item, context, 0 if run is None else run.connections_lost)
+        job: Job = (entry, item, context, _connections_lost(self.stream_run))
         if not ordered:
             self._start(self._run(*job), gate)
             return True
@@ -443,8 +448,7 @@ class TaskDispatcher:
         lost: int,
     ) -> None:
         started = False
-        run = self.stream_run
-        read_at = read_mark.set(None if run is None else ConnectionMark(run, lost))
+        read_at = read_mark.set(_read_at(self.stream_run, lost))
         try:
             async with self._running:
                 if not self._intake_open:
