@@ -535,6 +535,8 @@ async def execute_async(
         if not _cancelled_by_handler():
             raise  # the caller's task is being cancelled: not the handler's failure
         return _failed(skill, exc, settings)
+    except GeneratorExit:
+        raise  # this coroutine is being closed: not the handler's doing
     except KeyboardInterrupt as exc:
         if skill.is_async:
             raise  # raised on the loop's thread: it may be the user's Ctrl-C
