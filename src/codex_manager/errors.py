@@ -155,6 +155,8 @@ class APIStatusError(CodexManagerError):
         operation_id: The OpenAPI operation id of the call.
         method: HTTP method.
         url: Request URL.
+        retry_after: Seconds the answer's ``Retry-After`` header asked to wait before trying
+            again (``None`` without one).
     """
 
     status_family: ClassVar[str] = "unexpected status"
@@ -168,12 +170,14 @@ class APIStatusError(CodexManagerError):
         method: str,
         url: str,
         message: str | None = None,
+        retry_after: float | None = None,
     ):
         self.status_code = status_code
         self.body = body
         self.operation_id = operation_id
         self.method = method
         self.url = url
+        self.retry_after = retry_after
         super().__init__(
             message
             or f"{operation_id}: {method} {url} answered {status_code} "
@@ -376,11 +380,24 @@ def status_error_class(status_code: int) -> type[APIStatusError]:
 
 
 def api_status_error(
-    status_code: int, body: ResponseBody, *, operation_id: str, method: str, url: str
+    status_code: int,
+    body: ResponseBody,
+    *,
+    operation_id: str,
+    method: str,
+    url: str,
+    retry_after: float | None = None,
 ) -> APIStatusError:
     """Build the exception matching ``status_code``."""
     cls = status_error_class(status_code)
-    return cls(status_code, body, operation_id=operation_id, method=method, url=url)
+    return cls(
+        status_code,
+        body,
+        operation_id=operation_id,
+        method=method,
+        url=url,
+        retry_after=retry_after,
+    )
 
 
 __all__ = [

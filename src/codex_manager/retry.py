@@ -1,7 +1,8 @@
 """The retry and backoff policy of the SDK's REST calls and websocket reconnects.
 
 (A remote skill's answer is retried by its own quicker settings, ``RemoteSkillOptions``'
-``max_submit_attempts`` and ``retry_delay_seconds``: a model waits on it.)
+``max_submit_attempts`` and ``retry_delay_seconds``, a model waiting on it; a ``Retry-After``
+lengthens those waits too.)
 
 - :class:`RetryPolicy` says how many attempts, how long to wait between them (exponential
   backoff with jitter, capped), which HTTP statuses are transient, and whether

@@ -14,6 +14,7 @@ from codex_manager.errors import (
     ConnectError,
     InvalidRequestBodyError,
     ProtocolError,
+    RateLimitError,
     RequestTimeoutError,
     ServerError,
     TurnWaitTimeoutError,
@@ -519,3 +520,21 @@ async def test_a_turn_wait_polls_through_a_429(scripted: ScriptedServer, client:
             result = await acm.wait.turn("s", "t", timeout=10, poll_interval=0.01)
     assert (result.status, result.reply) == ("completed", "done")
     assert len(scripted.received) == 3
+
+
+def test_a_status_error_carries_what_retry_after_asked(scripted: ScriptedServer) -> None:
+    # So that callers with retries of their own (a remote skill's answer) can honour it.
+    scripted.queue(Reply(429, {}, headers={"Retry-After": "7"}))
+    with CodexManager(scripted.base_url) as cm, pytest.raises(RateLimitError) as raised:
+        cm.tool_calls.respond("3", text="ok", retry=RetryPolicy.disabled())
+    assert raised.value.retry_after == pytest.approx(7.0)
+
+
+async def test_an_async_status_error_carries_what_retry_after_asked(
+    scripted: ScriptedServer,
+) -> None:
+    scripted.queue(Reply(503, {}, headers={"Retry-After-Ms": "1500"}))
+    async with AsyncCodexManager(scripted.base_url) as cm:
+        with pytest.raises(ServerError) as raised:
+            await cm.tool_calls.respond("3", text="ok", retry=RetryPolicy.disabled())
+    assert raised.value.retry_after == pytest.approx(1.5)

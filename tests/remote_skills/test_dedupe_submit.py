@@ -140,6 +140,29 @@ def test_submit_retries_a_429() -> None:
     assert (result.status, result.attempts, len(made)) == ("accepted", 2, 2)
 
 
+def test_submit_waits_what_retry_after_asks_up_to_a_minute() -> None:
+    # A gateway's 429 with Retry-After: 2 was retried 50 and 100 ms later and failed for good.
+    limited = RateLimitError(
+        429, {}, operation_id="respondToolCall", method="POST", url="/x", retry_after=2.0
+    )
+    busy = ServerError(
+        503, {}, operation_id="respondToolCall", method="POST", url="/x", retry_after=600.0
+    )
+    send, made = _script([limited, busy, ACCEPTED])
+    sleeps: list[float] = []
+    result = submit_sync(send, SubmissionPolicy(3, 0.05), sleep=sleeps.append)
+    assert (result.status, len(made)) == ("accepted", 3)
+    assert sleeps == pytest.approx([2.0, 60.0])
+    # Less than the policy's own delay: the policy's.
+    quick = RateLimitError(
+        429, {}, operation_id="respondToolCall", method="POST", url="/x", retry_after=0.01
+    )
+    send, made = _script([quick, ACCEPTED])
+    sleeps.clear()
+    submit_sync(send, SubmissionPolicy(3, 0.05), sleep=sleeps.append)
+    assert sleeps == pytest.approx([0.05])
+
+
 def test_submit_transport_error_retried() -> None:
     send, _ = _script([ConnectError("refused"), ACCEPTED])
     result = submit_sync(send, SubmissionPolicy(3, 0))

@@ -127,6 +127,7 @@ class HttpAnswer:
             operation_id=self.operation_id,
             method=self.method,
             url=self.url,
+            retry_after=retry_after_from_headers(self.headers),
         )
 
     def json_object(self) -> JSONObject:

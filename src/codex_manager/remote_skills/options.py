@@ -39,7 +39,8 @@ class RemoteSkillOptions:
             it returns (Python cannot stop a thread); its late result is discarded.
         mask_errors: Hide exception details from the model (the dispatch record keeps them).
         max_submit_attempts: Attempts to deliver each answer (first one included).
-        retry_delay_seconds: Linear backoff step between attempts; ``0`` retries at once.
+        retry_delay_seconds: Linear backoff step between attempts; ``0`` retries at once. A
+            429 or 5xx answer's ``Retry-After`` makes the wait longer (up to 60 s).
         max_concurrent_calls: Calls handled at the same time (async client: across all its
             sessions; sync client: worker threads running handlers for drains and for
             ``async def`` skills, while a plain skill answered from a stream handler runs in

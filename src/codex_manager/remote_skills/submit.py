@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Final, Literal
 
 from codex_manager._settings import check_count, is_number
 from codex_manager.errors import (
@@ -113,12 +113,19 @@ class SubmissionResult:
         return self.status in ("accepted", "not_found", "in_flight", "misrouted")
 
 
+MAX_RETRY_AFTER_SECONDS: Final = 60.0
+"""The longest wait a ``Retry-After`` header gets before an answer is sent again (the REST
+client's :class:`~codex_manager.retry.RetryPolicy` caps it alike)."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Retryable:
     reason: str
     server_may_have_restarted: bool
     may_have_arrived: bool = False
     """The POST may have reached the server and its answer been taken (the response lost)."""
+    wait_at_least: float = 0.0
+    """What the answer's ``Retry-After`` asked (capped), when more than the policy's delay."""
 
 
 _Step = SubmissionResult | _Retryable
@@ -181,12 +188,17 @@ def _interpret_error(exc: CodexManagerError, attempt: int) -> _Step:
     if isinstance(exc, ServerError):
         # A gateway's 502/504: the request may have been passed on before it failed.
         arrived = exc.status_code in (502, 504)
-        return _Retryable(f"server error {exc.status_code}: {exc}", True, arrived)
+        return _Retryable(f"server error {exc.status_code}: {exc}", True, arrived, _asked_wait(exc))
     if isinstance(exc, RateLimitError):  # a proxy's or gateway's: the answer was not taken
-        return _Retryable(f"rate limited (429): {exc}", False)
+        return _Retryable(f"rate limited (429): {exc}", False, False, _asked_wait(exc))
     if isinstance(exc, APIStatusError):
         return SubmissionResult("failed", False, attempt, f"rejected with {exc.status_code}: {exc}")
     return SubmissionResult("failed", False, attempt, str(exc))
+
+
+def _asked_wait(exc: APIStatusError) -> float:
+    asked = exc.retry_after
+    return 0.0 if asked is None else min(asked, MAX_RETRY_AFTER_SECONDS)
 
 
 def _gave_up(policy: SubmissionPolicy, last: str) -> SubmissionResult:
@@ -230,7 +242,7 @@ def submit_sync(
         check = step.server_may_have_restarted
         lost_responses += step.may_have_arrived
         if attempt < policy.max_attempts:
-            delay = policy.delay_after(attempt)
+            delay = max(policy.delay_after(attempt), step.wait_at_least)
             if delay > 0:
                 sleep(delay)
     return _gave_up(policy, last_error)
@@ -261,7 +273,7 @@ async def submit_async(
         check = step.server_may_have_restarted
         lost_responses += step.may_have_arrived
         if attempt < policy.max_attempts:
-            delay = policy.delay_after(attempt)
+            delay = max(policy.delay_after(attempt), step.wait_at_least)
             if delay > 0:
                 await asyncio.sleep(delay)
     return _gave_up(policy, last_error)
