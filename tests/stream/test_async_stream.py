@@ -713,19 +713,26 @@ async def test_a_cancel_that_comes_while_a_lost_connection_is_wound_up_is_kept(
     assert not stream.running
 
 
+def _stream_sending(peer: Callable[..., PeerServer], *frames: str) -> AsyncEventStream[FakeClient]:
+    """A stream whose server says ``ready``, then sends ``frames``."""
+
+    def talk(connection: ServerConnection) -> None:
+        connection.send('{"type":"ready","threadId":null}')
+        for frame in frames:
+            connection.send(frame)
+
+    server = peer(talk)
+    return AsyncEventStream(
+        FakeClient(server.config), options=StreamOptions(websocket_client=LIBRARY)
+    )
+
+
 async def test_every_error_handler_hears_of_a_failure_met_while_stopping(
     peer: Callable[..., PeerServer],
 ) -> None:
     # The executor was shut down before the error handlers ran: the first plain one ran, the
     # second met "cannot schedule new futures after shutdown" (the sync stream runs both).
-    def talk(connection: ServerConnection) -> None:
-        connection.send('{"type":"ready","threadId":null}')
-        connection.send('{"type":"boom","threadId":"t","payload":1}')
-
-    server = peer(talk)
-    stream = AsyncEventStream(
-        FakeClient(server.config), options=StreamOptions(websocket_client=LIBRARY)
-    )
+    stream = _stream_sending(peer, '{"type":"boom","threadId":"t","payload":1}')
     heard: list[str] = []
 
     @stream.on_event("boom")
@@ -777,14 +784,10 @@ async def test_an_error_handler_raising_a_base_exception_is_contained(
 ) -> None:
     # A plain on_error handler's SystemExit ended the event loop; any other BaseException was
     # lost in its task ("Task exception was never retrieved") and the next handler not run.
-    def talk(connection: ServerConnection) -> None:
-        connection.send('{"type":"ready","threadId":null}')
-        connection.send('{"type":"boom","threadId":"t","payload":1}')
-        connection.send('{"type":"last","threadId":"t","payload":2}')
-
-    server = peer(talk)
-    stream = AsyncEventStream(
-        FakeClient(server.config), options=StreamOptions(websocket_client=LIBRARY)
+    stream = _stream_sending(
+        peer,
+        '{"type":"boom","threadId":"t","payload":1}',
+        '{"type":"last","threadId":"t","payload":2}',
     )
     heard: list[str] = []
 
