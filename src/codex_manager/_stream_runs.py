@@ -126,6 +126,11 @@ class StreamRuns:
         self._runs: set[StreamRun] = set()
         self._closing = False
 
+    @property
+    def closing(self) -> bool:
+        """Whether the client's close began (no run may start any more)."""
+        return self._closing
+
     def enter(self, run: StreamRun) -> None:
         """A run starts.
 

@@ -144,3 +144,50 @@ async def test_async_close_waits_for_a_call_a_drain_is_running() -> None:
         assert [record.submission_status for record in records] == ["accepted"]
         assert [answer.status for answer in server.answers] == [200]
         assert server.pending_tool_calls(skills.session_id) == []
+
+
+def test_sync_close_cuts_a_wait_between_answer_attempts_short() -> None:
+    # A long wait before the next attempt (a Retry-After, a slow retry policy) kept close()
+    # waiting for all of it, or past its allowance, after which the answer met a closed
+    # client and the call stayed pending.
+    options = RemoteSkillOptions(retry_delay_seconds=30.0, default_timeout_seconds=3.0)
+    drained: list[list[RemoteSkillDispatch]] = []
+    with FakeCodexManager(noise=False) as server:
+        cm = CodexManager(server.base_url)
+        _, skills = cm.remote_skills.create_session(
+            register=lambda s: s.skill(len), skill_options=options
+        )
+        cm.session(skills.session_id).messages.send('CALL len {"obj": "abc"}')
+        server.wait_for_tool_call(skills.session_id)
+        server.fail_next_answers(1)  # the first answer gets a 500: the next waits 30 s
+        poller = threading.Thread(target=lambda: drained.append(skills.drain_pending_calls()))
+        poller.start()
+        server.wait_for(lambda: len(server.answers) == 1, 10)
+        started = time.monotonic()
+        cm.close()
+        assert time.monotonic() - started < 3.0
+        poller.join(10)
+        assert [(r.submission_status, r.submission_attempts) for r in drained[0]] == [
+            ("accepted", 2)
+        ]
+        assert server.pending_tool_calls(skills.session_id) == []
+
+
+async def test_async_close_cuts_a_wait_between_answer_attempts_short() -> None:
+    options = RemoteSkillOptions(retry_delay_seconds=30.0, default_timeout_seconds=3.0)
+    with FakeCodexManager(noise=False) as server:
+        acm = AsyncCodexManager(server.base_url)
+        _, skills = await acm.remote_skills.create_session(
+            register=lambda s: s.skill(len), skill_options=options
+        )
+        await acm.session(skills.session_id).messages.send('CALL len {"obj": "abc"}')
+        await asyncio.to_thread(server.wait_for_tool_call, skills.session_id)
+        server.fail_next_answers(1)
+        drain = asyncio.create_task(skills.drain_pending_calls())
+        await asyncio.to_thread(server.wait_for, lambda: len(server.answers) == 1, 10)
+        started = time.monotonic()
+        await acm.aclose()
+        assert time.monotonic() - started < 3.0
+        records = await asyncio.wait_for(drain, 10)
+        assert [(r.submission_status, r.submission_attempts) for r in records] == [("accepted", 2)]
+        assert server.pending_tool_calls(skills.session_id) == []

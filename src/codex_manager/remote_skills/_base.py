@@ -450,6 +450,12 @@ class SessionSkillsBase:
         return run, done
 
     @staticmethod
+    def _closing(client: object) -> bool:
+        """Whether ``client``'s close began: waits between answer attempts end early then."""
+        runs = runs_of(client)
+        return runs is not None and runs.closing
+
+    @staticmethod
     def _refuse_on_closed_client(closed: bool, call: ToolCall) -> None:
         """Raise before the handler runs when the client is closed: its answer could not go out.
 

@@ -6,9 +6,11 @@ never multiply):
 - 200 ``ok``: delivered;
 - 404 ``not_found`` and 409 ``in_flight``: *idempotent completions* (already answered, expired,
   or another answer being delivered): nothing more to do, reported with ``idempotent=True``;
-- 500 ``error`` (the server put the call back to pending), transport failures and other 5xx:
-  retried, waiting ``retry_delay_seconds * attempt`` between attempts (linear; ``0`` retries at
-  once, without sleeping);
+- 500 ``error`` (the server put the call back to pending), transport failures, other 5xx and
+  a gateway's 429: retried, waiting ``retry_delay_seconds * attempt`` between attempts (linear;
+  ``0`` retries at once, without sleeping), or what the answer's ``Retry-After`` asks when
+  longer (up to 60 s); a close of the client cuts a wait short (the next attempt goes at once,
+  within the time the close waits for it);
 - anything else (other 4xx, a 200 without ``status: ok``): terminal failure, never success.
 """
 
@@ -197,8 +199,38 @@ def _interpret_error(exc: CodexManagerError, attempt: int) -> _Step:
 
 
 def _asked_wait(exc: APIStatusError) -> float:
-    asked = exc.retry_after
+    asked = getattr(exc, "retry_after", None)  # None on an error pickled by an older version
     return 0.0 if asked is None else min(asked, MAX_RETRY_AFTER_SECONDS)
+
+
+_WAIT_SLICE_SECONDS: Final = 0.05
+"""How often a long wait between attempts looks whether it should end early."""
+
+
+def _wait(
+    delay: float, sleep: Callable[[float], None], cut_short: Callable[[], bool] | None
+) -> None:
+    if cut_short is None or delay <= _WAIT_SLICE_SECONDS:
+        sleep(delay)
+        return
+    deadline = time.monotonic() + delay
+    while not cut_short():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        sleep(min(left, _WAIT_SLICE_SECONDS))
+
+
+async def _wait_async(delay: float, cut_short: Callable[[], bool] | None) -> None:
+    if cut_short is None or delay <= _WAIT_SLICE_SECONDS:
+        await asyncio.sleep(delay)
+        return
+    deadline = time.monotonic() + delay
+    while not cut_short():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        await asyncio.sleep(min(left, _WAIT_SLICE_SECONDS))
 
 
 def _gave_up(policy: SubmissionPolicy, last: str) -> SubmissionResult:
@@ -218,6 +250,7 @@ def submit_sync(
     still_pending: Callable[[], bool | None] | None = None,
     check_first: bool = False,
     expected_thread: str | None = None,
+    cut_short: Callable[[], bool] | None = None,
 ) -> SubmissionResult:
     """Deliver with retries; ``send`` makes one POST (with client retries disabled).
 
@@ -225,6 +258,8 @@ def submit_sync(
     cannot tell). It is consulted before the first attempt when ``check_first`` is set, and
     before any retry that follows a failure after which the server may have restarted, so an
     answer is never posted to a request id that now belongs to another session's call.
+    ``cut_short`` tells a wait between attempts to end early (the client is closing: the next
+    attempt goes at once, while the close still waits for it, instead of after the close).
     """
     last_error = ""
     check = check_first
@@ -244,7 +279,7 @@ def submit_sync(
         if attempt < policy.max_attempts:
             delay = max(policy.delay_after(attempt), step.wait_at_least)
             if delay > 0:
-                sleep(delay)
+                _wait(delay, sleep, cut_short)
     return _gave_up(policy, last_error)
 
 
@@ -255,6 +290,7 @@ async def submit_async(
     still_pending: Callable[[], Awaitable[bool | None]] | None = None,
     check_first: bool = False,
     expected_thread: str | None = None,
+    cut_short: Callable[[], bool] | None = None,
 ) -> SubmissionResult:
     """Async twin of :func:`submit_sync`."""
     last_error = ""
@@ -275,5 +311,5 @@ async def submit_async(
         if attempt < policy.max_attempts:
             delay = max(policy.delay_after(attempt), step.wait_at_least)
             if delay > 0:
-                await asyncio.sleep(delay)
+                await _wait_async(delay, cut_short)
     return _gave_up(policy, last_error)

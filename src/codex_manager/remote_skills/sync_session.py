@@ -490,6 +490,7 @@ class SessionSkills(SessionSkillsBase):
                     still_pending=lambda: self._still_pending(call),
                     check_first=check_first,
                     expected_thread=call.thread_id,
+                    cut_short=lambda: self._closing(self._client),
                 )
         except BaseException:
             self._tracker.unsent(call.key, outcome)
