@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -207,30 +207,17 @@ _WAIT_SLICE_SECONDS: Final = 0.05
 """How often a long wait between attempts looks whether it should end early."""
 
 
-def _wait(
-    delay: float, sleep: Callable[[float], None], cut_short: Callable[[], bool] | None
-) -> None:
+def _naps(delay: float, cut_short: Callable[[], bool] | None) -> Iterator[float]:
+    """The sleeps that make up a wait of ``delay``: one, or slices until ``cut_short``."""
     if cut_short is None or delay <= _WAIT_SLICE_SECONDS:
-        sleep(delay)
+        yield delay
         return
     deadline = time.monotonic() + delay
     while not cut_short():
         left = deadline - time.monotonic()
         if left <= 0:
             return
-        sleep(min(left, _WAIT_SLICE_SECONDS))
-
-
-async def _wait_async(delay: float, cut_short: Callable[[], bool] | None) -> None:
-    if cut_short is None or delay <= _WAIT_SLICE_SECONDS:
-        await asyncio.sleep(delay)
-        return
-    deadline = time.monotonic() + delay
-    while not cut_short():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return
-        await asyncio.sleep(min(left, _WAIT_SLICE_SECONDS))
+        yield min(left, _WAIT_SLICE_SECONDS)
 
 
 def _gave_up(policy: SubmissionPolicy, last: str) -> SubmissionResult:
@@ -279,7 +266,8 @@ def submit_sync(
         if attempt < policy.max_attempts:
             delay = max(policy.delay_after(attempt), step.wait_at_least)
             if delay > 0:
-                _wait(delay, sleep, cut_short)
+                for nap in _naps(delay, cut_short):
+                    sleep(nap)
     return _gave_up(policy, last_error)
 
 
@@ -311,5 +299,6 @@ async def submit_async(
         if attempt < policy.max_attempts:
             delay = max(policy.delay_after(attempt), step.wait_at_least)
             if delay > 0:
-                await _wait_async(delay, cut_short)
+                for nap in _naps(delay, cut_short):
+                    await asyncio.sleep(nap)
     return _gave_up(policy, last_error)
