@@ -444,10 +444,11 @@ class SessionSkills(SessionSkillsBase):
             if race.claim():
                 watchdog.cancel(timer)
                 raise
-            # Raised (SystemExit, say) after its deadline: the timeout answer stands, and the
+            # run_in_place makes an answer of whatever the handler raises: only a failure of
+            # the SDK's own gets here. After the deadline the timeout answer stands, and the
             # call must stay claimed until it is delivered, or a drain would run it again.
             logger.warning(
-                "tool %r raised after its deadline; the timeout answer stands",
+                "running tool %r failed after its deadline; the timeout answer stands",
                 prepared.skill.name,
                 exc_info=True,
             )
