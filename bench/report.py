@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from bench.clients.common import HANDLER_SLEEP_S
+from bench.clients.raw_sync_threads import WORKERS
 from bench.installed import INSTALLED_SUFFIX
 from bench.results import BenchReport, Figure, MicroResult, RunRecord, ScenarioResult
 from bench.stats import Spread, paired_ratios, spread
@@ -388,6 +390,34 @@ def throughput_figures(scn: ScenarioResult) -> list[Figure]:
             "what a handler that blocks costs a sync client in thread wake-ups; R-sync-threads "
             "is websockets.sync + 128 handler threads, each answering on its own http.client "
             "connection",
+        )
+    )
+
+    def cpu_bound(client: str) -> str:
+        """The 20 ms ratio ``client`` would have if its CPU per call alone bound it."""
+        return _ratio_text(
+            _by_rep(runs, client, "shared/trivial", cpu),
+            _by_rep(runs, client, "shared/sleep20", cpu),
+        )
+
+    figures.append(
+        _figure(
+            "tp_shared_threaded_sync_floor_sleep20",
+            "throughput shared, 20 ms handler, of R-sync-threads itself (not the SDK), "
+            "steady state",
+            "calls/s",
+            _by_rep(runs, "r-sync-threads", "shared/sleep20", steady),
+            "same, trivial",
+            _by_rep(runs, "r-sync-threads", "shared/trivial", steady),
+            "(reported)",
+            None,
+            unavailable=_reason(runs, "r-sync-threads"),
+            note="the threaded sync floor's own 20 ms / trivial ratio, for the sync client's "
+            f"0.9x target above; its {WORKERS} threads sleeping {HANDLER_SLEEP_S * 1000:g} ms "
+            f"cap it at {WORKERS / HANDLER_SLEEP_S:,.0f} calls/s, so also its ratio of CPU "
+            "per call (trivial / 20 ms), the ratio a client bound by "
+            f"its CPU alone would reach: {cpu_bound('r-sync-threads')} (the SDK's: "
+            f"{cpu_bound('sdk-sync')})",
         )
     )
     floor_cpu = _by_rep(runs, "r-sync", "shared/trivial", cpu)

@@ -57,6 +57,7 @@ def _throughput_run(
     steady: float | None,
     *,
     lost: bool = False,
+    cpu_us: float = 200.0,
 ) -> RunRecord:
     return RunRecord(
         client=client,
@@ -73,7 +74,7 @@ def _throughput_run(
         noisy_p50_us=None,
         calls_per_s=whole,
         wall_s=1.0,
-        cpu_us_per_call=200.0,
+        cpu_us_per_call=cpu_us,
         steady_calls_per_s=steady,
     )
 
@@ -144,3 +145,23 @@ def test_a_failed_raw_baseline_is_named_but_does_not_fail_the_sdk() -> None:
     figure = _sleep20_figures(runs)["tp_shared_async_trivial"]
     assert figure.met is True
     assert figure.note == "baseline failed in repetition(s) 2"
+
+
+def test_the_threaded_sync_floor_reports_its_own_20ms_ratio_and_its_cpu_bound() -> None:
+    # Its rate with 20 ms handlers is capped by its threads, so its CPU per call tells more.
+    runs = [
+        run
+        for rep in range(3)
+        for run in (
+            _throughput_run("r-sync-threads", "shared/trivial", rep, 10_000.0, 10_500.0, cpu_us=90),
+            _throughput_run("r-sync-threads", "shared/sleep20", rep, 5_800.0, 6_000.0, cpu_us=150),
+            _throughput_run("sdk-sync", "shared/trivial", rep, 5_000.0, 5_200.0, cpu_us=190),
+            _throughput_run("sdk-sync", "shared/sleep20", rep, 4_200.0, 4_400.0, cpu_us=225),
+        )
+    ]
+    figure = _sleep20_figures(runs)["tp_shared_threaded_sync_floor_sleep20"]
+    assert figure.ratio is not None
+    assert figure.ratio.median == 6_000.0 / 10_500.0
+    assert figure.met is None  # reported only
+    assert "cap it at 6,400 calls/s" in figure.note
+    assert "would reach: 0.60 [0.60..0.60] (the SDK's: 0.84 [0.84..0.84])" in figure.note

@@ -54,6 +54,7 @@ def test_results_file_has_every_scenario(quick_report: BenchReport) -> None:
         "tp_shared_async_trivial",
         "tp_per_session_sync_sleep20",
         "tp_shared_floor_sleep20",
+        "tp_shared_threaded_sync_floor_sleep20",
         "decode_route_fps",
         "import_ms",
         "memory_mib_per_1000",
