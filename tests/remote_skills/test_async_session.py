@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 
 import pytest
 
@@ -154,7 +155,7 @@ async def test_signals_local_dispatch_and_matching(
     record = await skills.dispatch_app_server_signal(signal)
     assert record is not None
     assert (record.answer_text, record.submission_status) == ("2", "not_submitted")
-    assert server.answers == ()
+    assert not server.answers
     foreign = AppServerSignal(
         signal_type="request",
         method="item/tool/call",
@@ -390,7 +391,9 @@ async def test_a_call_cancelled_while_its_plain_handler_runs_is_answered_once_it
     server: FakeCodexManager, acm: AsyncCodexManager
 ) -> None:
     # Python cannot stop the handler's thread: the call stays taken while it runs (a drain
-    # meanwhile runs nothing), and its answer then goes out on a later drain, unrun again.
+    # meanwhile runs nothing), and its answer goes out once it returns, with no drain: it was
+    # kept for a later one, and a program that ended first left the call to the next
+    # process's drain, which ran the handler a second time.
     runs: list[int] = []
     started = threading.Event()
     release = threading.Event()
@@ -415,16 +418,117 @@ async def test_a_call_cancelled_while_its_plain_handler_runs_is_answered_once_it
     with pytest.raises(asyncio.CancelledError):
         await answering
     assert all(record.duplicate for record in await skills.drain_pending_calls())
+    assert not server.answers
     release.set()
-    for _ in range(500):  # the answer is stored once the thread returned
-        # Until then a drain finds the call still taken (a duplicate record): not the answer.
-        records = [r for r in await skills.drain_pending_calls() if not r.duplicate]
-        if records:
-            break
-        await asyncio.sleep(0.01)
-    [record] = records
-    assert (record.resubmitted, record.answer_text) == (True, "charged 5")
-    assert record.submission_status == "accepted"
+    await asyncio.to_thread(server.wait_for, lambda: len(server.answers) == 1, 5)
+    [answer] = server.answers
+    assert (answer.status, answer.body) == (
+        200,
+        {"success": True, "contentItems": [{"type": "inputText", "text": "charged 5"}]},
+    )
+    assert await skills.drain_pending_calls() == []
+    assert runs == [5]
+
+
+async def test_closing_the_client_waits_for_the_answer_of_a_cancelled_callers_handler(
+    server: FakeCodexManager,
+) -> None:
+    # Ctrl-C under asyncio.run cancels the caller, and the client closes on the way out of
+    # its async with block: the close waits for the handler still running, then its answer.
+    started = threading.Event()
+
+    def charge(amount: int) -> str:
+        started.set()
+        time.sleep(0.3)
+        return f"charged {amount}"
+
+    async with AsyncCodexManager(server.base_url) as acm:
+        created, skills = await acm.remote_skills.create_session(register=lambda s: s.skill(charge))
+        session_id = created["session"]["sessionId"]
+        await skills.send('CALL charge {"amount": 5}', inject_skills=False)
+        await _wait_pending(server, session_id)
+        answering = asyncio.ensure_future(skills.drain_pending_calls())
+        assert await asyncio.to_thread(started.wait, 10)
+        answering.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await answering
+        assert not server.answers
+    [answer] = server.answers
+    assert answer.status == 200
+    assert server.pending_tool_calls(session_id) == []
+
+
+async def test_a_cancelled_callers_handler_still_times_out_at_its_deadline(
+    server: FakeCodexManager, acm: AsyncCodexManager
+) -> None:
+    # Its caller gone, a handler that outlives its timeout is answered with the timeout
+    # failure at the deadline (as the sync client does), not whenever it returns.
+    started = threading.Event()
+    release = threading.Event()
+
+    def charge(amount: int) -> str:
+        started.set()
+        release.wait(10)
+        return f"charged {amount}"
+
+    created, skills = await acm.remote_skills.create_session(
+        register=lambda s: s.skill(timeout_seconds=0.3)(charge)
+    )
+    session_id = created["session"]["sessionId"]
+    await skills.send('CALL charge {"amount": 5}', inject_skills=False)
+    await _wait_pending(server, session_id)
+    answering = asyncio.ensure_future(skills.drain_pending_calls())
+    assert await asyncio.to_thread(started.wait, 10)
+    answering.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await answering
+    try:
+        await asyncio.to_thread(server.wait_for, lambda: len(server.answers) == 1, 5)
+    finally:
+        release.set()
+    [answer] = server.answers
+    assert answer.body == {
+        "success": False,
+        "contentItems": [
+            {
+                "type": "inputText",
+                "text": "Tool 'charge' did not finish within 0.3 seconds and was abandoned.",
+            }
+        ],
+    }
+
+
+async def test_a_cancelled_callers_answer_is_kept_for_a_drain_when_the_client_is_closing(
+    server: FakeCodexManager,
+) -> None:
+    # The client's close had begun when the caller was cancelled: nothing may go out on it
+    # any more, so the call stays pending on the server, its answer kept by this client.
+    started = threading.Event()
+    release = threading.Event()
+    runs: list[int] = []
+
+    def charge(amount: int) -> str:
+        runs.append(amount)
+        started.set()
+        release.wait(10)
+        return f"charged {amount}"
+
+    acm = AsyncCodexManager(server.base_url)
+    created, skills = await acm.remote_skills.create_session(register=lambda s: s.skill(charge))
+    session_id = created["session"]["sessionId"]
+    await skills.send('CALL charge {"amount": 5}', inject_skills=False)
+    await _wait_pending(server, session_id)
+    answering = asyncio.ensure_future(skills.drain_pending_calls())
+    assert await asyncio.to_thread(started.wait, 10)
+    closing = asyncio.ensure_future(acm.aclose())  # waits for the drain's handler...
+    await asyncio.sleep(0.05)
+    answering.cancel()  # ...whose caller is cancelled meanwhile
+    with pytest.raises(asyncio.CancelledError):
+        await answering
+    release.set()
+    await closing
+    assert not server.answers
+    assert len(server.pending_tool_calls(session_id)) == 1
     assert runs == [5]
 
 

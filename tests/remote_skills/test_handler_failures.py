@@ -352,7 +352,7 @@ def test_ctrl_c_during_a_drain_of_several_calls_returns_at_once() -> None:
 
 async def test_a_cancel_landing_as_a_plain_handler_returns_keeps_its_answer() -> None:
     # The thread had already returned when the caller was cancelled: its result was dropped,
-    # the call released, and the next drain ran the handler again.
+    # the call released, and the next drain ran the handler again. Now it is sent.
     runs: list[int] = []
     holder: dict[str, asyncio.Task[object]] = {}
     with FakeCodexManager() as server:
@@ -374,14 +374,13 @@ async def test_a_cancel_landing_as_a_plain_handler_returns_keeps_its_answer() ->
             holder["task"] = task = asyncio.create_task(skills.respond_to_pending_call(row))
             with pytest.raises(asyncio.CancelledError):
                 await task
-            [resent] = await skills.drain_pending_calls()
-            for _ in range(250):  # until the thread's result is kept
-                if not resent.duplicate:
-                    break
-                await asyncio.sleep(0.02)
-                [resent] = await skills.drain_pending_calls()
-            assert resent.resubmitted
-            assert resent.answer_text == "transferred 100"
+            await asyncio.to_thread(server.wait_for, lambda: len(server.answers) == 1, 5)
+            assert await skills.drain_pending_calls() == []
+        [answer] = server.answers
+        assert answer.body == {
+            "success": True,
+            "contentItems": [{"type": "inputText", "text": "transferred 100"}],
+        }
     assert runs == [100]
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from codex_manager._omit import OMIT, Omit
@@ -52,6 +53,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AsyncRuntime", "AsyncSessionSkills"]
 
+logger = logging.getLogger("codex_manager.remote_skills")
+
 
 @dataclass(slots=True)
 class AsyncRuntime:
@@ -60,6 +63,8 @@ class AsyncRuntime:
     max_concurrent_calls: int
     executor: concurrent.futures.Executor
     _semaphore: asyncio.Semaphore | None = None
+    late_answers: set[asyncio.Task[None]] = field(default_factory=set)
+    """Answers sent after their caller was cancelled (held here: the loop keeps weak refs)."""
 
     @property
     def semaphore(self) -> asyncio.Semaphore:
@@ -277,8 +282,79 @@ class AsyncSessionSkills(SessionSkillsBase):
                 async with self._runtime.semaphore:
                     outcome = await self._execute(call, still_running.append)
         except BaseException:
-            self._give_back(call.key, still_running)
+            if not (
+                still_running
+                and self._answer_once_returned(call, still_running[0], policy, start, mark)
+            ):
+                self._give_back(call.key, still_running)
             raise
+        return await self._complete(call, outcome, policy, start, resubmitted, mark)
+
+    def _answer_once_returned(
+        self,
+        call: ToolCall,
+        outcome: asyncio.Future[LocalOutcome],
+        policy: SubmissionPolicy,
+        start: float,
+        mark: ConnectionMark | None,
+    ) -> bool:
+        """The caller was cancelled while a plain handler runs on in its worker thread: send
+        its answer once it returns, from a task of its own, the client's ``aclose()`` waiting
+        for it. Otherwise the call stays pending until a later drain, and a program that ends
+        meanwhile leaves it to the next process's drain, which runs the handler a second time.
+        ``False`` when the client is closing already (the answer is kept for a later drain).
+        """
+        try:
+            waited = self._waited_by_close(self._client)
+        except ClientClosedError:
+            return False
+        late_answers = self._runtime.late_answers
+
+        async def answer(returned: asyncio.Future[LocalOutcome]) -> None:
+            try:
+                record = await self._complete(call, returned.result(), policy, start, False, mark)
+            except BaseException as exc:  # the answer is kept for a later drain (_complete)
+                logger.warning(
+                    "tool call %s (%s): the answer of a handler whose caller was cancelled "
+                    "could not be sent",
+                    call.request_id,
+                    call.tool,
+                    exc_info=exc,
+                )
+                if isinstance(exc, asyncio.CancelledError):
+                    raise  # the loop shuts down: this task ends cancelled, as asked
+            else:
+                if record.submission_status != "accepted":  # no caller to read the record
+                    logger.warning(
+                        "tool call %s (%s): the answer of a handler whose caller was "
+                        "cancelled was not accepted: %s %s",
+                        call.request_id,
+                        call.tool,
+                        record.submission_status,
+                        record.submission_error or "",
+                    )
+            finally:
+                if waited is not None:
+                    waited[1]()
+
+        def in_a_task(returned: asyncio.Future[LocalOutcome]) -> None:
+            task = returned.get_loop().create_task(answer(returned))
+            late_answers.add(task)  # a task only the loop refers to may be collected
+            task.add_done_callback(late_answers.discard)
+
+        outcome.add_done_callback(in_a_task)
+        return True
+
+    async def _complete(
+        self,
+        call: ToolCall,
+        outcome: LocalOutcome,
+        policy: SubmissionPolicy,
+        start: float,
+        resubmitted: bool,
+        mark: ConnectionMark | None,
+    ) -> RemoteSkillDispatch:
+        """Post the answer for a claimed call and record the result."""
         check_first = self._check_first(time.perf_counter() - start, resubmitted, mark)
         try:
             request_id = call.request_id

@@ -518,7 +518,9 @@ async def execute_async(
                     # Even when the thread has just returned: its result is the call's answer
                     # (dropped, the next drain would run the handler again).
                     if outlived is not None and not running.cancelled() and not deadline.expired():
-                        outlived(_outcome_when_done(running, skill, settings))
+                        outlived(
+                            _outcome_when_done(running, prepared, settings, deadline.when(), job)
+                        )
                     raise
             if _unfinished(value):
                 value = await _run_to_end(value)
@@ -551,12 +553,33 @@ async def execute_async(
 
 
 def _outcome_when_done(
-    running: asyncio.Future[object], skill: RemoteSkill, settings: ExecutionSettings
+    running: asyncio.Future[object],
+    prepared: PreparedCall,
+    settings: ExecutionSettings,
+    deadline_at: float | None,
+    job: concurrent.futures.Future[object] | None,
 ) -> asyncio.Future[LocalOutcome]:
-    """The outcome of a plain handler still running in its thread, once it returned."""
-    outcome: asyncio.Future[LocalOutcome] = running.get_loop().create_future()
+    """The outcome of a plain handler still running in its thread: what it returns, or the
+    timeout failure at ``deadline_at`` (the loop's time; ``None``: no deadline), whichever
+    is first."""
+    skill = prepared.skill
+    loop = running.get_loop()
+    outcome: asyncio.Future[LocalOutcome] = loop.create_future()
+
+    def settle(value: LocalOutcome) -> None:
+        if not outcome.done():  # the deadline or the thread was first
+            outcome.set_result(value)
+
+    def expire() -> None:
+        if job is not None:
+            job.cancel()  # still waiting for a thread: it must not run after its deadline
+        settle(_timed_out(skill, prepared.timeout))
+
+    timer = None if deadline_at is None else loop.call_at(deadline_at, expire)
 
     def done(finished: asyncio.Future[object]) -> None:
+        if timer is not None:
+            timer.cancel()
         error = asyncio.CancelledError() if finished.cancelled() else finished.exception()
         if error is None:
             value = finished.result()
@@ -564,9 +587,9 @@ def _outcome_when_done(
                 _discard(value)
                 error = RuntimeError("the call was cancelled before its result was awaited")
             else:
-                outcome.set_result(_finish(skill, value, settings))
+                settle(_finish(skill, value, settings))
                 return
-        outcome.set_result(_failed(skill, error, settings))
+        settle(_failed(skill, error, settings))
 
     running.add_done_callback(done)
     return outcome
