@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
 import time
 
@@ -496,6 +497,42 @@ async def test_a_cancelled_callers_handler_still_times_out_at_its_deadline(
             }
         ],
     }
+
+
+async def test_a_cancelled_callers_answer_that_is_refused_is_logged(
+    server: FakeCodexManager, acm: AsyncCodexManager, caplog: pytest.LogCaptureFixture
+) -> None:
+    # No caller is left to read the record: a refusal must not pass unseen.
+    started = threading.Event()
+    release = threading.Event()
+
+    def charge(amount: int) -> str:
+        started.set()
+        release.wait(10)
+        return f"charged {amount}"
+
+    created, skills = await acm.remote_skills.create_session(register=lambda s: s.skill(charge))
+    session_id = created["session"]["sessionId"]
+    await skills.send('CALL charge {"amount": 5}', inject_skills=False)
+    await _wait_pending(server, session_id)
+    (row,) = server.pending_tool_calls(session_id)
+    answering = asyncio.ensure_future(skills.drain_pending_calls())
+    assert await asyncio.to_thread(started.wait, 10)
+    answering.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await answering
+    server.delete_session(session_id)  # the call goes with it
+    with caplog.at_level(logging.WARNING, logger="codex_manager.remote_skills"):
+        release.set()
+        for _ in range(500):
+            if "was not accepted" in caplog.text:
+                break
+            await asyncio.sleep(0.01)
+    [message] = [r.getMessage() for r in caplog.records if "was not accepted" in r.getMessage()]
+    assert message.startswith(
+        f"tool call {row['requestId']} (charge): the answer of a handler whose caller "
+        "was cancelled was not accepted: "
+    )
 
 
 async def test_a_cancelled_callers_answer_is_kept_for_a_drain_when_the_client_is_closing(

@@ -6,6 +6,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import contextvars
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -53,6 +54,8 @@ __all__ = [
     "SkillScope",
     "pending_rows",
 ]
+
+logger = logging.getLogger("codex_manager.remote_skills")
 
 HandlerT = TypeVar("HandlerT", bound=SkillHandler)
 SessionT = TypeVar("SessionT", bound="SessionSkillsBase")
@@ -505,6 +508,31 @@ class SessionSkillsBase:
         )
 
     _no_request_id = _NO_REQUEST_ID
+
+    @staticmethod
+    def _report_late_answer(
+        call: ToolCall, record: RemoteSkillDispatch | None, error: BaseException | None, why: str
+    ) -> None:
+        """Log how the answer of a call whose caller is gone (``why``: "was interrupted", "was
+        cancelled") fared: only a failure, as no caller reads the record."""
+        if error is not None:  # the answer is kept for a later drain (see _complete)
+            logger.warning(
+                "tool call %s (%s): the answer of a handler whose caller %s could not be sent",
+                call.request_id,
+                call.tool,
+                why,
+                exc_info=error,
+            )
+        elif record is not None and record.submission_status != "accepted":
+            logger.warning(
+                "tool call %s (%s): the answer of a handler whose caller %s was not accepted: "
+                "%s %s",
+                call.request_id,
+                call.tool,
+                why,
+                record.submission_status,
+                record.submission_error or "",
+            )
 
     def _give_back(
         self,

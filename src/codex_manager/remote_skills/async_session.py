@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -52,8 +51,6 @@ if TYPE_CHECKING:
     from codex_manager.client import AsyncCodexManager
 
 __all__ = ["AsyncRuntime", "AsyncSessionSkills"]
-
-logger = logging.getLogger("codex_manager.remote_skills")
 
 
 @dataclass(slots=True)
@@ -313,26 +310,12 @@ class AsyncSessionSkills(SessionSkillsBase):
         async def answer(returned: asyncio.Future[LocalOutcome]) -> None:
             try:
                 record = await self._complete(call, returned.result(), policy, start, False, mark)
-            except BaseException as exc:  # the answer is kept for a later drain (_complete)
-                logger.warning(
-                    "tool call %s (%s): the answer of a handler whose caller was cancelled "
-                    "could not be sent",
-                    call.request_id,
-                    call.tool,
-                    exc_info=exc,
-                )
+            except BaseException as exc:
+                self._report_late_answer(call, None, exc, "was cancelled")
                 if isinstance(exc, asyncio.CancelledError):
                     raise  # the loop shuts down: this task ends cancelled, as asked
             else:
-                if record.submission_status != "accepted":  # no caller to read the record
-                    logger.warning(
-                        "tool call %s (%s): the answer of a handler whose caller was "
-                        "cancelled was not accepted: %s %s",
-                        call.request_id,
-                        call.tool,
-                        record.submission_status,
-                        record.submission_error or "",
-                    )
+                self._report_late_answer(call, record, None, "was cancelled")
             finally:
                 if waited is not None:
                     waited[1]()

@@ -359,24 +359,10 @@ class SessionSkills(SessionSkillsBase):
         def answer(returned: concurrent.futures.Future[LocalOutcome]) -> None:
             try:
                 record = self._complete(call, returned.result(), policy, start, False, mark)
-            except BaseException:  # the answer is kept for a later drain (see _complete)
-                logger.warning(
-                    "tool call %s (%s): the answer of a handler whose caller was interrupted "
-                    "could not be sent",
-                    call.request_id,
-                    call.tool,
-                    exc_info=True,
-                )
+            except BaseException as exc:
+                self._report_late_answer(call, None, exc, "was interrupted")
             else:
-                if record.submission_status != "accepted":  # no caller to read the record
-                    logger.warning(
-                        "tool call %s (%s): the answer of a handler whose caller was "
-                        "interrupted was not accepted: %s %s",
-                        call.request_id,
-                        call.tool,
-                        record.submission_status,
-                        record.submission_error or "",
-                    )
+                self._report_late_answer(call, record, None, "was interrupted")
             finally:
                 if waited is not None:
                     waited[1]()
