@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-import time
 
 import pytest
 
@@ -431,32 +430,57 @@ async def test_a_call_cancelled_while_its_plain_handler_runs_is_answered_once_it
     assert runs == [5]
 
 
+class _HeldCharge:
+    """A ``charge`` skill whose worker thread waits until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.runs: list[int] = []
+
+        def charge(amount: int) -> str:
+            self.runs.append(amount)
+            self.started.set()
+            self.release.wait(10)
+            return f"charged {amount}"
+
+        self.charge = charge
+
+
+async def _cancel_a_drain_mid_call(
+    server: FakeCodexManager, skills: AsyncSessionSkills, held: _HeldCharge
+) -> str:
+    """Have Codex call ``charge``, then cancel the drain running it once the handler started;
+    the call's request id."""
+    await skills.send('CALL charge {"amount": 5}', inject_skills=False)
+    session_id = skills.session_id
+    assert session_id is not None
+    await _wait_pending(server, session_id)
+    (row,) = server.pending_tool_calls(session_id)
+    answering = asyncio.ensure_future(skills.drain_pending_calls())
+    assert await asyncio.to_thread(held.started.wait, 10)
+    answering.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await answering
+    return row["requestId"]
+
+
 async def test_closing_the_client_waits_for_the_answer_of_a_cancelled_callers_handler(
     server: FakeCodexManager,
 ) -> None:
     # Ctrl-C under asyncio.run cancels the caller, and the client closes on the way out of
     # its async with block: the close waits for the handler still running, then its answer.
-    started = threading.Event()
-
-    def charge(amount: int) -> str:
-        started.set()
-        time.sleep(0.3)
-        return f"charged {amount}"
-
+    held = _HeldCharge()
     async with AsyncCodexManager(server.base_url) as acm:
-        created, skills = await acm.remote_skills.create_session(register=lambda s: s.skill(charge))
-        session_id = created["session"]["sessionId"]
-        await skills.send('CALL charge {"amount": 5}', inject_skills=False)
-        await _wait_pending(server, session_id)
-        answering = asyncio.ensure_future(skills.drain_pending_calls())
-        assert await asyncio.to_thread(started.wait, 10)
-        answering.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await answering
+        _created, skills = await acm.remote_skills.create_session(
+            register=lambda s: s.skill(held.charge)
+        )
+        await _cancel_a_drain_mid_call(server, skills, held)
         assert not server.answers
+        threading.Timer(0.3, held.release.set).start()
     [answer] = server.answers
     assert answer.status == 200
-    assert server.pending_tool_calls(session_id) == []
+    assert server.pending_tool_calls(skills.session_id) == []
 
 
 async def test_a_cancelled_callers_handler_still_times_out_at_its_deadline(
@@ -464,29 +488,15 @@ async def test_a_cancelled_callers_handler_still_times_out_at_its_deadline(
 ) -> None:
     # Its caller gone, a handler that outlives its timeout is answered with the timeout
     # failure at the deadline (as the sync client does), not whenever it returns.
-    started = threading.Event()
-    release = threading.Event()
-
-    def charge(amount: int) -> str:
-        started.set()
-        release.wait(10)
-        return f"charged {amount}"
-
-    created, skills = await acm.remote_skills.create_session(
-        register=lambda s: s.skill(timeout_seconds=0.3)(charge)
+    held = _HeldCharge()
+    _created, skills = await acm.remote_skills.create_session(
+        register=lambda s: s.skill(timeout_seconds=0.3)(held.charge)
     )
-    session_id = created["session"]["sessionId"]
-    await skills.send('CALL charge {"amount": 5}', inject_skills=False)
-    await _wait_pending(server, session_id)
-    answering = asyncio.ensure_future(skills.drain_pending_calls())
-    assert await asyncio.to_thread(started.wait, 10)
-    answering.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await answering
+    await _cancel_a_drain_mid_call(server, skills, held)
     try:
         await asyncio.to_thread(server.wait_for, lambda: len(server.answers) == 1, 5)
     finally:
-        release.set()
+        held.release.set()
     [answer] = server.answers
     assert answer.body == {
         "success": False,
@@ -503,34 +513,22 @@ async def test_a_cancelled_callers_answer_that_is_refused_is_logged(
     server: FakeCodexManager, acm: AsyncCodexManager, caplog: pytest.LogCaptureFixture
 ) -> None:
     # No caller is left to read the record: a refusal must not pass unseen.
-    started = threading.Event()
-    release = threading.Event()
-
-    def charge(amount: int) -> str:
-        started.set()
-        release.wait(10)
-        return f"charged {amount}"
-
-    created, skills = await acm.remote_skills.create_session(register=lambda s: s.skill(charge))
-    session_id = created["session"]["sessionId"]
-    await skills.send('CALL charge {"amount": 5}', inject_skills=False)
-    await _wait_pending(server, session_id)
-    (row,) = server.pending_tool_calls(session_id)
-    answering = asyncio.ensure_future(skills.drain_pending_calls())
-    assert await asyncio.to_thread(started.wait, 10)
-    answering.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await answering
-    server.delete_session(session_id)  # the call goes with it
+    held = _HeldCharge()
+    _created, skills = await acm.remote_skills.create_session(
+        register=lambda s: s.skill(held.charge)
+    )
+    request_id = await _cancel_a_drain_mid_call(server, skills, held)
+    assert skills.session_id is not None
+    server.delete_session(skills.session_id)  # the call goes with it
     with caplog.at_level(logging.WARNING, logger="codex_manager.remote_skills"):
-        release.set()
+        held.release.set()
         for _ in range(500):
             if "was not accepted" in caplog.text:
                 break
             await asyncio.sleep(0.01)
     [message] = [r.getMessage() for r in caplog.records if "was not accepted" in r.getMessage()]
     assert message.startswith(
-        f"tool call {row['requestId']} (charge): the answer of a handler whose caller "
+        f"tool call {request_id} (charge): the answer of a handler whose caller "
         "was cancelled was not accepted: "
     )
 
@@ -540,33 +538,26 @@ async def test_a_cancelled_callers_answer_is_kept_for_a_drain_when_the_client_is
 ) -> None:
     # The client's close had begun when the caller was cancelled: nothing may go out on it
     # any more, so the call stays pending on the server, its answer kept by this client.
-    started = threading.Event()
-    release = threading.Event()
-    runs: list[int] = []
-
-    def charge(amount: int) -> str:
-        runs.append(amount)
-        started.set()
-        release.wait(10)
-        return f"charged {amount}"
-
+    held = _HeldCharge()
     acm = AsyncCodexManager(server.base_url)
-    created, skills = await acm.remote_skills.create_session(register=lambda s: s.skill(charge))
-    session_id = created["session"]["sessionId"]
+    _created, skills = await acm.remote_skills.create_session(
+        register=lambda s: s.skill(held.charge)
+    )
     await skills.send('CALL charge {"amount": 5}', inject_skills=False)
-    await _wait_pending(server, session_id)
+    assert skills.session_id is not None
+    await _wait_pending(server, skills.session_id)
     answering = asyncio.ensure_future(skills.drain_pending_calls())
-    assert await asyncio.to_thread(started.wait, 10)
+    assert await asyncio.to_thread(held.started.wait, 10)
     closing = asyncio.ensure_future(acm.aclose())  # waits for the drain's handler...
     await asyncio.sleep(0.05)
     answering.cancel()  # ...whose caller is cancelled meanwhile
     with pytest.raises(asyncio.CancelledError):
         await answering
-    release.set()
+    held.release.set()
     await closing
     assert not server.answers
-    assert len(server.pending_tool_calls(session_id)) == 1
-    assert runs == [5]
+    assert len(server.pending_tool_calls(skills.session_id)) == 1
+    assert held.runs == [5]
 
 
 async def test_using_blocks_that_overlap_in_two_tasks_keep_each_others_skills(
