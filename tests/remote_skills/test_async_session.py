@@ -533,6 +533,37 @@ async def test_a_cancelled_callers_answer_that_is_refused_is_logged(
     )
 
 
+async def test_an_async_skill_cut_short_by_its_callers_cancel_is_answered_not_run_again(
+    server: FakeCodexManager, acm: AsyncCodexManager
+) -> None:
+    # The cancel released the call, and the next drain ran the skill again from the start:
+    # twice the side effects of its first part.
+    effects: list[str] = []
+
+    async def transfer(amount: int) -> str:
+        effects.append(f"started {amount}")
+        await asyncio.sleep(10)
+        effects.append(f"finished {amount}")
+        return "done"
+
+    _created, skills = await acm.remote_skills.create_session(register=lambda s: s.skill(transfer))
+    await skills.send('CALL transfer {"amount": 5}', inject_skills=False)
+    assert skills.session_id is not None
+    await _wait_pending(server, skills.session_id)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(skills.drain_pending_calls(), 0.2)
+    await asyncio.to_thread(server.wait_for, lambda: len(server.answers) == 1, 5)
+    [answer] = server.answers
+    assert answer.body == {
+        "success": False,
+        "contentItems": [
+            {"type": "inputText", "text": "Tool 'transfer' was cancelled before it finished."}
+        ],
+    }
+    assert await skills.drain_pending_calls() == []
+    assert effects == ["started 5"]
+
+
 async def test_a_cancelled_callers_answer_is_kept_for_a_drain_when_the_client_is_closing(
     server: FakeCodexManager,
 ) -> None:

@@ -38,7 +38,8 @@ class RemoteSkillDispatch:
     """Why the call failed, in full (even when details were masked for the model)."""
     error_kind: ErrorKind | None
     """Which failure: ``invalid_arguments``, ``handler_error``, ``timeout``,
-    ``result_conversion``, ``unknown_tool`` or ``unavailable``; ``None`` on success."""
+    ``result_conversion``, ``unknown_tool``, ``unavailable`` or ``cancelled``; ``None`` on
+    success."""
     submission_status: SubmissionStatus
     """``accepted`` (200), ``not_found`` (404, or no longer pending in this session),
     ``in_flight`` (409), ``misrouted`` (taken by another thread's call after a server restart),

@@ -53,6 +53,7 @@ ErrorKind = Literal[
     "result_conversion",
     "unknown_tool",
     "unavailable",
+    "cancelled",
 ]
 """Why a call did not produce a handler result."""
 
@@ -301,6 +302,11 @@ def timed_out(prepared: PreparedCall) -> LocalOutcome:
     return _timed_out(prepared.skill, prepared.timeout)
 
 
+def _cancelled(skill: RemoteSkill) -> LocalOutcome:
+    text = f"Tool {skill.name!r} was cancelled before it finished."
+    return LocalOutcome(SkillAnswer.failure(text), False, text, "cancelled")
+
+
 def _timed_out(skill: RemoteSkill, timeout: float | None) -> LocalOutcome:
     text = f"Tool {skill.name!r} did not finish within {timeout:g} seconds and was abandoned."
     return LocalOutcome(SkillAnswer.failure(text), False, text, "timeout")
@@ -476,7 +482,8 @@ def run_in_place(prepared: PreparedCall, settings: ExecutionSettings) -> LocalOu
 
 Outlived: TypeAlias = Callable[["asyncio.Future[LocalOutcome]"], None]
 """Told, when the caller is cancelled while a plain handler still runs in its thread (Python
-cannot stop it), of the outcome the handler will have: the call is not over yet."""
+cannot stop it), of the outcome the handler will have: the call is not over yet; or, when the
+cancel cut short a handler running on the loop, of the ``cancelled`` outcome (done already)."""
 
 
 async def execute_async(
@@ -490,9 +497,11 @@ async def execute_async(
     deadline = asyncio.timeout(prepared.timeout)
     running: asyncio.Future[object] | None = None
     job: concurrent.futures.Future[object] | None = None
+    on_loop = False  # whether the handler's work runs in this task, where a cancel cuts it
     try:
         async with deadline:
             if skill.is_async:
+                on_loop = True
                 value = await cast(
                     Awaitable[object], skill.handler(*prepared.args, **prepared.kwargs)
                 )
@@ -523,6 +532,7 @@ async def execute_async(
                         )
                     raise
             if _unfinished(value):
+                on_loop = True
                 value = await _run_to_end(value)
     except TimeoutError as exc:
         if deadline.expired():
@@ -535,7 +545,14 @@ async def execute_async(
         return _failed(skill, exc, settings)
     except asyncio.CancelledError as exc:
         if not _cancelled_by_handler():
-            raise  # the caller's task is being cancelled: not the handler's failure
+            # The caller's task is being cancelled: not the handler's failure. Cut short
+            # here, the handler ran part way: the call is answered so (released, the next
+            # drain would run the handler a second time).
+            if on_loop and outlived is not None:
+                cut_short = asyncio.get_running_loop().create_future()
+                cut_short.set_result(_cancelled(skill))
+                outlived(cut_short)
+            raise
         return _failed(skill, exc, settings)
     except GeneratorExit:
         raise  # this coroutine is being closed: not the handler's doing
