@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 import pytest
 
-from codex_manager import AsyncCodexManager, CodexManager, RetryPolicy
+from codex_manager import AsyncCodexManager, CodexManager, HttpTransportChoice, RetryPolicy
 from codex_manager.errors import (
     AuthenticationError,
     ConnectError,
@@ -173,6 +173,32 @@ async def test_a_deletion_is_not_replayed_into_its_own_failure(
             with pytest.raises(failure):
                 await adeletions[target]()
     assert len(scripted.received) == 1
+
+
+@pytest.mark.parametrize("http_transport", ["aiohttp", "httpx"])
+async def test_a_deletion_whose_connection_dropped_is_sent_once_on_either_transport(
+    scripted: ScriptedServer, http_transport: HttpTransportChoice
+) -> None:
+    # aiohttp sent the DELETE a second time by itself when the connection dropped, under the
+    # SDK's policy: the deletion the server had carried out then read 410 Gone.
+    scripted.queue(Reply(200, DELETED, drop=True), Reply(410, {"status": "deleted"}))
+    async with AsyncCodexManager(
+        scripted.base_url, retry=FAST, http_transport=http_transport
+    ) as acm:
+        with pytest.raises(ProtocolError):
+            await acm.sessions.delete("x")
+    assert [r.method for r in scripted.received] == ["DELETE"]
+
+
+async def test_a_dropped_read_is_sent_as_often_as_the_policy_says_and_no_more(
+    scripted: ScriptedServer,
+) -> None:
+    # Each of aiohttp's own hidden replays doubled the attempts max_attempts allows.
+    scripted.queue(*[Reply(200, SESSIONS_PAGE, drop=True)] * 4)
+    async with AsyncCodexManager(scripted.base_url, retry=FAST, http_transport="aiohttp") as acm:
+        with pytest.raises(ProtocolError):
+            await acm.sessions.list()
+    assert len(scripted.received) == FAST.max_attempts
 
 
 @pytest.mark.parametrize("status", [429, 503])

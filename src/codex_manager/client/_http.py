@@ -138,7 +138,31 @@ class SdkAsyncHttpClient(_CheapCookies, httpx.AsyncClient):
 @cache
 def _aiohttp_client_class() -> type[httpx.AsyncClient]:
     """``HttpxAiohttpClient`` with the cookie shortcut (defined on first use: aiohttp is big)."""
-    from httpx_aiohttp import HttpxAiohttpClient
+    import aiohttp
+    from httpx_aiohttp import AiohttpTransport, HttpxAiohttpClient
+
+    class NoReplayTransport(AiohttpTransport):
+        """httpx-aiohttp's transport, whose aiohttp session never sends a request twice.
+
+        aiohttp sends a GET, PUT or DELETE a second time, once, when its connection drops
+        before the response: under the SDK's retry policy and out of its hooks' sight. A
+        deletion the server carried out before the drop then read 410 Gone (a failure), and
+        ``max_attempts`` counted half the requests sent. The SDK's policy decides alone.
+        """
+
+        def get_client(self) -> aiohttp.ClientSession:
+            session = super().get_client()
+            # No public switch: the attribute is one ClientSession lets be set (its ATTRS),
+            # as aiohttp's own tests do; tests/client check that a dropped DELETE goes once.
+            session._retry_connection = False
+            return session
+
+    def without_replays(transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        if type(transport) is AiohttpTransport:
+            # Built by HttpxAiohttpClient with the client's settings (proxies included);
+            # only the way it makes its session changes.
+            transport.__class__ = NoReplayTransport
+        return transport
 
     class SdkAiohttpClient(_CheapCookies, HttpxAiohttpClient):
         """The aiohttp-backed ``httpx.AsyncClient`` of an async client that made its own."""
@@ -152,9 +176,12 @@ def _aiohttp_client_class() -> type[httpx.AsyncClient]:
         def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
             # HttpxAiohttpClient builds its aiohttp transport here; passing one in instead
             # would make httpx ignore the environment's proxies, so keep the one it builds.
-            transport = super()._init_transport(*args, **kwargs)
+            transport = without_replays(super()._init_transport(*args, **kwargs))
             self.sdk_transport = transport
             return transport
+
+        def _init_proxy_transport(self, *args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
+            return without_replays(super()._init_proxy_transport(*args, **kwargs))
 
     return SdkAiohttpClient
 
