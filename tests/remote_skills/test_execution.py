@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from codex_manager.json_types import JSONValue
-from codex_manager.remote_skills.calls import ToolCall
+from codex_manager.remote_skills.calls import SkillAnswer, ToolCall
 from codex_manager.remote_skills.context import SkillContext
 from codex_manager.remote_skills.execution import (
     ExecutionSettings,
@@ -207,6 +207,32 @@ def test_unconvertible_result(executor: concurrent.futures.Executor) -> None:
     registry.add(build_skill("weird", weird))
     outcome = _run_sync(registry, _call("weird", {}), executor)
     assert outcome.error_kind == "result_conversion"
+
+
+def test_a_returned_skill_answer_is_sent_as_it_is(executor: concurrent.futures.Executor) -> None:
+    # Serialised as JSON, SkillAnswer.failure(...) went out as a success carrying
+    # {"success": false, "content_items": [...]} for the model to read.
+    def refuse(amount: int) -> SkillAnswer:
+        return SkillAnswer.failure(f"{amount} is over the limit")
+
+    def both() -> SkillAnswer:
+        return SkillAnswer(True, ({"type": "inputText", "text": "ok"},))
+
+    def broken() -> SkillAnswer:
+        return SkillAnswer(True, ({"type": "inputText", "text": 3},))  # type: ignore[typeddict-item]
+
+    registry = SkillRegistry()
+    for name, handler in (("refuse", refuse), ("both", both), ("broken", broken)):
+        registry.add(build_skill(name, handler))
+    refused = _run_sync(registry, _call("refuse", {"amount": 500}), executor)
+    assert (refused.handled, refused.error_kind) == (True, None)
+    assert refused.answer == SkillAnswer(
+        False, ({"type": "inputText", "text": "500 is over the limit"},)
+    )
+    assert _run_sync(registry, _call("both", {}), executor).answer == SkillAnswer(
+        True, ({"type": "inputText", "text": "ok"},)
+    )
+    assert _run_sync(registry, _call("broken", {}), executor).error_kind == "result_conversion"
 
 
 async def test_async_execution_kinds() -> None:

@@ -162,3 +162,22 @@ def to_content_items(value: object) -> list[ContentItem]:
             f"the return value ({type(value).__name__}) is not JSON-serialisable: {exc}"
         ) from exc
     return [{"type": "inputText", "text": text}]
+
+
+def answer_items(items: Sequence[object]) -> list[ContentItem]:
+    """The content items of a ``SkillAnswer`` a handler returned, checked one by one.
+
+    Raises:
+        ResultConversionError: one is not a content item, or holds text that is not valid
+            Unicode.
+    """
+    checked: list[ContentItem] = []
+    for position, item in enumerate(items):
+        converted = _as_item(item)
+        if converted is None:
+            raise ResultConversionError(
+                f"content item {position} of the SkillAnswer returned is not a content item "
+                f"(an inputText or inputImage item): {item!r:.200}"
+            )
+        checked.append(converted)
+    return _all_encodable(checked)

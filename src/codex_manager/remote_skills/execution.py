@@ -21,7 +21,11 @@ from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias, TypeVar, cast
 
 from codex_manager.remote_skills.calls import SkillAnswer, ToolCall
-from codex_manager.remote_skills.content import ResultConversionError, to_content_items
+from codex_manager.remote_skills.content import (
+    ResultConversionError,
+    answer_items,
+    to_content_items,
+)
 from codex_manager.remote_skills.context import SkillContext
 from codex_manager.remote_skills.registry import MissingSkill, SkillRegistry
 from codex_manager.remote_skills.skill import RemoteSkill
@@ -126,8 +130,11 @@ def prepare_call(
 
 
 def _finish(skill: RemoteSkill, value: object, settings: ExecutionSettings) -> LocalOutcome:
+    # A SkillAnswer returned is the answer itself, its success flag included (as JSON, a
+    # failure would have gone out as a success carrying the dataclass).
+    answer = value if type(value) is SkillAnswer else None
     try:
-        items = to_content_items(value)
+        items = to_content_items(value) if answer is None else answer_items(answer.content_items)
     except ResultConversionError as exc:
         detail = f"Tool {skill.name!r} returned a result that cannot be sent: {exc}"
         # The reason may quote the value or an exception raised while serialising it.
@@ -138,7 +145,9 @@ def _finish(skill: RemoteSkill, value: object, settings: ExecutionSettings) -> L
             else detail
         )
         return LocalOutcome(SkillAnswer.failure(shown), False, detail, "result_conversion")
-    return LocalOutcome(SkillAnswer(True, tuple(items)), True, None, None)
+    return LocalOutcome(
+        SkillAnswer(True if answer is None else answer.success, tuple(items)), True, None, None
+    )
 
 
 _PLAIN_RESULTS = frozenset({str, dict, list, tuple, int, float, bool, bytes, type(None)})
