@@ -92,11 +92,13 @@ class ClientClosedError(CodexManagerError, RuntimeError):
 
 
 class InvalidPathParameterError(CodexManagerError, ValueError):
-    """A path parameter the HTTP transport in use cannot send as written; nothing was sent.
+    """A path parameter that cannot be sent as written; nothing was sent.
 
-    A value of ``.`` or ``..`` is sent percent-encoded, so that it stays one segment; aiohttp
-    (the async client's default transport) decodes and resolves it away all the same, which
-    would send the request to another route (``DELETE .../settings/..`` deleting the session).
+    An empty one would take a segment out of the route (``sessions.get("")`` would read
+    ``GET /api/sessions/``). A value of ``.`` or ``..`` is sent percent-encoded, so that it
+    stays one segment; aiohttp (the async client's default transport) decodes and resolves it
+    away all the same, which would send the request to another route (``DELETE
+    .../settings/..`` deleting the session).
     The stock httpx transport (``http_transport="httpx"``) sends it.
     """
 

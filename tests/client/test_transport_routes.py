@@ -100,3 +100,22 @@ def test_the_fake_server_keeps_a_session_whose_dot_dot_setting_is_deleted() -> N
         cm.session(session_id).settings.set(scope="session", key="..", value="x")
         cm.session(session_id).settings.delete("..")
         assert cm.sessions.get(session_id)["session"]["sessionId"] == session_id
+
+
+def test_an_empty_path_parameter_is_refused_before_sending(scripted: ScriptedServer) -> None:
+    # GET /api/sessions/ is another route (the list): the session read would have been a list.
+    with CodexManager(scripted.base_url, retry=RetryPolicy.disabled()) as cm:
+        with pytest.raises(InvalidPathParameterError, match="'session_id' is empty"):
+            cm.sessions.get("")
+        with pytest.raises(InvalidPathParameterError):
+            cm.session("").tool_calls.list()
+        with pytest.raises(InvalidPathParameterError):
+            cm.tool_calls.respond("", text="x")
+
+    async def main() -> None:
+        async with AsyncCodexManager(scripted.base_url, retry=RetryPolicy.disabled()) as acm:
+            with pytest.raises(InvalidPathParameterError):
+                await acm.sessions.delete("")
+
+    asyncio.run(main())
+    assert scripted.received == []

@@ -454,6 +454,13 @@ class _TransportBase:
             # through it now would go out unauthenticated, or with another client's.
             raise ClientClosedError(f"{operation_id}: the client is closed; nothing was sent")
         operation = OPERATIONS[operation_id]
+        for name, value in path.items():
+            if not value:
+                # The route would lose a segment and be another one (GET /api/sessions/
+                # lists the sessions), or none.
+                raise InvalidPathParameterError(
+                    f"{operation_id}: the path parameter {name!r} is empty; nothing was sent"
+                )
         bound = binding(operation_id)
         kwargs: dict[str, object] = dict(path)
         kwargs.update({key: value for key, value in query.items() if value is not OMIT})
