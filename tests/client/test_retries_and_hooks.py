@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Awaitable, Callable
 
 import httpx
@@ -564,3 +565,46 @@ async def test_an_async_status_error_carries_what_retry_after_asked(
         with pytest.raises(ServerError) as raised:
             await cm.tool_calls.respond("3", text="ok", retry=RetryPolicy.disabled())
     assert raised.value.retry_after == pytest.approx(1.5)
+
+
+@pytest.mark.parametrize("http_transport", ["aiohttp", "httpx"])
+async def test_a_header_no_request_may_carry_is_refused_alike_on_every_transport(
+    scripted: ScriptedServer, http_transport: HttpTransportChoice
+) -> None:
+    # On aiohttp it came out as a bare ValueError, outside the SDK's errors; and the error
+    # chained on the others quoted the value (a token) in every traceback.
+    def add_token(info: RequestInfo) -> None:
+        info.headers["x-api-key"] = "SECRET-TOKEN-123\n"
+
+    failures: list[BaseException] = []
+    with CodexManager(scripted.base_url, retry=RetryPolicy.disabled()) as cm:
+        cm.hooks.before("*")(add_token)
+        for attempt in (cm.system.info, lambda: cm.tool_calls.respond("1", text="x")):
+            with pytest.raises(ProtocolError) as caught:
+                attempt()
+            failures.append(caught.value)
+    async with AsyncCodexManager(
+        scripted.base_url, retry=RetryPolicy.disabled(), http_transport=http_transport
+    ) as acm:
+        acm.hooks.before("*")(add_token)
+        for asynchronous in (acm.system.info, lambda: acm.tool_calls.respond("1", text="x")):
+            with pytest.raises(ProtocolError) as caught:
+                await asynchronous()
+            failures.append(caught.value)
+    for failure in failures:
+        assert "value not shown" in str(failure)
+        assert "SECRET-TOKEN-123" not in "".join(traceback.format_exception(failure))
+    assert scripted.received == []
+
+
+def test_a_given_clients_header_that_is_refused_is_not_quoted_in_the_traceback(
+    scripted: ScriptedServer,
+) -> None:
+    given = httpx.Client(headers={"x-api-key": "SECRET-TOKEN-123\n"})
+    with (
+        CodexManager(scripted.base_url, http_client=given, retry=RetryPolicy.disabled()) as cm,
+        pytest.raises(ProtocolError) as caught,
+    ):
+        cm.system.info()
+    assert "SECRET-TOKEN-123" not in "".join(traceback.format_exception(caught.value))
+    given.close()

@@ -130,17 +130,21 @@ def _no_delay(sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
-def _check_header(name: str, value: str) -> None:
-    # What http.client and httpx refuse too: a line break would start a header (or a body) of
-    # its own.
-    if (
+def valid_header(name: str, value: str) -> bool:
+    """Whether a request may carry the header: what http.client and httpx refuse too (a line
+    break would start a header, or a body, of its own)."""
+    return not (
         "\r" in name
         or "\n" in name
         or ":" in name
         or "\r" in value
         or "\n" in value
         or "\x00" in value  # refused by httpx too
-    ):
+    )
+
+
+def _check_header(name: str, value: str) -> None:
+    if not valid_header(name, value):
         raise ValueError(f"Invalid header {name!r} (its value is not shown: it may be a secret)")
 
 

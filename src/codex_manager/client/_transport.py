@@ -46,6 +46,7 @@ from codex_manager.client._http import (
     is_unmapped_aiohttp_error,
     new_async_http_client,
 )
+from codex_manager.client._http1 import valid_header
 from codex_manager.client._operations import OPERATIONS, REST_OPERATIONS, Operation
 from codex_manager.config import ClientConfig, redact_url
 from codex_manager.errors import (
@@ -147,16 +148,46 @@ def _parse_content(content: bytes) -> JSONValue:
     return parsed
 
 
+def _quotes_a_header(exc: Exception) -> bool:
+    """Whether ``exc``'s message quotes a request header's value, which may be a token."""
+    return isinstance(exc, httpx.LocalProtocolError) and "header" in str(exc).lower()
+
+
+def _shown_cause(exc: Exception) -> Exception | None:
+    """What a :class:`TransportError` for ``exc`` chains: ``exc``, unless it quotes a header's
+    value (a traceback, ``logging.exception``, would show it)."""
+    return None if _quotes_a_header(exc) else exc
+
+
+def _refuse_invalid_headers(info: RequestInfo) -> None:
+    """Refuse, alike on every transport, a header no request may carry (a before hook's, say:
+    aiohttp raised a bare ``ValueError`` for it, httpx a ``ProtocolError``).
+
+    Raises:
+        ProtocolError: a header name or value holds a line break (the value is not shown).
+    """
+    for name, value in info.headers.items():
+        if not valid_header(name, value):
+            raise _transport_error(httpx.LocalProtocolError("Illegal header value"), info)
+
+
+class UnsendableRequestError(ProtocolError):
+    """A request refused before anything was sent (a header no request may carry): it never
+    will be, so it is not retried."""
+
+
 def _transport_error(exc: Exception, info: RequestInfo) -> TransportError:
     where = f"{info.operation_id}: {info.method} {info.url}"
-    if isinstance(exc, httpx.LocalProtocolError) and "header" in str(exc).lower():
+    if _quotes_a_header(exc):
         # Such messages quote the header's value, which may be a token: never show it.
         detail = f"{type(exc).__name__}: a request header is not valid HTTP (value not shown)"
     else:
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
     kind: type[TransportError]
     failure = classify_failure(exc)
-    if failure == "connect":
+    if isinstance(exc, httpx.LocalProtocolError):
+        kind, what = UnsendableRequestError, "failed"
+    elif failure == "connect":
         kind, what = ConnectError, "could not connect"
     elif failure == "timeout":
         kind, what = RequestTimeoutError, "timed out"
@@ -574,8 +605,8 @@ class _TransportBase:
         if isinstance(error, ConnectError):
             retry = policy.retry_connect_errors  # nothing reached the server
         elif isinstance(error, TransportError):
-            # A request httpx refuses to send (a header no request may carry) never will.
-            retry = replayable and not isinstance(error.__cause__, httpx.LocalProtocolError)
+            # A request refused before sending (a header no request may carry) never will be.
+            retry = replayable and not isinstance(error, UnsendableRequestError)
         elif answer is not None and isinstance(error, APIStatusError):
             status = answer.status_code
             done_nothing = status in _NOTHING_DONE_STATUSES
@@ -686,6 +717,7 @@ class SyncTransport(_TransportBase):
         if state is not None:
             _describe(request, state.info)
             self.hooks.run_before(state.info)
+            _refuse_invalid_headers(state.info)
             _apply_extra_headers(request, state.info)
 
     def _on_response(self, response: httpx.Response) -> None:
@@ -737,7 +769,7 @@ class SyncTransport(_TransportBase):
         try:
             plan.binding.sync_detailed(client=self.api, **plan.kwargs)
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, state.info) from exc
+            raise _transport_error(exc, state.info) from _shown_cause(exc)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             # The generated attrs parser rejected the body: the answer is judged from the raw
             # body below. Without an answer, the error came from elsewhere: re-raise it.
@@ -756,11 +788,12 @@ class SyncTransport(_TransportBase):
         info = state.info
         started = time.monotonic()
         self.hooks.run_before(info)
+        _refuse_invalid_headers(info)
         headers = request_headers(self.http, info.headers)
         try:
             raw = road.post(plan.url, plan.encoded_body(), headers, self.http.timeout)
         except httpx.TransportError as exc:  # the road raises what the httpx road would
-            raise _transport_error(exc, info) from exc
+            raise _transport_error(exc, info) from _shown_cause(exc)
         _keep_cookies(self.http, raw, plan.url)
         answer = self._answer_from_raw(plan, raw, info, self.api)
         self.hooks.run_after(ResponseInfo(info, answer.status_code, time.monotonic() - started))
@@ -828,6 +861,7 @@ class AsyncTransport(_TransportBase):
         if state is not None:
             _describe(request, state.info)
             await self.hooks.run_before(state.info)
+            _refuse_invalid_headers(state.info)
             _apply_extra_headers(request, state.info)
 
     async def _on_response(self, response: httpx.Response) -> None:
@@ -881,12 +915,13 @@ class AsyncTransport(_TransportBase):
         info = state.info
         started = time.monotonic()
         await self.hooks.run_before(info)
+        _refuse_invalid_headers(info)
         headers = request_headers(self.http, info.headers)
         try:
             raw = await road.post(plan.url, plan.encoded_body(), headers, self.http.timeout)
         except Exception as exc:
             if isinstance(exc, TimeoutError) or is_unmapped_aiohttp_error(exc):
-                raise _transport_error(exc, info) from exc
+                raise _transport_error(exc, info) from _shown_cause(exc)
             raise
         _keep_cookies(self.http, raw, plan.url)
         answer = self._answer_from_raw(plan, raw, info, self.api)
@@ -911,10 +946,10 @@ class AsyncTransport(_TransportBase):
             pending = plan.binding.asyncio_detailed(client=self.api, **plan.kwargs)
             await _maybe_await(pending)
         except httpx.HTTPError as exc:
-            raise _transport_error(exc, state.info) from exc
+            raise _transport_error(exc, state.info) from _shown_cause(exc)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             if is_unmapped_aiohttp_error(exc):  # e.g. aiohttp.InvalidURL, a ValueError
-                raise _transport_error(exc, state.info) from exc
+                raise _transport_error(exc, state.info) from _shown_cause(exc)
             if state.response is None:
                 raise
             state.shape_problem = f"{type(exc).__name__}: {exc}"
@@ -922,7 +957,7 @@ class AsyncTransport(_TransportBase):
             # httpx-aiohttp passes some aiohttp errors through unchanged (a malformed
             # response, for one): they are transport failures all the same.
             if is_unmapped_aiohttp_error(exc):
-                raise _transport_error(exc, state.info) from exc
+                raise _transport_error(exc, state.info) from _shown_cause(exc)
             raise
         finally:
             _current_attempt.reset(token)
