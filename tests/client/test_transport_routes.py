@@ -119,3 +119,20 @@ def test_an_empty_path_parameter_is_refused_before_sending(scripted: ScriptedSer
 
     asyncio.run(main())
     assert scripted.received == []
+
+
+def test_a_lone_surrogate_in_an_answer_reads_as_a_replacement_character(
+    scripted: ScriptedServer,
+) -> None:
+    # As the stream reads it: a str holding the surrogate itself cannot be encoded (sent back
+    # in an answer, logged to a UTF-8 file).
+    body = (
+        b'{"status": "ok", "service": "cut \\ud83d, kept \\ud83d\\ude00", '
+        b'"timestamp": "2026-01-01T00:00:00Z", "codex": {"running": true, "pid": 1, '
+        b'"initialized": true}, "auth": {"hasOpenAiApiKey": false, "codexHomeAuthFile": true, '
+        b'"likelyUnauthenticated": false}}'
+    )
+    scripted.queue(Reply(200, body))
+    with CodexManager(scripted.base_url, retry=RetryPolicy.disabled()) as cm:
+        health = cm.system.health()
+    assert health["service"] == "cut \ufffd, kept \U0001f600"

@@ -535,6 +535,37 @@ def test_a_result_that_cannot_be_sent_is_answered_as_a_failure(
     assert server.pending_tool_calls(skills.session_id) == []
 
 
+def test_a_lone_surrogate_in_the_arguments_reads_alike_on_a_drain_and_on_the_stream(
+    server: FakeCodexManager, cm: CodexManager
+) -> None:
+    # Node writes "\ud83d" for a string cut inside an emoji. The stream made it U+FFFD; a
+    # drain handed the handler a str that no answer could hold (and the fake answered the
+    # list with a 500).
+    seen: list[str] = []
+
+    def echo(text: str) -> str:
+        seen.append(text)
+        return text
+
+    _, skills = cm.remote_skills.create_session(register=lambda s: s.skill(echo))
+    send_calls(server, skills, 'CALL echo {"text": "cut \\ud83d"}')
+    (drained,) = skills.drain_pending_calls()
+    assert (drained.error_kind, drained.answer_text) == (None, "cut \ufffd")
+    assert drained.arguments == {"text": "cut \ufffd"}
+
+    def answer(signal: AppServerSignal, _ctx: HandlerContext[CodexManager]) -> None:
+        skills.respond_to_signal(signal)
+        cm.stream.stop()
+
+    cm.on_app_server_request("item.tool.call")(answer)
+    listener = threading.Thread(target=cm.stream.run_forever, args=(skills.session_id,))
+    listener.start()
+    server.wait_for(lambda: server.websocket_count > 0)
+    skills.send('CALL echo {"text": "cut \\ud83d"}', inject_skills=False)
+    listener.join(10)
+    assert seen == ["cut \ufffd", "cut \ufffd"]
+
+
 def test_an_answer_whose_delivery_failed_after_the_client_gave_up_is_sent_again(
     server: FakeCodexManager,
 ) -> None:

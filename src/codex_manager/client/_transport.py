@@ -28,6 +28,7 @@ import httpx
 
 from codex_manager._omit import OMIT, Omit
 from codex_manager._proxies import proxy_applies
+from codex_manager._surrogates import SURROGATE_ESCAPE_BYTES, replace_lone_surrogates
 from codex_manager.client._bindings import Binding, binding
 from codex_manager.client._direct import (
     DIRECT_OPERATIONS,
@@ -145,6 +146,8 @@ def _parse_content(content: bytes) -> JSONValue:
         parsed: JSONValue = json.loads(content)
     except ValueError:
         return content.decode("utf-8", errors="replace")
+    if SURROGATE_ESCAPE_BYTES.search(content) is not None:
+        return replace_lone_surrogates(parsed)  # as the stream reads them (U+FFFD)
     return parsed
 
 

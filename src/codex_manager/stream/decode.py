@@ -11,11 +11,11 @@ Anything else stays raw until someone reads it.
 from __future__ import annotations
 
 import json
-import re
 from typing import Final, Literal
 
 import msgspec
 
+from codex_manager._surrogates import SURROGATE_ESCAPE, replace_lone_surrogates
 from codex_manager.stream.errors import StreamFrameError, preview
 from codex_manager.stream.frames import (
     TOOL_CALL_METHOD,
@@ -228,10 +228,6 @@ def _decode_text(data: str) -> Frame:
     return _event(frame_type, wire.threadId, wire.payload)
 
 
-_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_SURROGATE: Final = re.compile("[\ud800-\udfff]")
-
-
 def _without_lone_surrogates(data: str) -> str | None:
     """``data`` with each lone surrogate escape (``"\\ud83d"``) made U+FFFD; ``None`` if it
     has none or is no JSON at all.
@@ -240,23 +236,13 @@ def _without_lone_surrogates(data: str) -> str | None:
     emoji (a title shortened with ``.slice``); msgspec, rightly strict, refuses the text, and
     the whole frame (a tool call, say) would be lost for one character.
     """
-    if _SURROGATE_ESCAPE.search(data) is None:
+    if SURROGATE_ESCAPE.search(data) is None:
         return None
     try:
         parsed = json.loads(data)  # accepts lone surrogates, as JavaScript does
     except ValueError:
         return None
-    return json.dumps(_replace_surrogates(parsed))
-
-
-def _replace_surrogates(value: object) -> object:
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value)
-    if isinstance(value, list):
-        return [_replace_surrogates(item) for item in value]
-    if isinstance(value, dict):
-        return {_replace_surrogates(k): _replace_surrogates(v) for k, v in value.items()}
-    return value
+    return json.dumps(replace_lone_surrogates(parsed))
 
 
 __all__ = [

@@ -15,6 +15,7 @@ from codex_manager.json_types import JSONObject, JSONValue
 
 from ._codex import Codex, deleted_payload
 from ._faults import Faults
+from ._json import stringify
 from ._state import SessionState, Store
 from ._validation import MISSING, Int, Issues, Schema, Value, validate
 
@@ -50,9 +51,7 @@ def ctx_of(request: web.Request) -> Ctx:
 
 def reply(body: JSONValue, status: int = 200) -> web.Response:
     """A JSON response (``application/json; charset=utf-8`` like Fastify)."""
-    return web.json_response(
-        body, status=status, dumps=lambda value: json.dumps(value, ensure_ascii=False)
-    )
+    return web.json_response(body, status=status, dumps=stringify)
 
 
 def validation_error(issues: list[JSONObject]) -> web.Response:

@@ -14,6 +14,7 @@ from aiohttp import WSMsgType, web
 
 from codex_manager.json_types import JSONObject, JSONValue
 
+from ._json import stringify
 from .records import PublishedEvent
 
 _INVALID_COMMAND: JSONObject = {"type": "error", "message": "invalid websocket command"}
@@ -21,7 +22,7 @@ _INVALID_COMMAND: JSONObject = {"type": "error", "message": "invalid websocket c
 
 def encode(frame: JSONValue) -> str:
     """Serialize a frame the way the server does (compact JSON)."""
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+    return stringify(frame, separators=(",", ":"))
 
 
 @dataclass(eq=False)

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-import json
 from typing import TYPE_CHECKING, Literal
 
 from codex_manager.json_types import JSONObject, JSONValue
 
 from ._clock import epoch_millis
+from ._json import stringify
 from ._state import MODEL, MODEL_PROVIDER
 
 if TYPE_CHECKING:
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 def _pretty(value: JSONValue) -> str:
     """``JSON.stringify(value, null, 2)``."""
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    return stringify(value, indent=2)
 
 
 def tool_call_row(
