@@ -430,6 +430,22 @@ async def test_a_call_cancelled_while_its_plain_handler_runs_is_answered_once_it
     assert runs == [5]
 
 
+async def test_a_result_too_large_for_the_server_is_answered_with_a_short_failure_async(
+    server: FakeCodexManager, acm: AsyncCodexManager
+) -> None:
+    def read_log() -> str:
+        return "x" * 2_000_000  # above the fake's (Fastify's) 1 MiB body limit
+
+    _created, skills = await acm.remote_skills.create_session(register=lambda s: s.skill(read_log))
+    await skills.send("CALL read_log {}", inject_skills=False)
+    assert skills.session_id is not None
+    await _wait_pending(server, skills.session_id)
+    (record,) = await skills.drain_pending_calls()
+    assert (record.submission_status, record.error_kind) == ("accepted", "result_conversion")
+    assert record.answer_text.startswith("Tool 'read_log' returned a result too large")
+    assert await skills.drain_pending_calls() == []
+
+
 class _HeldCharge:
     """A ``charge`` skill whose worker thread waits until ``release`` is set."""
 

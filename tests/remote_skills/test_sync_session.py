@@ -566,6 +566,38 @@ def test_a_lone_surrogate_in_the_arguments_reads_alike_on_a_drain_and_on_the_str
     assert seen == ["cut \ufffd", "cut \ufffd"]
 
 
+def test_a_result_too_large_for_the_server_is_answered_with_a_short_failure() -> None:
+    # The server's body limit (Fastify's 1 MiB) refused the answer with 413: kept, it was
+    # sent again by every drain and refused again, and the model waited until the call
+    # expired, never told why.
+    def read_log() -> str:
+        return "x" * 2_000_000
+
+    with FakeCodexManager(noise=False, body_limit=1_048_576) as server:
+        client = CodexManager(server.base_url)
+        _, skills = client.remote_skills.create_session(register=lambda s: s.skill(read_log))
+        send_calls(server, skills, "CALL read_log {}")
+        (record,) = skills.drain_pending_calls()
+        assert record.submission_status == "accepted"
+        assert (record.handled, record.success, record.error_kind) == (
+            True,
+            False,
+            "result_conversion",
+        )
+        assert record.answer_text == (
+            "Tool 'read_log' returned a result too large for the server to take (about "
+            "2,000,000 characters); nothing of it was delivered."
+        )
+        assert record.submission_attempts == 2  # the refused answer, then the failure
+        [delivered] = server.answers  # the fake records the answers its route took
+        assert delivered.body == {
+            "success": False,
+            "contentItems": [{"type": "inputText", "text": record.answer_text}],
+        }
+        assert skills.drain_pending_calls() == []
+        client.close()
+
+
 def test_an_answer_whose_delivery_failed_after_the_client_gave_up_is_sent_again(
     server: FakeCodexManager,
 ) -> None:

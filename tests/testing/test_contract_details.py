@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from codex_manager.json_types import JSONValue
-from codex_manager.testing import FakeCodexManager, SyncTurnContext, TurnContext
+from codex_manager.testing import FakeCodexManager, FakeServerError, SyncTurnContext, TurnContext
 
 from .helpers import LOOKUP_TICKET, open_stream, payload_of
 
@@ -170,3 +170,21 @@ def test_what_javascript_reads_as_nan_is_refused(http: httpx.Client, limit: str)
 def test_infinity_is_a_number_zod_refuses(http: httpx.Client) -> None:
     [issue] = http.get("/api/sessions", params={"limit": "Infinity"}).json()["issues"]
     assert issue["message"] == "Invalid input: expected number, received Infinity"
+
+
+def test_a_body_above_the_limit_is_answered_413_as_fastify_answers_it() -> None:
+    with FakeCodexManager(noise=False, body_limit=1_000) as server:
+        url = f"{server.api_base}/tool-calls/0/response"
+        too_large = httpx.post(url, json={"text": "x" * 2_000})
+        assert too_large.status_code == 413
+        assert too_large.json() == {
+            "status": "error",
+            "code": "request_failed",
+            "message": "Request body is too large",
+        }
+        assert httpx.post(url, json={"text": "x"}).status_code == 404  # read, no such call
+
+
+def test_the_body_limit_must_be_positive() -> None:
+    with pytest.raises(FakeServerError, match="body_limit"):
+        FakeCodexManager(body_limit=0)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeAlias, TypeVa
 
 from codex_manager._stream_runs import ConnectionMark, StreamRun, current_run, runs_of
 from codex_manager.errors import ClientClosedError
-from codex_manager.remote_skills.calls import ToolCall
+from codex_manager.remote_skills.calls import SkillAnswer, ToolCall
 from codex_manager.remote_skills.catalog import (
     CatalogSync,
     catalog_warning_text,
@@ -475,6 +475,39 @@ class SessionSkillsBase:
     def _duplicate(call: ToolCall, start: float) -> RemoteSkillDispatch:
         return RemoteSkillDispatch.build(
             call, None, None, None, time.perf_counter() - start, duplicate=True
+        )
+
+    @staticmethod
+    def _too_large(
+        call: ToolCall, outcome: LocalOutcome, refused: SubmissionResult
+    ) -> LocalOutcome:
+        """What to answer instead of a result the server refused as too large (413): sent
+        again, it would be refused on every drain until the call expired, the model never
+        told why."""
+        size = sum(
+            len(str(item.get("text", item.get("imageUrl", ""))))
+            for item in outcome.answer.content_items
+        )
+        text = (
+            f"Tool {call.tool!r} returned a result too large for the server to take "
+            f"(about {size:,} characters); nothing of it was delivered."
+        )
+        return LocalOutcome(
+            SkillAnswer.failure(text),
+            outcome.handled,
+            f"{text} ({refused.error})",
+            "result_conversion",
+        )
+
+    @staticmethod
+    def _after_fallback(refused: SubmissionResult, sent: SubmissionResult) -> SubmissionResult:
+        """The delivery of a fallback answer, counting the attempts of the refused one."""
+        return SubmissionResult(
+            sent.status,
+            sent.idempotent,
+            refused.attempts + sent.attempts,
+            sent.error,
+            sent.too_large,
         )
 
     def _settle(

@@ -24,7 +24,7 @@ from codex_manager.remote_skills._base import (
     SignalInput,
     pending_rows,
 )
-from codex_manager.remote_skills.calls import ToolCall
+from codex_manager.remote_skills.calls import SkillAnswer, ToolCall
 from codex_manager.remote_skills.catalog import CatalogSync
 from codex_manager.remote_skills.dispatch import RemoteSkillDispatch
 from codex_manager.remote_skills.errors import MalformedPendingCallsError
@@ -35,7 +35,7 @@ from codex_manager.remote_skills.execution import (
     prepare_call,
 )
 from codex_manager.remote_skills.options import RemoteSkillOptions
-from codex_manager.remote_skills.submit import SubmissionPolicy, submit_async
+from codex_manager.remote_skills.submit import SubmissionPolicy, SubmissionResult, submit_async
 from codex_manager.remote_skills.sync_session import PreparedSend
 from codex_manager.retry import RetryPolicy
 from codex_manager.types import (
@@ -344,21 +344,36 @@ class AsyncSessionSkills(SessionSkillsBase):
             if request_id is None:
                 result = self._no_request_id
             else:
-                answer = outcome.answer
-                result = await submit_async(
-                    lambda: self._client.tool_calls.respond(
-                        request_id,
-                        content_items=list(answer.content_items),
-                        success=answer.success,
-                        retry=RetryPolicy.disabled(),
-                    ),
-                    policy,
-                    still_pending=lambda: self._still_pending(call),
-                    check_first=check_first,
-                    expected_thread=call.thread_id,
-                    cut_short=lambda: self._closing(self._client),
-                )
+                result = await self._deliver(request_id, call, outcome.answer, policy, check_first)
+                if result.too_large:
+                    refused = result
+                    outcome = self._too_large(call, outcome, refused)
+                    sent = await self._deliver(request_id, call, outcome.answer, policy, False)
+                    result = self._after_fallback(refused, sent)
         except BaseException:
             self._tracker.unsent(call.key, outcome)
             raise
         return self._settle(call, outcome, result, start, resubmitted)
+
+    async def _deliver(
+        self,
+        request_id: str,
+        call: ToolCall,
+        answer: SkillAnswer,
+        policy: SubmissionPolicy,
+        check_first: bool,
+    ) -> SubmissionResult:
+        """Post ``answer`` (with the policy's retries)."""
+        return await submit_async(
+            lambda: self._client.tool_calls.respond(
+                request_id,
+                content_items=list(answer.content_items),
+                success=answer.success,
+                retry=RetryPolicy.disabled(),
+            ),
+            policy,
+            still_pending=lambda: self._still_pending(call),
+            check_first=check_first,
+            expected_thread=call.thread_id,
+            cut_short=lambda: self._closing(self._client),
+        )

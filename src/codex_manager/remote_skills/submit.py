@@ -108,6 +108,8 @@ class SubmissionResult:
     """POSTs made."""
     error: str | None = None
     """What went wrong (``failed``, ``misrouted``, or a call no longer pending)."""
+    too_large: bool = False
+    """The server refused the answer as too large (413): the same answer never will be taken."""
 
     @property
     def completed(self) -> bool:
@@ -194,7 +196,13 @@ def _interpret_error(exc: CodexManagerError, attempt: int) -> _Step:
     if isinstance(exc, RateLimitError):  # a proxy's or gateway's: the answer was not taken
         return _Retryable(f"rate limited (429): {exc}", False, False, _asked_wait(exc))
     if isinstance(exc, APIStatusError):
-        return SubmissionResult("failed", False, attempt, f"rejected with {exc.status_code}: {exc}")
+        return SubmissionResult(
+            "failed",
+            False,
+            attempt,
+            f"rejected with {exc.status_code}: {exc}",
+            too_large=exc.status_code == 413,
+        )
     return SubmissionResult("failed", False, attempt, str(exc))
 
 

@@ -27,7 +27,7 @@ from codex_manager.remote_skills._base import (
     SignalInput,
     pending_rows,
 )
-from codex_manager.remote_skills.calls import ToolCall
+from codex_manager.remote_skills.calls import SkillAnswer, ToolCall
 from codex_manager.remote_skills.catalog import CatalogSync
 from codex_manager.remote_skills.dispatch import RemoteSkillDispatch
 from codex_manager.remote_skills.errors import MalformedPendingCallsError
@@ -40,7 +40,7 @@ from codex_manager.remote_skills.execution import (
     timed_out,
 )
 from codex_manager.remote_skills.options import RemoteSkillOptions
-from codex_manager.remote_skills.submit import SubmissionPolicy, submit_sync
+from codex_manager.remote_skills.submit import SubmissionPolicy, SubmissionResult, submit_sync
 from codex_manager.remote_skills.watchdog import shared_watchdog
 from codex_manager.retry import RetryPolicy
 from codex_manager.stream.dispatch import in_handler_worker
@@ -465,24 +465,39 @@ class SessionSkills(SessionSkillsBase):
             if request_id is None:
                 result = self._no_request_id
             else:
-                answer = outcome.answer
-                result = submit_sync(
-                    lambda: self._client.tool_calls.respond(
-                        request_id,
-                        content_items=list(answer.content_items),
-                        success=answer.success,
-                        retry=RetryPolicy.disabled(),
-                    ),
-                    policy,
-                    still_pending=lambda: self._still_pending(call),
-                    check_first=check_first,
-                    expected_thread=call.thread_id,
-                    cut_short=lambda: self._closing(self._client),
-                )
+                result = self._deliver(request_id, call, outcome.answer, policy, check_first)
+                if result.too_large:
+                    refused = result
+                    outcome = self._too_large(call, outcome, refused)
+                    sent = self._deliver(request_id, call, outcome.answer, policy, False)
+                    result = self._after_fallback(refused, sent)
         except BaseException:
             self._tracker.unsent(call.key, outcome)
             raise
         return self._settle(call, outcome, result, start, resubmitted)
+
+    def _deliver(
+        self,
+        request_id: str,
+        call: ToolCall,
+        answer: SkillAnswer,
+        policy: SubmissionPolicy,
+        check_first: bool,
+    ) -> SubmissionResult:
+        """Post ``answer`` (with the policy's retries)."""
+        return submit_sync(
+            lambda: self._client.tool_calls.respond(
+                request_id,
+                content_items=list(answer.content_items),
+                success=answer.success,
+                retry=RetryPolicy.disabled(),
+            ),
+            policy,
+            still_pending=lambda: self._still_pending(call),
+            check_first=check_first,
+            expected_thread=call.thread_id,
+            cut_short=lambda: self._closing(self._client),
+        )
 
 
 class _DeadlineRace:

@@ -45,6 +45,13 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         return refused.response
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
         return route_not_found(request)
+    except web.HTTPRequestEntityTooLarge:
+        # Fastify's FST_ERR_CTP_BODY_TOO_LARGE, in the server's shape for errors that carry
+        # a status of their own.
+        return reply(
+            {"status": "error", "code": "request_failed", "message": "Request body is too large"},
+            413,
+        )
     except web.HTTPException:
         raise
     except asyncio.CancelledError:
@@ -59,9 +66,9 @@ async def _middleware(request: web.Request, handler: Handler) -> web.StreamRespo
         return internal_error()
 
 
-def build_app(ctx: Ctx) -> web.Application:
-    """The application serving ``ctx``."""
-    app = web.Application(middlewares=[_middleware], client_max_size=32 * 1024 * 1024)
+def build_app(ctx: Ctx, body_limit: int) -> web.Application:
+    """The application serving ``ctx``; request bodies above ``body_limit`` bytes get 413."""
+    app = web.Application(middlewares=[_middleware], client_max_size=body_limit)
     app[CTX_KEY] = ctx
     app.router.add_get("/api/stream", ctx.codex.hub.handle, allow_head=False)
     for module in ROUTE_MODULES:

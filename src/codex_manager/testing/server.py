@@ -74,6 +74,9 @@ class FakeCodexManager:
             (the real server takes about 0.1 s); 0 by default, for fast tests.
         event_history: How many published events :attr:`events_published` keeps (the
             oldest are dropped first), so long soak runs stay bounded in memory.
+        body_limit: The largest request body taken, in bytes: Fastify's default
+            ``bodyLimit`` (1 MiB), which the server keeps. A larger one is answered 413 (a
+            tool call's answer included), as the server answers it.
     """
 
     def __init__(
@@ -87,6 +90,7 @@ class FakeCodexManager:
         defaults_locked: bool = False,
         turn_start_delay: float = 0.0,
         event_history: int = 100_000,
+        body_limit: int = 1_048_576,
     ) -> None:
         self._host = host
         self._requested_port = port
@@ -97,6 +101,9 @@ class FakeCodexManager:
         )
         self._defaults_locked = defaults_locked
         self._event_history = event_history
+        if body_limit < 1:
+            raise FakeServerError(f"body_limit must be at least 1 byte (got {body_limit})")
+        self._body_limit = body_limit
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._runner: web.AppRunner | None = None
@@ -177,7 +184,10 @@ class FakeCodexManager:
             script=self._script,
         )
         self._runner = web.AppRunner(
-            build_app(self._ctx), handle_signals=False, access_log=None, shutdown_timeout=0.25
+            build_app(self._ctx, self._body_limit),
+            handle_signals=False,
+            access_log=None,
+            shutdown_timeout=0.25,
         )
         await self._runner.setup()
         await self._bind(self._requested_port)
