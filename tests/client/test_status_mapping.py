@@ -200,6 +200,11 @@ async def test_async_tool_call_outcomes(scripted: ScriptedServer) -> None:
         Reply(200, {"requestId": "7"}),
         Reply(200, {"status": "error", "requestId": "7"}),
         Reply(404, {"status": "ok"}),
+        # Each must name this request: a 404 for another one says nothing of this answer.
+        Reply(404, {"status": "not_found", "requestId": "8"}),
+        Reply(404, {"status": "not_found"}),
+        Reply(409, {"status": "conflict", "code": "in_flight"}),
+        Reply(200, {"status": "ok", "requestId": "8", "threadId": "t"}),
     ],
 )
 def test_tool_call_outcome_must_match_its_status(scripted: ScriptedServer, reply: Reply) -> None:
@@ -208,7 +213,13 @@ def test_tool_call_outcome_must_match_its_status(scripted: ScriptedServer, reply
         cm.tool_calls.respond("7", text="x")
 
 
-BARE_500_BODIES: list[object] = [b"<html>proxy error</html>", None, {"error": "internal_error"}]
+BARE_500_BODIES: list[object] = [
+    b"<html>proxy error</html>",
+    None,
+    {"error": "internal_error"},
+    # The server's generic failure (an uncaught exception), which names no request.
+    {"status": "error", "code": "internal_error", "message": "internal server error"},
+]
 
 
 @pytest.mark.parametrize("body", BARE_500_BODIES)

@@ -47,37 +47,50 @@ def _whole_body(value: Mapping[str, object] | Omit) -> dict[str, object]:
 def tool_call_outcome(answer: HttpAnswer, request_id: str) -> ToolCallResponseOutcome:
     """The typed outcome of ``POST /api/tool-calls/{requestId}/response``.
 
+    The server names the request in every such body (the URL's string): a 404, 409 or 500
+    that does not name this one is no outcome of this answer (a proxy's page, another
+    route's answer), and no answer names another request.
+
     Raises:
-        ServerError: A 500 whose body is not the documented ``{"status": "error"}`` (the
-            server's generic failure, a proxy's error page, an empty body): a server error
-            like any other, which the answer submission retries.
+        ServerError: A 500 whose body is not the documented ``{"status": "error",
+            "requestId": ...}`` (the server's generic failure, a proxy's error page, an empty
+            body): a server error like any other, which the answer submission retries.
         UnexpectedResponseError: The body does not carry the status its HTTP code documents
-            (e.g. a 200 without ``"status": "ok"``), so it cannot count as success.
+            (e.g. a 200 without ``"status": "ok"``, a 404 without ``"status": "not_found"``),
+            or does not name this request, so it cannot count as an outcome.
     """
     code = answer.status_code
-    if code == 500 and not (isinstance(answer.body, dict) and answer.body.get("status") == "error"):
+    body = answer.body
+    if code == 500 and not (
+        isinstance(body, dict)
+        and body.get("status") == "error"
+        and body.get("requestId") == request_id
+    ):
         raise answer.status_error()
     body = answer.json_object()
     status = body.get("status")
     echoed = body.get("requestId")
-    rid = echoed if isinstance(echoed, str) else request_id
+    if echoed != request_id and (echoed is not None or code != 200):
+        raise answer.unexpected(f"the answer names request {echoed!r}, not {request_id!r}")
     if code == 200:
         if status != "ok":
             raise answer.unexpected('a 200 answer must carry "status": "ok"')
         thread = body.get("threadId")
         return ToolCallAccepted(
-            request_id=rid, thread_id=thread if isinstance(thread, str) else None, body=body
+            request_id=request_id,
+            thread_id=thread if isinstance(thread, str) else None,
+            body=body,
         )
     if code == 404:
         if status != "not_found":
             raise answer.unexpected('a 404 answer must carry "status": "not_found"')
-        return ToolCallNotFound(request_id=rid, body=body)
+        return ToolCallNotFound(request_id=request_id, body=body)
     if code == 409:
         if body.get("code") != "in_flight" and status != "conflict":
             raise answer.unexpected('a 409 answer must carry "code": "in_flight"')
-        return ToolCallInFlight(request_id=rid, body=body)
+        return ToolCallInFlight(request_id=request_id, body=body)
     if code == 500:
-        return ToolCallSubmitFailed(request_id=rid, body=body)
+        return ToolCallSubmitFailed(request_id=request_id, body=body)
     raise answer.status_error()  # pragma: no cover - the transport only lets 200/404/409/500 in
 
 
