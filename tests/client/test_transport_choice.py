@@ -94,6 +94,24 @@ def test_aiohttp_causes_decide_the_kind(error: aiohttp.ClientError, kind: str) -
     assert _http.classify_failure(mapped) == kind
 
 
+def test_a_message_names_the_aiohttp_error_underneath() -> None:
+    # "ConnectTimeout" for a refused connection (or a dropped one) misled the reader.
+    mapped = httpx.ConnectTimeout("Cannot connect to host")
+    mapped.__cause__ = aiohttp.ServerDisconnectedError()
+    assert _http.failure_detail(mapped) == "ServerDisconnectedError: Server disconnected"
+    assert _http.failure_detail(httpx.ReadTimeout("slow")) == "ReadTimeout: slow"
+    assert _http.failure_detail(httpx.ReadTimeout("")) == "ReadTimeout"
+
+
+async def test_a_refused_connection_reads_as_one_on_aiohttp(closed_port_url: str) -> None:
+    async with AsyncCodexManager(
+        closed_port_url, http_transport="aiohttp", retry=RetryPolicy.disabled()
+    ) as acm:
+        with pytest.raises(ConnectError) as caught:
+            await acm.system.health()
+    assert "could not connect (ClientConnectorError: Cannot connect to host" in str(caught.value)
+
+
 def test_httpx_errors_without_aiohttp_cause_keep_their_meaning() -> None:
     assert _http.classify_failure(httpx.ConnectError("refused")) == "connect"
     assert _http.classify_failure(httpx.ReadTimeout("slow")) == "timeout"

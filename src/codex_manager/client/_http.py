@@ -234,6 +234,13 @@ def new_async_http_client(
     )
 
 
+def failure_detail(exc: BaseException) -> str:
+    """``exc`` as a message says it: the aiohttp error underneath when there is one, for
+    httpx-aiohttp names a refused connection and a dropped one alike ``ConnectTimeout``."""
+    shown = _aiohttp_cause(exc) or exc
+    return f"{type(shown).__name__}: {shown}" if str(shown) else type(shown).__name__
+
+
 def _aiohttp_cause(exc: BaseException) -> BaseException | None:
     """The aiohttp exception ``exc`` was raised from, if any (aiohttp already imported)."""
     if "aiohttp" not in sys.modules:

@@ -44,6 +44,7 @@ from codex_manager.client._http import (
     SdkHttpClient,
     carried_by_aiohttp,
     classify_failure,
+    failure_detail,
     is_unmapped_aiohttp_error,
     new_async_http_client,
 )
@@ -185,7 +186,7 @@ def _transport_error(exc: Exception, info: RequestInfo) -> TransportError:
         # Such messages quote the header's value, which may be a token: never show it.
         detail = f"{type(exc).__name__}: a request header is not valid HTTP (value not shown)"
     else:
-        detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        detail = failure_detail(exc)
     kind: type[TransportError]
     failure = classify_failure(exc)
     if isinstance(exc, httpx.LocalProtocolError):
