@@ -695,6 +695,38 @@ def test_unresolvable_annotation_is_refused_clearly() -> None:
     build_skill("unresolved", handler, input_schema={"type": "object"})
 
 
+def test_a_type_defined_where_the_skill_is_registered_is_found() -> None:
+    # Under `from __future__ import annotations` (this module's), a class defined next to the
+    # skill and named only in its annotations is no closure variable: it was refused.
+    class Order(BaseModel):
+        item: str
+        quantity: int
+
+    def place(order: Order) -> str:
+        return f"{order.quantity} x {order.item}"
+
+    order = _props(build_skill("place", place).input_schema)["order"]
+    assert isinstance(order, dict)
+    assert order["required"] == ["item", "quantity"]
+
+
+def test_a_type_defined_by_the_caller_of_a_register_callback_is_found() -> None:
+    from codex_manager import CodexManager
+
+    class Shelf(BaseModel):
+        row: int
+
+    def stock(shelf: Shelf) -> str:
+        return f"row {shelf.row}"
+
+    with CodexManager("http://127.0.0.1:9") as cm:
+        skills = cm.remote_skills.session("s1")
+        register: Callable[[object], object] = lambda _s: skills.skill(stock)  # noqa: E731
+        register(skills)
+        [tool] = skills.dynamic_tools()
+    assert list(_props(tool["inputSchema"])) == ["shelf"]
+
+
 def test_output_contract_for_unschematizable_return() -> None:
     def handler() -> Opaque:
         return Opaque()

@@ -16,10 +16,11 @@ import collections.abc
 import functools
 import inspect
 import json
+import sys
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, Union, cast, get_args, get_origin
+from typing import Annotated, Any, Final, Literal, Union, cast, get_args, get_origin
 
 import docstring_parser
 import jsonschema_rs
@@ -269,7 +270,13 @@ def _signature(
         for function in reversed(_underlying(handler)):  # the outermost wins a clash
             if inspect.isfunction(function):
                 closure.update(inspect.getclosurevars(function).nonlocals)
-        return inspect.signature(handler, eval_str=True, locals=closure)
+        try:
+            return inspect.signature(handler, eval_str=True, locals=closure)
+        except NameError:
+            # A type defined in the function that registers the skill, named only in string
+            # annotations (``from __future__ import annotations``), is no closure variable.
+            scope = {**_registering_scope(), **closure}
+            return inspect.signature(handler, eval_str=True, locals=scope)
     except (NameError, SyntaxError, TypeError) as exc:
         if not annotations_needed:
             try:
@@ -285,6 +292,26 @@ def _signature(
         raise SkillRegistrationError(
             name, f"the handler has no readable signature ({exc})"
         ) from exc
+
+
+_SCOPE_FRAMES: Final = 3
+"""How many frames of the registering code lend their local names to annotations."""
+
+
+def _registering_scope() -> dict[str, object]:
+    """The local names of the code registering a skill: the frames outside the SDK, the
+    innermost first (a ``register`` callback, then the function that passed it on...)."""
+    names: dict[str, object] = {}
+    frame: types.FrameType | None = sys._getframe(1)
+    taken = 0
+    while frame is not None and taken < _SCOPE_FRAMES:
+        module = frame.f_globals.get("__name__", "")
+        if not (module == "codex_manager" or module.startswith("codex_manager.")):
+            for key, value in frame.f_locals.items():
+                names.setdefault(key, value)
+            taken += 1
+        frame = frame.f_back
+    return names
 
 
 def _with_description(annotation: object, description: str | None, alias: str) -> object:
