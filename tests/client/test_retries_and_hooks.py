@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import ssl
+import threading
 import traceback
 from collections.abc import Awaitable, Callable
 
 import httpx
 import pytest
+import trustme
 
 from codex_manager import AsyncCodexManager, CodexManager, HttpTransportChoice, RetryPolicy
 from codex_manager.errors import (
@@ -608,3 +613,53 @@ def test_a_given_clients_header_that_is_refused_is_not_quoted_in_the_traceback(
         cm.system.info()
     assert "SECRET-TOKEN-123" not in "".join(traceback.format_exception(caught.value))
     given.close()
+
+
+class _UntrustedTLSServer:
+    """Accepts TLS handshakes with a certificate no client trusts; counts the attempts."""
+
+    def __init__(self) -> None:
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        trustme.CA().issue_cert("127.0.0.1").configure_cert(self.context)
+        self.handshakes = 0
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            self.handshakes += 1
+            with contextlib.suppress(OSError):
+                self.context.wrap_socket(conn, server_side=True).close()
+            conn.close()
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@pytest.mark.parametrize("kind", ["sync", "aiohttp", "httpx"])
+async def test_a_certificate_that_is_not_trusted_is_not_retried(kind: str) -> None:
+    # A refused certificate stays refused: three attempts and their backoff only delayed
+    # the error.
+    server = _UntrustedTLSServer()
+    try:
+        if kind == "sync":
+            with CodexManager(server.base_url, retry=FAST) as cm, pytest.raises(ConnectError):
+                cm.system.health()
+        else:
+            transport: HttpTransportChoice = "aiohttp" if kind == "aiohttp" else "httpx"
+            async with AsyncCodexManager(
+                server.base_url, retry=FAST, http_transport=transport
+            ) as acm:
+                with pytest.raises(ConnectError):
+                    await acm.system.health()
+        assert server.handshakes == 1
+    finally:
+        server.close()

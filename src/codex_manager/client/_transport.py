@@ -14,6 +14,7 @@ import contextlib
 import json
 import logging
 import re
+import ssl
 import threading
 import time
 import weakref
@@ -173,6 +174,18 @@ def _refuse_invalid_headers(info: RequestInfo) -> None:
     for name, value in info.headers.items():
         if not valid_header(name, value):
             raise _transport_error(httpx.LocalProtocolError("Illegal header value"), info)
+
+
+def _untrusted_certificate(error: BaseException) -> bool:
+    """Whether ``error`` comes of a server certificate that was not trusted."""
+    seen: BaseException | None = error
+    for _ in range(8):  # a short chain; the bound guards against cycles
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class UnsendableRequestError(ProtocolError):
@@ -607,7 +620,8 @@ class _TransportBase:
             return None
         replayable = plan.replay_after_unclear or policy.retry_non_idempotent
         if isinstance(error, ConnectError):
-            retry = policy.retry_connect_errors  # nothing reached the server
+            # Nothing reached the server; but a certificate it was refused for stays refused.
+            retry = policy.retry_connect_errors and not _untrusted_certificate(error)
         elif isinstance(error, TransportError):
             # A request refused before sending (a header no request may carry) never will be.
             retry = replayable and not isinstance(error, UnsendableRequestError)
