@@ -426,6 +426,44 @@ def test_sync_close_gives_handlers_the_margin_past_the_streams_own_timeout(
     assert outcomes == ["answered"]
 
 
+def test_sync_close_after_the_run_gave_up_on_its_handlers_still_waits_and_starts_none(
+    fake: FakeCodexManager,
+) -> None:
+    # The run ended at its shutdown timeout with a handler running and calls queued behind
+    # it: it left the client's runs, so close() neither waited for the handler (its answer
+    # failed on the closed client) nor kept the queued calls from starting after it.
+    session = fake.create_session(dynamic_tools=[TOOL])
+    options = StreamOptions(max_concurrency=1, shutdown_timeout=0.2)
+    cm = CodexManager(fake.base_url, stream_options=options)
+    entered = threading.Event()
+    started: list[str] = []
+    outcomes: list[str] = []
+
+    @cm.on_app_server_request("item.tool.call")
+    def on_tool_call(signal: AppServerSignal, context: SyncContext) -> None:
+        started.append(str(signal.request_id))
+        entered.set()
+        time.sleep(0.8)
+        context.client.tool_calls.respond(str(signal.request_id), text="done")
+        outcomes.append("answered")
+
+    runner = threading.Thread(target=cm.stream.run_forever, kwargs={"thread_id": session})
+    runner.start()
+    fake.wait_for(lambda: fake.websocket_count == 1)
+    cm.session(session).messages.send(TWO_CALLS)
+    assert entered.wait(10)
+    fake.wait_for(lambda: len(fake.pending_tool_calls(session)) == 2)
+    time.sleep(0.1)  # the second call's frame read and queued behind the first
+    cm.stream.stop()
+    runner.join(10)  # after 0.2 s: the handler still runs
+    assert outcomes == []
+    cm.close()
+    assert outcomes == ["answered"]  # close() waited for it
+    time.sleep(1.0)  # a queued call that started now would show
+    assert len(started) == 1
+    assert len(fake.pending_tool_calls(session)) == 1
+
+
 async def test_async_close_from_a_plain_handler_does_not_wait_for_itself(
     fake: FakeCodexManager,
 ) -> None:

@@ -121,6 +121,7 @@ class ThreadDispatcher:
         self._waiting = False
         self._released = False
         self._intake_open = True
+        self._on_idle: list[Callable[[], None]] = []
         self._report = report
         self.stream_run: StreamRun | None = None
         """The run whose handlers these are: marked as such while they run (see
@@ -252,8 +253,21 @@ class ThreadDispatcher:
             self._capacity.release()
             with self._lock:
                 self._outstanding -= 1
-                if not self._outstanding:
+                idle = not self._outstanding
+                if idle:
                     self._idle.notify_all()
+                    then, self._on_idle = self._on_idle, []
+            if idle:
+                for callback in then:
+                    callback()
+
+    def when_idle(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once no call is queued or running: now, or when the last ends."""
+        with self._lock:
+            if self._outstanding:
+                self._on_idle.append(callback)
+                return
+        callback()
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until every queued call finished; ``False`` on timeout."""

@@ -201,11 +201,17 @@ class EventStream(HandlerRegistry[ClientT]):
                     self._dispatcher = None
                     self._running = False
                 if runs is not None:
-                    runs.leave(run)
+                    # Handlers that outlived the shutdown timeout (and the calls queued behind
+                    # them, which still start) keep the run registered: the client's close()
+                    # then waits for them and starts no more of them.
+                    dispatcher.when_idle(partial(runs.leave, run))
 
     def _stop_for_close(self, dispatcher: ThreadDispatcher) -> None:
         """Stop, and start no handler any more: the client is closing."""
-        self.stop()
+        with self._state_lock:
+            ours = self._dispatcher is dispatcher
+        if ours:  # the run still goes on (else a stop() would wait for the next run)
+            self.stop()
         dispatcher.close_intake()
 
     def _connections(
