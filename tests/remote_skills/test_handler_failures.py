@@ -273,6 +273,52 @@ def test_an_interrupted_sync_drain_never_runs_the_handler_twice() -> None:
     assert runs == [100]
 
 
+def test_ctrl_c_while_an_answer_waits_to_be_sent_again_still_sends_it() -> None:
+    # The handler had returned; its answer met a 500 and waited to go again when Ctrl-C came:
+    # it was kept in memory only, and the next process's drain charged the card again.
+    runs: list[int] = []
+
+    def charge(amount: int) -> str:
+        """Charges a card (a side effect)."""
+        runs.append(amount)
+        return f"charged {amount}"
+
+    with _ctrl_c_raises_interrupted(), FakeCodexManager() as server:
+        with CodexManager(server.base_url) as cm:
+            _created, skills = cm.remote_skills.create_session(register=lambda s: s.skill(charge))
+            send_calls(server, skills, 'CALL charge {"amount": 5}')
+            server.fail_next_answers(1)
+            threading.Timer(0.3, os.kill, (os.getpid(), signal.SIGINT)).start()
+            with pytest.raises(Interrupted):
+                skills.drain_pending_calls(retry_delay_seconds=5.0)
+        # The close at the end of the with block waited for the answer.
+        assert [answer.status for answer in server.answers] == [500, 200]
+        assert server.pending_tool_calls(skills.session_id) == []
+    assert runs == [5]
+
+
+async def test_a_cancel_while_an_answer_waits_to_be_sent_again_still_sends_it() -> None:
+    runs: list[int] = []
+
+    def charge(amount: int) -> str:
+        """Charges a card (a side effect)."""
+        runs.append(amount)
+        return f"charged {amount}"
+
+    with FakeCodexManager() as server:
+        async with AsyncCodexManager(server.base_url) as acm:
+            _created, skills = await acm.remote_skills.create_session(
+                register=lambda s: s.skill(charge)
+            )
+            await skills.send('CALL charge {"amount": 5}', inject_skills=False)
+            await asyncio.to_thread(server.wait_for_tool_call, skills.session_id)
+            server.fail_next_answers(1)
+            with pytest.raises(TimeoutError):
+                await asyncio.wait_for(skills.drain_pending_calls(retry_delay_seconds=5.0), 0.5)
+        assert [answer.status for answer in server.answers] == [500, 200]
+    assert runs == [5]
+
+
 def test_ctrl_c_during_a_one_call_drain_still_sends_its_answer_before_close() -> None:
     # The program ends on Ctrl-C, its client closing on the way out: the call the handler
     # finished was left pending, for the next process's drain to charge again.

@@ -285,7 +285,15 @@ class AsyncSessionSkills(SessionSkillsBase):
             ):
                 self._give_back(call.key, still_running)
             raise
-        return await self._complete(call, outcome, policy, start, resubmitted, mark)
+        try:
+            return await self._complete(call, outcome, policy, start, resubmitted, mark)
+        except asyncio.CancelledError:
+            # Cancelled while the answer was on its way (a wait between attempts, the POST):
+            # it goes on in a task of its own, the client's aclose() waiting for it.
+            delivered: asyncio.Future[LocalOutcome] = asyncio.get_running_loop().create_future()
+            delivered.set_result(outcome)
+            self._answer_once_returned(call, delivered, policy, start, mark)
+            raise
 
     def _answer_once_returned(
         self,

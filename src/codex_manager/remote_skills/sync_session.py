@@ -335,7 +335,17 @@ class SessionSkills(SessionSkillsBase):
             ):
                 self._give_back(call.key, still_running)
             raise
-        return self._complete(call, outcome, policy, start, resubmitted, mark)
+        try:
+            return self._complete(call, outcome, policy, start, resubmitted, mark)
+        except BaseException as interruption:
+            if not isinstance(interruption, Exception):
+                # Ctrl-C while the answer was on its way (a wait between attempts, the POST):
+                # it goes on from a thread of its own, the client's close() waiting for it,
+                # or a program ending now leaves the call for the next process to run again.
+                delivered: concurrent.futures.Future[LocalOutcome] = concurrent.futures.Future()
+                delivered.set_result(outcome)
+                self._answer_once_returned(call, delivered, policy, start, mark)
+            raise
 
     def _answer_once_returned(
         self,
