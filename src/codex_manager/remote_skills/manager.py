@@ -55,6 +55,8 @@ class RemoteSkills:
         self._sessions: dict[str, SessionSkills] = {}
         self._lock = threading.Lock()
         self._executors: list[DaemonThreadPool] = []
+        # Pools made for one registry each (skill_options of another bound), ended with it.
+        self._own_pools: list[concurrent.futures.Executor] = []
         self._options = options or RemoteSkillOptions()
         self._bound = self._options.thread_bound()
         self._executor = self._new_executor(self._bound)
@@ -67,7 +69,18 @@ class RemoteSkills:
     def _executor_for(self, options: RemoteSkillOptions) -> concurrent.futures.Executor:
         if options.thread_bound() == self._bound:
             return self._executor
-        return self._new_executor(options.thread_bound())
+        own = self._new_executor(options.thread_bound())
+        self._own_pools.append(own)  # a list append: atomic, whatever lock the caller holds
+        return own
+
+    def _let_go(self, executor: concurrent.futures.Executor) -> None:
+        """A registry is gone: its own pool (if it had one) ends its threads once the calls
+        it runs are done."""
+        with self._lock:
+            if not _take_out(self._own_pools, executor):
+                return
+            self._executors = [pool for pool in self._executors if pool is not executor]
+        executor.shutdown(wait=False)
 
     @property
     def options(self) -> RemoteSkillOptions:
@@ -99,15 +112,20 @@ class RemoteSkills:
             SkillRegistrationError: a skill the callback registered is invalid.
         """
         options = skill_options or self._options
-        skills = SessionSkills(self._client, None, options, self._executor_for(options))
-        if register is not None:
-            returned = register(skills)
-            if inspect.isawaitable(returned):
-                if inspect.iscoroutine(returned):
-                    returned.close()  # never awaited: close it to avoid a "never awaited" warning
-                raise TypeError(_SYNC_CALLBACK_ERROR)
-        tools = skills.dynamic_tools()
-        created = self._client.sessions.create(dynamic_tools=tools, **session_create_kwargs)
+        executor = self._executor_for(options)
+        skills = SessionSkills(self._client, None, options, executor)
+        try:
+            if register is not None:
+                returned = register(skills)
+                if inspect.isawaitable(returned):
+                    if inspect.iscoroutine(returned):
+                        returned.close()  # never awaited: no "never awaited" warning
+                    raise TypeError(_SYNC_CALLBACK_ERROR)
+            tools = skills.dynamic_tools()
+            created = self._client.sessions.create(dynamic_tools=tools, **session_create_kwargs)
+        except BaseException:
+            self._let_go(executor)
+            raise
         session_id = created["session"]["sessionId"]
         skills._bind(session_id, tuple(tool["name"] for tool in tools))
         with self._lock:
@@ -133,10 +151,15 @@ class RemoteSkills:
     def forget(self, session_id: str) -> SessionSkills | None:
         """Drop the registry of a session this client is done with (deleted, say): a
         long-lived client otherwise keeps every registry it made. Returns it (``None`` if
-        there was none); a later :meth:`session` makes a new, empty one.
+        there was none); a later :meth:`session` makes a new, empty one. A registry made
+        with ``skill_options`` of another ``max_concurrent_calls`` had worker threads of its
+        own: they end once the calls they run are done.
         """
         with self._lock:
-            return self._sessions.pop(session_id, None)
+            forgotten = self._sessions.pop(session_id, None)
+        if forgotten is not None:
+            self._let_go(forgotten._executor)
+        return forgotten
 
     def close(self) -> None:
         """Stop the handler worker threads (called when the client closes)."""
@@ -154,6 +177,8 @@ class AsyncRemoteSkills:
         self._client = client
         self._sessions: dict[str, AsyncSessionSkills] = {}
         self._executors: list[DaemonThreadPool] = []
+        # Runtimes made for one registry each (skill_options of another bound), ended with it.
+        self._own_pools: list[concurrent.futures.Executor] = []
         self._options = options or RemoteSkillOptions()
         self._runtime = self._new_runtime(self._options)
 
@@ -172,7 +197,16 @@ class AsyncRemoteSkills:
         # Sessions with their own bound get their own pool; the rest share the client's.
         if self._fits(options):
             return self._runtime
-        return self._new_runtime(options)
+        own = self._new_runtime(options)
+        self._own_pools.append(own.executor)
+        return own
+
+    def _let_go(self, runtime: AsyncRuntime) -> None:
+        """Async twin of ``RemoteSkills._let_go``."""
+        executor = runtime.executor
+        if _take_out(self._own_pools, executor):
+            self._executors = [pool for pool in self._executors if pool is not executor]
+            executor.shutdown(wait=False)
 
     @property
     def options(self) -> RemoteSkillOptions:
@@ -198,13 +232,20 @@ class AsyncRemoteSkills:
     ) -> tuple[CreateSessionResponse, AsyncSessionSkills]:
         """Async twin of ``RemoteSkills.create_session``; ``register`` may be sync or async."""
         options = skill_options or self._options
-        skills = AsyncSessionSkills(self._client, None, options, self._runtime_for(options))
-        if register is not None:
-            returned = register(skills)
-            if inspect.isawaitable(returned):
-                await returned
-        tools = skills.dynamic_tools()
-        created = await self._client.sessions.create(dynamic_tools=tools, **session_create_kwargs)
+        runtime = self._runtime_for(options)
+        skills = AsyncSessionSkills(self._client, None, options, runtime)
+        try:
+            if register is not None:
+                returned = register(skills)
+                if inspect.isawaitable(returned):
+                    await returned
+            tools = skills.dynamic_tools()
+            created = await self._client.sessions.create(
+                dynamic_tools=tools, **session_create_kwargs
+            )
+        except BaseException:
+            self._let_go(runtime)
+            raise
         session_id = created["session"]["sessionId"]
         skills._bind(session_id, tuple(tool["name"] for tool in tools))
         self._sessions[session_id] = skills
@@ -224,9 +265,23 @@ class AsyncRemoteSkills:
 
     def forget(self, session_id: str) -> AsyncSessionSkills | None:
         """Async twin of :meth:`RemoteSkills.forget`."""
-        return self._sessions.pop(session_id, None)
+        forgotten = self._sessions.pop(session_id, None)
+        if forgotten is not None:
+            self._let_go(forgotten._runtime)
+        return forgotten
 
     def close(self) -> None:
         """Stop the handler worker threads (called when the client closes)."""
         for executor in self._executors:
             executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _take_out(
+    pools: list[concurrent.futures.Executor], executor: concurrent.futures.Executor
+) -> bool:
+    """Remove ``executor`` from ``pools`` (by identity); whether it was there."""
+    for index, pool in enumerate(pools):
+        if pool is executor:
+            del pools[index]
+            return True
+    return False
