@@ -85,14 +85,16 @@ current_run: contextvars.ContextVar[StreamRun | None] = contextvars.ContextVar(
 
 
 class ConnectionMark:
-    """A stream run and its count of lost connections when a tool call was read."""
+    """A stream run and its count of lost connections when a tool call was read, and when."""
 
-    __slots__ = ("_lost", "_run")
+    __slots__ = ("_lost", "_run", "read_at")
 
     def __init__(self, run: StreamRun, lost: int | None = None) -> None:
-        """Mark ``run`` at ``lost`` lost connections (default: its count now)."""
+        """Mark ``run`` at ``lost`` lost connections (default: its count now), read now."""
         self._run = run
         self._lost = run.connections_lost if lost is None else lost
+        self.read_at = time.monotonic()
+        """When the call was read (:func:`time.monotonic`): its deadline counts from then."""
 
     @classmethod
     def now(cls) -> ConnectionMark | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -568,3 +569,82 @@ async def test_a_call_read_before_the_loss_and_started_after_it_is_checked_async
         ("quick", "not_found", 0),
     ]
     assert len(server.pending_tool_calls(second.session_id)) == 2
+
+
+def test_a_call_that_waited_for_a_worker_past_its_deadline_never_starts_sync(
+    server: FakeCodexManager,
+) -> None:
+    # Queued behind a hung handler (max_concurrency=1), the second call got a fresh full
+    # timeout once it started, and the model waited that much longer for its timeout text.
+    runs: list[int] = []
+    release = threading.Event()
+    records: list[RemoteSkillDispatch] = []
+
+    def hang(x: int) -> int:
+        """Hangs well past its deadline."""
+        runs.append(x)
+        release.wait(0.8)
+        return x
+
+    options = StreamOptions(max_concurrency=1)
+    with CodexManager(server.base_url, stream_options=options) as cm:
+        _, skills = cm.remote_skills.create_session(
+            register=lambda s: s.skill(timeout_seconds=0.3)(hang)
+        )
+
+        @cm.on_app_server_request("item.tool.call")
+        def on_call(signal: AppServerSignal, ctx: object) -> None:
+            record = skills.respond_to_signal(signal)
+            if record is not None:
+                records.append(record)
+
+        stream = threading.Thread(target=cm.stream.run_forever)
+        stream.start()
+        try:
+            server.wait_for(lambda: server.websocket_count > 0, 10)
+            skills.send('PARALLEL\nCALL hang {"x": 1}\nCALL hang {"x": 2}', inject_skills=False)
+            server.wait_for(lambda: len(server.answers) == 2, 10)
+        finally:
+            release.set()
+            cm.stream.stop()
+            stream.join(10)
+    assert runs == [1]
+    assert sorted((r.error_kind, r.handled) for r in records) == [
+        ("timeout", False),
+        ("timeout", False),
+    ]
+
+
+async def test_a_call_that_waited_for_a_slot_past_its_deadline_never_starts_async(
+    server: FakeCodexManager,
+) -> None:
+    runs: list[int] = []
+
+    async def hang(x: int) -> int:
+        """Holds its slot past its deadline (shielded from its own cancel)."""
+        runs.append(x)
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.sleep(0.8)
+        return x
+
+    options = StreamOptions(max_concurrency=1)
+    async with AsyncCodexManager(server.base_url, stream_options=options) as acm:
+        _, skills = await acm.remote_skills.create_session(
+            register=lambda s: s.skill(timeout_seconds=0.3)(hang)
+        )
+
+        @acm.on_app_server_request("item.tool.call")
+        async def on_call(signal: AppServerSignal, ctx: object) -> None:
+            await skills.respond_to_signal(signal)
+
+        listening = asyncio.create_task(acm.stream.run_forever())
+        try:
+            await asyncio.to_thread(server.wait_for, lambda: server.websocket_count > 0, 10)
+            await skills.send(
+                'PARALLEL\nCALL hang {"x": 1}\nCALL hang {"x": 2}', inject_skills=False
+            )
+            await asyncio.to_thread(server.wait_for, lambda: len(server.answers) == 2, 10)
+        finally:
+            acm.stream.stop()
+            await listening
+    assert runs == [1]

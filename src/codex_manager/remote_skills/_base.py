@@ -28,7 +28,11 @@ from codex_manager.remote_skills.errors import (
     SessionNotBoundError,
     SkillNotFoundError,
 )
-from codex_manager.remote_skills.execution import DEFAULT_TIMEOUT_SECONDS, LocalOutcome
+from codex_manager.remote_skills.execution import (
+    DEFAULT_TIMEOUT_SECONDS,
+    LocalOutcome,
+    PreparedCall,
+)
 from codex_manager.remote_skills.options import RemoteSkillOptions
 from codex_manager.remote_skills.registry import CatalogView, SkillRegistry
 from codex_manager.remote_skills.signals import (
@@ -475,6 +479,15 @@ class SessionSkillsBase:
     def _duplicate(call: ToolCall, start: float) -> RemoteSkillDispatch:
         return RemoteSkillDispatch.build(
             call, None, None, None, time.perf_counter() - start, duplicate=True
+        )
+
+    @staticmethod
+    def _waited_past_deadline(prepared: PreparedCall, mark: ConnectionMark | None) -> bool:
+        """Whether a stream's call waited for a handler thread (or slot) past its whole
+        deadline, which counts from when the stream read it: it must not start then."""
+        timeout = prepared.timeout
+        return (
+            timeout is not None and mark is not None and time.monotonic() - mark.read_at >= timeout
         )
 
     @staticmethod

@@ -33,6 +33,7 @@ from codex_manager.remote_skills.execution import (
     Outlived,
     execute_async,
     prepare_call,
+    timed_out,
 )
 from codex_manager.remote_skills.options import RemoteSkillOptions
 from codex_manager.remote_skills.submit import SubmissionPolicy, SubmissionResult, submit_async
@@ -170,10 +171,17 @@ class AsyncSessionSkills(SessionSkillsBase):
 
     # -- dispatch -----------------------------------------------------------------------------
 
-    async def _execute(self, call: ToolCall, outlived: Outlived | None = None) -> LocalOutcome:
+    async def _execute(
+        self,
+        call: ToolCall,
+        outlived: Outlived | None = None,
+        mark: ConnectionMark | None = None,
+    ) -> LocalOutcome:
         prepared = prepare_call(self._registry, call, self._session_id, self._settings)
         if isinstance(prepared, LocalOutcome):
             return prepared
+        if self._waited_past_deadline(prepared, mark):
+            return timed_out(prepared)
         return await execute_async(prepared, self._settings, self._runtime.executor, outlived)
 
     async def dispatch_app_server_signal(self, signal: SignalInput) -> RemoteSkillDispatch | None:
@@ -277,7 +285,7 @@ class AsyncSessionSkills(SessionSkillsBase):
                 # The bound covers running handlers; answers are posted outside it so a busy
                 # pool never holds back delivery of finished calls.
                 async with self._runtime.semaphore:
-                    outcome = await self._execute(call, still_running.append)
+                    outcome = await self._execute(call, still_running.append, mark)
         except BaseException:
             if not (
                 still_running

@@ -405,6 +405,8 @@ class SessionSkills(SessionSkillsBase):
         prepared = prepare_call(self._registry, call, self._session_id, self._settings)
         if isinstance(prepared, LocalOutcome):
             return prepared
+        if self._waited_past_deadline(prepared, mark):
+            return timed_out(prepared)
         if prepared.skill.is_async:
             return execute_sync(prepared, self._settings, self._executor, outlived)
         if prepared.timeout is None:

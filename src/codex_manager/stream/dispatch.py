@@ -47,17 +47,14 @@ def in_handler_worker() -> bool:
     return bool(getattr(_worker, "handler_thread", False))
 
 
-Job: TypeAlias = tuple[HandlerEntry, object, HandlerContext[StreamClient], int]
+Job: TypeAlias = tuple[HandlerEntry, object, HandlerContext[StreamClient], ConnectionMark | None]
 """A handler, what it handles, its context, and the run's lost connections when it was read."""
 
 
-def _connections_lost(run: StreamRun | None) -> int:
-    return 0 if run is None else run.connections_lost
-
-
-def _read_at(run: StreamRun | None, lost: int) -> ConnectionMark | None:
-    """The mark a handler's answers compare with (see ``remote_skills``' ownership check)."""
-    return None if run is None else ConnectionMark(run, lost)
+def _read_now(run: StreamRun | None) -> ConnectionMark | None:
+    """The mark of a call read now: what its handler's answers compare with (see
+    ``remote_skills``' ownership check), and when its deadline began."""
+    return None if run is None else ConnectionMark(run)
 
 
 LaneKey: TypeAlias = tuple[int, str | None]
@@ -159,7 +156,7 @@ class ThreadDispatcher:
                         return False
             finally:
                 self._waiting = False
-        job: Job = (entry, item, context, _connections_lost(self.stream_run))
+        job: Job = (entry, item, context, _read_now(self.stream_run))
         work: Callable[[], None]
         with self._lock:
             if not self._intake_open:
@@ -226,7 +223,7 @@ class ThreadDispatcher:
             self._intake_open = False
 
     def _run(self, job: Job) -> None:
-        entry, item, context, lost = job
+        entry, item, context, mark = job
         # Counted before the intake is looked at, without the lock (the hub holds it often;
         # waiting for it costs a GIL hand-off): a close() that shut the intake after this
         # look sees the count; one that shut it before, this call does not start.
@@ -236,7 +233,7 @@ class ThreadDispatcher:
         if not start:
             started.pop()
         marked = current_run.set(self.stream_run)
-        read_at = read_mark.set(_read_at(self.stream_run, lost))
+        read_at = read_mark.set(mark)
         try:
             if start:
                 call_sync(entry, item, context)
@@ -361,7 +358,7 @@ class TaskDispatcher:
                 break  # joining a running lane starts no task
             await gate.wait_open()
         self._free_slots -= 1
-        job: Job = (entry, item, context, _connections_lost(self.stream_run))
+        job: Job = (entry, item, context, _read_now(self.stream_run))
         if not ordered:
             self._start(self._run(*job), gate)
             return True
@@ -459,10 +456,10 @@ class TaskDispatcher:
         entry: HandlerEntry,
         item: object,
         context: HandlerContext[StreamClient],
-        lost: int,
+        mark: ConnectionMark | None,
     ) -> None:
         started = False
-        read_at = read_mark.set(_read_at(self.stream_run, lost))
+        read_at = read_mark.set(mark)
         try:
             async with self._running:
                 if not self._intake_open:
