@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
 import ssl
 import threading
@@ -378,6 +379,16 @@ _SERVING: weakref.WeakSet[httpx.Client | httpx.AsyncClient] = weakref.WeakSet()
 # Reentrant: an SDK client left open is released by a finalizer when it is collected, and a
 # collection may start on this thread while it holds the lock.
 _SERVING_LOCK = threading.RLock()
+
+
+def _renew_serving_lock() -> None:
+    """A child made by fork() while another thread held the lock gets a fresh one."""
+    global _SERVING_LOCK
+    _SERVING_LOCK = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_serving_lock)
 
 
 _Adopted = tuple[httpx.Client | httpx.AsyncClient, Callable[..., object], Callable[..., object]]

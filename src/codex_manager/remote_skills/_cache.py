@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Final, Generic, TypeVar
@@ -23,6 +25,11 @@ class BoundedCache(Generic[K, V]):
         self._size = size
         self._entries: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
+        if hasattr(os, "register_at_fork"):
+            # A child made by fork() while another thread held the lock would wait on it
+            # for ever: it gets a fresh one (the entries are plain data, good in the child).
+            mine = weakref.ref(self)
+            os.register_at_fork(after_in_child=lambda: _renew_lock(mine))
 
     def get(self, key: K) -> V | None:
         """The cached value, or ``None``."""
@@ -54,3 +61,9 @@ class BoundedCache(Generic[K, V]):
     def __len__(self) -> int:
         """Number of entries."""
         return len(self._entries)
+
+
+def _renew_lock(cache: weakref.ref[BoundedCache[K, V]]) -> None:
+    alive = cache()
+    if alive is not None:
+        alive._lock = threading.Lock()
