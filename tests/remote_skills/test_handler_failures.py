@@ -430,6 +430,57 @@ async def test_a_cancel_landing_as_a_plain_handler_returns_keeps_its_answer() ->
     assert runs == [100]
 
 
+def test_ctrl_c_landing_inside_submit_once_the_handler_started_keeps_the_call() -> None:
+    # submit() starts a worker thread and waits for it to run; the worker may run the
+    # handler at once. A Ctrl-C landing in that wait left the caller without the job's
+    # future: the call was released while its handler ran, and answered by no one.
+    started, release = threading.Event(), threading.Event()
+    pool = concurrent.futures.ThreadPoolExecutor(1)
+
+    def charge() -> str:
+        started.set()
+        release.wait(5)
+        return "charged"
+
+    class InterruptedInSubmit(concurrent.futures.Executor):
+        def submit(  # type: ignore[override]  # the test's own narrow signature
+            self, fn: Callable[[], None], /
+        ) -> concurrent.futures.Future[None]:
+            pool.submit(fn)
+            assert started.wait(5)  # the handler runs, the caller is still in submit()
+            raise Interrupted
+
+    kept: list[concurrent.futures.Future[LocalOutcome]] = []
+    with pytest.raises(Interrupted):
+        execute_sync(_prepared("charge", charge), SETTINGS, InterruptedInSubmit(), kept.append)
+    release.set()
+    [outcome] = kept
+    assert outcome.result(timeout=5).answer.text == "charged"
+    pool.shutdown()
+
+
+def test_ctrl_c_landing_inside_submit_before_the_job_ran_releases_the_call() -> None:
+    # Not started, it never will: the call stays pending for a later drain, with no answer
+    # to wait for.
+    ran: list[bool] = []
+
+    class InterruptedBeforeQueuing(concurrent.futures.Executor):
+        def submit(  # type: ignore[override]  # the test's own narrow signature
+            self, fn: Callable[[], None], /
+        ) -> concurrent.futures.Future[None]:
+            raise Interrupted
+
+    kept: list[concurrent.futures.Future[LocalOutcome]] = []
+    with pytest.raises(Interrupted):
+        execute_sync(
+            _prepared("charge", lambda: ran.append(True)),
+            SETTINGS,
+            InterruptedBeforeQueuing(),
+            kept.append,
+        )
+    assert (kept, ran) == ([], [])
+
+
 def test_a_kept_call_whose_job_was_cancelled_is_not_left_taken() -> None:
     # The pool's shutdown cancelled a job an interrupted caller was waiting for: the
     # done-callback raised on the cancelled future, the outcome never came, and the call

@@ -368,8 +368,15 @@ def execute_sync(
         )
     context = contextvars.copy_context()
     deadline = None if prepared.timeout is None else time.monotonic() + prepared.timeout
-    future = executor.submit(context.run, target)
+    # The future is made here, not by submit(): a Ctrl-C landing inside submit() (while it
+    # starts a worker thread, which may run the handler at once) would leave this call
+    # without it, released while its handler runs.
+    future: concurrent.futures.Future[object] = concurrent.futures.Future()
+    submitted = False
     try:
+        queued = executor.submit(_job(future, functools.partial(context.run, target)))
+        submitted = True
+        queued.add_done_callback(_cancel_with(future))  # a pool shutting down cancels it
         if skill.is_async:
             value = _async_result(future, prepared.timeout)
         else:
@@ -384,17 +391,50 @@ def execute_sync(
         future.cancel()
         return _timed_out(skill, prepared.timeout)
     except Exception as exc:
+        if not submitted:
+            raise  # the pool refused the job (shut down): the handler never ran
         return _failed(skill, exc, settings)
     except BaseException as exc:
         # The handler's (SystemExit, CancelledError...), passed on by its worker thread;
-        # anything else (Ctrl-C while this thread waited) is the caller's.
+        # anything else (Ctrl-C while this thread waited) is the caller's. A job that has
+        # not started never will: the call stays pending; one running still answers it.
         if future.done() and not future.cancelled() and future.exception() is exc:
             return _failed(skill, exc, settings)
-        if outlived is not None and not future.cancelled():
+        if outlived is not None and not future.cancel():
             left = None if deadline is None else deadline - time.monotonic()
             outlived(_sync_outcome_when_done(future, prepared, settings, left))
         raise
     return _finish(skill, value, settings)
+
+
+def _cancel_with(
+    future: concurrent.futures.Future[object],
+) -> Callable[[concurrent.futures.Future[None]], None]:
+    """A done-callback for a pool's future of :func:`_job`: a cancel of it cancels ``future``."""
+
+    def follow(queued: concurrent.futures.Future[None]) -> None:
+        if queued.cancelled():
+            future.cancel()
+
+    return follow
+
+
+def _job(
+    future: concurrent.futures.Future[object], target: Callable[[], object]
+) -> Callable[[], None]:
+    """A pool job running ``target`` into ``future`` (unless it was cancelled first)."""
+
+    def run() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            result = target()
+        except BaseException as exc:  # the caller's to judge
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+    return run
 
 
 def _sync_outcome_when_done(
