@@ -188,3 +188,11 @@ def test_a_body_above_the_limit_is_answered_413_as_fastify_answers_it() -> None:
 def test_the_body_limit_must_be_positive() -> None:
     with pytest.raises(FakeServerError, match="body_limit"):
         FakeCodexManager(body_limit=0)
+
+
+@pytest.mark.parametrize("route", ["/sessions", "/models"])
+def test_a_cursor_of_digits_that_are_not_ascii_reads_as_the_first_page(route: str) -> None:
+    # "²".isdigit() is true and int("²") fails: the fake answered 500.
+    with FakeCodexManager(noise=False) as server:
+        answer = httpx.get(f"{server.api_base}{route}", params={"cursor": "²"})
+    assert answer.status_code == 200

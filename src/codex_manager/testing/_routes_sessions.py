@@ -88,7 +88,7 @@ def _sessions_list(request: web.Request) -> web.Response:
     include_system = bool(query_bool(request, "includeSystemOwned"))
     limit = query_limit(request) or 100
     cursor = request.query.get("cursor")
-    offset = int(cursor) if cursor is not None and cursor.isdigit() else 0
+    offset = int(cursor) if cursor is not None and cursor.isascii() and cursor.isdigit() else 0
     rows = [
         session
         for session in ctx.store.sessions.values()

@@ -91,7 +91,7 @@ async def capabilities(request: web.Request) -> web.Response:
 def _page(request: web.Request, data: list[JSONValue]) -> web.Response:
     limit = query_limit(request) or len(data) or 1
     cursor = request.query.get("cursor")
-    offset = int(cursor) if cursor is not None and cursor.isdigit() else 0
+    offset = int(cursor) if cursor is not None and cursor.isascii() and cursor.isdigit() else 0
     page = data[offset : offset + limit]
     next_cursor = str(offset + limit) if offset + limit < len(data) else None
     return reply({"data": page, "nextCursor": next_cursor})
