@@ -185,14 +185,14 @@ class Spec:
                     self.loose_names.add(node.target.id)
                 else:
                     self.typed_names.add(node.target.id)
-            elif (  # X = TypeAliasType("X", ...): the recursive JSON alias
-                isinstance(node, ast.Assign)
-                and isinstance(node.value, ast.Call)
-                and ast.unparse(node.value.func) == "TypeAliasType"
-                and len(node.targets) == 1
-                and isinstance(node.targets[0], ast.Name)
+            elif (  # if TYPE_CHECKING: X: TypeAlias = "..." (the recursive JSON alias)
+                isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING"
             ):
-                self.typed_names.add(node.targets[0].id)
+                self.typed_names.update(
+                    inner.target.id
+                    for inner in node.body
+                    if isinstance(inner, ast.AnnAssign) and isinstance(inner.target, ast.Name)
+                )
         self.enums: dict[str, list[str]] = {
             name: schema["enum"]
             for name, schema in self.schemas.items()

@@ -254,14 +254,26 @@ def app_server_bundle(work: Path) -> Path:
 
 
 JSON_VALUE_ALIAS = (
-    "JsonValue = TypeAliasType(\n"
-    '    "JsonValue", "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]"\n'
-    ")\n"
-    '"""Any JSON value: what the spec leaves free (`{}`) is typed as this, never as `Any`.\n'
+    "if TYPE_CHECKING:\n"
+    "    JsonValue: TypeAlias = (\n"
+    '        "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]"\n'
+    "    )\n"
+    '    """Any JSON value: what the spec leaves free (`{}`) is typed as this, never as `Any`.\n'
     "\n"
-    "A ``TypeAliasType``: type checkers read it as the recursive union it names, and pydantic\n"
-    'resolves it (a ``TypeAdapter`` of a payload type validates).\n"""\n'
+    "    Type checkers read this recursive alias (pyright takes no ``TypeAliasType`` assigned\n"
+    "    without an annotation for one); at run time it is a ``TypeAliasType``, which pydantic\n"
+    '    resolves (a ``TypeAdapter`` of a payload type validates).\n    """\n'
+    "else:\n"
+    "    JsonValue = TypeAliasType(\n"
+    '        "JsonValue",\n'
+    '        "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]",\n'
+    "    )\n"
 )
+
+
+def _import_order(name: str) -> tuple[bool, str]:
+    """``from typing import`` order as ruff sorts it: constants first, then the rest."""
+    return (not name.isupper(), name)
 
 
 def _rewrite_code(
@@ -284,7 +296,9 @@ def _rewrite_code(
             output.append(line)
         elif stripped.startswith("from typing import "):
             names = [n.strip() for n in stripped.removeprefix("from typing import ").split(",")]
-            output.append(f"from typing import {', '.join(typing_names(names))}\n\n")
+            # The alias needs these two, whatever the module itself takes.
+            wanted = sorted({*typing_names(names), "TYPE_CHECKING", "TypeAlias"}, key=_import_order)
+            output.append(f"from typing import {', '.join(wanted)}\n\n")
             output.append("from typing_extensions import TypeAliasType\n\n\n")
             output.append(JSON_VALUE_ALIAS)
         else:
@@ -353,7 +367,7 @@ def type_free_struct_fields_as_json(module: Path) -> None:
     """
     _rewrite_code(
         module,
-        lambda names: sorted({*names, "TYPE_CHECKING"}, key=lambda n: (n != "TYPE_CHECKING", n)),
+        lambda names: names,
         _field_typed_for_checkers,
     )
 

@@ -9,14 +9,21 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 from typing_extensions import TypeAliasType
 
 
-JsonValue = TypeAliasType(
-    "JsonValue", "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]"
-)
-"""Any JSON value: what the spec leaves free (`{}`) is typed as this, never as `Any`.
+if TYPE_CHECKING:
+    JsonValue: TypeAlias = (
+        "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]"
+    )
+    """Any JSON value: what the spec leaves free (`{}`) is typed as this, never as `Any`.
 
-A ``TypeAliasType``: type checkers read it as the recursive union it names, and pydantic
-resolves it (a ``TypeAdapter`` of a payload type validates).
-"""
+    Type checkers read this recursive alias (pyright takes no ``TypeAliasType`` assigned
+    without an annotation for one); at run time it is a ``TypeAliasType``, which pydantic
+    resolves (a ``TypeAdapter`` of a payload type validates).
+    """
+else:
+    JsonValue = TypeAliasType(
+        "JsonValue",
+        "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]",
+    )
 from msgspec import Meta, Struct, UNSET, UnsetType, field
 
 

@@ -4,19 +4,26 @@
 #   filename:  codex-manager.codegen.json
 
 from __future__ import annotations
-from typing import Literal, TypeAlias
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from typing_extensions import NotRequired, TypeAliasType, TypedDict
 
 
-JsonValue = TypeAliasType(
-    "JsonValue", "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]"
-)
-"""Any JSON value: what the spec leaves free (`{}`) is typed as this, never as `Any`.
+if TYPE_CHECKING:
+    JsonValue: TypeAlias = (
+        "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]"
+    )
+    """Any JSON value: what the spec leaves free (`{}`) is typed as this, never as `Any`.
 
-A ``TypeAliasType``: type checkers read it as the recursive union it names, and pydantic
-resolves it (a ``TypeAdapter`` of a payload type validates).
-"""
+    Type checkers read this recursive alias (pyright takes no ``TypeAliasType`` assigned
+    without an annotation for one); at run time it is a ``TypeAliasType``, which pydantic
+    resolves (a ``TypeAdapter`` of a payload type validates).
+    """
+else:
+    JsonValue = TypeAliasType(
+        "JsonValue",
+        "str | int | float | bool | None | list[JsonValue] | dict[str, JsonValue]",
+    )
 
 
 JsonObject: TypeAlias = dict[str, JsonValue]
