@@ -168,6 +168,10 @@ def pascal(name: str) -> str:
     return "".join(part.capitalize() for part in name.split("_"))
 
 
+_JSON_ALIASES = {"JsonObject": "Mapping[str, JSONInput]", "JsonValue": "JSONInput"}
+"""The payloads' JSON aliases, and the covariant types arguments take for them."""
+
+
 class Spec:
     def __init__(self) -> None:
         self.doc = yaml.safe_load(SPEC.read_text())
@@ -213,6 +217,10 @@ class Spec:
         ref = schema.get("$ref")
         if isinstance(ref, str):
             name = ref.rpartition("/")[2]
+            if not output and name in _JSON_ALIASES:
+                # An argument takes any JSON the caller has: a dict[str, str] is a JSON
+                # object, but not a dict[str, JsonValue] (dict is invariant).
+                return _JSON_ALIASES[name]
             if name in self.typed_names:
                 self.used_payloads.add(name)
                 return name

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
+from types import MappingProxyType
 
 import pytest
 
@@ -162,6 +164,18 @@ def test_unknown_session_and_idle_interrupt(fake_server: FakeCodexManager) -> No
         with pytest.raises(ConflictError) as conflict:
             cm.session(session_id).interrupt()
         assert conflict.value.body_object.get("status") == "no_active_turn"
+
+
+def test_settings_take_any_mapping_of_json(fake_server: FakeCodexManager) -> None:
+    # Typed as dict[str, JsonValue], the argument refused a dict[str, str] (dict is
+    # invariant) under mypy and pyright alike; this test is type-checked as it is written.
+    prefs: dict[str, str] = {"color": "blue", "size": "large"}
+    frozen: Mapping[str, int] = MappingProxyType({"limit": 3})
+    with CodexManager(fake_server.base_url) as cm:
+        handle = cm.session(cm.sessions.create()["session"]["sessionId"])
+        handle.settings.set(scope="session", settings=prefs, mode="replace")
+        written = handle.settings.set(scope="session", settings=frozen, mode="merge")
+    assert written["settings"] == {"color": "blue", "size": "large", "limit": 3}
 
 
 def test_settings_controls_and_projects(fake_server: FakeCodexManager) -> None:
