@@ -52,7 +52,9 @@ demo: install
 
 # API reference from docstrings, into docs/api/ (not committed).
 docs: install
-	$(BIN)/pdoc -o docs/api codex_manager codex_manager.stream codex_manager.remote_skills codex_manager.testing
+	$(BIN)/pdoc -o docs/api codex_manager codex_manager.types codex_manager.config codex_manager.errors \
+		codex_manager.hooks codex_manager.retry codex_manager.wait codex_manager.outcomes \
+		codex_manager.json_types codex_manager.stream codex_manager.remote_skills codex_manager.testing
 
 # The long fault-injection soak (CI runs the same test at 2,000 calls inside `make test`).
 soak: install
