@@ -205,6 +205,9 @@ async def test_async_tool_call_outcomes(scripted: ScriptedServer) -> None:
         Reply(404, {"status": "not_found"}),
         Reply(409, {"status": "conflict", "code": "in_flight"}),
         Reply(200, {"status": "ok", "requestId": "8", "threadId": "t"}),
+        # A 200 names its request and its thread (how a misrouted answer is told apart).
+        Reply(200, {"status": "ok", "threadId": "t"}),
+        Reply(200, {"status": "ok", "requestId": "7"}),
     ],
 )
 def test_tool_call_outcome_must_match_its_status(scripted: ScriptedServer, reply: Reply) -> None:

@@ -47,9 +47,9 @@ def _whole_body(value: Mapping[str, object] | Omit) -> dict[str, object]:
 def tool_call_outcome(answer: HttpAnswer, request_id: str) -> ToolCallResponseOutcome:
     """The typed outcome of ``POST /api/tool-calls/{requestId}/response``.
 
-    The server names the request in every such body (the URL's string): a 404, 409 or 500
-    that does not name this one is no outcome of this answer (a proxy's page, another
-    route's answer), and no answer names another request.
+    The server names the request in every such body (the URL's string), and a 200 its
+    thread: an answer that does not is no outcome of this one (a proxy's page, another
+    route's answer).
 
     Raises:
         ServerError: A 500 whose body is not the documented ``{"status": "error",
@@ -70,17 +70,17 @@ def tool_call_outcome(answer: HttpAnswer, request_id: str) -> ToolCallResponseOu
     body = answer.json_object()
     status = body.get("status")
     echoed = body.get("requestId")
-    if echoed != request_id and (echoed is not None or code != 200):
+    if echoed != request_id:
         raise answer.unexpected(f"the answer names request {echoed!r}, not {request_id!r}")
     if code == 200:
         if status != "ok":
             raise answer.unexpected('a 200 answer must carry "status": "ok"')
         thread = body.get("threadId")
-        return ToolCallAccepted(
-            request_id=request_id,
-            thread_id=thread if isinstance(thread, str) else None,
-            body=body,
-        )
+        if not isinstance(thread, str):
+            # The thread it names is how an answer taken by another session's call (request
+            # ids restart with the server) is told from one taken by its own.
+            raise answer.unexpected('a 200 answer must name its "threadId"')
+        return ToolCallAccepted(request_id=request_id, thread_id=thread, body=body)
     if code == 404:
         if status != "not_found":
             raise answer.unexpected('a 404 answer must carry "status": "not_found"')
