@@ -87,14 +87,17 @@ current_run: contextvars.ContextVar[StreamRun | None] = contextvars.ContextVar(
 class ConnectionMark:
     """A stream run and its count of lost connections when a tool call was read, and when."""
 
-    __slots__ = ("_lost", "_run", "read_at")
+    __slots__ = ("_lost", "_run", "item", "read_at")
 
-    def __init__(self, run: StreamRun, lost: int | None = None) -> None:
-        """Mark ``run`` at ``lost`` lost connections (default: its count now), read now."""
+    def __init__(self, run: StreamRun, lost: int | None = None, item: object | None = None) -> None:
+        """Mark ``run`` at ``lost`` lost connections (default: its count now), ``item`` (the
+        event read, if any) read now."""
         self._run = run
         self._lost = run.connections_lost if lost is None else lost
+        self.item = item
+        """The event the stream read (what its handler handles)."""
         self.read_at = time.monotonic()
-        """When the call was read (:func:`time.monotonic`): its deadline counts from then."""
+        """When ``item`` was read (:func:`time.monotonic`): a call's deadline counts from then."""
 
     @classmethod
     def now(cls) -> ConnectionMark | None:

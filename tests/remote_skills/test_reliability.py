@@ -18,7 +18,7 @@ from codex_manager.remote_skills import (
     SkillContext,
     SkillHandler,
 )
-from codex_manager.stream import AppServerSignal, Reconnected, StreamOptions
+from codex_manager.stream import AppServerSignal, HandlerContext, Reconnected, StreamOptions
 from codex_manager.testing import FakeCodexManager
 
 from .helpers import last_reply
@@ -648,3 +648,35 @@ async def test_a_call_that_waited_for_a_slot_past_its_deadline_never_starts_asyn
             acm.stream.stop()
             await listening
     assert runs == [1]
+
+
+def test_a_drain_from_a_stream_handler_counts_no_deadline_from_that_handlers_event(
+    server: FakeCodexManager, cm: CodexManager
+) -> None:
+    # The drained calls were never read by the stream, yet their deadline counted from when
+    # the on_connect notice was read: a handler busy longer than a skill's timeout before
+    # draining answered every call with its timeout text, unrun.
+    ran: list[int] = []
+
+    def quick() -> str:
+        """Quick."""
+        ran.append(1)
+        return "done"
+
+    _, skills = cm.remote_skills.create_session(
+        register=lambda s: s.skill(timeout_seconds=0.3)(quick)
+    )
+    skills.send("CALL quick {}", inject_skills=False)
+    assert skills.session_id is not None
+    server.wait_for_tool_call(skills.session_id)
+    records: list[RemoteSkillDispatch] = []
+
+    @cm.on_connect
+    def catch_up(notice: object, ctx: HandlerContext[CodexManager]) -> None:
+        time.sleep(0.5)  # work of its own first
+        records.extend(skills.drain_pending_calls())
+        ctx.stop()
+
+    cm.stream.run_forever(skills.session_id)
+    assert [(r.error_kind, r.answer_text) for r in records] == [(None, "done")]
+    assert ran == [1]

@@ -12,7 +12,13 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeAlias, TypeVar, overload
 
-from codex_manager._stream_runs import ConnectionMark, StreamRun, current_run, runs_of
+from codex_manager._stream_runs import (
+    ConnectionMark,
+    StreamRun,
+    current_run,
+    read_mark,
+    runs_of,
+)
 from codex_manager.errors import ClientClosedError
 from codex_manager.remote_skills.calls import SkillAnswer, ToolCall
 from codex_manager.remote_skills.catalog import (
@@ -482,13 +488,18 @@ class SessionSkillsBase:
         )
 
     @staticmethod
-    def _waited_past_deadline(prepared: PreparedCall, mark: ConnectionMark | None) -> bool:
-        """Whether a stream's call waited for a handler thread (or slot) past its whole
+    def _read_at(signal: object) -> float | None:
+        """When the stream read ``signal``, if it is the event the calling handler handles
+        (``None`` otherwise: a drain's call, one a handler answers for another event)."""
+        mark = read_mark.get()
+        return mark.read_at if mark is not None and mark.item is signal else None
+
+    @staticmethod
+    def _waited_past_deadline(prepared: PreparedCall, read_at: float | None) -> bool:
+        """Whether a call the stream read waited for a handler thread (or slot) past its whole
         deadline, which counts from when the stream read it: it must not start then."""
         timeout = prepared.timeout
-        return (
-            timeout is not None and mark is not None and time.monotonic() - mark.read_at >= timeout
-        )
+        return timeout is not None and read_at is not None and time.monotonic() - read_at >= timeout
 
     @staticmethod
     def _too_large(

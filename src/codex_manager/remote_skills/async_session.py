@@ -175,12 +175,12 @@ class AsyncSessionSkills(SessionSkillsBase):
         self,
         call: ToolCall,
         outlived: Outlived | None = None,
-        mark: ConnectionMark | None = None,
+        read_at: float | None = None,
     ) -> LocalOutcome:
         prepared = prepare_call(self._registry, call, self._session_id, self._settings)
         if isinstance(prepared, LocalOutcome):
             return prepared
-        if self._waited_past_deadline(prepared, mark):
+        if self._waited_past_deadline(prepared, read_at):
             return timed_out(prepared)
         return await execute_async(prepared, self._settings, self._runtime.executor, outlived)
 
@@ -205,7 +205,8 @@ class AsyncSessionSkills(SessionSkillsBase):
         call = self._call_from_signal(signal)
         if call is None:
             return None
-        return await self._respond(call, self._policy_for(max_submit_attempts, retry_delay_seconds))
+        policy = self._policy_for(max_submit_attempts, retry_delay_seconds)
+        return await self._respond(call, policy, self._read_at(signal))
 
     async def respond_to_pending_call(
         self,
@@ -263,13 +264,18 @@ class AsyncSessionSkills(SessionSkillsBase):
             return None
         return self._listed_as_ours(listed, call)
 
-    async def _respond(self, call: ToolCall, policy: SubmissionPolicy) -> RemoteSkillDispatch:
+    async def _respond(
+        self, call: ToolCall, policy: SubmissionPolicy, read_at: float | None = None
+    ) -> RemoteSkillDispatch:
+        """Answer ``call``; ``read_at``: when the stream read it, if it did (its deadline)."""
         if current_run.get() is not None:  # a stream handler's call: its run covers it
-            return await self._respond_now(call, policy)
+            return await self._respond_now(call, policy, read_at)
         with self._close_waits_for(self._client, call):
-            return await self._respond_now(call, policy)
+            return await self._respond_now(call, policy, read_at)
 
-    async def _respond_now(self, call: ToolCall, policy: SubmissionPolicy) -> RemoteSkillDispatch:
+    async def _respond_now(
+        self, call: ToolCall, policy: SubmissionPolicy, read_at: float | None
+    ) -> RemoteSkillDispatch:
         self._refuse_on_closed_client(self._client.is_closed, call)
         start = time.perf_counter()
         claim = self._tracker.claim(call.key)
@@ -285,7 +291,7 @@ class AsyncSessionSkills(SessionSkillsBase):
                 # The bound covers running handlers; answers are posted outside it so a busy
                 # pool never holds back delivery of finished calls.
                 async with self._runtime.semaphore:
-                    outcome = await self._execute(call, still_running.append, mark)
+                    outcome = await self._execute(call, still_running.append, read_at)
         except BaseException:
             if not (
                 still_running

@@ -220,7 +220,8 @@ class SessionSkills(SessionSkillsBase):
         call = self._call_from_signal(signal)
         if call is None:
             return None
-        return self._respond(call, self._policy_for(max_submit_attempts, retry_delay_seconds))
+        policy = self._policy_for(max_submit_attempts, retry_delay_seconds)
+        return self._respond(call, policy, self._read_at(signal))
 
     def respond_to_pending_call(
         self,
@@ -303,13 +304,18 @@ class SessionSkills(SessionSkillsBase):
             return None
         return self._listed_as_ours(listed, call)
 
-    def _respond(self, call: ToolCall, policy: SubmissionPolicy) -> RemoteSkillDispatch:
+    def _respond(
+        self, call: ToolCall, policy: SubmissionPolicy, read_at: float | None = None
+    ) -> RemoteSkillDispatch:
+        """Answer ``call``; ``read_at``: when the stream read it, if it did (its deadline)."""
         if current_run.get() is not None:  # a stream handler's call: its run covers it
-            return self._respond_now(call, policy)
+            return self._respond_now(call, policy, read_at)
         with self._close_waits_for(self._client, call):
-            return self._respond_now(call, policy)
+            return self._respond_now(call, policy, read_at)
 
-    def _respond_now(self, call: ToolCall, policy: SubmissionPolicy) -> RemoteSkillDispatch:
+    def _respond_now(
+        self, call: ToolCall, policy: SubmissionPolicy, read_at: float | None
+    ) -> RemoteSkillDispatch:
         self._refuse_on_closed_client(self._client.is_closed, call)
         start = time.perf_counter()
         claim = self._tracker.claim(call.key)
@@ -322,7 +328,9 @@ class SessionSkills(SessionSkillsBase):
             if resubmitted and claim.answer is not None:
                 outcome = claim.answer
             elif in_handler_worker():
-                ran = self._execute_in_place(call, policy, start, mark, still_running.append)
+                ran = self._execute_in_place(
+                    call, policy, start, mark, read_at, still_running.append
+                )
                 if isinstance(ran, RemoteSkillDispatch):
                     return ran  # the deadline passed: the watchdog's pool answered the call
                 outcome = ran
@@ -394,6 +402,7 @@ class SessionSkills(SessionSkillsBase):
         policy: SubmissionPolicy,
         start: float,
         mark: ConnectionMark | None,
+        read_at: float | None,
         outlived: SyncOutlived | None = None,
     ) -> LocalOutcome | RemoteSkillDispatch:
         """Run a plain handler in this (stream worker) thread instead of a second pool.
@@ -405,7 +414,7 @@ class SessionSkills(SessionSkillsBase):
         prepared = prepare_call(self._registry, call, self._session_id, self._settings)
         if isinstance(prepared, LocalOutcome):
             return prepared
-        if self._waited_past_deadline(prepared, mark):
+        if self._waited_past_deadline(prepared, read_at):
             return timed_out(prepared)
         if prepared.skill.is_async:
             return execute_sync(prepared, self._settings, self._executor, outlived)

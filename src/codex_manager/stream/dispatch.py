@@ -51,10 +51,10 @@ Job: TypeAlias = tuple[HandlerEntry, object, HandlerContext[StreamClient], Conne
 """A handler, what it handles, its context, and the run's lost connections when it was read."""
 
 
-def _read_now(run: StreamRun | None) -> ConnectionMark | None:
-    """The mark of a call read now: what its handler's answers compare with (see
-    ``remote_skills``' ownership check), and when its deadline began."""
-    return None if run is None else ConnectionMark(run)
+def _read_now(run: StreamRun | None, item: object) -> ConnectionMark | None:
+    """The mark of ``item``, read now: what its handler's answers compare with (see
+    ``remote_skills``' ownership check), and when a call it is began its deadline."""
+    return None if run is None else ConnectionMark(run, item=item)
 
 
 LaneKey: TypeAlias = tuple[int, str | None]
@@ -147,6 +147,7 @@ class ThreadDispatcher:
         :meth:`take_slots`. Returns ``False`` (call dropped) when ``abort`` is set while
         waiting, or after :meth:`close_intake`.
         """
+        mark = _read_now(self.stream_run, item)  # before any wait: the call was read now
         capacity = self._capacity
         if not slot_taken and not capacity.acquire(blocking=False):
             self._waiting = True
@@ -156,7 +157,7 @@ class ThreadDispatcher:
                         return False
             finally:
                 self._waiting = False
-        job: Job = (entry, item, context, _read_now(self.stream_run))
+        job: Job = (entry, item, context, mark)
         work: Callable[[], None]
         with self._lock:
             if not self._intake_open:
@@ -345,6 +346,7 @@ class TaskDispatcher:
         had to wait for a slot and :meth:`abort` was called before or while waiting, or
         after :meth:`close_intake`.
         """
+        mark = _read_now(self.stream_run, item)  # before any wait: the call was read now
         key: LaneKey = (id(entry), thread_id)
         gate = self._gate
         if gate is None:
@@ -358,7 +360,7 @@ class TaskDispatcher:
                 break  # joining a running lane starts no task
             await gate.wait_open()
         self._free_slots -= 1
-        job: Job = (entry, item, context, _read_now(self.stream_run))
+        job: Job = (entry, item, context, mark)
         if not ordered:
             self._start(self._run(*job), gate)
             return True
