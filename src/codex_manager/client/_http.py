@@ -153,7 +153,8 @@ def _aiohttp_client_class() -> type[httpx.AsyncClient]:
         def get_client(self) -> aiohttp.ClientSession:
             session = super().get_client()
             # No public switch: the attribute is one ClientSession lets be set (its ATTRS),
-            # as aiohttp's own tests do; tests/client check that a dropped DELETE goes once.
+            # as aiohttp's own tests do, since aiohttp 3.11 (the SDK's floor); tests/client
+            # check that a dropped DELETE goes once.
             session._retry_connection = False
             return session
 
