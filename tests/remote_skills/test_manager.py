@@ -64,7 +64,29 @@ def test_a_forgotten_registry_with_its_own_bound_takes_its_threads_with_it() -> 
             assert record.answer_text == "3"
             assert skills.session_id is not None
             cm.remote_skills.forget(skills.session_id)
-        server.wait_for(lambda: threading.active_count() <= before, 5)
+        del skills
+
+        def threads_gone() -> bool:
+            gc.collect()  # the last registry, should a cycle hold it
+            return threading.active_count() <= before
+
+        server.wait_for(threads_gone, 5)
+
+
+def test_a_forgotten_registry_still_answers_while_it_is_used() -> None:
+    # forget() shut its own pool down at once: the registry it returned (or a handler still
+    # holding it) then failed with the pool's bare RuntimeError.
+    own = RemoteSkillOptions(max_concurrent_calls=4)
+    with FakeCodexManager(noise=False) as server, CodexManager(server.base_url) as cm:
+        _created, skills = cm.remote_skills.create_session(
+            register=lambda s: s.skill(_add), skill_options=own
+        )
+        assert skills.session_id is not None
+        assert cm.remote_skills.forget(skills.session_id) is skills
+        skills.send('CALL _add {"a": 2, "b": 2}', inject_skills=False)
+        server.wait_for_tool_call(skills.session_id)
+        [record] = skills.drain_pending_calls()
+    assert (record.answer_text, record.submission_status) == ("4", "accepted")
 
 
 def test_a_registry_whose_session_could_not_be_made_takes_its_threads_with_it() -> None:

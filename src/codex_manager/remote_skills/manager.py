@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import inspect
 import threading
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, TypedDict
 
@@ -73,14 +74,14 @@ class RemoteSkills:
         self._own_pools.append(own)  # a list append: atomic, whatever lock the caller holds
         return own
 
-    def _let_go(self, executor: concurrent.futures.Executor) -> None:
-        """A registry is gone: its own pool (if it had one) ends its threads once the calls
-        it runs are done."""
+    def _let_go(self, registry: object, executor: concurrent.futures.Executor) -> None:
+        """The client is done with ``registry``: its own pool (if it had one) ends its
+        threads once the registry itself is gone (it may still be used meanwhile)."""
         with self._lock:
             if not _take_out(self._own_pools, executor):
                 return
             self._executors = [pool for pool in self._executors if pool is not executor]
-        executor.shutdown(wait=False)
+        weakref.finalize(registry, executor.shutdown, wait=False)
 
     @property
     def options(self) -> RemoteSkillOptions:
@@ -124,7 +125,7 @@ class RemoteSkills:
             tools = skills.dynamic_tools()
             created = self._client.sessions.create(dynamic_tools=tools, **session_create_kwargs)
         except BaseException:
-            self._let_go(executor)
+            self._let_go(skills, executor)
             raise
         session_id = created["session"]["sessionId"]
         skills._bind(session_id, tuple(tool["name"] for tool in tools))
@@ -152,13 +153,13 @@ class RemoteSkills:
         """Drop the registry of a session this client is done with (deleted, say): a
         long-lived client otherwise keeps every registry it made. Returns it (``None`` if
         there was none); a later :meth:`session` makes a new, empty one. A registry made
-        with ``skill_options`` of another ``max_concurrent_calls`` had worker threads of its
-        own: they end once the calls they run are done.
+        with ``skill_options`` of another ``max_concurrent_calls`` has worker threads of its
+        own: they end once nothing refers to the registry any more (until then it works).
         """
         with self._lock:
             forgotten = self._sessions.pop(session_id, None)
         if forgotten is not None:
-            self._let_go(forgotten._executor)
+            self._let_go(forgotten, forgotten._executor)
         return forgotten
 
     def close(self) -> None:
@@ -201,12 +202,12 @@ class AsyncRemoteSkills:
         self._own_pools.append(own.executor)
         return own
 
-    def _let_go(self, runtime: AsyncRuntime) -> None:
+    def _let_go(self, registry: object, runtime: AsyncRuntime) -> None:
         """Async twin of ``RemoteSkills._let_go``."""
         executor = runtime.executor
         if _take_out(self._own_pools, executor):
             self._executors = [pool for pool in self._executors if pool is not executor]
-            executor.shutdown(wait=False)
+            weakref.finalize(registry, executor.shutdown, wait=False)
 
     @property
     def options(self) -> RemoteSkillOptions:
@@ -244,7 +245,7 @@ class AsyncRemoteSkills:
                 dynamic_tools=tools, **session_create_kwargs
             )
         except BaseException:
-            self._let_go(runtime)
+            self._let_go(skills, runtime)
             raise
         session_id = created["session"]["sessionId"]
         skills._bind(session_id, tuple(tool["name"] for tool in tools))
@@ -267,7 +268,7 @@ class AsyncRemoteSkills:
         """Async twin of :meth:`RemoteSkills.forget`."""
         forgotten = self._sessions.pop(session_id, None)
         if forgotten is not None:
-            self._let_go(forgotten._runtime)
+            self._let_go(forgotten, forgotten._runtime)
         return forgotten
 
     def close(self) -> None:
