@@ -9,6 +9,7 @@ import gc
 import json
 import math
 import sys
+import types
 from collections.abc import Callable, Iterable
 from typing import Annotated, Literal, NotRequired, Required, TypedDict, cast
 
@@ -725,6 +726,38 @@ def test_a_type_defined_by_the_caller_of_a_register_callback_is_found() -> None:
         register(skills)
         [tool] = skills.dynamic_tools()
     assert list(_props(tool["inputSchema"])) == ["shelf"]
+
+
+def test_the_registering_code_lends_only_names_the_handlers_module_lacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The registering frames' names won over the handler module's own imports: its Query
+    # was published with the schema of another Query of the caller's.
+    module = types.ModuleType("tools_elsewhere")
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    source = (
+        "from pydantic import BaseModel\n"
+        "class Query(BaseModel):\n"
+        "    text: str\n"
+        "def search(q: 'Query', f: 'Filters') -> str:\n"
+        "    return q.text\n"
+    )
+    # dont_inherit: this module's `from __future__ import annotations` would quote them twice.
+    exec(compile(source, module.__name__, "exec", dont_inherit=True), module.__dict__)
+
+    class Query(BaseModel):  # the caller's own, unrelated
+        sql: int
+
+    class Filters(BaseModel):  # only here: lent to the handler's annotations
+        limit: int
+
+    properties = _props(build_skill("search", module.search).input_schema)
+    query, filters = properties["q"], properties["f"]
+    assert isinstance(query, dict)
+    assert isinstance(filters, dict)
+    assert list(_props(query)) == ["text"]
+    assert list(_props(filters)) == ["limit"]
+    assert Query.model_fields.keys() == {"sql"}
 
 
 def test_output_contract_for_unschematizable_return() -> None:

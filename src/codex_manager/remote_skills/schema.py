@@ -275,8 +275,12 @@ def _signature(
         except NameError:
             # A type defined in the function that registers the skill, named only in string
             # annotations (``from __future__ import annotations``), is no closure variable.
-            scope = {**_registering_scope(), **closure}
-            return inspect.signature(handler, eval_str=True, locals=scope)
+            # Only names the handler's own module lacks: locals win over its globals.
+            own: set[str] = set()
+            for function in _underlying(handler):
+                own.update(getattr(function, "__globals__", {}))
+            lent = {k: v for k, v in _registering_scope().items() if k not in own}
+            return inspect.signature(handler, eval_str=True, locals={**lent, **closure})
     except (NameError, SyntaxError, TypeError) as exc:
         if not annotations_needed:
             try:
