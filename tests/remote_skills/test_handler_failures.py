@@ -319,6 +319,35 @@ async def test_a_cancel_while_an_answer_waits_to_be_sent_again_still_sends_it() 
     assert runs == [5]
 
 
+async def test_an_answer_going_on_in_the_background_keeps_its_call_taken() -> None:
+    # Its delivery cut by a cancel, the answer went on in the background without the call's
+    # claim: a drain meanwhile took the call as a resubmission and posted it a second time.
+    with FakeCodexManager() as server:
+        async with AsyncCodexManager(server.base_url) as acm:
+            _created, skills = await acm.remote_skills.create_session(
+                register=lambda s: s.skill(_add)
+            )
+            await skills.send('CALL _add {"a": 1, "b": 2}', inject_skills=False)
+            await asyncio.to_thread(server.wait_for_tool_call, skills.session_id)
+            server.fail_next_answers(2)
+            first = asyncio.ensure_future(
+                skills.drain_pending_calls(max_submit_attempts=5, retry_delay_seconds=0.5)
+            )
+            await asyncio.to_thread(server.wait_for, lambda: len(server.answers) == 1, 5)
+            first.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await first
+            [second] = await skills.drain_pending_calls(retry_delay_seconds=0.01)
+            assert second.duplicate  # the background answer has it
+            await asyncio.to_thread(server.wait_for, lambda: len(server.answers) == 3, 5)
+        assert [answer.status for answer in server.answers] == [500, 500, 200]
+
+
+def _add(a: int, b: int) -> int:
+    """Adds."""
+    return a + b
+
+
 def test_ctrl_c_during_a_one_call_drain_still_sends_its_answer_before_close() -> None:
     # The program ends on Ctrl-C, its client closing on the way out: the call the handler
     # finished was left pending, for the next process's drain to charge again.

@@ -487,6 +487,16 @@ class SessionSkillsBase:
             call, None, None, None, time.perf_counter() - start, duplicate=True
         )
 
+    def _reclaim_unsent(self, call: ToolCall) -> LocalOutcome | None:
+        """Take back a call whose delivery was just interrupted (left unsent): its kept
+        answer, or ``None`` if another path (a drain) took it meanwhile."""
+        again = self._tracker.claim(call.key)
+        if again.action == "resubmit" and again.answer is not None:
+            return again.answer
+        if again.action in ("run", "resubmit"):
+            self._tracker.release(call.key)  # nothing kept to send: as it was
+        return None
+
     @staticmethod
     def _read_at(signal: object) -> float | None:
         """When the stream read ``signal``, if it is the event the calling handler handles

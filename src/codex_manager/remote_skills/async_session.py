@@ -304,9 +304,12 @@ class AsyncSessionSkills(SessionSkillsBase):
         except asyncio.CancelledError:
             # Cancelled while the answer was on its way (a wait between attempts, the POST):
             # it goes on in a task of its own, the client's aclose() waiting for it.
-            delivered: asyncio.Future[LocalOutcome] = asyncio.get_running_loop().create_future()
-            delivered.set_result(outcome)
-            self._answer_once_returned(call, delivered, policy, start, mark)
+            kept = self._reclaim_unsent(call)
+            if kept is not None:
+                delivered: asyncio.Future[LocalOutcome] = asyncio.get_running_loop().create_future()
+                delivered.set_result(kept)
+                if not self._answer_once_returned(call, delivered, policy, start, mark):
+                    self._tracker.unsent(call.key, kept)  # the client closes: kept
             raise
 
     def _answer_once_returned(

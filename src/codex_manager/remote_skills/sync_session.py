@@ -350,9 +350,12 @@ class SessionSkills(SessionSkillsBase):
                 # Ctrl-C while the answer was on its way (a wait between attempts, the POST):
                 # it goes on from a thread of its own, the client's close() waiting for it,
                 # or a program ending now leaves the call for the next process to run again.
-                delivered: concurrent.futures.Future[LocalOutcome] = concurrent.futures.Future()
-                delivered.set_result(outcome)
-                self._answer_once_returned(call, delivered, policy, start, mark)
+                kept = self._reclaim_unsent(call)
+                if kept is not None:
+                    delivered: concurrent.futures.Future[LocalOutcome] = concurrent.futures.Future()
+                    delivered.set_result(kept)
+                    if not self._answer_once_returned(call, delivered, policy, start, mark):
+                        self._tracker.unsent(call.key, kept)  # the client closes: kept
             raise
 
     def _answer_once_returned(
