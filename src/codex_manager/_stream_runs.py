@@ -87,17 +87,27 @@ current_run: contextvars.ContextVar[StreamRun | None] = contextvars.ContextVar(
 class ConnectionMark:
     """A stream run and its count of lost connections when a tool call was read, and when."""
 
-    __slots__ = ("_lost", "_run", "item", "read_at")
+    __slots__ = ("_lost", "_run", "item_id", "read_at")
 
     def __init__(self, run: StreamRun, lost: int | None = None, item: object | None = None) -> None:
         """Mark ``run`` at ``lost`` lost connections (default: its count now), ``item`` (the
         event read, if any) read now."""
         self._run = run
         self._lost = run.connections_lost if lost is None else lost
-        self.item = item
-        """The event the stream read (what its handler handles)."""
+        # Its id, not the event: a mark lives on in the context every timer and callback of
+        # the handler copies (a deadline's timer stays in the loop's heap when cancelled),
+        # and holding the event there kept each call's payload alive for the collector to
+        # walk (measured: 16 us more CPU per call). The event itself is alive, so its id
+        # unique, for as long as its handler runs.
+        self.item_id = 0 if item is None else id(item)
+        """``id()`` of the event the stream read (what its handler handles)."""
         self.read_at = time.monotonic()
-        """When ``item`` was read (:func:`time.monotonic`): a call's deadline counts from then."""
+        """When that event was read (:func:`time.monotonic`): a call's deadline counts from
+        then."""
+
+    def marks(self, item: object) -> bool:
+        """Whether ``item`` is the event this mark was taken for."""
+        return self.item_id != 0 and self.item_id == id(item)
 
     @classmethod
     def now(cls) -> ConnectionMark | None:

@@ -502,7 +502,7 @@ class SessionSkillsBase:
         """When the stream read ``signal``, if it is the event the calling handler handles
         (``None`` otherwise: a drain's call, one a handler answers for another event)."""
         mark = read_mark.get()
-        return mark.read_at if mark is not None and mark.item is signal else None
+        return mark.read_at if mark is not None and mark.marks(signal) else None
 
     @staticmethod
     def _waited_past_deadline(prepared: PreparedCall, read_at: float | None) -> bool:
