@@ -7,7 +7,7 @@ import contextlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from codex_manager import AsyncCodexManager, CodexManager
 from codex_manager.remote_skills import (
@@ -460,6 +460,34 @@ def _quick_and_blocking(
     return register
 
 
+@contextlib.contextmanager
+def _answering_on_a_stream(
+    server: FakeCodexManager,
+    cm: CodexManager,
+    skills: SessionSkills,
+    records: list[RemoteSkillDispatch],
+    release: threading.Event,
+) -> Iterator[None]:
+    """``cm.stream`` running in a thread, its tool calls answered by ``skills`` into
+    ``records``; on the way out ``release`` is set (held handlers let go) and it stops."""
+
+    @cm.on_app_server_request("item.tool.call")
+    def on_call(signal: AppServerSignal, ctx: object) -> None:
+        record = skills.respond_to_signal(signal)
+        if record is not None:
+            records.append(record)
+
+    stream = threading.Thread(target=cm.stream.run_forever)
+    stream.start()
+    try:
+        server.wait_for(lambda: server.websocket_count > 0, 10)
+        yield
+    finally:
+        release.set()
+        cm.stream.stop()
+        stream.join(10)
+
+
 def test_a_call_read_before_the_loss_and_started_after_it_is_checked_sync(
     server: FakeCodexManager,
 ) -> None:
@@ -483,17 +511,7 @@ def test_a_call_read_before_the_loss_and_started_after_it_is_checked_sync(
         register = _quick_and_blocking(block, quick)
         _, first = cm.remote_skills.create_session(register=register)
         _, second = cm.remote_skills.create_session(register=register)
-
-        @cm.on_app_server_request("item.tool.call")
-        def on_call(signal: AppServerSignal, ctx: object) -> None:
-            record = first.respond_to_signal(signal)
-            if record is not None:
-                records.append(record)
-
-        stream = threading.Thread(target=cm.stream.run_forever)
-        stream.start()
-        try:
-            server.wait_for(lambda: server.websocket_count > 0, 10)
+        with _answering_on_a_stream(server, cm, first, records, release):
             first.send('PARALLEL\nCALL block {"x": 1}\nCALL quick {"x": 2}', inject_skills=False)
             server.wait_for(lambda: len(server.tool_calls) == 2, 10)
             time.sleep(0.3)  # both frames read: block runs, quick waits for the worker
@@ -503,10 +521,6 @@ def test_a_call_read_before_the_loss_and_started_after_it_is_checked_sync(
             server.wait_for(lambda: len(server.pending_tool_calls(second.session_id)) == 2, 10)
             release.set()
             server.wait_for(lambda: len(records) == 2, 10)
-        finally:
-            release.set()
-            cm.stream.stop()
-            stream.join(10)
     assert sorted((r.tool, r.submission_status, r.submission_attempts) for r in records) == [
         ("block", "not_found", 0),
         ("quick", "not_found", 0),
@@ -591,23 +605,9 @@ def test_a_call_that_waited_for_a_worker_past_its_deadline_never_starts_sync(
         _, skills = cm.remote_skills.create_session(
             register=lambda s: s.skill(timeout_seconds=0.3)(hang)
         )
-
-        @cm.on_app_server_request("item.tool.call")
-        def on_call(signal: AppServerSignal, ctx: object) -> None:
-            record = skills.respond_to_signal(signal)
-            if record is not None:
-                records.append(record)
-
-        stream = threading.Thread(target=cm.stream.run_forever)
-        stream.start()
-        try:
-            server.wait_for(lambda: server.websocket_count > 0, 10)
+        with _answering_on_a_stream(server, cm, skills, records, release):
             skills.send('PARALLEL\nCALL hang {"x": 1}\nCALL hang {"x": 2}', inject_skills=False)
             server.wait_for(lambda: len(server.answers) == 2, 10)
-        finally:
-            release.set()
-            cm.stream.stop()
-            stream.join(10)
     assert runs == [1]
     assert sorted((r.error_kind, r.handled) for r in records) == [
         ("timeout", False),
