@@ -487,15 +487,18 @@ class SessionSkillsBase:
             call, None, None, None, time.perf_counter() - start, duplicate=True
         )
 
-    def _reclaim_unsent(self, call: ToolCall) -> LocalOutcome | None:
-        """Take back a call whose delivery was just interrupted (left unsent): its kept
-        answer, or ``None`` if another path (a drain) took it meanwhile."""
+    def _keep_delivering(self, call: ToolCall, send_later: Callable[[LocalOutcome], bool]) -> None:
+        """The delivery of ``call``'s answer was interrupted (Ctrl-C, a cancel): take the call
+        back (``_complete`` left it unsent) and have ``send_later`` deliver the answer in the
+        background, the call kept claimed meanwhile; should it be unable to (the client
+        closes), the answer is kept for a later drain. A drain that took the call meanwhile
+        sends it instead."""
         again = self._tracker.claim(call.key)
         if again.action == "resubmit" and again.answer is not None:
-            return again.answer
-        if again.action in ("run", "resubmit"):
+            if not send_later(again.answer):
+                self._tracker.unsent(call.key, again.answer)
+        elif again.action in ("run", "resubmit"):
             self._tracker.release(call.key)  # nothing kept to send: as it was
-        return None
 
     @staticmethod
     def _read_at(signal: object) -> float | None:
@@ -531,17 +534,6 @@ class SessionSkillsBase:
             outcome.handled,
             f"{text} ({refused.error})",
             "result_conversion",
-        )
-
-    @staticmethod
-    def _after_fallback(refused: SubmissionResult, sent: SubmissionResult) -> SubmissionResult:
-        """The delivery of a fallback answer, counting the attempts of the refused one."""
-        return SubmissionResult(
-            sent.status,
-            sent.idempotent,
-            refused.attempts + sent.attempts,
-            sent.error,
-            sent.too_large,
         )
 
     def _settle(

@@ -6,7 +6,7 @@ import asyncio
 import concurrent.futures
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from codex_manager._omit import OMIT, Omit
@@ -304,12 +304,13 @@ class AsyncSessionSkills(SessionSkillsBase):
         except asyncio.CancelledError:
             # Cancelled while the answer was on its way (a wait between attempts, the POST):
             # it goes on in a task of its own, the client's aclose() waiting for it.
-            kept = self._reclaim_unsent(call)
-            if kept is not None:
+
+            def send_later(kept: LocalOutcome) -> bool:
                 delivered: asyncio.Future[LocalOutcome] = asyncio.get_running_loop().create_future()
                 delivered.set_result(kept)
-                if not self._answer_once_returned(call, delivered, policy, start, mark):
-                    self._tracker.unsent(call.key, kept)  # the client closes: kept
+                return self._answer_once_returned(call, delivered, policy, start, mark)
+
+            self._keep_delivering(call, send_later)
             raise
 
     def _answer_once_returned(
@@ -374,7 +375,7 @@ class AsyncSessionSkills(SessionSkillsBase):
                     refused = result
                     outcome = self._too_large(call, outcome, refused)
                     sent = await self._deliver(request_id, call, outcome.answer, policy, False)
-                    result = self._after_fallback(refused, sent)
+                    result = replace(sent, attempts=refused.attempts + sent.attempts)
         except BaseException:
             self._tracker.unsent(call.key, outcome)
             raise

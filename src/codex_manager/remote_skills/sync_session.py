@@ -8,7 +8,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from codex_manager._daemon_pool import DaemonThreadPool
@@ -350,12 +350,13 @@ class SessionSkills(SessionSkillsBase):
                 # Ctrl-C while the answer was on its way (a wait between attempts, the POST):
                 # it goes on from a thread of its own, the client's close() waiting for it,
                 # or a program ending now leaves the call for the next process to run again.
-                kept = self._reclaim_unsent(call)
-                if kept is not None:
+
+                def send_later(kept: LocalOutcome) -> bool:
                     delivered: concurrent.futures.Future[LocalOutcome] = concurrent.futures.Future()
                     delivered.set_result(kept)
-                    if not self._answer_once_returned(call, delivered, policy, start, mark):
-                        self._tracker.unsent(call.key, kept)  # the client closes: kept
+                    return self._answer_once_returned(call, delivered, policy, start, mark)
+
+                self._keep_delivering(call, send_later)
             raise
 
     def _answer_once_returned(
@@ -494,7 +495,7 @@ class SessionSkills(SessionSkillsBase):
                     refused = result
                     outcome = self._too_large(call, outcome, refused)
                     sent = self._deliver(request_id, call, outcome.answer, policy, False)
-                    result = self._after_fallback(refused, sent)
+                    result = replace(sent, attempts=refused.attempts + sent.attempts)
         except BaseException:
             self._tracker.unsent(call.key, outcome)
             raise
