@@ -242,22 +242,34 @@ def failure_detail(exc: BaseException) -> str:
     return f"{type(shown).__name__}: {shown}" if str(shown) else type(shown).__name__
 
 
+def cause_of_kind(
+    exc: BaseException,
+    kind: type[BaseException] | tuple[type[BaseException], ...],
+    *,
+    implicit: bool = False,
+) -> BaseException | None:
+    """``exc`` or the first exception it was raised from that is a ``kind``. By default
+    only explicit causes (``raise ... from``): an implicit context may be an unrelated
+    exception the caller was handling; ``implicit`` follows contexts too (for a kind that
+    cannot be unrelated, such as a refused certificate: the libraries under httpx raise
+    some of their errors while handling others)."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a short chain; the bound guards against cycles
+        if seen is None:
+            return None
+        if isinstance(seen, kind):
+            return seen
+        seen = seen.__cause__ or (seen.__context__ if implicit else None)
+    return None
+
+
 def _aiohttp_cause(exc: BaseException) -> BaseException | None:
     """The aiohttp exception ``exc`` was raised from, if any (aiohttp already imported)."""
     if "aiohttp" not in sys.modules:
         return None
     import aiohttp
 
-    # Only explicit causes (``raise ... from``): an implicit context may be an unrelated
-    # exception the caller was handling.
-    seen: BaseException | None = exc
-    for _ in range(8):  # a short chain; the bound guards against cycles
-        if seen is None:
-            return None
-        if isinstance(seen, aiohttp.ClientError):
-            return seen
-        seen = seen.__cause__
-    return None
+    return cause_of_kind(exc, aiohttp.ClientError)
 
 
 def _classify_aiohttp(cause: BaseException) -> FailureKind:

@@ -45,6 +45,7 @@ from codex_manager.client._http import (
     HttpTransportChoice,
     SdkHttpClient,
     carried_by_aiohttp,
+    cause_of_kind,
     classify_failure,
     failure_detail,
     is_unmapped_aiohttp_error,
@@ -175,18 +176,6 @@ def _refuse_invalid_headers(info: RequestInfo) -> None:
     for name, value in info.headers.items():
         if not valid_header(name, value):
             raise _transport_error(httpx.LocalProtocolError("Illegal header value"), info)
-
-
-def _untrusted_certificate(error: BaseException) -> bool:
-    """Whether ``error`` comes of a server certificate that was not trusted."""
-    seen: BaseException | None = error
-    for _ in range(8):  # a short chain; the bound guards against cycles
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 class UnsendableRequestError(ProtocolError):
@@ -632,7 +621,9 @@ class _TransportBase:
         replayable = plan.replay_after_unclear or policy.retry_non_idempotent
         if isinstance(error, ConnectError):
             # Nothing reached the server; but a certificate it was refused for stays refused.
-            retry = policy.retry_connect_errors and not _untrusted_certificate(error)
+            retry = policy.retry_connect_errors and not cause_of_kind(
+                error, ssl.SSLCertVerificationError, implicit=True
+            )
         elif isinstance(error, TransportError):
             # A request refused before sending (a header no request may carry) never will be.
             retry = replayable and not isinstance(error, UnsendableRequestError)
